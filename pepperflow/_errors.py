@@ -1,0 +1,77 @@
+"""The exceptions pepperflow raises.
+
+Each names the condition, subclasses the builtin it refines, and its message
+says what was wrong, where, and how to fix it::
+
+    Exception
+    └── PepperflowError
+        ├── VersionConflict            compare-and-set lost (if_version)
+        ├── InvalidKey (ValueError)    a key that is not a non-empty str
+        ├── InvalidPattern (ValueError)  a malformed glob, e.g. unclosed '['
+        ├── InvalidTTL (ValueError)    a ttl that is not a positive duration
+        ├── UnencodableValue (TypeError)  a value or metadata msgspec cannot encode
+        ├── FeedOverflow               a change feed with overflow="error" fell behind
+        ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
+        └── MissingExtra (ImportError)    a backend needs an optional extra
+
+Operations on a closed store raise :class:`anyio.ClosedResourceError`.
+Nothing is stored when any of these is raised by a write.
+"""
+
+from __future__ import annotations
+
+
+class PepperflowError(Exception):
+    """Base class of every exception pepperflow defines."""
+
+
+class VersionConflict(PepperflowError):
+    """A write with ``if_version=n`` found the key at another version.
+
+    Attributes:
+        key: the key written.
+        expected: the version the caller asked for (0 means "must not exist").
+        actual: the version the key has (0 when it does not exist).
+    """
+
+    def __init__(self, store: str, key: str, expected: int, actual: int) -> None:
+        self.store = store
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"store {store!r}: key {key!r} is at version {actual}, not {expected}"
+            " as if_version required; read the key again and retry"
+        )
+
+
+class InvalidKey(PepperflowError, ValueError):
+    """A key that is not a non-empty ``str``."""
+
+
+class InvalidPattern(PepperflowError, ValueError):
+    """A pattern that cannot be parsed (for example an unclosed ``[``)."""
+
+
+class InvalidTTL(PepperflowError, ValueError):
+    """A ttl that is not a positive, finite number of seconds or timedelta."""
+
+
+class UnencodableValue(PepperflowError, TypeError):
+    """A value or metadata that msgspec cannot encode; nothing was stored."""
+
+
+class FeedOverflow(PepperflowError):
+    """A change feed opened with ``overflow="error"`` fell behind the writers.
+
+    Raised to the consumer, never to the writer, after the changes that were
+    buffered before the overflow have been delivered.
+    """
+
+
+class UnknownStoreURL(PepperflowError, ValueError):
+    """``open_store()`` got a URL whose scheme or options it does not know."""
+
+
+class MissingExtra(PepperflowError, ImportError):
+    """A backend needs an optional dependency that is not installed."""

@@ -1,0 +1,32 @@
+"""Stores: the store contract and its backends.
+
+``MemoryStore`` here is the in-process backend of the store contract. (The
+top-level name ``pepperflow.MemoryStore`` is reserved for the R055 memory
+protocol.)
+"""
+
+from .base import Entry as Entry
+from .base import Snapshot as Snapshot
+from .base import Store as Store
+from .base import StoreStatistics as StoreStatistics
+from .feed import ChangeFeed as ChangeFeed
+from .feed import FeedStatistics as FeedStatistics
+from .feed import Overflow as Overflow
+from ._hub import Subscription as Subscription
+from .memory import MemoryStore as MemoryStore
+from .url import BACKENDS as BACKENDS
+from .url import open_store as open_store
+
+__all__ = [
+    "BACKENDS",
+    "ChangeFeed",
+    "Entry",
+    "FeedStatistics",
+    "MemoryStore",
+    "Overflow",
+    "Snapshot",
+    "Store",
+    "StoreStatistics",
+    "Subscription",
+    "open_store",
+]

@@ -1,0 +1,235 @@
+"""Delivery of committed changes to callbacks and feeds, in commit order.
+
+A store commits a write synchronously (state, seq, change), then awaits
+:meth:`ChangeHub.publish`. The hub finds the subscriptions whose pattern
+matches (at commit time, so a feed opened later never receives an older
+change twice) and delivers to each, in registration order, before the write
+returns.
+
+Ordering under concurrency: one task at a time delivers. A writer that
+commits while another task is delivering queues its changes and waits until
+they have been delivered; the delivering task drains the queue in commit
+order. A write made from inside a callback queues its change and returns at
+once (waiting would deadlock); its change is delivered right after the
+current one.
+
+Cancellation: a change that was committed reaches every subscriber even if
+its writer is cancelled while delivering: the rest is delivered under a
+shield. Under that shield a feed whose buffer is full is not waited for; it
+is failed with :class:`~pepperflow.FeedOverflow` instead, so a cancelled
+writer never hangs on a stalled consumer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+import anyio
+
+from .._patterns import Pattern
+from ..streams.events import Change
+from ._index import SubscriptionIndex
+
+__all__ = ["ChangeHub", "Deliver", "Subscription", "call_callback"]
+
+logger = logging.getLogger("pepperflow")
+
+#: ``deliver(change, wait)`` returns None when done, or an awaitable to await.
+#: With ``wait=False`` it must not return an awaitable that blocks on a consumer.
+Deliver = Callable[[Change, bool], "Awaitable[None] | None"]
+
+# The hubs the current context is delivering for (to detect re-entrant writes).
+_delivering: ContextVar[tuple[ChangeHub, ...]] = ContextVar("pepperflow_delivering", default=())
+
+
+class Subscription:
+    """A registered callback or feed; :meth:`unsubscribe` removes it.
+
+    Also a context manager: ``with store.subscribe("user:", on_change): ...``
+    unsubscribes on exit. Unsubscribing twice is harmless.
+    """
+
+    __slots__ = ("pattern", "order", "active", "_deliver", "_hub", "_on_error")
+
+    def __init__(
+        self,
+        hub: ChangeHub,
+        pattern: Pattern,
+        order: int,
+        deliver: Deliver,
+        on_error: Callable[[Change, Exception], None],
+    ) -> None:
+        self.pattern = pattern
+        self.order = order
+        self.active = True
+        self._deliver = deliver
+        self._hub = hub
+        self._on_error = on_error
+
+    def unsubscribe(self) -> None:
+        """Stop delivering to this subscription (changes already queued are dropped)."""
+        if self.active:
+            self.active = False
+            self._hub._remove(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.unsubscribe()
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "unsubscribed"
+        return f"<Subscription {self.pattern.source!r} {state}>"
+
+
+class ChangeHub:
+    """The subscriptions of one store and the ordered delivery to them."""
+
+    __slots__ = ("store", "index", "callback_errors", "_order", "_busy", "_pending")
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.index: SubscriptionIndex[Subscription] = SubscriptionIndex()
+        self.callback_errors = 0
+        self._order = 0
+        self._busy = False
+        self._pending: deque[tuple[Change, list[Subscription], anyio.Event | None]] = deque()
+
+    def add(
+        self,
+        pattern: Pattern,
+        deliver: Deliver,
+        on_error: Callable[[Change, Exception], None] | None = None,
+    ) -> Subscription:
+        self._order += 1
+        sub = Subscription(self, pattern, self._order, deliver, on_error or self._log_error)
+        self.index.add(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        self.index.remove(sub)
+
+    def _log_error(self, change: Change, exc: Exception) -> None:
+        self.callback_errors += 1
+        logger.error(
+            "store %r: a change callback failed on key %r (seq %d); the write and the"
+            " other subscribers are unaffected",
+            self.store,
+            change.key,
+            change.seq,
+            exc_info=exc,
+        )
+
+    async def publish(self, change: Change) -> None:
+        """Deliver one committed change to its subscribers before returning."""
+        subs = self.index.match(change.key)
+        if not subs:
+            return
+        if self._busy:
+            await self._enqueue([(change, subs)])
+            return
+        self._busy = True
+        try:
+            await self._deliver(change, subs)
+            if self._pending:
+                await self._drain()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._drain(wait=False)
+            raise
+        finally:
+            self._busy = False
+
+    async def publish_all(self, changes: Sequence[Change]) -> None:
+        """Deliver changes committed together, in order, before returning."""
+        match = self.index.match
+        batch = [(change, subs) for change in changes if (subs := match(change.key))]
+        if not batch:
+            return
+        if self._busy:
+            await self._enqueue(batch)
+            return
+        self._busy = True
+        try:
+            self._pending.extend((change, subs, None) for change, subs in batch)
+            await self._drain()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._drain(wait=False)
+            raise
+        finally:
+            self._busy = False
+
+    async def _enqueue(self, batch: list[tuple[Change, list[Subscription]]]) -> None:
+        pending = self._pending
+        if self in _delivering.get():
+            # A write from inside one of our callbacks: delivered right after.
+            pending.extend((change, subs, None) for change, subs in batch)
+            return
+        done = anyio.Event()
+        last = len(batch) - 1
+        pending.extend(
+            (change, subs, done if i == last else None) for i, (change, subs) in enumerate(batch)
+        )
+        # If this wait is cancelled, the delivering task still delivers them.
+        await done.wait()
+
+    async def _drain(self, wait: bool = True) -> None:
+        pending = self._pending
+        while pending:
+            change, subs, done = pending[0]
+            try:
+                await self._deliver(change, subs, wait)
+            finally:
+                pending.popleft()
+                if done is not None:
+                    done.set()
+
+    async def _deliver(self, change: Change, subs: list[Subscription], wait: bool = True) -> None:
+        token = None
+        try:
+            for i, sub in enumerate(subs):
+                if not sub.active:
+                    continue
+                try:
+                    result = sub._deliver(change, wait)
+                    if result is not None:
+                        if token is None:
+                            token = _delivering.set((*_delivering.get(), self))
+                        await result
+                except Exception as exc:
+                    sub._on_error(change, exc)
+                except BaseException:
+                    # Cancelled: the rest of this change still goes out.
+                    with anyio.CancelScope(shield=True):
+                        await self._deliver(change, subs[i + 1 :], wait=False)
+                    raise
+        finally:
+            if token is not None:
+                _delivering.reset(token)
+
+
+def call_callback(callback: Callable[[Change], Any]) -> Deliver:
+    """Adapt a user callback (sync or async) to the delivery signature."""
+    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - an async __call__
+    ):
+
+        def deliver_async(change: Change, wait: bool) -> Awaitable[None]:
+            return callback(change)  # type: ignore[no-any-return]
+
+        return deliver_async
+
+    def deliver(change: Change, wait: bool) -> Awaitable[None] | None:
+        result = callback(change)
+        if result is not None and inspect.isawaitable(result):
+            return result
+        return None
+
+    return deliver

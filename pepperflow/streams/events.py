@@ -1,0 +1,92 @@
+"""Change events: what every store emits, one per committed write.
+
+A change is a frozen msgspec ``Struct`` of a tagged union (tag field
+``"kind"``): :class:`SetChange` (``"set"``), :class:`DeleteChange`
+(``"delete"``) and :class:`ExpireChange` (``"expire"``). They encode to
+msgpack and JSON and decode back with ``msgspec.msgpack.decode(data,
+type=Change)``. New fields are only ever added with defaults (msgspec's
+schema-evolution rules), so stored and wire changes stay readable.
+
+Every change carries:
+
+``store``
+    the store's name (its namespace).
+``key``
+    the key changed.
+``version``
+    for a set, the key's version after it (1 for a new key, then +1 per
+    set); for a delete or an expire, the version of the entry removed. A key
+    that is deleted and set again starts again at 1.
+``seq``
+    the store-wide sequence number: strictly increasing, one per change,
+    the changelog offset.
+``committed_at``
+    when the change was committed, in seconds since the epoch.
+
+A set also carries ``value``, ``metadata``, ``expires_at`` (seconds since
+the epoch, or ``None``) and ``created_at`` (when the key was created), so
+the state of a store is the fold of its changes (:func:`fold`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TypeAlias
+
+import msgspec
+
+__all__ = ["Change", "DeleteChange", "ExpireChange", "SetChange", "apply", "fold"]
+
+
+class SetChange(msgspec.Struct, frozen=True, tag="set", tag_field="kind"):
+    """A key was set to ``value`` (created when ``version == 1``)."""
+
+    store: str
+    key: str
+    version: int
+    seq: int
+    committed_at: float
+    value: Any
+    created_at: float
+    metadata: dict[str, Any] | None = None
+    expires_at: float | None = None
+
+
+class DeleteChange(msgspec.Struct, frozen=True, tag="delete", tag_field="kind"):
+    """A key was deleted (by ``delete``, ``clear`` or ``restore``)."""
+
+    store: str
+    key: str
+    version: int
+    seq: int
+    committed_at: float
+
+
+class ExpireChange(msgspec.Struct, frozen=True, tag="expire", tag_field="kind"):
+    """A key reached its ``expires_at`` and was removed; emitted exactly once."""
+
+    store: str
+    key: str
+    version: int
+    seq: int
+    committed_at: float
+
+
+Change: TypeAlias = SetChange | DeleteChange | ExpireChange
+"""Any change event; decode with ``msgspec.msgpack.decode(data, type=Change)``."""
+
+
+def apply(state: MutableMapping[str, SetChange], change: Change) -> None:
+    """Apply one change to ``state``, a mapping of key to its latest set."""
+    if type(change) is SetChange:
+        state[change.key] = change
+    else:
+        state.pop(change.key, None)
+
+
+def fold(changes: Iterable[Change]) -> dict[str, SetChange]:
+    """The state a sequence of changes leaves: the latest set per live key."""
+    state: dict[str, SetChange] = {}
+    for change in changes:
+        apply(state, change)
+    return state
