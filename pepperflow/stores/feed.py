@@ -187,9 +187,13 @@ class ChangeFeed:
         return self._put_when_space(change)
 
     async def _put_when_space(self, change: Change) -> None:
-        while self._buffered() >= self._size and not self._closed:
-            self._space = space = anyio.Event()
-            await space.wait()
+        try:
+            while self._buffered() >= self._size and not self._closed:
+                self._space = space = anyio.Event()
+                await space.wait()
+        except BaseException:
+            self._fail()  # the writer was cancelled: this feed lost the change
+            raise
         if self._closed:
             return
         if self._latest:

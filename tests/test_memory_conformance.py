@@ -1,0 +1,19 @@
+"""MemoryStore passes the public conformance suite, check by check."""
+
+from __future__ import annotations
+
+import pytest
+
+from pepperflow.stores import MemoryStore
+from pepperflow.testing import STORE_CHECKS, StoreCheck, check_store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("check", STORE_CHECKS.values(), ids=list(STORE_CHECKS))
+async def test_memory_store(check: StoreCheck) -> None:
+    await check(MemoryStore)
+
+
+async def test_check_store_runs_every_check() -> None:
+    await check_store(lambda: MemoryStore("whole-suite"))
