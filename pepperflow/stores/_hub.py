@@ -35,7 +35,7 @@ from .._patterns import Pattern
 from ..streams.events import Change
 from ._index import SubscriptionIndex
 
-__all__ = ["ChangeHub", "Deliver", "Subscription", "call_callback"]
+__all__ = ["ChangeHub", "Deliver", "Subscription"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -54,22 +54,25 @@ class Subscription:
     unsubscribes on exit. Unsubscribing twice is harmless.
     """
 
-    __slots__ = ("pattern", "order", "active", "_deliver", "_hub", "_on_error")
+    __slots__ = ("pattern", "order", "active", "callback", "is_async", "on_error", "_hub")
 
     def __init__(
         self,
         hub: ChangeHub,
         pattern: Pattern,
         order: int,
-        deliver: Deliver,
+        callback: Any,
+        is_async: bool,
         on_error: Callable[[Change, Exception], None],
     ) -> None:
         self.pattern = pattern
         self.order = order
         self.active = True
-        self._deliver = deliver
+        #: ``await callback(change)`` when ``is_async``, else a :data:`Deliver`.
+        self.callback = callback
+        self.is_async = is_async
+        self.on_error = on_error
         self._hub = hub
-        self._on_error = on_error
 
     def unsubscribe(self) -> None:
         """Stop delivering to this subscription (changes already queued are dropped)."""
@@ -88,32 +91,68 @@ class Subscription:
         return f"<Subscription {self.pattern.source!r} {state}>"
 
 
-class ChangeHub:
-    """The subscriptions of one store and the ordered delivery to them."""
+_CACHE_SIZE = 4096  # keys whose matching subscriptions are remembered
 
-    __slots__ = ("store", "index", "callback_errors", "_order", "_busy", "_pending")
+
+class ChangeHub:
+    """The subscriptions of one store and the ordered delivery to them.
+
+    ``count`` is the number of subscriptions (stores skip publishing at 0).
+    Matches are cached per key (bounded, cleared when subscriptions change),
+    so a write to a hot key finds its subscribers in one dict lookup.
+    """
+
+    __slots__ = ("store", "count", "callback_errors", "_index", "_cache", "_order", "_busy",
+                 "_pending")
 
     def __init__(self, store: str) -> None:
         self.store = store
-        self.index: SubscriptionIndex[Subscription] = SubscriptionIndex()
+        self.count = 0
         self.callback_errors = 0
+        self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
+        self._cache: dict[str, list[Subscription]] = {}
         self._order = 0
         self._busy = False
         self._pending: deque[tuple[Change, list[Subscription], anyio.Event | None]] = deque()
 
-    def add(
+    def subscribe(self, pattern: Pattern, callback: Callable[[Change], Any]) -> Subscription:
+        """Register a user callback (a function or a coroutine function)."""
+        if _is_async_callable(callback):
+            return self._add(pattern, callback, True, self._log_error)
+        return self._add(pattern, _sync_deliver(callback), False, self._log_error)
+
+    def add(self, pattern: Pattern, deliver: Deliver) -> Subscription:
+        """Register an internal consumer (a feed) that never raises."""
+        return self._add(pattern, deliver, False, self._log_error)
+
+    def _add(
         self,
         pattern: Pattern,
-        deliver: Deliver,
-        on_error: Callable[[Change, Exception], None] | None = None,
+        callback: Any,
+        is_async: bool,
+        on_error: Callable[[Change, Exception], None],
     ) -> Subscription:
         self._order += 1
-        sub = Subscription(self, pattern, self._order, deliver, on_error or self._log_error)
-        self.index.add(sub)
+        sub = Subscription(self, pattern, self._order, callback, is_async, on_error)
+        self._index.add(sub)
+        self._cache.clear()
+        self.count += 1
         return sub
 
     def _remove(self, sub: Subscription) -> None:
-        self.index.remove(sub)
+        self._index.remove(sub)
+        self._cache.clear()
+        self.count -= 1
+
+    def _match(self, key: str) -> list[Subscription]:
+        cache = self._cache
+        subs = cache.get(key)
+        if subs is None:
+            subs = self._index.match(key)
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[key] = subs
+        return subs
 
     def _log_error(self, change: Change, exc: Exception) -> None:
         self.callback_errors += 1
@@ -128,7 +167,9 @@ class ChangeHub:
 
     async def publish(self, change: Change) -> None:
         """Deliver one committed change to its subscribers before returning."""
-        subs = self.index.match(change.key)
+        subs = self._cache.get(change.key)
+        if subs is None:
+            subs = self._match(change.key)
         if not subs:
             return
         if self._busy:
@@ -136,7 +177,18 @@ class ChangeHub:
             return
         self._busy = True
         try:
-            await self._deliver(change, subs)
+            if len(subs) == 1 and subs[0].is_async and subs[0].active:
+                # The common case, without a layer: one async callback.
+                sub = subs[0]
+                token = _delivering.set((*_delivering.get(), self))
+                try:
+                    await sub.callback(change)
+                except Exception as exc:
+                    sub.on_error(change, exc)
+                finally:
+                    _delivering.reset(token)
+            else:
+                await self._deliver(change, subs, True)
             if self._pending:
                 await self._drain()
         except BaseException:
@@ -148,7 +200,7 @@ class ChangeHub:
 
     async def publish_all(self, changes: Sequence[Change]) -> None:
         """Deliver changes committed together, in order, before returning."""
-        match = self.index.match
+        match = self._match
         batch = [(change, subs) for change in changes if (subs := match(change.key))]
         if not batch:
             return
@@ -191,40 +243,44 @@ class ChangeHub:
                 if done is not None:
                     done.set()
 
-    async def _deliver(self, change: Change, subs: list[Subscription], wait: bool = True) -> None:
+    async def _deliver(self, change: Change, subs: list[Subscription], wait: bool) -> None:
         token = None
         try:
-            for i, sub in enumerate(subs):
+            for sub in subs:
                 if not sub.active:
                     continue
                 try:
-                    result = sub._deliver(change, wait)
-                    if result is not None:
+                    if sub.is_async:
                         if token is None:
                             token = _delivering.set((*_delivering.get(), self))
-                        await result
+                        await sub.callback(change)
+                    else:
+                        result = sub.callback(change, wait)
+                        if result is not None:
+                            if token is None:
+                                token = _delivering.set((*_delivering.get(), self))
+                            await result
                 except Exception as exc:
-                    sub._on_error(change, exc)
+                    sub.on_error(change, exc)
                 except BaseException:
                     # Cancelled: the rest of this change still goes out.
+                    rest = subs[subs.index(sub) + 1 :]
                     with anyio.CancelScope(shield=True):
-                        await self._deliver(change, subs[i + 1 :], wait=False)
+                        await self._deliver(change, rest, wait=False)
                     raise
         finally:
             if token is not None:
                 _delivering.reset(token)
 
 
-def call_callback(callback: Callable[[Change], Any]) -> Deliver:
-    """Adapt a user callback (sync or async) to the delivery signature."""
-    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)  # noqa: B004 - an async __call__
-    ):
+def _is_async_callable(callback: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
 
-        def deliver_async(change: Change, wait: bool) -> Awaitable[None]:
-            return callback(change)  # type: ignore[no-any-return]
 
-        return deliver_async
+def _sync_deliver(callback: Callable[[Change], Any]) -> Deliver:
+    """Adapt a sync callback; a returned awaitable is awaited too."""
 
     def deliver(change: Change, wait: bool) -> Awaitable[None] | None:
         result = callback(change)

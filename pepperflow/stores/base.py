@@ -49,7 +49,7 @@ import msgspec
 from .._errors import InvalidKey, InvalidTTL, UnencodableValue
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
-from ._hub import ChangeHub, Subscription, call_callback
+from ._hub import ChangeHub, Subscription
 from .feed import ChangeFeed, Overflow
 
 __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
@@ -115,8 +115,9 @@ class StoreStatistics(msgspec.Struct, frozen=True):
 Callback = Callable[[Change], Awaitable[None] | None]
 
 _ENCODER = msgspec.msgpack.Encoder()
-# Values whose encodability needs no check (int needs a range check).
+# Values whose encodability needs no check; ints need only a range check.
 _SCALARS: frozenset[type] = frozenset({str, bytes, float, bool, type(None)})
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
 
 class Store(ABC):
@@ -249,7 +250,7 @@ class Store(ABC):
         self._check_open()
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        return self._hub.add(compile_pattern(pattern), call_callback(callback))
+        return self._hub.subscribe(compile_pattern(pattern), callback)
 
     def changes(
         self,
@@ -352,7 +353,7 @@ def ttl_seconds(store: str, key: str, ttl: object) -> float:
 
 def check_value(store: str, key: str, value: object) -> None:
     """Raise UnencodableValue unless msgspec can encode ``value``."""
-    if type(value) in _SCALARS:
+    if type(value) in _SCALARS or (type(value) is int and INT_MIN <= value <= INT_MAX):
         return
     try:
         _ENCODER.encode(value)

@@ -32,6 +32,8 @@ from .._patterns import compile_pattern
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from .base import (
     _SCALARS,
+    INT_MAX,
+    INT_MIN,
     Entry,
     Snapshot,
     Store,
@@ -83,7 +85,8 @@ class MemoryStore(Store):
         self._clock = clock
         self._task_group: anyio.abc.TaskGroup | None = None
         self._wake: anyio.Event | None = None
-        self._next_wake = math.inf
+        # The deadline the sleeping expiry task wakes at; -inf while none sleeps.
+        self._next_wake = -math.inf
         self._closed = False
 
     # -- reading -------------------------------------------------------------
@@ -161,11 +164,17 @@ class MemoryStore(Store):
         name = self.name
         if type(key) is not str or not key:
             raise bad_key(name, key)
-        if type(value) not in _SCALARS:
+        kind = type(value)
+        if kind not in _SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
             check_value(name, key, value)
         meta = None if metadata is None else check_metadata(name, key, metadata)
         now = self._clock()
-        expires_at = None if ttl is None else now + ttl_seconds(name, key, ttl)
+        if ttl is None:
+            expires_at = None
+        elif (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
+            expires_at = now + ttl
+        else:
+            expires_at = now + ttl_seconds(name, key, ttl)
         data = self._data
         old = data.get(key)
         stale = None
@@ -189,8 +198,11 @@ class MemoryStore(Store):
             )
         data[key] = change
         if expires_at is not None:
-            self._schedule(expires_at, seq, key)
-        if len(self._hub.index):
+            self._ttl_keys += 1
+            heapq.heappush(self._heap, (expires_at, seq, key))
+            if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
+                self._scheduled(expires_at)
+        if self._hub.count:
             if expire is None:
                 await self._hub.publish(change)
             else:
@@ -236,7 +248,7 @@ class MemoryStore(Store):
             if expires_at is not None:
                 self._schedule(expires_at, seq, key)
             changes.append(change)
-        if len(self._hub.index):
+        if self._hub.count:
             await self._hub.publish_all(changes)
 
     async def delete(self, key: str, *, if_version: int | None = None) -> bool:
@@ -341,7 +353,7 @@ class MemoryStore(Store):
             keys=0 if self._closed else len(self._data),
             seq=self._seq,
             ttl_keys=self._ttl_keys,
-            subscriptions=len(self._hub.index) - len(self._feeds),
+            subscriptions=self._hub.count - len(self._feeds),
             feeds=len(self._feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._expired,
@@ -382,9 +394,12 @@ class MemoryStore(Store):
 
     def _schedule(self, deadline: float, seq: int, key: str) -> None:
         self._ttl_keys += 1
-        heap = self._heap
-        heapq.heappush(heap, (deadline, seq, key))
-        if len(heap) > 2 * self._ttl_keys + 1024:
+        heapq.heappush(self._heap, (deadline, seq, key))
+        self._scheduled(deadline)
+
+    def _scheduled(self, deadline: float) -> None:
+        """After a push: compact a heap grown stale; wake the expiry task if earlier."""
+        if len(self._heap) > 2 * self._ttl_keys + 1024:
             self._compact_heap()
         if deadline < self._next_wake and self._wake is not None:
             self._wake.set()
@@ -433,10 +448,12 @@ class MemoryStore(Store):
                 continue
             self._wake = wake = anyio.Event()
             self._next_wake = self._heap[0][0] if self._heap else math.inf
-            with anyio.move_on_after(self._next_wake - now):
-                await wake.wait()
-            self._wake = None
-            self._next_wake = math.inf
+            try:
+                with anyio.move_on_after(self._next_wake - now):
+                    await wake.wait()
+            finally:
+                self._wake = None
+                self._next_wake = -math.inf
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -1,0 +1,278 @@
+"""MemoryStore next to its peers, on asyncio and trio, in one run.
+
+    python bench/bench_memory.py [--quick]
+
+Measures ops/s of MemoryStore get / set / set with ttl / set with 1 and 10
+subscribers / set with 10,000 non-matching pattern subscriptions, a
+``changes()`` consumer's events/s, and TTL bookkeeping bytes per key; the
+same operations on an awaited plain dict (the limit), aiocache's
+SimpleMemoryCache and cashews' ``mem://`` (asyncio only: both are built on
+asyncio). Prints one table per backend with each figure's ratio to the
+dict limit, then the targets and whether they were met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from pepperflow.stores import MemoryStore
+from pepperflow.streams import Change
+
+Op = Callable[[int], Awaitable[Any]]
+KEYS = [f"user:{i}" for i in range(1000)]
+
+
+async def rate(op: Op, n: int, repeat: int = 5) -> float:
+    """Best ops/s of ``repeat`` runs of ``n`` awaited calls of ``op``."""
+    best = 0.0
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        for i in range(n):
+            await op(i)
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+async def memory_store_rows(n: int) -> dict[str, float]:
+    rows: dict[str, float] = {}
+    async with MemoryStore() as store:
+        for key in KEYS:
+            await store.set(key, 1)
+        rows["get"] = await rate(lambda i: store.get(KEYS[i % 1000]), n)
+        rows["set"] = await rate(lambda i: store.set(KEYS[i % 1000], i), n)
+        rows["set ttl"] = await rate(lambda i: store.set(KEYS[i % 1000], i, ttl=3600), n)
+        await store.clear()
+
+    async def callback(change: Change) -> None:
+        return None
+
+    async with MemoryStore() as store:
+        with store.subscribe("user:", callback):
+            rows["set 1 sub"] = await rate(lambda i: store.set(KEYS[i % 1000], i), n)
+    async with MemoryStore() as store:
+        subs = [store.subscribe("user:", callback) for _ in range(10)]
+        rows["set 10 subs"] = await rate(lambda i: store.set(KEYS[i % 1000], i), n)
+        for sub in subs:
+            sub.unsubscribe()
+    async with MemoryStore() as store:
+        for j in range(10_000):
+            store.subscribe(f"session:{j}:", callback)
+        rows["set 10k other subs"] = await rate(lambda i: store.set(KEYS[i % 1000], i), n)
+    rows["feed events/s"] = await feed_rate(n)
+    return rows
+
+
+async def feed_rate(n: int) -> float:
+    """Events/s a ``changes()`` consumer takes from a writer doing set_many(1,000)."""
+    best = 0.0
+    batch = {key: 0 for key in KEYS}
+    for _ in range(3):
+        async with MemoryStore() as store, store.changes(buffer=4096) as feed:
+            got = 0
+            start = time.perf_counter()
+
+            async def write() -> None:
+                for _ in range(n // 1000):
+                    await store.set_many(batch)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(write)
+                async for _change in feed:
+                    got += 1
+                    if got == (n // 1000) * 1000:
+                        break
+            best = max(best, got / (time.perf_counter() - start))
+    return best
+
+
+async def dict_rows(n: int) -> dict[str, float]:
+    data: dict[str, Any] = {}
+
+    async def dset(key: str, value: Any) -> None:
+        data[key] = value
+
+    async def dget(key: str) -> Any:
+        return data.get(key)
+
+    async def callback(value: Any) -> None:
+        return None
+
+    async def dset_cb(key: str, value: Any) -> None:
+        data[key] = value
+        await callback(value)
+
+    for key in KEYS:
+        await dset(key, 1)
+    return {
+        "get": await rate(lambda i: dget(KEYS[i % 1000]), n),
+        "set": await rate(lambda i: dset(KEYS[i % 1000], i), n),
+        "set 1 sub": await rate(lambda i: dset_cb(KEYS[i % 1000], i), n),
+    }
+
+
+async def aiocache_rows(n: int) -> dict[str, float]:
+    from aiocache import SimpleMemoryCache
+
+    cache = SimpleMemoryCache()
+    for key in KEYS:
+        await cache.set(key, 1)
+    rows = {
+        "get": await rate(lambda i: cache.get(KEYS[i % 1000]), n),
+        "set": await rate(lambda i: cache.set(KEYS[i % 1000], i), n),
+        "set ttl": await rate(lambda i: cache.set(KEYS[i % 1000], i, ttl=3600), n),
+    }
+    await cache.clear()
+    return rows
+
+
+async def cashews_rows(n: int) -> dict[str, float]:
+    from cashews import Cache
+
+    cache = Cache()
+    cache.setup("mem://?size=1000000")
+    await cache.init()
+    for key in KEYS:
+        await cache.set(key, 1)
+    rows = {
+        "get": await rate(lambda i: cache.get(KEYS[i % 1000]), n),
+        "set": await rate(lambda i: cache.set(KEYS[i % 1000], i), n),
+        "set ttl": await rate(lambda i: cache.set(KEYS[i % 1000], i, expire=3600), n),
+    }
+    await cache.close()
+    return rows
+
+
+async def ttl_bytes_per_key(n: int = 100_000) -> float:
+    """Extra bytes a key with a ttl costs in MemoryStore over one without."""
+
+    async def footprint(ttl: float | None) -> int:
+        store = MemoryStore()
+        keys = [f"k{i}" for i in range(n)]
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for key in keys:
+            await store.set(key, 1, ttl=ttl)
+        used = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        await store.aclose()
+        return used
+
+    return (await footprint(3600.0) - await footprint(None)) / n
+
+
+async def aiocache_ttl_bytes_per_key(n: int = 20_000) -> float:
+    from aiocache import SimpleMemoryCache
+
+    async def footprint(ttl: float | None) -> int:
+        cache = SimpleMemoryCache()
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(n):
+            await cache.set(f"k{i}", 1, ttl=ttl)
+        used = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        await cache.clear()
+        return used
+
+    return (await footprint(3600.0) - await footprint(None)) / n
+
+
+ORDER = [
+    "get",
+    "set",
+    "set ttl",
+    "set 1 sub",
+    "set 10 subs",
+    "set 10k other subs",
+    "feed events/s",
+]
+
+
+async def run_backend(backend: str, n: int) -> dict[str, dict[str, float]]:
+    results = {"pepperflow": await memory_store_rows(n), "dict": await dict_rows(n)}
+    if backend == "asyncio":
+        results["aiocache"] = await aiocache_rows(n // 4)
+        results["cashews"] = await cashews_rows(n // 4)
+    results["pepperflow"]["ttl bytes/key"] = await ttl_bytes_per_key()
+    if backend == "asyncio":
+        results["aiocache"]["ttl bytes/key"] = await aiocache_ttl_bytes_per_key()
+    return results
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}"
+
+
+TARGETS: dict[str, float] = {
+    "get": 2_000_000,
+    "set": 1_000_000,
+    "set ttl": 800_000,
+    "set 1 sub": 800_000,
+    "feed events/s": 1_000_000,
+}
+
+
+def report(backend: str, results: dict[str, dict[str, float]]) -> list[str]:
+    peers = [p for p in ("dict", "aiocache", "cashews") if p in results]
+    head = f"{'operation (' + backend + ')':<24}{'pepperflow':>13}" + "".join(
+        f"{p:>13}" for p in peers
+    )
+    print(head + f"{'vs dict':>10}")
+    print("-" * len(head + " " * 10))
+    ours = results["pepperflow"]
+    for op in [*ORDER, "ttl bytes/key"]:
+        line = f"{op:<24}{fmt(ours.get(op)):>13}"
+        line += "".join(f"{fmt(results[p].get(op)):>13}" for p in peers)
+        limit = results["dict"].get(op)
+        line += f"{ours[op] / limit:>9.2f}x" if limit else f"{'':>10}"
+        print(line)
+    print()
+    failures = []
+    for op, target in TARGETS.items():
+        if ours[op] < target:
+            failures.append(f"{backend}: {op} {ours[op]:,.0f}/s < target {target:,.0f}/s")
+    ratio = ours["set 10k other subs"] / ours["set"]
+    if ratio < 1 / 1.5:
+        failures.append(f"{backend}: 10k other subscriptions cost {1 / ratio:.2f}x > 1.5x")
+    print(f"  10,000 non-matching subscriptions: set costs {1 / ratio:.2f}x (target <= 1.5x)")
+    if ours["ttl bytes/key"] > 200:
+        failures.append(f"{backend}: ttl bookkeeping {ours['ttl bytes/key']:.0f} B/key > 200")
+    print()
+    return failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer operations")
+    args = parser.parse_args()
+    n = 50_000 if args.quick else 200_000
+    print(f"pepperflow MemoryStore benchmark: {n:,} operations per figure, best of 5")
+    print(f"python {sys.version.split()[0]}, anyio {anyio.__version__ if hasattr(anyio, '__version__') else ''}\n")
+    failures: list[str] = []
+    for backend in ("asyncio", "trio"):
+        results = anyio.run(run_backend, backend, n, backend=backend)
+        failures += report(backend, results)
+    if failures:
+        print("targets missed:")
+        for failure in failures:
+            print("  " + failure)
+    else:
+        print("all targets met on asyncio and trio")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
