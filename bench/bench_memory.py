@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import platform
 import sys
 import time
 import tracemalloc
@@ -74,7 +76,7 @@ async def memory_store_rows(n: int) -> dict[str, float]:
 async def feed_rate(n: int) -> float:
     """Events/s a ``changes()`` consumer takes from a writer doing set_many(1,000)."""
     best = 0.0
-    batch = {key: 0 for key in KEYS}
+    batch = dict.fromkeys(KEYS, 0)
     for _ in range(3):
         async with MemoryStore() as store, store.changes(buffer=4096) as feed:
             got = 0
@@ -260,7 +262,7 @@ def main() -> int:
     args = parser.parse_args()
     n = 50_000 if args.quick else 200_000
     print(f"pepperflow MemoryStore benchmark: {n:,} operations per figure, best of 5")
-    print(f"python {sys.version.split()[0]}, anyio {anyio.__version__ if hasattr(anyio, '__version__') else ''}\n")
+    print(f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores\n")
     failures: list[str] = []
     for backend in ("asyncio", "trio"):
         results = anyio.run(run_backend, backend, n, backend=backend)

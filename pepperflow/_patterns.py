@@ -33,7 +33,7 @@ class Pattern:
     subscriptions and to narrow scans).
     """
 
-    __slots__ = ("source", "prefix", "regex", "match")
+    __slots__ = ("match", "prefix", "regex", "source")
 
     source: str
     prefix: str

@@ -2,9 +2,10 @@
 
 ``MemoryStore`` here is the in-process backend of the store contract. (The
 top-level name ``pepperflow.MemoryStore`` is reserved for the R055 memory
-protocol.)
+protocol.) Open a store from a URL with :func:`pepperflow.open_store`.
 """
 
+from ._hub import Subscription as Subscription
 from .base import Entry as Entry
 from .base import Snapshot as Snapshot
 from .base import Store as Store
@@ -12,10 +13,8 @@ from .base import StoreStatistics as StoreStatistics
 from .feed import ChangeFeed as ChangeFeed
 from .feed import FeedStatistics as FeedStatistics
 from .feed import Overflow as Overflow
-from ._hub import Subscription as Subscription
 from .memory import MemoryStore as MemoryStore
 from .url import BACKENDS as BACKENDS
-from .url import open_store as open_store
 
 __all__ = [
     "BACKENDS",
@@ -28,5 +27,4 @@ __all__ = [
     "Store",
     "StoreStatistics",
     "Subscription",
-    "open_store",
 ]

@@ -17,7 +17,10 @@ Cancellation: a change that was committed reaches every subscriber even if
 its writer is cancelled while delivering: the rest is delivered under a
 shield. Under that shield a feed whose buffer is full is not waited for; it
 is failed with :class:`~pepperflow.FeedOverflow` instead, so a cancelled
-writer never hangs on a stalled consumer.
+writer never hangs on a stalled consumer. A callback runs in the writer's
+task, so one that is awaiting when the writer is cancelled sees that
+cancellation (it was called with the change; a consumer that must process
+every change to the end reads a feed).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class Subscription:
     unsubscribes on exit. Unsubscribing twice is harmless.
     """
 
-    __slots__ = ("pattern", "order", "active", "callback", "is_async", "on_error", "_hub")
+    __slots__ = ("_hub", "active", "callback", "is_async", "on_error", "order", "pattern")
 
     def __init__(
         self,
@@ -102,8 +105,16 @@ class ChangeHub:
     so a write to a hot key finds its subscribers in one dict lookup.
     """
 
-    __slots__ = ("store", "count", "callback_errors", "_index", "_cache", "_order", "_busy",
-                 "_pending")
+    __slots__ = (
+        "_busy",
+        "_cache",
+        "_index",
+        "_order",
+        "_pending",
+        "callback_errors",
+        "count",
+        "store",
+    )
 
     def __init__(self, store: str) -> None:
         self.store = store

@@ -41,7 +41,7 @@ class _Node(Generic[T]):
 class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
-    __slots__ = ("_root", "_count")
+    __slots__ = ("_count", "_root")
 
     def __init__(self) -> None:
         self._root: _Node[T] = _Node()

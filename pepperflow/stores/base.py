@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -112,7 +112,8 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     closed: bool
 
 
-Callback = Callable[[Change], Awaitable[None] | None]
+#: A change callback: a function or coroutine function of one change.
+Callback = Callable[[Change], object]
 
 _ENCODER = msgspec.msgpack.Encoder()
 # Values whose encodability needs no check; ints need only a range check.
@@ -244,8 +245,11 @@ class Store(ABC):
         commit order before the write returns. If it raises, the error is
         logged on the ``"pepperflow"`` logger and counted in
         ``statistics().callback_errors``; the writer and the other
-        subscribers never see it. Returns a :class:`Subscription`; call its
-        ``unsubscribe()`` or use it as a context manager.
+        subscribers never see it. The callback runs in the writer's task:
+        if the writer is cancelled while the callback awaits, the callback
+        sees the cancellation, and the other subscribers still get the
+        change. Returns a :class:`Subscription`; call its ``unsubscribe()``
+        or use it as a context manager.
         """
         self._check_open()
         if not callable(callback):

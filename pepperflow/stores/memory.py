@@ -59,8 +59,8 @@ class _Closed(dict[str, SetChange]):
             "this MemoryStore is closed; open a new one (its data went with it)"
         )
 
-    get = __getitem__ = __setitem__ = __delitem__ = __contains__ = pop = _closed  # type: ignore[assignment]
-    __iter__ = __len__ = values = keys = items = _closed  # type: ignore[assignment]
+    get = __getitem__ = __setitem__ = __delitem__ = __contains__ = pop = _closed
+    __iter__ = __len__ = values = keys = items = _closed
 
 
 class MemoryStore(Store):
@@ -294,10 +294,7 @@ class MemoryStore(Store):
 
     async def snapshot(self) -> Snapshot:
         now = self._clock()
-        entries = [
-            Entry.from_change(change)
-            for change in self._current_state(_every_key, now)
-        ]
+        entries = [Entry.from_change(change) for change in self._current_state(_every_key, now)]
         return Snapshot(self.name, self._seq, now, entries)
 
     async def restore(self, snapshot: Snapshot) -> None:
@@ -503,7 +500,7 @@ def _seq_of(change: SetChange) -> int:
 class _Scan:
     """Keys matching at the start of the scan, yielded while still live."""
 
-    __slots__ = ("_store", "_keys", "_batch", "_pos")
+    __slots__ = ("_batch", "_keys", "_pos", "_store")
 
     def __init__(self, store: MemoryStore, keys: list[str], batch_size: int) -> None:
         self._store = store

@@ -1,0 +1,58 @@
+"""The public namespaces: each name exported once, ``__all__`` sorted and real."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import pytest
+
+import pepperflow
+
+PUBLIC_MODULES = ["pepperflow", "pepperflow.stores", "pepperflow.streams", "pepperflow.testing"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_all_is_sorted_unique_and_importable(name: str) -> None:
+    module = importlib.import_module(name)
+    names = list(module.__all__)
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+    for attr in names:
+        assert hasattr(module, attr), f"{name}.__all__ lists missing {attr}"
+
+
+def _public(module: ModuleType) -> set[str]:
+    return {
+        n
+        for n in dir(module)
+        if not n.startswith("_") and not isinstance(getattr(module, n), ModuleType)
+    }
+
+
+@pytest.mark.parametrize("name", ["pepperflow", "pepperflow.stores", "pepperflow.streams"])
+def test_every_public_attribute_is_in_all(name: str) -> None:
+    module = importlib.import_module(name)
+    extra = _public(module) - set(module.__all__) - {"annotations"}
+    assert not extra, f"{name} exposes names not in __all__: {sorted(extra)}"
+
+
+def test_each_name_is_exported_by_one_namespace_only() -> None:
+    seen: dict[str, str] = {}
+    for name in ["pepperflow", "pepperflow.stores", "pepperflow.streams"]:
+        for attr in importlib.import_module(name).__all__:
+            assert attr not in seen, f"{attr} exported by both {seen[attr]} and {name}"
+            seen[attr] = name
+
+
+def test_errors_subclass_the_matching_builtins() -> None:
+    assert issubclass(pepperflow.InvalidKey, ValueError)
+    assert issubclass(pepperflow.InvalidTTL, ValueError)
+    assert issubclass(pepperflow.InvalidPattern, ValueError)
+    assert issubclass(pepperflow.UnknownStoreURL, ValueError)
+    assert issubclass(pepperflow.UnencodableValue, TypeError)
+    assert issubclass(pepperflow.MissingExtra, ImportError)
+    for name in pepperflow.__all__:
+        obj = getattr(pepperflow, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, pepperflow.PepperflowError)

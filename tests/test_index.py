@@ -1,0 +1,45 @@
+"""The subscription index finds exactly the matching subscriptions, in order."""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from pepperflow._patterns import Pattern, compile_pattern
+from pepperflow.stores._index import SubscriptionIndex
+
+
+@attrs.frozen
+class Sub:
+    pattern: Pattern
+    order: int
+
+
+def test_match_equals_brute_force_in_registration_order() -> None:
+    rng = random.Random(7)
+    words = ["", "a", "ab", "abc", "b", "user:", "user:1", "user:*", "*", "?b*", "a[bc]*", "x"]
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    subs = [Sub(compile_pattern(rng.choice(words)), i) for i in range(200)]
+    for sub in subs:
+        index.add(sub)
+    removed = set(rng.sample(range(200), 60))
+    for i in removed:
+        index.remove(subs[i])
+    live = [s for s in subs if s.order not in removed]
+    assert len(index) == len(live)
+    for key in ["a", "ab", "abc", "abd", "b", "bb", "user:", "user:1", "user:12", "x", "zz"]:
+        expected = [s for s in live if s.pattern.match(key)]
+        assert index.match(key) == expected, key
+
+
+def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    sub = Sub(compile_pattern("deep:path:"), 1)
+    index.add(sub)
+    index.remove(sub)
+    index.remove(sub)
+    index.remove(Sub(compile_pattern("never"), 2))
+    assert len(index) == 0
+    assert index.match("deep:path:x") == []
+    assert index._root.children == {}
