@@ -7,3 +7,6 @@ import pytest
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs on asyncio and on trio."""
     return str(request.param)
+
+
+from tests.redis_server import redis_server as redis_server  # noqa: E402

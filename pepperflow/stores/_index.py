@@ -84,16 +84,16 @@ class SubscriptionIndex(Generic[T]):
         """The entries whose pattern matches ``key``, in registration order."""
         node = self._root
         found: list[T] = []
-        entries = node.entries
-        if entries:
-            _collect(entries, key, found)
+        if node.entries:
+            _collect(node.entries, key, found)
+        children = node.children
         for ch in key:
-            node = node.children.get(ch)  # type: ignore[assignment]
-            if node is None:
+            child = children.get(ch)
+            if child is None:
                 break
-            entries = node.entries
-            if entries:
-                _collect(entries, key, found)
+            if child.entries:
+                _collect(child.entries, key, found)
+            children = child.children
         if len(found) > 1:
             found.sort(key=_order)
         return found

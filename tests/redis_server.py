@@ -1,0 +1,280 @@
+"""A private, throwaway ``redis-server`` for tests that need a real Redis.
+
+:class:`RedisServer` runs its own ``redis-server`` process on a free port of
+127.0.0.1 (never the shared server on 6379, never another address), with no
+persistence and a temporary working directory. It can be killed and
+restarted on the same port, which store tests use to simulate an outage::
+
+    server = RedisServer()
+    server.start()
+    try:
+        ...  # connect to server.url
+        server.stop()  # SIGKILL: the server is gone, as after a crash
+        server.restart()  # up again on the same port, empty
+    finally:
+        server.close()
+
+The ``redis_server`` fixture yields one started server for the whole test
+session and always stops it at the end. It is shared: a test that stops the
+server must start it again (``restart()`` or ``ensure_running()``), and the
+data of earlier tests may still be there (``FLUSHALL`` if that matters).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+__all__ = ["DEFAULT_EXECUTABLE", "RedisServer", "RedisServerError", "redis_server"]
+
+DEFAULT_EXECUTABLE = "/usr/bin/redis-server"
+HOST = "127.0.0.1"
+_ADDRESS_IN_USE = "Address already in use"  # in redis-server's output when bind fails
+
+
+class RedisServerError(RuntimeError):
+    """The private ``redis-server`` could not be started or did not answer."""
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on right now (picked by the OS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_is_free(port: int) -> bool:
+    """True when nothing listens on ``HOST:port`` (TIME_WAIT leftovers do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def ping(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when a Redis server at ``host:port`` answers ``PING`` with ``+PONG``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return False
+    return reply.startswith(b"+PONG")
+
+
+class RedisServer:
+    """One private ``redis-server`` process on ``127.0.0.1:port``.
+
+    The port is picked when the server first starts (unless given) and kept
+    for every restart, so clients can reconnect to the same ``url``.
+    """
+
+    host: str
+    executable: str
+    startup_timeout: float
+
+    def __init__(
+        self,
+        executable: str | None = None,
+        *,
+        port: int | None = None,
+        startup_timeout: float = 5.0,
+    ) -> None:
+        self.host = HOST
+        self.executable = executable or _find_executable()
+        self.startup_timeout = startup_timeout
+        self._port = port
+        self._process: subprocess.Popen[bytes] | None = None
+        self._dir: Path | None = None
+        self._log: Path | None = None
+
+    @property
+    def port(self) -> int:
+        """The server's port; picked on first use when not given."""
+        if self._port is None:
+            self._port = free_port()
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``."""
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while the process exists, else ``None``."""
+        return None if self._process is None else self._process.pid
+
+    def is_running(self) -> bool:
+        """True when our process is alive and answers ``PING``."""
+        return (
+            self._process is not None
+            and self._process.poll() is None
+            and ping(self.host, self.port)
+        )
+
+    def start(self) -> None:
+        """Start the server and wait until it answers ``PING``; no-op if running.
+
+        Raises:
+            RedisServerError: it did not answer within ``startup_timeout``
+                seconds (the message includes the server's output).
+        """
+        if self._process is not None and self._process.poll() is None:
+            return
+        self._process = None
+        pick_new_port = self._port is None
+        deadline = time.monotonic() + self.startup_timeout
+        failure = ""
+        while True:
+            if self._port_is_taken():
+                failure = f"port {self.port} is already in use by another process"
+            else:
+                failure = self._launch(deadline)
+                if not failure:
+                    return
+                if _ADDRESS_IN_USE not in failure:
+                    break  # not a port clash: retrying will not help
+            if time.monotonic() >= deadline:
+                break
+            if pick_new_port:
+                # Someone took the port we picked before the server bound it.
+                self._port = free_port()
+            time.sleep(0.05)
+        raise RedisServerError(
+            f"redis-server ({self.executable}) did not start on {self.host}:{self.port}"
+            f" within {self.startup_timeout:g}s: {failure}"
+        )
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL, like a crash) and wait for it to exit; no-op if stopped."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired as exc:  # pragma: no cover - a stuck kernel
+            raise RedisServerError(
+                f"redis-server pid {process.pid} did not exit after SIGKILL"
+            ) from exc
+
+    def restart(self) -> None:
+        """Stop the server if it runs, then start a fresh, empty one on the same port."""
+        self.stop()
+        self.start()
+
+    def ensure_running(self) -> None:
+        """Start the server again if it was stopped or stopped answering."""
+        if not self.is_running():
+            self.restart()
+
+    def close(self) -> None:
+        """Stop the server and remove its temporary directory."""
+        try:
+            self.stop()
+        finally:
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
+                self._dir = None
+                self._log = None
+
+    def output(self) -> str:
+        """What the current (or last) server process wrote to stdout/stderr."""
+        if self._log is None or not self._log.exists():
+            return ""
+        return self._log.read_text(errors="replace")
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self._process is not None else "stopped"
+        return f"RedisServer({self.url!r}, {state})"
+
+    def _port_is_taken(self) -> bool:
+        return not _port_is_free(self.port)
+
+    def _launch(self, deadline: float) -> str:
+        """Run one ``redis-server``; return "" once it answers, else why it failed."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="pepperflow-redis-"))
+        self._log = self._dir / "redis-server.log"
+        command = [
+            self.executable,
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", str(self._dir),
+        ]  # fmt: skip
+        with self._log.open("wb") as log:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self._dir,
+                )
+            except OSError as exc:
+                raise RedisServerError(f"cannot run {self.executable}: {exc}") from exc
+        self._process = process
+        while True:
+            if process.poll() is not None:
+                self._process = None
+                return f"it exited with code {process.returncode}; output:\n{self.output()}"
+            if ping(self.host, self.port, timeout=0.25):
+                if process.poll() is None:
+                    return ""
+                continue  # somebody else answered: our process is exiting
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        self.stop()
+        return f"no +PONG in time; output:\n{self.output()}"
+
+
+def _find_executable() -> str:
+    if os.access(DEFAULT_EXECUTABLE, os.X_OK):
+        return DEFAULT_EXECUTABLE
+    return shutil.which("redis-server") or DEFAULT_EXECUTABLE
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private ``redis-server`` shared by the session; always stopped at its end.
+
+    Skips the test when no ``redis-server`` binary is installed.
+    """
+    server = RedisServer()
+    if not os.access(server.executable, os.X_OK):
+        pytest.skip(f"redis-server not found (looked for {DEFAULT_EXECUTABLE} and on PATH)")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
