@@ -57,7 +57,7 @@ class Subscription:
     unsubscribes on exit. Unsubscribing twice is harmless.
     """
 
-    __slots__ = ("_hub", "active", "callback", "is_async", "on_error", "order", "pattern")
+    __slots__ = ("_hub", "active", "callback", "is_async", "order", "pattern")
 
     def __init__(
         self,
@@ -66,7 +66,6 @@ class Subscription:
         order: int,
         callback: Any,
         is_async: bool,
-        on_error: Callable[[Change, Exception], None],
     ) -> None:
         self.pattern = pattern
         self.order = order
@@ -74,7 +73,6 @@ class Subscription:
         #: ``await callback(change)`` when ``is_async``, else a :data:`Deliver`.
         self.callback = callback
         self.is_async = is_async
-        self.on_error = on_error
         self._hub = hub
 
     def unsubscribe(self) -> None:
@@ -129,22 +127,16 @@ class ChangeHub:
     def subscribe(self, pattern: Pattern, callback: Callable[[Change], Any]) -> Subscription:
         """Register a user callback (a function or a coroutine function)."""
         if _is_async_callable(callback):
-            return self._add(pattern, callback, True, self._log_error)
-        return self._add(pattern, _sync_deliver(callback), False, self._log_error)
+            return self._add(pattern, callback, True)
+        return self._add(pattern, _sync_deliver(callback), False)
 
     def add(self, pattern: Pattern, deliver: Deliver) -> Subscription:
         """Register an internal consumer (a feed) that never raises."""
-        return self._add(pattern, deliver, False, self._log_error)
+        return self._add(pattern, deliver, False)
 
-    def _add(
-        self,
-        pattern: Pattern,
-        callback: Any,
-        is_async: bool,
-        on_error: Callable[[Change, Exception], None],
-    ) -> Subscription:
+    def _add(self, pattern: Pattern, callback: Any, is_async: bool) -> Subscription:
         self._order += 1
-        sub = Subscription(self, pattern, self._order, callback, is_async, on_error)
+        sub = Subscription(self, pattern, self._order, callback, is_async)
         self._index.add(sub)
         self._cache.clear()
         self.count += 1
@@ -195,7 +187,7 @@ class ChangeHub:
                 try:
                     await sub.callback(change)
                 except Exception as exc:
-                    sub.on_error(change, exc)
+                    self._log_error(change, exc)
                 finally:
                     _delivering.reset(token)
             else:
@@ -272,7 +264,7 @@ class ChangeHub:
                                 token = _delivering.set((*_delivering.get(), self))
                             await result
                 except Exception as exc:
-                    sub.on_error(change, exc)
+                    self._log_error(change, exc)
                 except BaseException:
                     # Cancelled: the rest of this change still goes out.
                     rest = subs[subs.index(sub) + 1 :]

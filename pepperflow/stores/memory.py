@@ -227,27 +227,9 @@ class MemoryStore(Store):
         self._check_open()
         now = self._clock()
         expires_at = None if seconds is None else now + seconds
-        data = self._data
         changes: list[Change] = []
         for key, value in pairs:
-            old = data.get(key)
-            if old is not None and old.expires_at is not None:
-                if old.expires_at <= now:
-                    changes.append(self._commit_expire(old, now))
-                    old = None
-                else:
-                    self._ttl_keys -= 1
-            self._seq = seq = self._seq + 1
-            if old is None:
-                change = SetChange(name, key, 1, seq, now, value, now, meta, expires_at)
-            else:
-                change = SetChange(
-                    name, key, old.version + 1, seq, now, value, old.created_at, meta, expires_at
-                )
-            data[key] = change
-            if expires_at is not None:
-                self._schedule(expires_at, seq, key)
-            changes.append(change)
+            self._commit_set(key, value, meta, expires_at, None, now, changes)
         if self._hub.count:
             await self._hub.publish_all(changes)
 
@@ -321,25 +303,9 @@ class MemoryStore(Store):
                 changes.append(self._commit_expire(entry, now))
             else:
                 changes.append(self._commit_delete(entry, now))
-        data = self._data
         for key, item in wanted.items():
-            old = data.get(key)
-            if old is not None and old.expires_at is not None:
-                if old.expires_at <= now:
-                    changes.append(self._commit_expire(old, now))
-                    old = None
-                else:
-                    self._ttl_keys -= 1
-            self._seq = seq = self._seq + 1
-            version = 1 if old is None else old.version + 1
             meta = None if item.metadata is None else dict(item.metadata)
-            change = SetChange(
-                name, key, version, seq, now, item.value, item.created_at, meta, item.expires_at
-            )
-            data[key] = change
-            if item.expires_at is not None:
-                self._schedule(item.expires_at, seq, key)
-            changes.append(change)
+            self._commit_set(key, item.value, meta, item.expires_at, item.created_at, now, changes)
         if changes:
             await self._hub.publish_all(changes)
 
@@ -372,6 +338,37 @@ class MemoryStore(Store):
         return live
 
     # -- commits (synchronous: state, seq and change in one step) ------------
+
+    def _commit_set(
+        self,
+        key: str,
+        value: Any,
+        meta: dict[str, Any] | None,
+        expires_at: float | None,
+        created_at: float | None,
+        now: float,
+        changes: list[Change],
+    ) -> None:
+        """Commit one set (after expiring the old entry if due); append the changes.
+
+        ``set`` inlines these steps: it is the hot path.
+        """
+        old = self._data.get(key)
+        if old is not None and old.expires_at is not None:
+            if old.expires_at <= now:
+                changes.append(self._commit_expire(old, now))
+                old = None
+            else:
+                self._ttl_keys -= 1
+        self._seq = seq = self._seq + 1
+        version = 1 if old is None else old.version + 1
+        if created_at is None:
+            created_at = now if old is None else old.created_at
+        change = SetChange(self.name, key, version, seq, now, value, created_at, meta, expires_at)
+        self._data[key] = change
+        if expires_at is not None:
+            self._schedule(expires_at, seq, key)
+        changes.append(change)
 
     def _commit_delete(self, entry: SetChange, now: float) -> DeleteChange:
         del self._data[entry.key]
