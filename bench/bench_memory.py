@@ -78,9 +78,7 @@ async def memory_store_rows(n: int) -> dict[str, float]:
     async with MemoryStore() as store:
         for j in range(10_000):
             store.subscribe(f"user:{j}:", callback)
-        rows["set new keys 10k subs"] = await rate(
-            lambda i: store.set(f"user:{next(fresh)}", i), n
-        )
+        rows["set new keys 10k subs"] = await rate(lambda i: store.set(f"user:{next(fresh)}", i), n)
     rows["feed events/s"] = await feed_rate(n)
     return rows
 
