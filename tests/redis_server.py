@@ -268,11 +268,15 @@ def _find_executable() -> str:
 def redis_server() -> Iterator[RedisServer]:
     """A private ``redis-server`` shared by the session; always stopped at its end.
 
-    Skips the test when no ``redis-server`` binary is installed.
+    Fails the test, saying how to install it, when ``redis-server`` is missing
+    (``python3 dev.py test`` installs it on Debian).
     """
     server = RedisServer()
     if not os.access(server.executable, os.X_OK):
-        pytest.skip(f"redis-server not found (looked for {DEFAULT_EXECUTABLE} and on PATH)")
+        pytest.fail(
+            f"redis-server not found (looked for {DEFAULT_EXECUTABLE} and on PATH);"
+            " install it (apt-get install redis-server) or run `python3 dev.py test`"
+        )
     try:
         server.start()
         yield server
