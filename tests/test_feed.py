@@ -70,3 +70,12 @@ async def test_statistics_count_what_the_feed_did() -> None:
         assert feed.statistics().delivered == 1
         assert store.statistics().feeds == 1
     assert feed.statistics().closed
+
+
+async def test_an_overflowed_feed_no_longer_counts_as_subscribed() -> None:
+    async with MemoryStore() as store, store.changes(buffer=1, overflow="error") as feed:
+        await store.set("a", 1)
+        await store.set("a", 2)
+        stats = store.statistics()
+        assert (stats.feeds, stats.subscriptions) == (0, 0)
+        assert feed.statistics().overflowed

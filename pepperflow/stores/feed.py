@@ -208,6 +208,7 @@ class ChangeFeed:
         self._overflowed = True
         if self._sub is not None:
             self._sub.unsubscribe()
+        self._store._feeds.discard(self)
         self._wake_reader()
 
     def _wake_reader(self) -> None:
