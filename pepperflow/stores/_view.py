@@ -1,17 +1,13 @@
-"""MemoryStore: the store contract in process, the default backend.
+"""The in-memory materialized view shared by MemoryStore and SqliteStore.
 
 The state is a dict of key to its latest :class:`~pepperflow.streams.SetChange`
-(the store is literally the latest change per key). TTLs live in one heap of
+(a store is literally the latest change per key). TTLs live in one heap of
 ``(deadline, seq, key)``; a heap item whose entry was replaced since is stale
-and skipped. While the store runs (``async with MemoryStore() as store:``)
-one task sleeps until the earliest deadline and commits the expiries;
-otherwise an expired key is expired on its next access. Either way each
-expiry emits exactly one :class:`~pepperflow.streams.ExpireChange`.
-
-Values are kept as given, not copied: treat what you store (and what
-``get`` returns) as immutable, as you would a dict shared between tasks.
-Every write is checked to be msgspec-encodable, so the same data moves to
-SqliteStore or RedisStore unchanged.
+and skipped. While the store runs, one task sleeps until the earliest
+deadline and has the backend commit the expiries; an expired entry found on
+access is expired then. Reads are served from the view; backends implement
+the writes (MemoryStore commits in memory; SqliteStore commits to its file
+and applies what it committed).
 """
 
 from __future__ import annotations
@@ -19,34 +15,26 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from datetime import timedelta
-from typing import Any, NoReturn
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, NoReturn, Self
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from .._errors import VersionConflict
 from .._patterns import compile_pattern
-from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
+from ..streams.events import SetChange
 from .base import (
-    _SCALARS,
-    INT_MAX,
-    INT_MIN,
     Entry,
     Snapshot,
     Store,
     StoreStatistics,
     bad_key,
     check_key,
-    check_metadata,
-    check_value,
-    check_version,
-    ttl_seconds,
 )
 
-__all__ = ["MemoryStore"]
+__all__ = ["ViewStore"]
 
 _EXPIRE_BATCH = 1024  # expiries committed per step of the expiry task
 
@@ -55,16 +43,14 @@ class _Closed(dict[str, SetChange]):
     """Stands in for the data of a closed store: any use raises."""
 
     def _closed(self, *args: object, **kwargs: object) -> NoReturn:
-        raise anyio.ClosedResourceError(
-            "this MemoryStore is closed; open a new one (its data went with it)"
-        )
+        raise anyio.ClosedResourceError("this store is closed; open it again to use it")
 
     get = __getitem__ = __setitem__ = __delitem__ = __contains__ = pop = _closed
     __iter__ = __len__ = values = keys = items = _closed
 
 
-class MemoryStore(Store):
-    """The store contract in process memory.
+class ViewStore(Store):
+    """A store whose reads come from an in-memory view of its latest changes.
 
     Args:
         name: the store's name, carried by its changes.
@@ -72,8 +58,6 @@ class MemoryStore(Store):
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
     """
-
-    backend = "memory"
 
     def __init__(self, name: str = "default", *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(name)
@@ -150,164 +134,10 @@ class MemoryStore(Store):
         self._check_open()
         return _Scan(self, [key for key in self._data if match(key)], batch_size)
 
-    # -- writing -------------------------------------------------------------
-
-    async def set(
-        self,
-        key: str,
-        value: Any,
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        if_version: int | None = None,
-    ) -> int:
-        name = self.name
-        if type(key) is not str or not key:
-            raise bad_key(name, key)
-        kind = type(value)
-        if kind not in _SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
-            check_value(name, key, value)
-        meta = None if metadata is None else check_metadata(name, key, metadata)
-        now = self._clock()
-        if ttl is None:
-            expires_at = None
-        elif (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
-            expires_at = now + ttl
-        else:
-            expires_at = now + ttl_seconds(name, key, ttl)
-        data = self._data
-        old = data.get(key)
-        stale = None
-        if old is not None and old.expires_at is not None and old.expires_at <= now:
-            stale, old = old, None
-        if if_version is not None:
-            actual = 0 if old is None else old.version
-            if check_version(name, key, if_version) != actual:
-                if stale is not None:
-                    await self._expire_lazily(stale)
-                raise VersionConflict(name, key, if_version, actual)
-        expire = None if stale is None else self._commit_expire(stale, now)
-        if old is not None and old.expires_at is not None:
-            self._ttl_keys -= 1
-        self._seq = seq = self._seq + 1
-        if old is None:
-            change = SetChange(name, key, 1, seq, now, value, now, meta, expires_at)
-        else:
-            change = SetChange(
-                name, key, old.version + 1, seq, now, value, old.created_at, meta, expires_at
-            )
-        data[key] = change
-        if expires_at is not None:
-            self._ttl_keys += 1
-            heapq.heappush(self._heap, (expires_at, seq, key))
-            if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
-                self._scheduled(expires_at)
-        if self._hub.count:
-            if expire is None:
-                await self._hub.publish(change)
-            else:
-                await self._hub.publish_all((expire, change))
-        return change.version
-
-    async def set_many(
-        self,
-        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        name = self.name
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        for key, value in pairs:
-            check_key(name, key)
-            check_value(name, key, value)
-        first = pairs[0][0] if pairs else ""
-        meta = None if metadata is None else check_metadata(name, first, metadata)
-        seconds = None if ttl is None else ttl_seconds(name, first, ttl)
-        self._check_open()
-        now = self._clock()
-        expires_at = None if seconds is None else now + seconds
-        changes: list[Change] = []
-        for key, value in pairs:
-            self._commit_set(key, value, meta, expires_at, None, now, changes)
-        if self._hub.count:
-            await self._hub.publish_all(changes)
-
-    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
-        name = self.name
-        entry = self._data.get(key)
-        if entry is None:
-            check_key(name, key)
-        now = self._clock()
-        expire = None
-        if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
-            expire = self._commit_expire(entry, now)
-            entry = None
-        if if_version is not None:
-            actual = 0 if entry is None else entry.version
-            if check_version(name, key, if_version) != actual:
-                if expire is not None:
-                    await self._hub.publish(expire)
-                raise VersionConflict(name, key, if_version, actual)
-        if entry is None:
-            if expire is not None:
-                await self._hub.publish(expire)
-            return False
-        change = self._commit_delete(entry, now)
-        await self._hub.publish(change)
-        return True
-
-    async def clear(self, pattern: str | None = None) -> int:
-        match = compile_pattern(pattern).match
-        now = self._clock()
-        changes: list[Change] = []
-        deleted = 0
-        for entry in [entry for key, entry in self._data.items() if match(key)]:
-            if entry.expires_at is not None and entry.expires_at <= now:
-                changes.append(self._commit_expire(entry, now))
-            else:
-                changes.append(self._commit_delete(entry, now))
-                deleted += 1
-        if changes:
-            await self._hub.publish_all(changes)
-        return deleted
-
-    # -- whole state ---------------------------------------------------------
-
     async def snapshot(self) -> Snapshot:
         now = self._clock()
         entries = [Entry.from_change(change) for change in self._current_state(_every_key, now)]
         return Snapshot(self.name, self._seq, now, entries)
-
-    async def restore(self, snapshot: Snapshot) -> None:
-        if not isinstance(snapshot, Snapshot):
-            raise TypeError(
-                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
-            )
-        name = self.name
-        for item in snapshot.entries:
-            check_key(name, item.key)
-            check_value(name, item.key, item.value)
-        self._check_open()
-        now = self._clock()
-        wanted = {
-            item.key: item
-            for item in snapshot.entries
-            if item.expires_at is None or item.expires_at > now
-        }
-        changes: list[Change] = []
-        for entry in list(self._data.values()):
-            if entry.key in wanted:
-                continue
-            if entry.expires_at is not None and entry.expires_at <= now:
-                changes.append(self._commit_expire(entry, now))
-            else:
-                changes.append(self._commit_delete(entry, now))
-        for key, item in wanted.items():
-            meta = None if item.metadata is None else dict(item.metadata)
-            self._commit_set(key, item.value, meta, item.expires_at, item.created_at, now, changes)
-        if changes:
-            await self._hub.publish_all(changes)
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(
@@ -337,53 +167,6 @@ class MemoryStore(Store):
         live.sort(key=_seq_of)
         return live
 
-    # -- commits (synchronous: state, seq and change in one step) ------------
-
-    def _commit_set(
-        self,
-        key: str,
-        value: Any,
-        meta: dict[str, Any] | None,
-        expires_at: float | None,
-        created_at: float | None,
-        now: float,
-        changes: list[Change],
-    ) -> None:
-        """Commit one set (after expiring the old entry if due); append the changes.
-
-        ``set`` inlines these steps: it is the hot path.
-        """
-        old = self._data.get(key)
-        if old is not None and old.expires_at is not None:
-            if old.expires_at <= now:
-                changes.append(self._commit_expire(old, now))
-                old = None
-            else:
-                self._ttl_keys -= 1
-        self._seq = seq = self._seq + 1
-        version = 1 if old is None else old.version + 1
-        if created_at is None:
-            created_at = now if old is None else old.created_at
-        change = SetChange(self.name, key, version, seq, now, value, created_at, meta, expires_at)
-        self._data[key] = change
-        if expires_at is not None:
-            self._schedule(expires_at, seq, key)
-        changes.append(change)
-
-    def _commit_delete(self, entry: SetChange, now: float) -> DeleteChange:
-        del self._data[entry.key]
-        if entry.expires_at is not None:
-            self._ttl_keys -= 1
-        self._seq = seq = self._seq + 1
-        return DeleteChange(self.name, entry.key, entry.version, seq, now)
-
-    def _commit_expire(self, entry: SetChange, now: float) -> ExpireChange:
-        del self._data[entry.key]
-        self._ttl_keys -= 1
-        self._expired += 1
-        self._seq = seq = self._seq + 1
-        return ExpireChange(self.name, entry.key, entry.version, seq, now)
-
     # -- expiry --------------------------------------------------------------
 
     def _schedule(self, deadline: float, seq: int, key: str) -> None:
@@ -408,36 +191,11 @@ class MemoryStore(Store):
         ]
         heapq.heapify(self._heap)
 
-    async def _expire_lazily(self, entry: SetChange) -> None:
-        change = self._commit_expire(entry, self._clock())
-        await self._hub.publish(change)
-
-    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
-        data = self._data
-        changes: list[Change] = []
-        for entry in entries:
-            if data.get(entry.key) is entry:
-                changes.append(self._commit_expire(entry, now))
-        await self._hub.publish_all(changes)
-
-    def _pop_due(self, now: float) -> list[Change]:
-        """Commit the expiries due at ``now`` (at most a batch) and return them."""
-        heap, data = self._heap, self._data
-        changes: list[Change] = []
-        while heap and heap[0][0] <= now and len(changes) < _EXPIRE_BATCH:
-            _, seq, key = heapq.heappop(heap)
-            entry = data.get(key)
-            if entry is not None and entry.seq == seq:
-                changes.append(self._commit_expire(entry, now))
-        return changes
-
     async def _run_expiry(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         task_status.started()
         while True:
             now = self._clock()
-            changes = self._pop_due(now)
-            if changes:
-                await self._hub.publish_all(changes)
+            if await self._expire_due(now):
                 await anyio.lowlevel.checkpoint()
                 continue
             self._wake = wake = anyio.Event()
@@ -449,14 +207,43 @@ class MemoryStore(Store):
                 self._wake = None
                 self._next_wake = -math.inf
 
+    def _pop_due(self, now: float) -> list[SetChange]:
+        """Pop the heap items due at ``now`` (a batch at most); their live entries."""
+        heap, data = self._heap, self._data
+        due: list[SetChange] = []
+        while heap and heap[0][0] <= now and len(due) < _EXPIRE_BATCH:
+            _, seq, key = heapq.heappop(heap)
+            entry = data.get(key)
+            if entry is not None and entry.seq == seq:
+                due.append(entry)
+        return due
+
+    @abstractmethod
+    async def _expire_due(self, now: float) -> bool:
+        """Commit and publish the expiries due at ``now``; return whether there were any."""
+
+    @abstractmethod
+    async def _expire_lazily(self, entry: SetChange) -> None:
+        """Commit and publish the expiry of ``entry``, found expired on access."""
+
+    @abstractmethod
+    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
+        """Commit and publish the expiry of ``entries`` that are still current."""
+
     # -- lifecycle -----------------------------------------------------------
+
+    async def _open(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Backend hook: acquire resources and start tasks before the store runs."""
+
+    async def _close(self) -> None:
+        """Backend hook: release resources after the background tasks stopped."""
 
     def _check_open(self) -> None:
         if self._closed:
             _Closed()._closed()
 
-    async def __aenter__(self) -> MemoryStore:
-        """Start the expiry task; on exit, stop it and close the store."""
+    async def __aenter__(self) -> Self:
+        """Open the store and start its background tasks; on exit, close it."""
         self._check_open()
         if self._task_group is not None:
             raise RuntimeError(f"store {self.name!r} is already running (entered twice)")
@@ -464,6 +251,7 @@ class MemoryStore(Store):
         await task_group.__aenter__()
         self._task_group = task_group
         try:
+            await self._open(task_group)
             await task_group.start(self._run_expiry)
         except BaseException:
             task_group.cancel_scope.cancel()
@@ -480,6 +268,7 @@ class MemoryStore(Store):
         if task_group is not None:
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
+        await self._close()
         self._close_feeds()
         self._data = _Closed()
         self._heap = []
@@ -499,7 +288,7 @@ class _Scan:
 
     __slots__ = ("_batch", "_keys", "_pos", "_store")
 
-    def __init__(self, store: MemoryStore, keys: list[str], batch_size: int) -> None:
+    def __init__(self, store: ViewStore, keys: list[str], batch_size: int) -> None:
         self._store = store
         self._keys = keys
         self._batch = batch_size

@@ -1,0 +1,274 @@
+"""MemoryStore: the store contract in process, the default backend.
+
+Its state is the in-memory view (see :mod:`pepperflow.stores._view`): a dict
+of key to its latest change, and one heap of TTL deadlines. A write commits
+synchronously (state, seq and change in one step, before any await), then
+delivers its change. While the store runs (``async with MemoryStore() as
+store:``) one task commits expiries within 50 ms of their deadline;
+otherwise an expired key is expired on its next access. Either way each
+expiry emits exactly one :class:`~pepperflow.streams.ExpireChange`.
+
+Values are kept as given, not copied: treat what you store (and what
+``get`` returns) as immutable, as you would a dict shared between tasks.
+Every write is checked to be msgspec-encodable, so the same data moves to
+SqliteStore or RedisStore unchanged.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from .._errors import VersionConflict
+from .._patterns import compile_pattern
+from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
+from ._view import ViewStore
+from .base import (
+    _SCALARS,
+    INT_MAX,
+    INT_MIN,
+    Snapshot,
+    bad_key,
+    check_key,
+    check_metadata,
+    check_value,
+    check_version,
+    ttl_seconds,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(ViewStore):
+    """The store contract in process memory.
+
+    Args:
+        name: the store's name, carried by its changes.
+        clock: wall-clock seconds since the epoch (``time.time``); tests may
+            pass a fake one to drive lazy expiry. The expiry task sleeps in
+            real time.
+    """
+
+    backend = "memory"
+
+    # -- writing -------------------------------------------------------------
+
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        ttl: float | timedelta | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        if_version: int | None = None,
+    ) -> int:
+        name = self.name
+        if type(key) is not str or not key:
+            raise bad_key(name, key)
+        kind = type(value)
+        if kind not in _SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
+            check_value(name, key, value)
+        meta = None if metadata is None else check_metadata(name, key, metadata)
+        now = self._clock()
+        if ttl is None:
+            expires_at = None
+        elif (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
+            expires_at = now + ttl
+        else:
+            expires_at = now + ttl_seconds(name, key, ttl)
+        data = self._data
+        old = data.get(key)
+        stale = None
+        if old is not None and old.expires_at is not None and old.expires_at <= now:
+            stale, old = old, None
+        if if_version is not None:
+            actual = 0 if old is None else old.version
+            if check_version(name, key, if_version) != actual:
+                if stale is not None:
+                    await self._expire_lazily(stale)
+                raise VersionConflict(name, key, if_version, actual)
+        expire = None if stale is None else self._commit_expire(stale, now)
+        if old is not None and old.expires_at is not None:
+            self._ttl_keys -= 1
+        self._seq = seq = self._seq + 1
+        if old is None:
+            change = SetChange(name, key, 1, seq, now, value, now, meta, expires_at)
+        else:
+            change = SetChange(
+                name, key, old.version + 1, seq, now, value, old.created_at, meta, expires_at
+            )
+        data[key] = change
+        if expires_at is not None:
+            self._ttl_keys += 1
+            heapq.heappush(self._heap, (expires_at, seq, key))
+            if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
+                self._scheduled(expires_at)
+        if self._hub.count:
+            if expire is None:
+                await self._hub.publish(change)
+            else:
+                await self._hub.publish_all((expire, change))
+        return change.version
+
+    async def set_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        ttl: float | timedelta | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        name = self.name
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        for key, value in pairs:
+            check_key(name, key)
+            check_value(name, key, value)
+        first = pairs[0][0] if pairs else ""
+        meta = None if metadata is None else check_metadata(name, first, metadata)
+        seconds = None if ttl is None else ttl_seconds(name, first, ttl)
+        self._check_open()
+        now = self._clock()
+        expires_at = None if seconds is None else now + seconds
+        changes: list[Change] = []
+        for key, value in pairs:
+            self._commit_set(key, value, meta, expires_at, None, now, changes)
+        if self._hub.count:
+            await self._hub.publish_all(changes)
+
+    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
+        name = self.name
+        entry = self._data.get(key)
+        if entry is None:
+            check_key(name, key)
+        now = self._clock()
+        expire = None
+        if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+            expire = self._commit_expire(entry, now)
+            entry = None
+        if if_version is not None:
+            actual = 0 if entry is None else entry.version
+            if check_version(name, key, if_version) != actual:
+                if expire is not None:
+                    await self._hub.publish(expire)
+                raise VersionConflict(name, key, if_version, actual)
+        if entry is None:
+            if expire is not None:
+                await self._hub.publish(expire)
+            return False
+        change = self._commit_delete(entry, now)
+        await self._hub.publish(change)
+        return True
+
+    async def clear(self, pattern: str | None = None) -> int:
+        match = compile_pattern(pattern).match
+        now = self._clock()
+        changes: list[Change] = []
+        deleted = 0
+        for entry in [entry for key, entry in self._data.items() if match(key)]:
+            if entry.expires_at is not None and entry.expires_at <= now:
+                changes.append(self._commit_expire(entry, now))
+            else:
+                changes.append(self._commit_delete(entry, now))
+                deleted += 1
+        if changes:
+            await self._hub.publish_all(changes)
+        return deleted
+
+    async def restore(self, snapshot: Snapshot) -> None:
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError(
+                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
+            )
+        name = self.name
+        for item in snapshot.entries:
+            check_key(name, item.key)
+            check_value(name, item.key, item.value)
+        self._check_open()
+        now = self._clock()
+        wanted = {
+            item.key: item
+            for item in snapshot.entries
+            if item.expires_at is None or item.expires_at > now
+        }
+        changes: list[Change] = []
+        for entry in list(self._data.values()):
+            if entry.key in wanted:
+                continue
+            if entry.expires_at is not None and entry.expires_at <= now:
+                changes.append(self._commit_expire(entry, now))
+            else:
+                changes.append(self._commit_delete(entry, now))
+        for key, item in wanted.items():
+            meta = None if item.metadata is None else dict(item.metadata)
+            self._commit_set(key, item.value, meta, item.expires_at, item.created_at, now, changes)
+        if changes:
+            await self._hub.publish_all(changes)
+
+    # -- commits (synchronous: state, seq and change in one step) ------------
+
+    def _commit_set(
+        self,
+        key: str,
+        value: Any,
+        meta: dict[str, Any] | None,
+        expires_at: float | None,
+        created_at: float | None,
+        now: float,
+        changes: list[Change],
+    ) -> None:
+        """Commit one set (after expiring the old entry if due); append the changes.
+
+        ``set`` inlines these steps: it is the hot path.
+        """
+        old = self._data.get(key)
+        if old is not None and old.expires_at is not None:
+            if old.expires_at <= now:
+                changes.append(self._commit_expire(old, now))
+                old = None
+            else:
+                self._ttl_keys -= 1
+        self._seq = seq = self._seq + 1
+        version = 1 if old is None else old.version + 1
+        if created_at is None:
+            created_at = now if old is None else old.created_at
+        change = SetChange(self.name, key, version, seq, now, value, created_at, meta, expires_at)
+        self._data[key] = change
+        if expires_at is not None:
+            self._schedule(expires_at, seq, key)
+        changes.append(change)
+
+    def _commit_delete(self, entry: SetChange, now: float) -> DeleteChange:
+        del self._data[entry.key]
+        if entry.expires_at is not None:
+            self._ttl_keys -= 1
+        self._seq = seq = self._seq + 1
+        return DeleteChange(self.name, entry.key, entry.version, seq, now)
+
+    def _commit_expire(self, entry: SetChange, now: float) -> ExpireChange:
+        del self._data[entry.key]
+        self._ttl_keys -= 1
+        self._expired += 1
+        self._seq = seq = self._seq + 1
+        return ExpireChange(self.name, entry.key, entry.version, seq, now)
+
+    # -- expiry --------------------------------------------------------------
+
+    async def _expire_lazily(self, entry: SetChange) -> None:
+        change = self._commit_expire(entry, self._clock())
+        await self._hub.publish(change)
+
+    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
+        data = self._data
+        changes: list[Change] = []
+        for entry in entries:
+            if data.get(entry.key) is entry:
+                changes.append(self._commit_expire(entry, now))
+        await self._hub.publish_all(changes)
+
+    async def _expire_due(self, now: float) -> bool:
+        changes: list[Change] = [self._commit_expire(entry, now) for entry in self._pop_due(now)]
+        if changes:
+            await self._hub.publish_all(changes)
+        return bool(changes)
