@@ -1,0 +1,620 @@
+"""SqliteStore: the embedded persistent store, in one SQLite file.
+
+Reads are served from an in-memory view of the store (the latest change per
+key, as MemoryStore keeps it), so they cost what a dict lookup costs. Every
+write goes to the file: one thread owns the connection (stdlib ``sqlite3``,
+WAL mode) and runs writes in order, batching the writers that arrive while a
+commit is in progress into the next transaction (group commit). A write,
+its version bump and its changelog row commit in one transaction; only then
+is the change applied to the view, delivered to subscribers and the write
+acknowledged. So an acknowledged write survives a crash of the process, and
+the view is always the fold of the changelog up to some ``seq``.
+
+Several processes may open the same file, each with its own view: every
+transaction first reads the changes other processes committed, and an idle
+store polls for them (``poll_interval``), so subscribers in one process see
+the writes of another, in ``seq`` order. Writers in several processes are
+supported: SQLite serializes them (waiting up to ``busy_timeout``), and
+versions and ``seq`` are read inside the write transaction, so
+``if_version`` loses no update.
+
+The changelog keeps the last ``retain`` changes, and beyond that the latest
+change of each key (compaction), so replaying it still gives the state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from functools import partial
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import msgspec
+
+from .._errors import VersionConflict
+from .._patterns import compile_pattern
+from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
+from ._hub import _delivering
+from ._sqlite_schema import migrate
+from ._thread import Job, OwnerThread
+from ._view import ViewStore
+from .base import (
+    Snapshot,
+    check_key,
+    check_metadata,
+    check_value,
+    check_version,
+    ttl_seconds,
+)
+
+__all__ = ["Durability", "SqliteStore"]
+
+logger = logging.getLogger("pepperflow")
+
+Durability = Literal["normal", "full"]
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_change = msgspec.msgpack.Decoder(Change).decode
+_decode_set = msgspec.msgpack.Decoder(SetChange).decode
+
+
+class SqliteStore(ViewStore):
+    """The store contract in a SQLite file; see the module docstring.
+
+    Open it with ``async with SqliteStore("app.db") as store:`` (or
+    ``open_store("sqlite:///app.db")``); it must be open to be used.
+
+    Args:
+        path: the database file (created, with its directory, if missing).
+        namespace: the store's name; one file holds many namespaces.
+        durability: ``"normal"`` (default): an acknowledged write survives a
+            crash of the process; ``"full"``: it also survives a power loss
+            or OS crash (SQLite ``synchronous=FULL``, an fsync per commit).
+        busy_timeout: seconds a write waits for another process's write.
+        poll_interval: seconds between checks for other processes' writes.
+        retain: changes kept in the changelog beyond the latest per key.
+        clock: wall-clock seconds since the epoch.
+    """
+
+    backend = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        namespace: str = "default",
+        durability: Durability = "normal",
+        busy_timeout: float = 5.0,
+        poll_interval: float = 0.1,
+        retain: int = 100_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(namespace, clock=clock)
+        if durability not in _SYNCHRONOUS:
+            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
+        if type(retain) is not int or retain < 0:
+            raise ValueError(f"retain must be an int >= 0 (changes kept), got {retain!r}")
+        self.path = os.fspath(path)
+        self.durability: Durability = durability
+        self._busy_timeout = busy_timeout
+        self._poll_interval = poll_interval
+        self._retain = retain
+        self._thread: OwnerThread[_Connection] | None = None
+        self._deliveries: deque[tuple[list[Change], anyio.Event]] = deque()
+        self._delivery_wake: anyio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {self.path!r} namespace={self.name!r}>"
+
+    # -- writing -------------------------------------------------------------
+
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        ttl: float | timedelta | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        if_version: int | None = None,
+    ) -> int:
+        name = self.name
+        check_key(name, key)
+        check_value(name, key, value)
+        meta = None if metadata is None else check_metadata(name, key, metadata)
+        seconds = None if ttl is None else ttl_seconds(name, key, ttl)
+        if if_version is not None:
+            check_version(name, key, if_version)
+        result: int = await self._write(partial(_set, key, value, meta, seconds, if_version))
+        return result
+
+    async def set_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        ttl: float | timedelta | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        name = self.name
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        for key, value in pairs:
+            check_key(name, key)
+            check_value(name, key, value)
+        first = pairs[0][0] if pairs else ""
+        meta = None if metadata is None else check_metadata(name, first, metadata)
+        seconds = None if ttl is None else ttl_seconds(name, first, ttl)
+        if pairs:
+            await self._write(partial(_set_many, pairs, meta, seconds))
+
+    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
+        check_key(self.name, key)
+        if if_version is not None:
+            check_version(self.name, key, if_version)
+        result: bool = await self._write(partial(_delete, key, if_version))
+        return result
+
+    async def clear(self, pattern: str | None = None) -> int:
+        compiled = compile_pattern(pattern)
+        result: int = await self._write(partial(_clear, compiled.prefix, compiled.match))
+        return result
+
+    async def restore(self, snapshot: Snapshot) -> None:
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError(
+                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
+            )
+        for item in snapshot.entries:
+            check_key(self.name, item.key)
+            check_value(self.name, item.key, item.value)
+        await self._write(partial(_restore, snapshot))
+
+    async def compact(self) -> int:
+        """Drop changelog rows older than the last ``retain`` that are not the
+        latest change of their key; return how many were dropped."""
+        result: int = await self._connection().run(_compact)
+        return result
+
+    async def changes_since(self, seq: int) -> list[Change]:
+        """The changes after ``seq`` still in the changelog, in order.
+
+        Compaction keeps the latest change of every key, so folding the
+        result into a state taken at ``seq`` gives the current state.
+        """
+        if type(seq) is not int or seq < 0:
+            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        upto = self._seq
+        result: list[Change] = await self._connection().run(
+            lambda conn: conn.read_changes(seq, upto)
+        )
+        return result
+
+    # -- expiry (committed in the file like any write) -----------------------
+
+    async def _expire_lazily(self, entry: SetChange) -> None:
+        await self._write(partial(_expire, [(entry.key, entry.seq)]))
+
+    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
+        await self._write(partial(_expire, [(e.key, e.seq) for e in entries]))
+
+    async def _expire_due(self, now: float) -> bool:
+        due = self._pop_due(now)
+        if due:
+            await self._write(partial(_expire, [(e.key, e.seq) for e in due]))
+        return bool(due)
+
+    # -- the write path ------------------------------------------------------
+
+    def _connection(self) -> OwnerThread[_Connection]:
+        if self._thread is None:
+            self._check_open()
+            raise RuntimeError(
+                f"{self!r} is not open; use `async with SqliteStore(path) as store:`"
+                " or `async with open_store('sqlite:///path.db') as store:`"
+            )
+        return self._thread
+
+    async def _write(self, fn: Callable[[_Transaction], Any]) -> Any:
+        """Run ``fn`` in the next group transaction; return once delivered.
+
+        If the caller is cancelled, the write still commits (or fails) and
+        is delivered; only the caller stops waiting.
+        """
+        job = self._connection().submit(fn, grouped=True)
+        await job.done.wait()
+        if job.error is not None:
+            raise job.error
+        after = job.after
+        if after is not None and self._hub not in _delivering.get():
+            await after.wait()
+        return job.result
+
+    def _on_done(self, jobs: list[Job[Any]], changes: list[Change] | None) -> None:
+        """On the event loop, in commit order: apply to the view, queue delivery."""
+        if not changes:
+            return
+        apply = self._apply
+        for change in changes:
+            apply(change)
+        if self._hub.count:
+            delivered = anyio.Event()
+            self._deliveries.append((changes, delivered))
+            for job in jobs:
+                job.after = delivered
+            wake = self._delivery_wake
+            if wake is not None:
+                self._delivery_wake = None
+                wake.set()
+
+    def _apply(self, change: Change) -> None:
+        data = self._data
+        key = change.key
+        old = data.get(key)
+        if old is not None and old.expires_at is not None:
+            self._ttl_keys -= 1
+        if type(change) is SetChange:
+            data[key] = change
+            if change.expires_at is not None:
+                self._schedule(change.expires_at, change.seq, key)
+        elif old is not None:
+            del data[key]
+            if type(change) is ExpireChange:
+                self._expired += 1
+        self._seq = change.seq
+
+    async def _deliver_loop(self) -> None:
+        deliveries = self._deliveries
+        while True:
+            while deliveries:
+                changes, delivered = deliveries[0]
+                try:
+                    await self._hub.publish_all(changes)
+                finally:
+                    deliveries.popleft()
+                    delivered.set()
+            self._delivery_wake = wake = anyio.Event()
+            await wake.wait()
+
+    async def _follow_loop(self) -> None:
+        """Pick up the writes of other processes while nothing is written here."""
+        thread = self._connection()
+        while True:
+            await anyio.sleep(self._poll_interval)
+            if await thread.run(_others_wrote):
+                await self._write(_nothing)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def _open(self, task_group: anyio.abc.TaskGroup) -> None:
+        thread: OwnerThread[_Connection] = OwnerThread(
+            open=partial(
+                _Connection.open,
+                self.path,
+                self.name,
+                self.durability,
+                self._busy_timeout,
+                self._retain,
+                self._clock,
+            ),
+            run_group=_run_group,
+            close=_Connection.close,
+            on_done=self._on_done,
+            name=f"pepperflow-sqlite:{self.name}",
+        )
+        await thread.start()
+        self._thread = thread
+        seq, entries = await thread.run(_Connection.load)
+        for entry in entries:
+            self._apply(entry)
+        self._seq = seq
+        task_group.start_soon(self._deliver_loop)
+        task_group.start_soon(self._follow_loop)
+
+    async def _close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await thread.stop()
+        while self._deliveries:
+            self._deliveries.popleft()[1].set()
+
+
+# -- on the connection's thread --------------------------------------------------
+
+
+class _Connection:
+    """The connection and what the thread knows of the namespace."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        ns: str,
+        retain: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.conn = conn
+        self.ns = ns
+        self.retain = retain
+        self.clock = clock
+        self.seq = 0  # the last seq this process has seen committed
+        self.compacted_at = 0
+        self.data_version = -1
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        ns: str,
+        durability: Durability,
+        busy_timeout: float,
+        retain: int,
+        clock: Callable[[], float],
+    ) -> _Connection:
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode != "wal":
+                raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
+            migrate(conn, path)
+            conn.execute("INSERT OR IGNORE INTO pepperflow_namespaces VALUES (?, 0)", (ns,))
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, ns, retain, clock)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def load(self) -> tuple[int, list[SetChange]]:
+        conn, ns = self.conn, self.ns
+        conn.execute("BEGIN")
+        try:
+            (seq,) = conn.execute(
+                "SELECT seq FROM pepperflow_namespaces WHERE ns = ?", (ns,)
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT data FROM pepperflow_entries WHERE ns = ? ORDER BY seq", (ns,)
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        self.seq = self.compacted_at = seq
+        return seq, [_decode_set(data) for (data,) in rows]
+
+    def read_changes(self, after: int, upto: int) -> list[Change]:
+        rows = self.conn.execute(
+            "SELECT data FROM pepperflow_changes WHERE ns = ? AND seq > ? AND seq <= ?"
+            " ORDER BY seq",
+            (self.ns, after, upto),
+        ).fetchall()
+        return [_decode_change(data) for (data,) in rows]
+
+
+class _Transaction:
+    """One group transaction: the jobs' reads and writes, and the changes made."""
+
+    def __init__(self, connection: _Connection) -> None:
+        self.connection = connection
+        self.conn = connection.conn
+        self.ns = connection.ns
+        (db_seq,) = self.conn.execute(
+            "SELECT seq FROM pepperflow_namespaces WHERE ns = ?", (self.ns,)
+        ).fetchone()
+        # Changes other processes committed since we last looked come first.
+        self.changes: list[Change] = (
+            connection.read_changes(connection.seq, db_seq) if db_seq != connection.seq else []
+        )
+        self.seq = db_seq
+        self.now = connection.clock()
+
+    def row(self, key: str) -> SetChange | None:
+        found = self.conn.execute(
+            "SELECT data FROM pepperflow_entries WHERE ns = ? AND key = ?", (self.ns, key)
+        ).fetchone()
+        return None if found is None else _decode_set(found[0])
+
+    def live(self, key: str) -> SetChange | None:
+        """The key's entry, expiring it first if it is past its deadline."""
+        entry = self.row(key)
+        if entry is not None and entry.expires_at is not None and entry.expires_at <= self.now:
+            self.remove(entry, expire=True)
+            return None
+        return entry
+
+    def put(
+        self,
+        key: str,
+        value: Any,
+        meta: dict[str, Any] | None,
+        expires_at: float | None,
+        created_at: float | None = None,
+    ) -> SetChange:
+        old = self.live(key)
+        self.seq += 1
+        now = self.now
+        if created_at is None:
+            created_at = now if old is None else old.created_at
+        version = 1 if old is None else old.version + 1
+        change = SetChange(
+            self.ns, key, version, self.seq, now, value, created_at, meta, expires_at
+        )
+        data = _encode(change)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pepperflow_entries VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.ns, key, version, self.seq, created_at, expires_at, data),
+        )
+        self.conn.execute(
+            "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?)", (self.ns, self.seq, key, data)
+        )
+        self.changes.append(change)
+        return change
+
+    def remove(self, entry: SetChange, *, expire: bool) -> None:
+        self.seq += 1
+        kind = ExpireChange if expire else DeleteChange
+        change = kind(self.ns, entry.key, entry.version, self.seq, self.now)
+        self.conn.execute(
+            "DELETE FROM pepperflow_entries WHERE ns = ? AND key = ?", (self.ns, entry.key)
+        )
+        self.conn.execute(
+            "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?)",
+            (self.ns, self.seq, entry.key, _encode(change)),
+        )
+        self.changes.append(change)
+
+    def finish(self) -> None:
+        self.conn.execute(
+            "UPDATE pepperflow_namespaces SET seq = ? WHERE ns = ?", (self.seq, self.ns)
+        )
+
+
+def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
+    """Run write jobs in one transaction, each in a savepoint; commit once."""
+    conn = connection.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        txn = _Transaction(connection)
+        for job in jobs:
+            mark_seq, mark_len = txn.seq, len(txn.changes)
+            conn.execute("SAVEPOINT job")
+            try:
+                job.result = job.fn(txn)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO job")
+                txn.seq = mark_seq
+                del txn.changes[mark_len:]
+                job.error = exc
+            conn.execute("RELEASE job")
+        if txn.changes:
+            txn.finish()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    connection.seq = txn.seq
+    if connection.retain and txn.seq - connection.compacted_at >= 2 * connection.retain:
+        try:
+            _compact(connection)
+        except sqlite3.Error:  # compaction is housekeeping: retried at the next bound
+            logger.exception("pepperflow: changelog compaction of %r failed", connection.ns)
+    return txn.changes
+
+
+def _compact(connection: _Connection) -> int:
+    bound = connection.seq - connection.retain
+    cursor = connection.conn.execute(
+        "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND seq < ("
+        " SELECT MAX(c.seq) FROM pepperflow_changes AS c"
+        " WHERE c.ns = ?1 AND c.key = pepperflow_changes.key)",
+        (connection.ns, bound),
+    )
+    connection.compacted_at = connection.seq
+    return cursor.rowcount
+
+
+def _others_wrote(connection: _Connection) -> bool:
+    (version,) = connection.conn.execute("PRAGMA data_version").fetchone()
+    changed = version != connection.data_version
+    connection.data_version = version
+    return changed and connection.data_version != -1
+
+
+def _nothing(txn: _Transaction) -> None:
+    return None
+
+
+def _set(
+    key: str,
+    value: Any,
+    meta: dict[str, Any] | None,
+    seconds: float | None,
+    if_version: int | None,
+    txn: _Transaction,
+) -> int:
+    if if_version is not None:
+        entry = txn.live(key)
+        actual = 0 if entry is None else entry.version
+        if actual != if_version:
+            raise VersionConflict(txn.ns, key, if_version, actual)
+    expires_at = None if seconds is None else txn.now + seconds
+    return txn.put(key, value, meta, expires_at).version
+
+
+def _set_many(
+    pairs: list[tuple[str, Any]],
+    meta: dict[str, Any] | None,
+    seconds: float | None,
+    txn: _Transaction,
+) -> None:
+    expires_at = None if seconds is None else txn.now + seconds
+    for key, value in pairs:
+        txn.put(key, value, meta, expires_at)
+
+
+def _delete(key: str, if_version: int | None, txn: _Transaction) -> bool:
+    entry = txn.live(key)
+    if if_version is not None:
+        actual = 0 if entry is None else entry.version
+        if actual != if_version:
+            raise VersionConflict(txn.ns, key, if_version, actual)
+    if entry is None:
+        return False
+    txn.remove(entry, expire=False)
+    return True
+
+
+def _clear(prefix: str, match: Callable[[str], bool], txn: _Transaction) -> int:
+    rows = txn.conn.execute(
+        "SELECT key FROM pepperflow_entries WHERE ns = ? AND key >= ? ORDER BY key",
+        (txn.ns, prefix),
+    ).fetchall()
+    deleted = 0
+    for (key,) in rows:
+        if not key.startswith(prefix):
+            break
+        if not match(key):
+            continue
+        entry = txn.live(key)
+        if entry is not None:
+            txn.remove(entry, expire=False)
+            deleted += 1
+    return deleted
+
+
+def _restore(snapshot: Snapshot, txn: _Transaction) -> None:
+    wanted = {
+        item.key: item
+        for item in snapshot.entries
+        if item.expires_at is None or item.expires_at > txn.now
+    }
+    keys = txn.conn.execute("SELECT key FROM pepperflow_entries WHERE ns = ?", (txn.ns,)).fetchall()
+    for (key,) in keys:
+        if key not in wanted:
+            entry = txn.live(key)
+            if entry is not None:
+                txn.remove(entry, expire=False)
+    for key, item in wanted.items():
+        meta = None if item.metadata is None else dict(item.metadata)
+        txn.put(key, item.value, meta, item.expires_at, item.created_at)
+
+
+def _expire(items: list[tuple[str, int]], txn: _Transaction) -> None:
+    for key, seq in items:
+        entry = txn.row(key)
+        if (
+            entry is not None
+            and entry.seq == seq
+            and entry.expires_at is not None
+            and entry.expires_at <= txn.now
+        ):
+            txn.remove(entry, expire=True)
