@@ -14,16 +14,20 @@ from .feed import ChangeFeed as ChangeFeed
 from .feed import FeedStatistics as FeedStatistics
 from .feed import Overflow as Overflow
 from .memory import MemoryStore as MemoryStore
+from .sqlite import Durability as Durability
+from .sqlite import SqliteStore as SqliteStore
 from .url import BACKENDS as BACKENDS
 
 __all__ = [
     "BACKENDS",
     "ChangeFeed",
+    "Durability",
     "Entry",
     "FeedStatistics",
     "MemoryStore",
     "Overflow",
     "Snapshot",
+    "SqliteStore",
     "Store",
     "StoreStatistics",
     "Subscription",

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from .._errors import PepperflowError
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaTooNew", "migrate"]
 
 MIGRATIONS: dict[int, list[str]] = {
@@ -57,7 +59,7 @@ MIGRATIONS: dict[int, list[str]] = {
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(PepperflowError, RuntimeError):
     """The file was written by a newer pepperflow (its schema version is higher)."""
 
 

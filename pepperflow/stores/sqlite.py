@@ -502,7 +502,7 @@ def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
             conn.execute("ROLLBACK")
         raise
     connection.seq = txn.seq
-    if connection.retain and txn.seq - connection.compacted_at >= 2 * connection.retain:
+    if connection.retain and txn.seq - connection.compacted_at >= connection.retain:
         try:
             _compact(connection)
         except sqlite3.Error:  # compaction is housekeeping: retried at the next bound

@@ -6,6 +6,11 @@ when its scheme is used, and a missing optional dependency raises
 
 ``memory://`` and ``memory://NAME`` open a :class:`~pepperflow.stores.MemoryStore`
 (``NAME`` defaults to ``"default"``; ``?name=`` works too).
+
+``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` open a
+:class:`~pepperflow.stores.SqliteStore`; options go in the query string:
+``namespace``, ``durability`` (``normal`` or ``full``), ``busy_timeout`` and
+``poll_interval`` (seconds), ``retain`` (changes).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._errors import MissingExtra, UnknownStoreURL
@@ -38,8 +44,45 @@ def _memory(url: str) -> Store:
     return MemoryStore(name)
 
 
+def _sqlite(url: str) -> Store:
+    from .sqlite import SqliteStore
+
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise UnknownStoreURL(
+            f"{url!r}: a sqlite URL has no host; write sqlite:///relative.db or"
+            " sqlite:////absolute/path.db"
+        )
+    path = parts.path[1:]
+    if not path:
+        raise UnknownStoreURL(f"{url!r}: name the file, e.g. sqlite:///app.db")
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    kwargs: dict[str, Any] = {}
+    try:
+        if "namespace" in options:
+            kwargs["namespace"] = options.pop("namespace")
+        if "durability" in options:
+            kwargs["durability"] = options.pop("durability")
+        for name in ("busy_timeout", "poll_interval"):
+            if name in options:
+                kwargs[name] = float(options.pop(name))
+        if "retain" in options:
+            kwargs["retain"] = int(options.pop("retain"))
+    except ValueError as exc:
+        raise UnknownStoreURL(f"{url!r}: {exc}") from exc
+    if options:
+        raise UnknownStoreURL(
+            f"{url!r}: unknown sqlite option(s) {sorted(options)}; known: namespace,"
+            " durability, busy_timeout, poll_interval, retain"
+        )
+    try:
+        return SqliteStore(path, **kwargs)
+    except ValueError as exc:
+        raise UnknownStoreURL(f"{url!r}: {exc}") from exc
+
+
 #: URL scheme -> function that builds an (unopened) store from the URL.
-BACKENDS: dict[str, Callable[[str], Store]] = {"memory": _memory}
+BACKENDS: dict[str, Callable[[str], Store]] = {"memory": _memory, "sqlite": _sqlite}
 
 
 def require(module: str, extra: str, feature: str) -> object:

@@ -1,0 +1,160 @@
+"""What SqliteStore promises beyond the shared contract (one process)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from pepperflow.stores import SqliteStore
+from pepperflow.stores._sqlite_schema import SCHEMA_VERSION, SchemaTooNew
+from pepperflow.streams import Change, ExpireChange, SetChange, fold
+
+pytestmark = pytest.mark.anyio
+
+DATA = Path(__file__).parent / "data"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 2_000_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_file_from_schema_1_opens_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "pepperflow-schema-1.db", path)
+    async with SqliteStore(path, namespace="app") as store:
+        entry = await store.entry("user:1")
+        assert entry is not None
+        assert entry.value == {"name": "Ada", "tags": ["a", "b", "c"]}
+        assert (entry.version, entry.metadata) == (2, None)
+        assert await store.get("counter") == 41
+        assert not await store.exists("gone")
+        assert await store.get("forever-ttl") == "x"
+        assert store.statistics().seq == 6
+        history = await store.changes_since(0)
+        assert [c.seq for c in history] == [1, 2, 3, 4, 5, 6]
+        assert await store.set("counter", 42) == 2
+    async with SqliteStore(path, namespace="other") as store:
+        assert await store.get("k") == b"\x00\x01"
+
+
+async def test_a_file_from_a_newer_pepperflow_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="upgrade pepperflow"):
+        async with SqliteStore(path):
+            pass
+
+
+async def test_a_foreign_sqlite_file_gets_the_schema_beside_its_tables(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE mine (x)")
+    conn.execute("INSERT INTO mine VALUES (1)")
+    conn.commit()
+    conn.close()
+    async with SqliteStore(path) as store:
+        await store.set("k", 1)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT x FROM mine").fetchall() == [(1,)]
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()
+
+
+async def test_state_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as store:
+        await store.set("a", {"x": [1, 2]}, metadata={"m": 1}, ttl=3600)
+        await store.set("a", {"x": [1, 2, 3]}, metadata={"m": 2}, ttl=3600)
+        before = await store.entry("a")
+    async with SqliteStore(path) as store:
+        assert await store.entry("a") == before
+        assert store.statistics().ttl_keys == 1
+
+
+async def test_must_be_open_to_be_used(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    with pytest.raises(RuntimeError, match=r"async with SqliteStore\(path\)"):
+        await store.set("k", 1)
+    async with store:
+        pass
+    with pytest.raises(anyio.ClosedResourceError):
+        await store.set("k", 1)
+
+
+async def test_concurrent_writers_share_transactions(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+        async with anyio.create_task_group() as tg:
+            for i in range(64):
+                tg.start_soon(store.set, f"k{i}", i)
+        assert len(got) == 64
+        transactions = {change.committed_at for change in got}
+        assert len(transactions) < 64, "group commit: several writes per transaction"
+
+
+async def test_compaction_keeps_the_latest_change_of_every_key(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db", retain=10) as store:
+        for round_ in range(20):
+            for key in ("a", "b", "c"):
+                await store.set(key, round_)
+        await store.delete("c")
+        dropped = await store.compact()
+        history = await store.changes_since(0)
+        assert dropped > 0
+        assert len(history) < 61
+        keys_in_tail = [c for c in history if c.seq > store.statistics().seq - 10]
+        assert len(keys_in_tail) == 10, "the last `retain` changes stay whole"
+        state = {key: change.value for key, change in fold(history).items()}
+        assert state == {"a": 19, "b": 19}, "folding what is left gives the state"
+
+
+async def test_automatic_compaction_bounds_the_changelog(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path, retain=50) as store:
+        for i in range(537):
+            await store.set(f"k{i % 5}", i)
+    conn = sqlite3.connect(path)
+    (rows,) = conn.execute("SELECT COUNT(*) FROM pepperflow_changes").fetchone()
+    conn.close()
+    # At most: the last `retain`, up to `retain` more since the last compaction,
+    # and the latest change of each of the 5 keys.
+    assert rows <= 2 * 50 + 5
+
+
+async def test_lazy_expiry_commits_one_expire_change(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with SqliteStore(tmp_path / "s.db", clock=clock) as store:
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+        await store.set("k", 1, ttl=10)
+        clock.now += 11  # the expiry task sleeps in real time: only access sees it
+        assert await store.get("k") is None
+        assert await store.get("k") is None
+        kinds = [type(c) for c in got]
+        assert kinds == [SetChange, ExpireChange]
+        history = await store.changes_since(0)
+        assert [type(c) for c in history] == [SetChange, ExpireChange]
+
+
+async def test_changes_since_validates_its_offset(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        with pytest.raises(ValueError, match="seq must be an int >= 0"):
+            await store.changes_since(-1)
+
+
+def test_bad_options_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="durability"):
+        SqliteStore(tmp_path / "s.db", durability="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="retain"):
+        SqliteStore(tmp_path / "s.db", retain=-1)
