@@ -1,16 +1,14 @@
 """The SQLite file layout of SqliteStore, and its migrations.
 
-Tables (every row is tagged with its store's namespace, so one file holds
-many stores):
+One table, the changelog, holds everything; every row is tagged with its
+store's namespace, so one file holds many stores:
 
-``pepperflow_namespaces(ns, seq)``
-    the last committed ``seq`` of each namespace.
-``pepperflow_entries(ns, key, version, seq, created_at, expires_at, data)``
-    the live entries: ``data`` is the entry's latest ``SetChange`` as
-    msgpack; ``expires_at`` is indexed for the expiry sweep.
-``pepperflow_changes(ns, seq, key, data)``
-    the changelog: every change as msgpack, by ``seq``; indexed by key for
-    compaction.
+``pepperflow_changes(ns, seq, key, is_set, data)``
+    every change as msgpack (``data``), by ``seq``; ``is_set`` tells sets
+    from deletes and expiries. The state is the fold of these rows:
+    compaction keeps the latest change of every key (and the newest row of
+    the namespace, so ``seq`` never goes back), so folding what remains
+    still gives the state.
 
 The schema version is SQLite's ``PRAGMA user_version``. :data:`MIGRATIONS`
 maps each version to the statements that bring a file from the version
@@ -28,31 +26,14 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaTooNew", "migrate"]
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
-        """CREATE TABLE IF NOT EXISTS pepperflow_namespaces (
-            ns TEXT PRIMARY KEY,
-            seq INTEGER NOT NULL
-        ) WITHOUT ROWID""",
-        """CREATE TABLE IF NOT EXISTS pepperflow_entries (
-            ns TEXT NOT NULL,
-            key TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            seq INTEGER NOT NULL,
-            created_at REAL NOT NULL,
-            expires_at REAL,
-            data BLOB NOT NULL,
-            PRIMARY KEY (ns, key)
-        ) WITHOUT ROWID""",
-        """CREATE INDEX IF NOT EXISTS pepperflow_entries_expiry
-            ON pepperflow_entries (ns, expires_at) WHERE expires_at IS NOT NULL""",
         """CREATE TABLE IF NOT EXISTS pepperflow_changes (
             ns TEXT NOT NULL,
             seq INTEGER NOT NULL,
             key TEXT NOT NULL,
+            is_set INTEGER NOT NULL,
             data BLOB NOT NULL,
             PRIMARY KEY (ns, seq)
         ) WITHOUT ROWID""",
-        """CREATE INDEX IF NOT EXISTS pepperflow_changes_by_key
-            ON pepperflow_changes (ns, key, seq)""",
     ],
 }
 

@@ -328,7 +328,13 @@ class SqliteStore(ViewStore):
 
 
 class _Connection:
-    """The connection and what the thread knows of the namespace."""
+    """The connection and the live entries as this thread knows them.
+
+    ``latest`` maps each live key to its latest SetChange (the same objects
+    the event loop's view holds): it answers the version and expiry checks of
+    a write without a query. It is updated only inside write transactions,
+    first with what other processes committed since, so it is exact there.
+    """
 
     def __init__(
         self,
@@ -341,6 +347,7 @@ class _Connection:
         self.ns = ns
         self.retain = retain
         self.clock = clock
+        self.latest: dict[str, SetChange] = {}
         self.seq = 0  # the last seq this process has seen committed
         self.compacted_at = 0
         self.data_version = -1
@@ -366,7 +373,6 @@ class _Connection:
                 raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
             migrate(conn, path)
-            conn.execute("INSERT OR IGNORE INTO pepperflow_namespaces VALUES (?, 0)", (ns,))
         except BaseException:
             conn.close()
             raise
@@ -376,19 +382,32 @@ class _Connection:
         self.conn.close()
 
     def load(self) -> tuple[int, list[SetChange]]:
-        conn, ns = self.conn, self.ns
+        """Fold the changelog into ``latest``; return the seq and the live entries."""
+        conn = self.conn
         conn.execute("BEGIN")
         try:
-            (seq,) = conn.execute(
-                "SELECT seq FROM pepperflow_namespaces WHERE ns = ?", (ns,)
-            ).fetchone()
             rows = conn.execute(
-                "SELECT data FROM pepperflow_entries WHERE ns = ? ORDER BY seq", (ns,)
+                "SELECT data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
             ).fetchall()
         finally:
             conn.execute("COMMIT")
+        latest = self.latest
+        seq = 0
+        for (data,) in rows:
+            change = _decode_change(data)
+            seq = change.seq
+            if type(change) is SetChange:
+                latest[change.key] = change
+            else:
+                latest.pop(change.key, None)
         self.seq = self.compacted_at = seq
-        return seq, [_decode_set(data) for (data,) in rows]
+        return seq, sorted(latest.values(), key=_seq_of)
+
+    def max_seq(self) -> int:
+        (seq,) = self.conn.execute(
+            "SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?", (self.ns,)
+        ).fetchone()
+        return int(seq or 0)
 
     def read_changes(self, after: int, upto: int) -> list[Change]:
         rows = self.conn.execute(
@@ -399,32 +418,46 @@ class _Connection:
         return [_decode_change(data) for (data,) in rows]
 
 
+def _seq_of(change: SetChange) -> int:
+    return change.seq
+
+
 class _Transaction:
-    """One group transaction: the jobs' reads and writes, and the changes made."""
+    """One group transaction: the jobs' writes, the changes made, and an undo log."""
 
     def __init__(self, connection: _Connection) -> None:
         self.connection = connection
         self.conn = connection.conn
         self.ns = connection.ns
-        (db_seq,) = self.conn.execute(
-            "SELECT seq FROM pepperflow_namespaces WHERE ns = ?", (self.ns,)
-        ).fetchone()
+        self.latest = latest = connection.latest
+        db_seq = connection.max_seq()
         # Changes other processes committed since we last looked come first.
-        self.changes: list[Change] = (
-            connection.read_changes(connection.seq, db_seq) if db_seq != connection.seq else []
-        )
-        self.seq = db_seq
+        self.changes: list[Change] = []
+        if db_seq != connection.seq:
+            for change in connection.read_changes(connection.seq, db_seq):
+                if type(change) is SetChange:
+                    latest[change.key] = change
+                else:
+                    latest.pop(change.key, None)
+                self.changes.append(change)
+        self.foreign = len(self.changes)
+        self.base_seq = self.seq = db_seq
         self.now = connection.clock()
+        self.undo: list[tuple[str, SetChange | None]] = []
 
-    def row(self, key: str) -> SetChange | None:
-        found = self.conn.execute(
-            "SELECT data FROM pepperflow_entries WHERE ns = ? AND key = ?", (self.ns, key)
-        ).fetchone()
-        return None if found is None else _decode_set(found[0])
+    def rollback_to(self, mark: int) -> None:
+        """Undo the changes to ``latest`` made after undo-log position ``mark``."""
+        undo, latest = self.undo, self.latest
+        while len(undo) > mark:
+            key, previous = undo.pop()
+            if previous is None:
+                latest.pop(key, None)
+            else:
+                latest[key] = previous
 
     def live(self, key: str) -> SetChange | None:
         """The key's entry, expiring it first if it is past its deadline."""
-        entry = self.row(key)
+        entry = self.latest.get(key)
         if entry is not None and entry.expires_at is not None and entry.expires_at <= self.now:
             self.remove(entry, expire=True)
             return None
@@ -439,67 +472,72 @@ class _Transaction:
         created_at: float | None = None,
     ) -> SetChange:
         old = self.live(key)
-        self.seq += 1
+        self.seq = seq = self.seq + 1
         now = self.now
         if created_at is None:
             created_at = now if old is None else old.created_at
         version = 1 if old is None else old.version + 1
-        change = SetChange(
-            self.ns, key, version, self.seq, now, value, created_at, meta, expires_at
-        )
-        data = _encode(change)
+        change = SetChange(self.ns, key, version, seq, now, value, created_at, meta, expires_at)
         self.conn.execute(
-            "INSERT OR REPLACE INTO pepperflow_entries VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.ns, key, version, self.seq, created_at, expires_at, data),
+            "INSERT INTO pepperflow_changes VALUES (?, ?, ?, 1, ?)",
+            (self.ns, seq, key, _encode(change)),
         )
-        self.conn.execute(
-            "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?)", (self.ns, self.seq, key, data)
-        )
+        self.undo.append((key, old))
+        self.latest[key] = change
         self.changes.append(change)
         return change
 
     def remove(self, entry: SetChange, *, expire: bool) -> None:
-        self.seq += 1
+        self.seq = seq = self.seq + 1
         kind = ExpireChange if expire else DeleteChange
-        change = kind(self.ns, entry.key, entry.version, self.seq, self.now)
+        change = kind(self.ns, entry.key, entry.version, seq, self.now)
         self.conn.execute(
-            "DELETE FROM pepperflow_entries WHERE ns = ? AND key = ?", (self.ns, entry.key)
+            "INSERT INTO pepperflow_changes VALUES (?, ?, ?, 0, ?)",
+            (self.ns, seq, entry.key, _encode(change)),
         )
-        self.conn.execute(
-            "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?)",
-            (self.ns, self.seq, entry.key, _encode(change)),
-        )
+        self.undo.append((entry.key, entry))
+        del self.latest[entry.key]
         self.changes.append(change)
-
-    def finish(self) -> None:
-        self.conn.execute(
-            "UPDATE pepperflow_namespaces SET seq = ? WHERE ns = ?", (self.seq, self.ns)
-        )
 
 
 def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
     """Run write jobs in one transaction, each in a savepoint; commit once."""
     conn = connection.conn
     conn.execute("BEGIN IMMEDIATE")
+    txn = None
     try:
         txn = _Transaction(connection)
-        for job in jobs:
-            mark_seq, mark_len = txn.seq, len(txn.changes)
-            conn.execute("SAVEPOINT job")
+        if len(jobs) == 1:  # no savepoint needed: the transaction is the job's
+            job = jobs[0]
             try:
                 job.result = job.fn(txn)
             except Exception as exc:
-                conn.execute("ROLLBACK TO job")
-                txn.seq = mark_seq
-                del txn.changes[mark_len:]
                 job.error = exc
-            conn.execute("RELEASE job")
-        if txn.changes:
-            txn.finish()
+                conn.execute("ROLLBACK")
+                txn.rollback_to(0)
+                connection.seq = txn.base_seq
+                return txn.changes[: txn.foreign]
+        else:
+            for job in jobs:
+                mark_seq, mark_len, mark_undo = txn.seq, len(txn.changes), len(txn.undo)
+                conn.execute("SAVEPOINT job")
+                try:
+                    job.result = job.fn(txn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    txn.rollback_to(mark_undo)
+                    txn.seq = mark_seq
+                    del txn.changes[mark_len:]
+                    job.error = exc
+                conn.execute("RELEASE job")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if txn is not None:
+            txn.rollback_to(0)
+            connection.seq = txn.base_seq
+            del txn.changes[txn.foreign :]
         raise
     connection.seq = txn.seq
     if connection.retain and txn.seq - connection.compacted_at >= connection.retain:
@@ -511,11 +549,13 @@ def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
 
 
 def _compact(connection: _Connection) -> int:
-    bound = connection.seq - connection.retain
+    """Drop rows older than the last ``retain`` that are not the latest of their
+    key, and deletes/expiries older than that (nothing folds to them); the
+    namespace's newest row always stays, so ``seq`` never goes back."""
+    bound = min(connection.seq - connection.retain, connection.max_seq() - 1)
     cursor = connection.conn.execute(
-        "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND seq < ("
-        " SELECT MAX(c.seq) FROM pepperflow_changes AS c"
-        " WHERE c.ns = ?1 AND c.key = pepperflow_changes.key)",
+        "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND (is_set = 0 OR seq"
+        " NOT IN (SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?1 GROUP BY key))",
         (connection.ns, bound),
     )
     connection.compacted_at = connection.seq
@@ -524,9 +564,9 @@ def _compact(connection: _Connection) -> int:
 
 def _others_wrote(connection: _Connection) -> bool:
     (version,) = connection.conn.execute("PRAGMA data_version").fetchone()
-    changed = version != connection.data_version
+    changed = connection.data_version not in (-1, version)
     connection.data_version = version
-    return changed and connection.data_version != -1
+    return changed
 
 
 def _nothing(txn: _Transaction) -> None:
@@ -574,16 +614,8 @@ def _delete(key: str, if_version: int | None, txn: _Transaction) -> bool:
 
 
 def _clear(prefix: str, match: Callable[[str], bool], txn: _Transaction) -> int:
-    rows = txn.conn.execute(
-        "SELECT key FROM pepperflow_entries WHERE ns = ? AND key >= ? ORDER BY key",
-        (txn.ns, prefix),
-    ).fetchall()
     deleted = 0
-    for (key,) in rows:
-        if not key.startswith(prefix):
-            break
-        if not match(key):
-            continue
+    for key in sorted(k for k in txn.latest if k.startswith(prefix) and match(k)):
         entry = txn.live(key)
         if entry is not None:
             txn.remove(entry, expire=False)
@@ -597,12 +629,10 @@ def _restore(snapshot: Snapshot, txn: _Transaction) -> None:
         for item in snapshot.entries
         if item.expires_at is None or item.expires_at > txn.now
     }
-    keys = txn.conn.execute("SELECT key FROM pepperflow_entries WHERE ns = ?", (txn.ns,)).fetchall()
-    for (key,) in keys:
-        if key not in wanted:
-            entry = txn.live(key)
-            if entry is not None:
-                txn.remove(entry, expire=False)
+    for key in [key for key in txn.latest if key not in wanted]:
+        entry = txn.live(key)
+        if entry is not None:
+            txn.remove(entry, expire=False)
     for key, item in wanted.items():
         meta = None if item.metadata is None else dict(item.metadata)
         txn.put(key, item.value, meta, item.expires_at, item.created_at)
@@ -610,7 +640,7 @@ def _restore(snapshot: Snapshot, txn: _Transaction) -> None:
 
 def _expire(items: list[tuple[str, int]], txn: _Transaction) -> None:
     for key, seq in items:
-        entry = txn.row(key)
+        entry = txn.latest.get(key)
         if (
             entry is not None
             and entry.seq == seq
