@@ -1,25 +1,27 @@
 """SqliteStore: the embedded persistent store, in one SQLite file.
 
-Reads are served from an in-memory view of the store (the latest change per
-key, as MemoryStore keeps it), so they cost what a dict lookup costs. Every
-write goes to the file: one thread owns the connection (stdlib ``sqlite3``,
-WAL mode) and runs writes in order, batching the writers that arrive while a
-commit is in progress into the next transaction (group commit). A write,
-its version bump and its changelog row commit in one transaction; only then
-is the change applied to the view, delivered to subscribers and the write
-acknowledged. So an acknowledged write survives a crash of the process, and
-the view is always the fold of the changelog up to some ``seq``.
+The file holds one table, the changelog (:mod:`._sqlite_schema`); the state
+is its fold. Reads are served from an in-memory view of that fold (the
+latest change per key, as MemoryStore keeps it), so they cost what a dict
+lookup costs. Every write goes to the file: one thread owns the connection
+(stdlib ``sqlite3``, WAL mode) and runs writes in order, batching the writers
+that arrive while a commit is in progress into the next transaction (group
+commit). A write, its version bump and its changelog row commit in one
+transaction; only then is the change applied to the view, delivered to
+subscribers and the write acknowledged. So an acknowledged write survives a
+crash of the process.
 
 Several processes may open the same file, each with its own view: every
-transaction first reads the changes other processes committed, and an idle
-store polls for them (``poll_interval``), so subscribers in one process see
-the writes of another, in ``seq`` order. Writers in several processes are
-supported: SQLite serializes them (waiting up to ``busy_timeout``), and
-versions and ``seq`` are read inside the write transaction, so
+write transaction first reads the changes other processes committed, and an
+idle store polls for them (``poll_interval``), so subscribers in one process
+see the writes of another, in ``seq`` order. Writers in several processes
+are supported: SQLite serializes them (waiting up to ``busy_timeout``), and
+versions and ``seq`` are checked inside the write transaction, so
 ``if_version`` loses no update.
 
-The changelog keeps the last ``retain`` changes, and beyond that the latest
-change of each key (compaction), so replaying it still gives the state.
+The changelog keeps the last ``retain`` changes whole and, beyond that, the
+latest change of each key (compaction), so replaying it still gives the
+state. See docs/sqlite.md.
 """
 
 from __future__ import annotations
