@@ -370,7 +370,7 @@ class _Connection:
             path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            mode = _enter_wal(conn, busy_timeout)
             if mode != "wal":
                 raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
@@ -391,6 +391,9 @@ class _Connection:
             rows = conn.execute(
                 "SELECT data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
             ).fetchall()
+            # The baseline for noticing other processes' commits: taken inside
+            # the read transaction, so a commit after it is seen by the first poll.
+            (self.data_version,) = conn.execute("PRAGMA data_version").fetchone()
         finally:
             conn.execute("COMMIT")
         latest = self.latest
@@ -418,6 +421,25 @@ class _Connection:
             (self.ns, after, upto),
         ).fetchall()
         return [_decode_change(data) for (data,) in rows]
+
+
+def _enter_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
+    """Switch the file to WAL, waiting up to ``busy_timeout`` for a creator.
+
+    While another process still holds the write lock of a new file in
+    rollback-journal mode, SQLite answers ``PRAGMA journal_mode=WAL`` with
+    "database is locked" at once, without calling its busy handler."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.001
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _seq_of(change: SetChange) -> int:

@@ -1,0 +1,228 @@
+"""A child process for tests/test_sqlite_processes.py: one SqliteStore, one role.
+
+Run as ``python -W error tests/sqlite_child.py ROLE BACKEND PATH [ARGS...]``;
+``BACKEND`` is ``asyncio`` or ``trio`` (the test's own backend). The child
+talks over its pipes, one line per message: it reads commands on stdin and
+writes results on stdout (JSON made by msgspec, so floats round-trip
+exactly). Roles:
+
+``write PATH TASKS BATCH``
+    Write as fast as possible until killed (or :data:`SAFETY_SECONDS`
+    pass). With ``TASKS == 1`` and ``BATCH == 1`` it sets ``k0, k1, ...``
+    one after the other. Otherwise ``TASKS`` concurrent tasks each run
+    steps ``0, 1, ...``: an even step sets ``t{task}:{step}``, an odd step
+    sets ``BATCH`` keys ``t{task}:{step}:{j}`` with one ``set_many``. Each
+    key is printed only after the write that stored it returned
+    (acknowledged). Every value is :func:`value_for` its key.
+``follow PATH POLL_MS WAIT_MS``
+    Open the store (``poll_interval`` of ``POLL_MS``), subscribe to
+    everything, print ``ready``; read a target ``seq`` on stdin; wait until
+    the store's view and its subscriber reach it (at most ``WAIT_MS``); print
+    ``{"elapsed", "seq", "changes", "received_at", "entries"}``: the
+    changes its subscriber got, each with when (``time.time()``).
+``produce PATH COUNT``
+    Print ``ready``, wait for a line on stdin, then make ``COUNT`` writes of
+    :func:`produce_ops` with short sleeps between some, and print
+    ``{"seq": ...}`` (the store's seq when done).
+``increment PATH COUNT``
+    Print ``opening``, open the store, print ``ready``, wait for a line on
+    stdin, then add 1 to ``counter`` ``COUNT`` times with a compare-and-set
+    retry loop, each set with metadata ``{"by": pid}``; print
+    ``{"conflicts": ..., "pid": ...}``.
+``populate PATH``
+    Make the writes of :func:`populate`, print
+    ``{"seq", "entries", "short_expires_at"}``, exit cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from pepperflow import VersionConflict
+from pepperflow.stores.base import Entry
+from pepperflow.stores.sqlite import SqliteStore
+from pepperflow.streams import Change
+
+SAFETY_SECONDS = 30.0  # a writer nobody kills stops by itself
+SHORT_TTL = 0.3  # the ttl of "short" in populate()
+
+_json = msgspec.json.Encoder()
+
+
+def value_for(key: str) -> dict[str, Any]:
+    """The value the writer stores under ``key``: derived from it, 65 B to 4 KiB."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return {"key": key, "pad": digest * (1 + int(digest[:2], 16) % 64)}
+
+
+def emit(message: object) -> None:
+    sys.stdout.write(_json.encode(message).decode() + "\n")
+    sys.stdout.flush()
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def read_line() -> str:
+    return await anyio.to_thread.run_sync(sys.stdin.readline)
+
+
+async def write(path: str, tasks: int, batch: int) -> None:
+    async with SqliteStore(path) as store:
+        with anyio.move_on_after(SAFETY_SECONDS):
+            if tasks == 1 and batch == 1:
+                await write_one_by_one(store)
+            else:
+                async with anyio.create_task_group() as group:
+                    for task in range(tasks):
+                        group.start_soon(write_steps, store, task, batch)
+
+
+async def write_one_by_one(store: SqliteStore) -> None:
+    i = 0
+    while True:
+        key = f"k{i}"
+        await store.set(key, value_for(key))
+        say(key)
+        i += 1
+
+
+async def write_steps(store: SqliteStore, task: int, batch: int) -> None:
+    step = 0
+    while True:
+        if step % 2 == 0:
+            key = f"t{task}:{step}"
+            await store.set(key, value_for(key))
+            say(key)
+        else:
+            keys = [f"t{task}:{step}:{j}" for j in range(batch)]
+            await store.set_many({key: value_for(key) for key in keys})
+            for key in keys:
+                say(key)
+        step += 1
+
+
+async def follow(path: str, poll_ms: int, wait_ms: int) -> None:
+    async with SqliteStore(path, poll_interval=poll_ms / 1000) as store:
+        changes: list[Change] = []
+        received_at: list[float] = []
+
+        def record(change: Change) -> None:
+            changes.append(change)
+            received_at.append(time.time())
+
+        store.subscribe(None, record)
+        say("ready")
+        target = int(await read_line())
+        started = time.monotonic()
+        with anyio.move_on_after(wait_ms / 1000):
+            # The view moves first, then the subscriber is called: wait for both.
+            while store.statistics().seq < target or not changes or changes[-1].seq < target:
+                await anyio.sleep(0.005)
+        elapsed = time.monotonic() - started
+        snapshot = await store.snapshot()
+        emit(
+            {
+                "elapsed": elapsed,
+                "seq": store.statistics().seq,
+                "changes": changes,
+                "received_at": received_at,
+                "entries": snapshot.entries,
+            }
+        )
+
+
+async def produce_ops(store: SqliteStore, count: int) -> None:
+    """``count`` writes over 10 keys: sets (some with ttl, metadata), deletes, set_many."""
+    for i in range(count):
+        key = f"p{i % 10}"
+        if i % 7 == 3:
+            await store.delete(key)
+        elif i % 11 == 5:
+            await store.set_many({f"p{(i + j) % 10}": {"i": i, "j": j} for j in range(3)})
+        else:
+            await store.set(key, {"i": i}, metadata={"writer": "child", "i": i}, ttl=3600)
+        if i % 10 == 9:
+            await anyio.sleep(0.02)  # let several polls of the reader see parts of it
+
+
+async def produce(path: str, count: int) -> None:
+    async with SqliteStore(path) as store:
+        say("ready")
+        await read_line()
+        await produce_ops(store, count)
+        emit({"seq": store.statistics().seq})
+
+
+async def increment(path: str, count: int) -> None:
+    say("opening")
+    async with SqliteStore(path) as store:
+        say("ready")
+        await read_line()
+        conflicts = 0
+        mark = {"by": os.getpid()}
+        for _ in range(count):
+            while True:
+                entry = await store.entry("counter")
+                version = 0 if entry is None else entry.version
+                value = 0 if entry is None else entry.value
+                try:
+                    await store.set("counter", value + 1, if_version=version, metadata=mark)
+                except VersionConflict:
+                    conflicts += 1
+                    continue
+                break
+        emit({"conflicts": conflicts, "pid": os.getpid()})
+
+
+async def populate(path: str) -> None:
+    async with SqliteStore(path) as store:
+        for i in range(3):  # version 3, created by the first set
+            await store.set("plain", {"round": i})
+            await anyio.sleep(0.01)
+        await store.set("meta", [1, 2, 3], metadata={"owner": "child", "tags": ["a", "b"]})
+        await store.set("long", "kept", ttl=3600, metadata={"why": "ttl"})
+        await store.set("short", "gone", ttl=SHORT_TTL)
+        await store.set("deleted", 1)
+        await store.delete("deleted")
+        await store.set_many({"m1": 1.5, "m2": "two"}, ttl=7200, metadata={"batch": True})
+        await store.set("m1", 2.5, ttl=7200, metadata={"batch": False})
+        entries: dict[str, Entry] = {}
+        async for key in store.scan():
+            entry = await store.entry(key)
+            assert entry is not None
+            entries[key] = entry
+        short = entries["short"].expires_at
+        emit({"seq": store.statistics().seq, "entries": entries, "short_expires_at": short})
+
+
+def main(argv: list[str]) -> None:
+    role, backend, path, *numbers = argv
+    if role == "write":
+        tasks, batch = map(int, numbers)
+        anyio.run(write, path, tasks, batch, backend=backend)
+    elif role == "follow":
+        poll_ms, wait_ms = map(int, numbers)
+        anyio.run(follow, path, poll_ms, wait_ms, backend=backend)
+    elif role == "produce":
+        anyio.run(produce, path, int(numbers[0]), backend=backend)
+    elif role == "increment":
+        anyio.run(increment, path, int(numbers[0]), backend=backend)
+    elif role == "populate":
+        anyio.run(populate, path, backend=backend)
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
