@@ -14,6 +14,7 @@ from ._errors import InvalidPattern as InvalidPattern
 from ._errors import InvalidTTL as InvalidTTL
 from ._errors import MissingExtra as MissingExtra
 from ._errors import PepperflowError as PepperflowError
+from ._errors import StoreUnavailable as StoreUnavailable
 from ._errors import UnencodableValue as UnencodableValue
 from ._errors import UnknownStoreURL as UnknownStoreURL
 from ._errors import VersionConflict as VersionConflict
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidTTL",
     "MissingExtra",
     "PepperflowError",
+    "StoreUnavailable",
     "UnencodableValue",
     "UnknownStoreURL",
     "VersionConflict",

@@ -12,10 +12,13 @@ says what was wrong, where, and how to fix it::
         ├── UnencodableValue (TypeError)  a value or metadata msgspec cannot encode
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
-        └── MissingExtra (ImportError)    a backend needs an optional extra
+        ├── MissingExtra (ImportError)    a backend needs an optional extra
+        └── StoreUnavailable (ConnectionError)  a remote store's server is unreachable
 
 Operations on a closed store raise :class:`anyio.ClosedResourceError`.
-Nothing is stored when any of these is raised by a write.
+Nothing is stored when any of these is raised by a write, except
+:class:`StoreUnavailable`: the write was not acknowledged and may or may not
+have been applied.
 """
 
 from __future__ import annotations
@@ -75,3 +78,13 @@ class UnknownStoreURL(PepperflowError, ValueError):
 
 class MissingExtra(PepperflowError, ImportError):
     """A backend needs an optional dependency that is not installed."""
+
+
+class StoreUnavailable(PepperflowError, ConnectionError):
+    """A remote store's server could not be reached or the connection dropped.
+
+    Raised by a write whose reply never came: the write was not
+    acknowledged, so it may or may not have been applied (read the key to
+    find out; subscribers see it if it was). Reads raise it only after
+    their retries fail. The store reconnects on the next operation.
+    """
