@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from pepperflow.stores import SqliteStore
@@ -101,6 +102,39 @@ async def test_concurrent_writers_share_transactions(tmp_path: Path) -> None:
         assert len(got) == 64
         transactions = {change.committed_at for change in got}
         assert len(transactions) < 64, "group commit: several writes per transaction"
+
+
+async def test_writers_cancelled_while_their_commit_runs_leave_it_whole(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    cancelled = 0
+
+    async def write(store: SqliteStore, i: int) -> None:
+        nonlocal cancelled
+        try:
+            await store.set(f"k{i % 20}", i)
+        except anyio.get_cancelled_exc_class():
+            cancelled += 1
+            raise
+
+    async with SqliteStore(path) as store:
+        async with anyio.create_task_group() as tg:
+            for i in range(200):
+                tg.start_soon(write, store, i)
+            await anyio.lowlevel.checkpoint()  # every writer queues its write
+            tg.cancel_scope.cancel()
+        assert cancelled > 0, "the writers were cancelled while they waited"
+        await store.set("after", 1)  # runs after every write queued before it
+        history = await store.changes_since(0)
+        assert len(history) == 201, "a cancelled writer's write still commits"
+        state = {key: change.value for key, change in fold(history).items()}
+        view = {item.key: item.value for item in (await store.snapshot()).entries}
+        assert view == state
+        for j in range(20):
+            entry = await store.entry(f"k{j}")
+            assert entry is not None and entry.version == 10
+    async with SqliteStore(path) as store:
+        view = {item.key: item.value for item in (await store.snapshot()).entries}
+        assert view == state
 
 
 async def test_compaction_keeps_the_latest_change_of_every_key(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ so writers that arrive while a commit is in progress share the next one.
 Results go back to the event loop without blocking the thread, through the
 running backend's thread-safe "call soon" (asyncio's
 ``loop.call_soon_threadsafe``, trio's ``TrioToken.run_sync_soon``): one
-wake-up of the loop per group, not one per job. This is the only module
-that names asyncio or trio.
+wake-up of the loop per group, not one per job. That call sets each job's
+waiter directly (an asyncio future, or trio's ``reschedule`` of the waiting
+task), with no event object in between. This is the only module that names
+asyncio or trio.
 """
 
 from __future__ import annotations
@@ -16,44 +18,113 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import sniffio
 
-__all__ = ["Job", "OwnerThread", "loop_caller"]
+__all__ = ["Job", "OwnerThread"]
 
 R = TypeVar("R")
 C = TypeVar("C")
 
 
-def loop_caller() -> Callable[[Callable[[], object]], object]:
-    """A function any thread may call to run a callable on the current event loop."""
-    library = sniffio.current_async_library()
-    if library == "asyncio":
-        import asyncio
-
-        return asyncio.get_running_loop().call_soon_threadsafe
-    if library == "trio":
-        import trio
-
-        return trio.lowlevel.current_trio_token().run_sync_soon
-    raise RuntimeError(f"pepperflow runs on asyncio or trio, not on {library!r}")
-
-
 class Job(Generic[C]):
-    """One unit of work for the thread: ``fn(context)`` in a group or alone."""
+    """One unit of work for the thread: ``fn(context)`` in a group or alone.
 
-    __slots__ = ("after", "done", "error", "fn", "grouped", "result")
+    The thread sets ``result`` or ``error``; the event loop then sets
+    ``finished`` and wakes the task waiting in :meth:`OwnerThread.wait`.
+    """
+
+    __slots__ = ("after", "error", "finished", "fn", "grouped", "result", "waiter")
 
     def __init__(self, fn: Callable[[Any], Any], grouped: bool) -> None:
         self.fn = fn
         self.grouped = grouped
         self.result: Any = None
         self.error: BaseException | None = None
-        self.done = anyio.Event()
+        self.finished = False
+        #: What wakes the waiting task (set by the loop's ``wait``), or None.
+        self.waiter: Any = None
         #: Set by ``on_done`` when the caller must also wait for something after.
         self.after: anyio.Event | None = None
+
+    def abort(self, raise_cancel: object) -> Any:
+        """trio's abort function: the waiting task was cancelled; stop waking it."""
+        import trio
+
+        self.waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+
+class _Loop(Protocol):
+    """The running event loop, as the thread and the waiting tasks use it."""
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> object:
+        """Run ``fn(*args)`` on the loop soon; callable from any thread."""
+        ...
+
+    async def wait(self, job: Job[Any]) -> None:
+        """Return once ``job`` is finished (a checkpoint either way)."""
+        ...
+
+    def wake(self, job: Job[Any]) -> None:
+        """On the loop: wake the task waiting for ``job``, if any."""
+        ...
+
+
+class _AsyncioLoop:
+    def __init__(self) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        self.call_soon = loop.call_soon_threadsafe
+        self._create_future = loop.create_future
+
+    async def wait(self, job: Job[Any]) -> None:
+        if job.finished:
+            await anyio.lowlevel.checkpoint()
+            return
+        job.waiter = future = self._create_future()
+        await future  # cancelling the task cancels the future: wake skips it
+
+    @staticmethod
+    def wake(job: Job[Any]) -> None:
+        future = job.waiter
+        if future is not None and not future.done():
+            future.set_result(None)
+
+
+class _TrioLoop:
+    def __init__(self) -> None:
+        import trio
+
+        self.call_soon = trio.lowlevel.current_trio_token().run_sync_soon
+        self._current_task = trio.lowlevel.current_task
+        self._park = trio.lowlevel.wait_task_rescheduled
+        self._reschedule = trio.lowlevel.reschedule
+
+    async def wait(self, job: Job[Any]) -> None:
+        if job.finished:
+            await anyio.lowlevel.checkpoint()
+            return
+        job.waiter = self._current_task()
+        await self._park(job.abort)
+
+    def wake(self, job: Job[Any]) -> None:
+        task = job.waiter
+        if task is not None:
+            job.waiter = None
+            self._reschedule(task)
+
+
+def _current_loop() -> _Loop:
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        return _AsyncioLoop()
+    if library == "trio":
+        return _TrioLoop()
+    raise RuntimeError(f"pepperflow runs on asyncio or trio, not on {library!r}")
 
 
 class OwnerThread(Generic[C]):
@@ -65,7 +136,8 @@ class OwnerThread(Generic[C]):
             error) and returns a value handed to ``on_done`` with them.
         close: called on the thread last, with the context.
         on_done: called on the event loop with each finished batch of jobs
-            and the group's value (``None`` for a lone job).
+            and the group's value (``None`` for a lone job), before their
+            waiters wake.
         name: the thread's name.
     """
 
@@ -83,14 +155,14 @@ class OwnerThread(Generic[C]):
         self._on_done = on_done
         self._name = name
         self._queue: queue.SimpleQueue[Job[C] | None] = queue.SimpleQueue()
-        self._call_soon: Callable[[Callable[[], object]], object] | None = None
+        self._loop: _Loop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = anyio.Event()
         self._open_error: BaseException | None = None
 
     async def start(self) -> None:
         """Start the thread and wait until ``open`` has run (re-raising its error)."""
-        self._call_soon = loop_caller()
+        self._loop = _current_loop()
         opened = anyio.Event()
         self._thread = threading.Thread(target=self._main, args=(opened,), name=self._name)
         self._thread.daemon = True
@@ -100,7 +172,7 @@ class OwnerThread(Generic[C]):
             raise self._open_error
 
     def submit(self, fn: Callable[[Any], Any], *, grouped: bool) -> Job[C]:
-        """Queue ``fn``; await ``job.done`` then read ``job.result`` / ``job.error``.
+        """Queue ``fn``; ``await wait(job)``, then read ``job.result`` / ``job.error``.
 
         A lone job gets the context; a grouped one whatever ``run_group``
         gives its jobs.
@@ -109,10 +181,18 @@ class OwnerThread(Generic[C]):
         self._queue.put(job)
         return job
 
+    async def wait(self, job: Job[C]) -> None:
+        """Return once ``job`` has run and ``on_done`` has seen it.
+
+        Cancelling the caller stops the waiting only: the job still runs.
+        """
+        assert self._loop is not None
+        await self._loop.wait(job)
+
     async def run(self, fn: Callable[[C], R], *, grouped: bool = False) -> R:
         """Run ``fn(context)`` on the thread and return its result (or raise its error)."""
         job = self.submit(fn, grouped=grouped)
-        await job.done.wait()
+        await self.wait(job)
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
@@ -126,12 +206,24 @@ class OwnerThread(Generic[C]):
             await self._stopped.wait()
         self._thread = None
 
+    # -- on the event loop -----------------------------------------------------
+
+    def _finish(self, jobs: list[Job[C]], value: Any) -> None:
+        try:
+            self._on_done(jobs, value)
+        finally:
+            assert self._loop is not None
+            wake = self._loop.wake
+            for job in jobs:
+                job.finished = True
+                wake(job)
+
     # -- on the thread ---------------------------------------------------------
 
-    def _post(self, fn: Callable[[], object]) -> None:
-        assert self._call_soon is not None
+    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+        assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-            self._call_soon(fn)
+            self._loop.call_soon(fn, *args)
 
     def _main(self, opened: anyio.Event) -> None:
         try:
@@ -152,6 +244,7 @@ class OwnerThread(Generic[C]):
 
     def _serve(self, context: C) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
+        finish = self._finish
         stopping = False
         while not stopping:
             first = get()
@@ -173,32 +266,19 @@ class OwnerThread(Generic[C]):
                 if batch[start].grouped:
                     while end < len(batch) and batch[end].grouped:
                         end += 1
-                    group = batch[start:end]
+                    group = batch[start:end] if start or end < len(batch) else batch
                     try:
                         value = self._run_group(context, group)
                     except BaseException as exc:
                         for job in group:
                             job.error = job.error or exc
                         value = None
-                    self._post(_finisher(self._on_done, group, value))
+                    self._post(finish, group, value)
                 else:
                     job = batch[start]
                     try:
                         job.result = job.fn(context)
                     except BaseException as exc:
                         job.error = exc
-                    self._post(_finisher(self._on_done, [job], None))
+                    self._post(finish, [job], None)
                 start = end
-
-
-def _finisher(
-    on_done: Callable[[list[Job[Any]], Any], None], jobs: list[Job[Any]], value: Any
-) -> Callable[[], None]:
-    def finish() -> None:
-        try:
-            on_done(jobs, value)
-        finally:
-            for job in jobs:
-                job.done.set()
-
-    return finish

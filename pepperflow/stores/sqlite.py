@@ -228,8 +228,9 @@ class SqliteStore(ViewStore):
         If the caller is cancelled, the write still commits (or fails) and
         is delivered; only the caller stops waiting.
         """
-        job = self._connection().submit(fn, grouped=True)
-        await job.done.wait()
+        thread = self._connection()
+        job = thread.submit(fn, grouped=True)
+        await thread.wait(job)
         if job.error is not None:
             raise job.error
         after = job.after
