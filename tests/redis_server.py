@@ -83,7 +83,9 @@ class RedisServer:
     """One private ``redis-server`` process on ``127.0.0.1:port``.
 
     The port is picked when the server first starts (unless given) and kept
-    for every restart, so clients can reconnect to the same ``url``.
+    for every restart, so clients can reconnect to the same ``url``. A
+    ``durable`` server keeps an append-only file (fsync always) in its
+    directory, so its data survives ``stop()`` and ``restart()``.
     """
 
     host: str
@@ -96,10 +98,12 @@ class RedisServer:
         *,
         port: int | None = None,
         startup_timeout: float = 5.0,
+        durable: bool = False,
     ) -> None:
         self.host = HOST
         self.executable = executable or _find_executable()
         self.startup_timeout = startup_timeout
+        self.durable = durable
         self._port = port
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
@@ -178,7 +182,10 @@ class RedisServer:
             ) from exc
 
     def restart(self) -> None:
-        """Stop the server if it runs, then start a fresh, empty one on the same port."""
+        """Stop the server if it runs, then start it again on the same port.
+
+        It comes back empty, or with every acknowledged write when ``durable``
+        (append-only file, fsync on every write)."""
         self.stop()
         self.start()
 
@@ -225,7 +232,8 @@ class RedisServer:
         command = [
             self.executable,
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.durable else "no",
+            "--appendfsync", "always",
             "--daemonize", "no",
             "--port", str(self.port),
             "--bind", self.host,

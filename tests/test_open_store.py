@@ -29,7 +29,10 @@ async def test_memory_urls(url: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("nosuch://x", "unknown store scheme 'nosuch'; known schemes: memory, sqlite"),
+        (
+            "nosuch://x",
+            "unknown store scheme 'nosuch'; known schemes: memory, redis, rediss, sqlite",
+        ),
         ("sqlite://host/x.db", "has no host"),
         ("sqlite:///", "name the file"),
         ("sqlite:///x.db?durability=maybe", "durability must be 'normal' or 'full'"),

@@ -14,6 +14,7 @@ from .feed import ChangeFeed as ChangeFeed
 from .feed import FeedStatistics as FeedStatistics
 from .feed import Overflow as Overflow
 from .memory import MemoryStore as MemoryStore
+from .redis import RedisStore as RedisStore
 from .sqlite import Durability as Durability
 from .sqlite import SqliteStore as SqliteStore
 from .url import BACKENDS as BACKENDS
@@ -26,6 +27,7 @@ __all__ = [
     "FeedStatistics",
     "MemoryStore",
     "Overflow",
+    "RedisStore",
     "Snapshot",
     "SqliteStore",
     "Store",

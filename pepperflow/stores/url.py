@@ -11,6 +11,12 @@ when its scheme is used, and a missing optional dependency raises
 :class:`~pepperflow.stores.SqliteStore`; options go in the query string:
 ``namespace``, ``durability`` (``normal`` or ``full``), ``busy_timeout`` and
 ``poll_interval`` (seconds), ``retain`` (changes).
+
+``redis://[[user]:password@]host[:port][/db]`` and ``rediss://...`` (TLS)
+open a :class:`~pepperflow.stores.RedisStore`; its options go in the query
+string: ``namespace``, ``changelog_length``, ``sweep_interval`` and
+``driver`` (``auto``, ``redis-py`` or ``coredis``). Other query options
+are the Redis client's (e.g. ``ssl_cert_reqs``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import MissingExtra, UnknownStoreURL
 from .base import Store
@@ -81,8 +87,41 @@ def _sqlite(url: str) -> Store:
         raise UnknownStoreURL(f"{url!r}: {exc}") from exc
 
 
+_REDIS_OPTIONS = ("namespace", "changelog_length", "sweep_interval", "driver")
+
+
+def _redis(url: str) -> Store:
+    from .redis import RedisStore
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise UnknownStoreURL(f"{url!r}: name the server, e.g. redis://127.0.0.1:6379/0")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = {name: value for name, value in query if name in _REDIS_OPTIONS}
+    client_query = [(name, value) for name, value in query if name not in _REDIS_OPTIONS]
+    client_url = urlunsplit(parts._replace(query=urlencode(client_query)))
+    kwargs: dict[str, Any] = {}
+    try:
+        if "namespace" in options:
+            kwargs["namespace"] = options["namespace"]
+        if "changelog_length" in options:
+            kwargs["changelog_length"] = int(options["changelog_length"])
+        if "sweep_interval" in options:
+            kwargs["sweep_interval"] = float(options["sweep_interval"])
+        if "driver" in options:
+            kwargs["driver"] = options["driver"]
+        return RedisStore(client_url, **kwargs)
+    except ValueError as exc:
+        raise UnknownStoreURL(f"{url!r}: {exc}") from exc
+
+
 #: URL scheme -> function that builds an (unopened) store from the URL.
-BACKENDS: dict[str, Callable[[str], Store]] = {"memory": _memory, "sqlite": _sqlite}
+BACKENDS: dict[str, Callable[[str], Store]] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "redis": _redis,
+    "rediss": _redis,
+}
 
 
 def require(module: str, extra: str, feature: str) -> object:

@@ -1,0 +1,238 @@
+"""Two thin Redis drivers under one command layer.
+
+:class:`~pepperflow.stores.redis.RedisStore` speaks to Redis through
+:class:`Driver`: ``EVALSHA`` (raw replies, the same shape from every
+client), ``SCRIPT LOAD``, ``HGET``, ``EXISTS``, a blocking ``XREAD`` and
+``PING``. :class:`RedisPyDriver` runs redis-py's asyncio client (asyncio
+only; hiredis parses when installed); :class:`CoredisDriver` runs coredis,
+which is built on anyio and so runs on trio too.
+
+Drivers never retry a command on their own: a write whose reply was lost
+may have been applied, so the store decides (see ``RedisStore``). Clients
+the store creates are made without retries; a client the user passes keeps
+its own policy (documented).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+
+__all__ = ["CoredisDriver", "Driver", "RedisPyDriver", "driver_for_url"]
+
+Arg = str | bytes | int | float
+
+
+class Driver(ABC):
+    """The commands RedisStore needs, with raw replies (bytes, ints, lists)."""
+
+    #: exceptions meaning "the connection failed": the command may or may not have run
+    connection_errors: tuple[type[BaseException], ...] = (OSError,)
+    #: the exception a missing script raises
+    noscript_error: type[BaseException] = Exception
+    #: the library's name, for messages
+    name = ""
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Hold what the client needs open while the store runs (a task of its group)."""
+        task_status.started()
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the connections this driver opened (not a user's client)."""
+
+    @abstractmethod
+    async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """``EVALSHA`` with the raw reply."""
+
+    @abstractmethod
+    async def script_load(self, source: str) -> None:
+        """``SCRIPT LOAD``."""
+
+    @abstractmethod
+    async def hget(self, key: str, field: str) -> bytes | None:
+        """``HGET``."""
+
+    @abstractmethod
+    async def exists(self, key: str) -> bool:
+        """``EXISTS`` of one key."""
+
+    @abstractmethod
+    async def xread(
+        self, stream: str, after: str, count: int, block_ms: int
+    ) -> list[tuple[bytes, bytes]]:
+        """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: (id, field ``c``)."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """``PING``."""
+
+
+def _entries(raw: Any) -> list[tuple[bytes, bytes]]:
+    """(id, value of field ``c``) from a stream reply's entries."""
+    out: list[tuple[bytes, bytes]] = []
+    for entry_id, fields in raw:
+        if isinstance(fields, dict):
+            blob = fields.get(b"c")
+        else:
+            blob = fields[1] if len(fields) >= 2 else None
+        if blob is not None:
+            out.append((_bytes(entry_id), _bytes(blob)))
+    return out
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+class RedisPyDriver(Driver):
+    """redis-py's ``redis.asyncio.Redis`` (asyncio only)."""
+
+    name = "redis-py"
+
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        import redis.exceptions
+
+        kwargs = client.connection_pool.connection_kwargs
+        if kwargs.get("decode_responses"):
+            raise ValueError(
+                "RedisStore needs a redis-py client with decode_responses=False (values"
+                " are msgpack bytes); create one with redis.asyncio.Redis(...,"
+                " decode_responses=False) or pass a URL"
+            )
+        self.client = client
+        self.owned = owned
+        self.connection_errors = (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            OSError,
+        )
+        self.noscript_error = redis.exceptions.NoScriptError
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisPyDriver:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        client = redis.asyncio.Redis.from_url(
+            url, decode_responses=False, retry=Retry(NoBackoff(), 0)
+        )
+        return cls(client, owned=True)
+
+    async def aclose(self) -> None:
+        if self.owned:
+            await self.client.aclose()
+
+    async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        return await self.client.evalsha(sha, len(keys), *keys, *args)
+
+    async def script_load(self, source: str) -> None:
+        await self.client.script_load(source)
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        result: bytes | None = await self.client.hget(key, field)
+        return result
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.client.exists(key))
+
+    async def xread(
+        self, stream: str, after: str, count: int, block_ms: int
+    ) -> list[tuple[bytes, bytes]]:
+        reply = await self.client.xread({stream: after}, count=count, block=block_ms)
+        if not reply:
+            return []
+        streams = reply.values() if isinstance(reply, dict) else (e for _n, e in reply)
+        return [entry for entries in streams for entry in _entries(_unwrap(entries))]
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+
+def _unwrap(entries: Any) -> Any:
+    """A stream's entries, from RESP2's list or RESP3's (possibly nested) list."""
+    if entries and isinstance(entries[0], list) and entries[0] and isinstance(entries[0][0], list):
+        return entries[0]
+    return entries
+
+
+class CoredisDriver(Driver):
+    """coredis's ``coredis.Redis`` (anyio: asyncio and trio)."""
+
+    name = "coredis"
+
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        import coredis.exceptions
+
+        self.client = client
+        self.owned = owned
+        self.connection_errors = (
+            coredis.exceptions.ConnectionError,
+            TimeoutError,
+            OSError,
+        )
+        self.noscript_error = coredis.exceptions.NoScriptError
+
+    @classmethod
+    def from_url(cls, url: str) -> CoredisDriver:
+        import coredis
+        from coredis.retry import NoRetryPolicy
+
+        client = coredis.Redis.from_url(
+            url, decode_responses=False, retry_policy=NoRetryPolicy(), verify_version=False
+        )
+        return cls(client, owned=True)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Keep the client's connection pool open until cancelled (a task of the store's group)."""
+        if not self.owned:
+            task_status.started()
+            await anyio.sleep_forever()
+        async with self.client:
+            task_status.started()
+            await anyio.sleep_forever()
+
+    async def aclose(self) -> None:
+        return None  # run() closed the pool when the store's group ended
+
+    async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        return await self.client.evalsha(sha, keys=list(keys), args=list(args))
+
+    async def script_load(self, source: str) -> None:
+        await self.client.script_load(source)
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        result: bytes | None = await self.client.hget(key, field)
+        return result
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.client.exists([key]))
+
+    async def xread(
+        self, stream: str, after: str, count: int, block_ms: int
+    ) -> list[tuple[bytes, bytes]]:
+        reply = await self.client.xread({stream: after}, count=count, block=block_ms)
+        if not reply:
+            return []
+        out: list[tuple[bytes, bytes]] = []
+        for entries in reply.values():
+            for entry in entries:
+                blob = entry.field_values.get(b"c")
+                if blob is not None:
+                    out.append((_bytes(entry.identifier), _bytes(blob)))
+        return out
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+
+def driver_for_url(url: str, backend: str) -> Driver:
+    """A driver for ``url`` on the running anyio backend (``"asyncio"``/``"trio"``)."""
+    if backend == "asyncio":
+        return RedisPyDriver.from_url(url)
+    return CoredisDriver.from_url(url)
