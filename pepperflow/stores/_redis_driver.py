@@ -15,6 +15,7 @@ its own policy (documented).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -181,11 +182,15 @@ class CoredisDriver(Driver):
     @classmethod
     def from_url(cls, url: str) -> CoredisDriver:
         import coredis
+        from coredis.connection import TCPConnection
         from coredis.retry import NoRetryPolicy
 
         client = coredis.Redis.from_url(
             url, decode_responses=False, retry_policy=NoRetryPolicy(), verify_version=False
         )
+        pool = client.connection_pool
+        if pool.connection_class is TCPConnection:
+            pool.connection_class = _closing_tcp_connection()
         return cls(client, owned=True)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
@@ -229,6 +234,39 @@ class CoredisDriver(Driver):
 
     async def ping(self) -> None:
         await self.client.ping()
+
+
+@functools.cache
+def _closing_tcp_connection() -> type[Any]:
+    """coredis's TCP connection, closing its buffers when connecting fails.
+
+    coredis 6 makes a connection's memory streams when it builds it and
+    closes them only once connected, so each refused connect (a server that
+    is down) leaks them with a ResourceWarning.
+    """
+    from coredis.connection import TCPConnection
+
+    class ClosingTCPConnection(TCPConnection):
+        async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+            try:
+                await super().run(task_status=task_status)
+            finally:
+                for name in _CONNECTION_STREAMS:
+                    stream = getattr(self, name, None)
+                    if stream is not None:
+                        stream.close()
+
+    return ClosingTCPConnection
+
+
+_CONNECTION_STREAMS = (
+    "_write_buffer_in",
+    "_write_buffer_out",
+    "_push_message_buffer_in",
+    "_push_message_buffer_out",
+    "_streamed_message_buffer_in",
+    "_streamed_message_buffer_out",
+)
 
 
 def driver_for_url(url: str, backend: str) -> Driver:
