@@ -1,0 +1,169 @@
+"""RedisStore beyond the conformance suite: URLs, clients, key layout, changelog."""
+
+from __future__ import annotations
+
+import itertools
+
+import anyio
+import pytest
+import redis
+import redis.asyncio
+
+from pepperflow import UnknownStoreURL, open_store
+from pepperflow.stores import RedisStore
+from pepperflow.streams import Change, SetChange
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+_namespaces = itertools.count()
+
+
+def _ns(name: str) -> str:
+    return f"{name}-{next(_namespaces)}"
+
+
+def _raw(server: RedisServer) -> redis.Redis:
+    return redis.Redis(host=server.host, port=server.port)
+
+
+async def test_redis_urls_open_with_their_options(redis_server: RedisServer) -> None:
+    redis_server.ensure_running()
+    ns = _ns("url")
+    url = f"{redis_server.url}?namespace={ns}&changelog_length=50&sweep_interval=0.5"
+    async with open_store(url) as store:
+        assert isinstance(store, RedisStore)
+        assert store.name == ns
+        await store.set("k", 1)
+    async with open_store(f"redis://127.0.0.1:{redis_server.port}/0?namespace={ns}") as again:
+        assert await again.get("k") == 1, "another store of the namespace sees the key"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis:///0", "name the server"),
+        ("redis://127.0.0.1/0?changelog_length=many", "invalid literal"),
+        ("redis://127.0.0.1/0?namespace=a{b}", "without '{' or '}'"),
+        ("redis://127.0.0.1/0?driver=aioredis", "driver must be"),
+        ("redis://127.0.0.1/0?sweep_interval=0", "sweep_interval must be positive"),
+    ],
+)
+def test_bad_redis_urls_say_what_to_write(url: str, message: str) -> None:
+    from pepperflow.stores.url import store_from_url
+
+    with pytest.raises(UnknownStoreURL, match=message):
+        store_from_url(url)
+
+
+async def test_an_unreachable_server_is_a_clear_error() -> None:
+    from pepperflow import StoreUnavailable
+    from tests.redis_server import free_port
+
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", namespace=_ns("nowhere"))
+    with pytest.raises(StoreUnavailable, match="cannot reach Redis"):
+        async with store:
+            pass
+
+
+async def test_operations_need_an_open_store(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url, namespace=_ns("unopened"))
+    with pytest.raises(RuntimeError, match="is not open; use `async with"):
+        await store.get("k")
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_redis_py_client_of_the_user_is_used_and_left_open(
+    anyio_backend: str, redis_server: RedisServer
+) -> None:
+    redis_server.ensure_running()
+    client = redis.asyncio.Redis(host=redis_server.host, port=redis_server.port)
+    try:
+        async with RedisStore(client, namespace=_ns("client")) as store:
+            await store.set("k", {"a": 1})
+            assert await store.get("k") == {"a": 1}
+        assert await client.ping(), "the store must not close a client it was given"
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_client_that_decodes_responses_is_refused(
+    anyio_backend: str, redis_server: RedisServer
+) -> None:
+    client = redis.asyncio.Redis(
+        host=redis_server.host, port=redis_server.port, decode_responses=True
+    )
+    try:
+        with pytest.raises(ValueError, match="decode_responses=False"):
+            RedisStore(client, namespace=_ns("decoding"))._make_driver()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_redis_py_on_trio_says_to_use_coredis(
+    anyio_backend: str, redis_server: RedisServer
+) -> None:
+    store = RedisStore(redis_server.url, namespace=_ns("trio"), driver="redis-py")
+    with pytest.raises(RuntimeError, match="use driver='coredis'"):
+        async with store:
+            pass
+
+
+async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> None:
+    redis_server.ensure_running()
+    ns = _ns("layout")
+    async with RedisStore(redis_server.url, namespace=ns) as store:
+        await store.set("user:1", "ada", ttl=60)
+        await store.set("user:2", "bob")
+    tag = f"pf:{{{ns}}}:"
+    with _raw(redis_server) as raw:
+        keys = {key.decode() for key in raw.scan_iter(match=f"pf:{{{ns}}}:*")}
+        assert keys == {
+            tag + "seq",
+            tag + "log",
+            tag + "idx",
+            tag + "exp",
+            tag + "ttlv",
+            tag + "k:user:1",
+            tag + "k:user:2",
+        }
+        assert raw.get(tag + "seq") == b"2"
+        assert raw.xlen(tag + "log") == 2
+        assert 0 < raw.pttl(tag + "k:user:1") <= 60_000, "the entry carries Redis's own ttl"
+        assert raw.pttl(tag + "k:user:2") == -1
+        assert raw.zrange(tag + "exp", 0, -1) == [b"user:1"]
+
+
+async def test_the_changelog_is_trimmed_to_about_its_length(redis_server: RedisServer) -> None:
+    redis_server.ensure_running()
+    ns = _ns("trim")
+    async with RedisStore(redis_server.url, namespace=ns, changelog_length=100) as store:
+        for start in range(0, 2000, 200):
+            await store.set_many({f"k{i}": i for i in range(start, start + 200)})
+        assert store.statistics().seq == 2000
+    with _raw(redis_server) as raw:
+        length = raw.xlen(f"pf:{{{ns}}}:log")
+    assert 100 <= length < 400, f"changelog holds {length} entries"
+
+
+async def test_a_subscriber_that_writes_gets_its_own_change_after(
+    redis_server: RedisServer,
+) -> None:
+    """A callback's own write is delivered after the change that triggered it."""
+    redis_server.ensure_running()
+    async with RedisStore(redis_server.url, namespace=_ns("reentrant")) as store:
+        got: list[Change] = []
+
+        async def echo(change: Change) -> None:
+            got.append(change)
+            if isinstance(change, SetChange) and change.key == "ping":
+                await store.set("pong", change.value)
+
+        store.subscribe(None, echo)
+        await store.set("ping", 1)
+        with anyio.fail_after(5):
+            while len(got) < 2:
+                await anyio.sleep(0.01)
+        assert [(c.key, c.seq) for c in got] == [("ping", 1), ("pong", 2)]
