@@ -8,6 +8,7 @@ The names here are the public API, each exported once. Stores live in
 :mod:`pepperflow.streams`, conformance suites in :mod:`pepperflow.testing`.
 """
 
+from ._errors import DuplicateProvider as DuplicateProvider
 from ._errors import FeedOverflow as FeedOverflow
 from ._errors import InvalidKey as InvalidKey
 from ._errors import InvalidPattern as InvalidPattern
@@ -16,22 +17,61 @@ from ._errors import MissingExtra as MissingExtra
 from ._errors import PepperflowError as PepperflowError
 from ._errors import StoreUnavailable as StoreUnavailable
 from ._errors import UnencodableValue as UnencodableValue
+from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStoreURL as UnknownStoreURL
 from ._errors import VersionConflict as VersionConflict
+from ._metrics import MetricSample as MetricSample
+from ._metrics import MetricsRegistry as MetricsRegistry
+from ._metrics import MetricsSink as MetricsSink
+from .providers._types import Provider as Provider
+from .providers._types import ProviderMetadata as ProviderMetadata
+from .providers._types import ProviderRecord as ProviderRecord
+from .providers._types import ProviderStatus as ProviderStatus
+from .providers._types import ProviderType as ProviderType
+from .providers.manager import ProviderManager as ProviderManager
+from .providers.memory import MemoryProvider as MemoryProvider
+from .providers.monitor import ProviderMonitor as ProviderMonitor
+from .providers.store import StoreProvider as StoreProvider
+from .resources._types import ResourceManager as ResourceManager
+from .resources._types import ResourceRecord as ResourceRecord
+from .resources._types import ResourceStatus as ResourceStatus
+from .resources.managed import managed_resource as managed_resource
+from .resources.manager import DefaultResourceManager as DefaultResourceManager
+from .resources.metrics import ResourceMetrics as ResourceMetrics
 from .stores.url import open_store as open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DefaultResourceManager",
+    "DuplicateProvider",
     "FeedOverflow",
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",
+    "MemoryProvider",
+    "MetricSample",
+    "MetricsRegistry",
+    "MetricsSink",
     "MissingExtra",
     "PepperflowError",
+    "Provider",
+    "ProviderManager",
+    "ProviderMetadata",
+    "ProviderMonitor",
+    "ProviderRecord",
+    "ProviderStatus",
+    "ProviderType",
+    "ResourceManager",
+    "ResourceMetrics",
+    "ResourceRecord",
+    "ResourceStatus",
+    "StoreProvider",
     "StoreUnavailable",
     "UnencodableValue",
+    "UnknownProvider",
     "UnknownStoreURL",
     "VersionConflict",
+    "managed_resource",
     "open_store",
 ]

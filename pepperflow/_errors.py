@@ -13,7 +13,9 @@ says what was wrong, where, and how to fix it::
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
         ├── MissingExtra (ImportError)    a backend needs an optional extra
-        └── StoreUnavailable (ConnectionError)  a remote store's server is unreachable
+        ├── StoreUnavailable (ConnectionError)  a remote store's server is unreachable
+        ├── DuplicateProvider (ValueError)  a provider name already registered
+        └── UnknownProvider (ValueError)    no provider registered under a name
 
 Operations on a closed store raise :class:`anyio.ClosedResourceError`.
 Nothing is stored when any of these is raised by a write, except
@@ -88,3 +90,36 @@ class StoreUnavailable(PepperflowError, ConnectionError):
     find out; subscribers see it if it was). Reads raise it only after
     their retries fail. The store reconnects on the next operation.
     """
+
+
+class DuplicateProvider(PepperflowError, ValueError):
+    """``ProviderManager.register`` got a provider whose name is already taken.
+
+    Attributes:
+        name: the provider name.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"a provider named {name!r} is already registered (or being registered);"
+            " unregister it first, or give the new one another metadata.name"
+        )
+
+
+class UnknownProvider(PepperflowError, ValueError):
+    """No provider is registered under the name asked for.
+
+    Attributes:
+        name: the provider name.
+        known: the names registered when the lookup failed, sorted.
+    """
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        registered = ", ".join(repr(n) for n in known) if known else "none"
+        super().__init__(
+            f"no provider named {name!r} is registered (registered: {registered});"
+            " register it first, or check the name"
+        )

@@ -1,0 +1,67 @@
+"""ProviderMonitor: provider operations as metrics, in a registry the application owns."""
+
+from __future__ import annotations
+
+from .._metrics import MetricsRegistry, MetricsSink
+from ._types import ProviderType
+
+__all__ = ["ProviderMonitor"]
+
+
+class ProviderMonitor:
+    """Records provider operations: a counter and a duration histogram.
+
+    Each operation adds 1 to the counter ``provider_operations`` with the
+    labels ``operation``, ``type``, ``success`` (``"true"``/``"false"``) and
+    the caller's labels; a successful one also observes its duration in
+    seconds in the histogram ``provider_duration`` (same labels but
+    ``success``). Pass it to ``ProviderManager(monitor=...)`` to have every
+    register, unregister, reload, cleanup and ping recorded with the
+    provider's name.
+
+    Args:
+        metrics: where the metrics go; a new :class:`~pepperflow.MetricsRegistry`
+            by default (read it back from :attr:`metrics`).
+    """
+
+    def __init__(self, metrics: MetricsSink | None = None) -> None:
+        self.metrics: MetricsSink = MetricsRegistry() if metrics is None else metrics
+
+    async def record_operation(
+        self,
+        operation: str,
+        provider_type: str | ProviderType,
+        success: bool = True,
+        duration: float = 0.0,
+        **labels: str,
+    ) -> None:
+        """Record one ``operation`` on a provider of ``provider_type``.
+
+        Raises:
+            TypeError: a label value that is not a str, or a non-number duration.
+            ValueError: a negative duration.
+        """
+        kind = provider_type.value if isinstance(provider_type, ProviderType) else provider_type
+        if not isinstance(operation, str) or not isinstance(kind, str):
+            raise TypeError(
+                f"operation and provider_type must be str, got {operation!r} and {provider_type!r}"
+            )
+        if isinstance(duration, bool) or not isinstance(duration, int | float):
+            raise TypeError(f"duration must be a number of seconds, got {duration!r}")
+        if not duration >= 0:
+            raise ValueError(f"duration must be seconds >= 0, got {duration!r}")
+        self.metrics.counter(
+            "provider_operations",
+            1,
+            operation=operation,
+            type=kind,
+            success="true" if success else "false",
+            **labels,
+        )
+        if success:
+            self.metrics.histogram(
+                "provider_duration", duration, operation=operation, type=kind, **labels
+            )
+
+    def __repr__(self) -> str:
+        return f"<ProviderMonitor {self.metrics!r}>"
