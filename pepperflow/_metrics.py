@@ -102,19 +102,20 @@ class MetricsRegistry:
         number = _number(name, value)
         if number < 0:
             raise ValueError(f"counter {name!r} only goes up; got {value!r}")
-        self._kind(name, "counter")
         series = (name, _labels(name, labels))
+        self._kind(name, "counter")
         self._counters[series] = self._counters.get(series, 0.0) + number
 
     def gauge(self, name: str, value: float, /, **labels: str) -> None:
         number = _number(name, value)
+        series = (name, _labels(name, labels))
         self._kind(name, "gauge")
-        self._gauges[(name, _labels(name, labels))] = number
+        self._gauges[series] = number
 
     def histogram(self, name: str, value: float, /, **labels: str) -> None:
         number = _number(name, value)
-        self._kind(name, "histogram")
         series = (name, _labels(name, labels))
+        self._kind(name, "histogram")
         histogram = self._histograms.get(series)
         if histogram is None:
             histogram = self._histograms[series] = _Histogram()
