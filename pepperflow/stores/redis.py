@@ -327,6 +327,8 @@ class RedisStore(Store):
     async def get(self, key: str, default: Any = None) -> Any:
         if type(key) is not str or not key:
             check_key(self.name, key)
+        if self._next_deadline <= time.time() + self._clock_offset:
+            await self._expire_if_due()
         blob = await self._read_hget(self._prefix + key)
         if blob is None:
             return default
@@ -334,6 +336,7 @@ class RedisStore(Store):
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(check_key(self.name, key) for key in keys))
+        await self._expire_if_due()
         if not wanted:
             self._check_open()
             return {}
@@ -344,9 +347,11 @@ class RedisStore(Store):
         return {key: decode(blob).value for key, blob in zip(wanted, blobs, strict=True) if blob}
 
     async def exists(self, key: str) -> bool:
+        await self._expire_if_due()
         return await self._read_hget(self._prefix + check_key(self.name, key)) is not None
 
     async def entry(self, key: str) -> Entry | None:
+        await self._expire_if_due()
         blob = await self._read_hget(self._prefix + check_key(self.name, key))
         if blob is None:
             return None
@@ -360,6 +365,7 @@ class RedisStore(Store):
         return self._scan(_redis_match(compiled), batch_size)
 
     async def _scan(self, match: str, batch_size: int) -> AsyncIterator[str]:
+        await self._expire_if_due()
         cursor = b"0"
         seen: set[str] = set()
         while True:
@@ -720,8 +726,18 @@ class RedisStore(Store):
         self._expired += int(expired)
         self._keys, self._ttl_keys = int(keys), int(ttl_keys)
         self._next_deadline = float(nxt) if nxt else math.inf
-        if int(seq) > self._seq:
-            self._seq = int(seq)
+        seq = int(seq)
+        if seq > self._seq:
+            self._seq = seq
+        if expired and self._hub.count:
+            # Deliver the expire changes now rather than when the follower reads them.
+            with contextlib.suppress(StoreUnavailable):
+                await self._deliver(seq)
+
+    async def _expire_if_due(self) -> None:
+        """Before a read: commit and deliver the expiries already due (known deadlines)."""
+        if self._next_deadline <= time.time() + self._clock_offset and self._state == "open":
+            await self._sweep()
 
     # -- feeds and figures ---------------------------------------------------
 
