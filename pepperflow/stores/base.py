@@ -26,7 +26,10 @@ checks):
   whole key, ``\\`` escapes.
 * **Subscriptions**: callbacks run in commit order and are awaited before
   the write returns; a failing callback is logged and counted, never raised
-  into the writer or the other subscribers.
+  into the writer or the other subscribers. Observers subscribed through
+  ``store.changes(...).subscribe_async`` get ``aclose()`` when the store
+  closes: every backend's ``aclose`` is wrapped (in
+  :meth:`Store.__init_subclass__`) to end them after it returned.
 * **Not checkpoints**: store operations do not yield to the scheduler
   unless they must wait (a subscriber's callback awaits, a full feed
   blocks, I/O on a remote backend), like ``anyio.Lock(fast_acquire=True)``.
@@ -37,6 +40,7 @@ checks):
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -50,7 +54,7 @@ from .._errors import InvalidKey, InvalidTTL, UnencodableValue
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
 from ._hub import ChangeHub, Subscription
-from .feed import ChangeFeed, Overflow
+from .feed import ChangeFeed, Overflow, _ObserverFeed
 
 __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
 
@@ -138,6 +142,24 @@ class Store(ABC):
         self.name = name
         self._hub = ChangeHub(name)
         self._feeds: set[ChangeFeed] = set()
+        self._unended: list[_ObserverFeed] = []  # observers to aclose once closed
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap a backend's ``aclose`` so that, after it, the feed observers end."""
+        super().__init_subclass__(**kwargs)
+        aclose = cls.__dict__.get("aclose")
+        if aclose is None or getattr(aclose, "_ends_observers", False):
+            return
+
+        @functools.wraps(aclose)
+        async def aclose_and_end_observers(self: Store) -> None:
+            try:
+                await aclose(self)
+            finally:
+                await self._end_observers()
+
+        aclose_and_end_observers._ends_observers = True  # type: ignore[attr-defined]
+        cls.aclose = aclose_and_end_observers  # type: ignore[method-assign]
 
     # -- reading -------------------------------------------------------------
 
@@ -289,8 +311,17 @@ class Store(ABC):
 
     def _close_feeds(self) -> None:
         for feed in list(self._feeds):
-            feed.close()
+            if isinstance(feed, _ObserverFeed):
+                if feed.store_closed():
+                    self._unended.append(feed)
+            else:
+                feed.close()
         self._feeds.clear()
+
+    async def _end_observers(self) -> None:
+        """``aclose()`` the observers of the feeds :meth:`_close_feeds` ended."""
+        while self._unended:
+            await self._unended.pop(0).end()
 
     # -- lifecycle -----------------------------------------------------------
 

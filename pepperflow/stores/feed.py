@@ -29,21 +29,38 @@ is not bounded by ``buffer``.
 
 When the store closes, the consumer receives what was buffered, then the
 iteration ends. Exiting the ``async with`` block unsubscribes.
+
+A feed is also an aioreactive ``AsyncObservable``::
+
+    sub = await pipe(store.changes("user:"), rx.filter(p), rx.map(f)).subscribe_async(obs)
+
+Each ``subscribe_async(observer)`` is its own subscription (no buffer): the
+writer awaits ``observer.asend(change)`` before its write returns, in
+commit order (backpressure), like an async ``store.subscribe`` callback.
+With ``replay=True`` the observer first gets the current state, with no gap
+and no duplicate; writers wait meanwhile. An exception raised by the
+observer's ``asend`` goes to its ``athrow`` and ends the subscription. When
+the store closes, the observer gets ``aclose()``. ``dispose_async()`` on
+the returned subscription unsubscribes at once (it never waits). Only
+``overflow="block"`` applies (to buffer without waiting, pipe through an
+operator that declares its buffer, e.g. ``latest_per_key``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Literal, get_args
 
 import anyio
 import msgspec
+from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
 from .._errors import FeedOverflow
 from .._patterns import Pattern, compile_pattern
+from ..streams._core import SyncDisposable, as_observer, close_to, throw_to
 from ..streams.events import Change
-from ._hub import Subscription
+from ._hub import Subscription, _delivering
 
 if TYPE_CHECKING:
     from .base import Store
@@ -69,8 +86,8 @@ class FeedStatistics(msgspec.Struct, frozen=True):
     closed: bool
 
 
-class ChangeFeed:
-    """An async iterator of a store's changes; see the module docstring."""
+class ChangeFeed(AsyncObservable[Change]):
+    """An async iterator and an observable of a store's changes; see the module docstring."""
 
     def __init__(
         self,
@@ -260,5 +277,136 @@ class ChangeFeed:
             space.set()
         return change
 
+    # -- as an observable ----------------------------------------------------
+
+    async def subscribe_async(
+        self,
+        send: Callable[[Change], Awaitable[None]] | AsyncObserver[Change] | None = None,
+        throw: Callable[[Exception], Awaitable[None]] | None = None,
+        close: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncDisposable:
+        """Deliver this feed's changes to an observer, in the writers' tasks.
+
+        See the module docstring. Raises ``anyio.ClosedResourceError`` when
+        the store is closed, ``ValueError`` for an overflow other than
+        ``"block"``.
+        """
+        observer = as_observer(send, throw, close)
+        if self._overflow != "block":
+            raise ValueError(
+                f"store {self._store.name!r}: overflow={self._overflow!r} applies to"
+                " iterating a feed; subscribe_async delivers in the writer's task"
+                ' (overflow="block"); to buffer, pipe the feed through an operator that'
+                " buffers, e.g. pepperflow.streams.latest_per_key"
+            )
+        feed = _ObserverFeed(self._store, self.pattern.source, self.replay, observer)
+        await feed.start()
+        return SyncDisposable(feed.close)
+
     def __repr__(self) -> str:
         return f"<ChangeFeed {self.pattern.source!r} on store {self._store.name!r}>"
+
+
+class _ObserverFeed(ChangeFeed):
+    """One observer subscribed to a store's changes (``ChangeFeed.subscribe_async``).
+
+    The store attaches it like any feed (so every backend's replay point
+    applies); its :meth:`deliver` awaits the observer instead of buffering.
+    While the replay runs (in the subscriber's task), changes committed
+    meanwhile queue behind it and their writers wait; a write made by the
+    observer itself during the replay is queued without waiting.
+    """
+
+    def __init__(
+        self, store: Store, pattern: str, replay: bool, observer: AsyncObserver[Change]
+    ) -> None:
+        super().__init__(store, pattern, replay=replay)
+        self._observer = observer
+        self._live = False  # the replay is done: deliver directly
+        self._ended = False  # unsubscribed, failed or closed: nothing more goes out
+        self._sending = False
+        self._close_pending = False  # the store closed during an asend
+        self._pending: deque[Change] = deque()
+        self._drained: anyio.Event | None = None
+
+    async def start(self) -> None:
+        store = self._store
+        self._entered = True
+        await store._attach_feed(self)
+        pending = self._pending
+        token = _delivering.set((*_delivering.get(), store._hub))
+        try:
+            while pending and not self._ended:
+                await self._send(pending.popleft())
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            _delivering.reset(token)
+            pending.clear()
+            self._live = True
+            if self._drained is not None:
+                self._drained.set()
+                self._drained = None
+
+    def attach(self, subscription: Subscription, replay: Iterable[Change]) -> None:
+        self._sub = subscription
+        self._pending.extendleft(reversed(list(replay)))  # before any early live change
+
+    def deliver(self, change: Change, wait: bool) -> Awaitable[None] | None:
+        if self._ended:
+            return None
+        if self._live:
+            return self._send(change)
+        self._pending.append(change)
+        if self._store._hub in _delivering.get():
+            return None  # written from inside the replay: delivered after it, no wait
+        return self._wait_for_replay()
+
+    async def _wait_for_replay(self) -> None:
+        if self._drained is None:
+            self._drained = anyio.Event()
+        await self._drained.wait()
+
+    async def _send(self, change: Change) -> None:
+        if self._ended:
+            return
+        self._sending = True
+        try:
+            await self._observer.asend(change)
+        except Exception as exc:
+            self.close()
+            await throw_to(self._observer, exc)
+        finally:
+            self._sending = False
+        if self._close_pending:
+            self._close_pending = False
+            await close_to(self._observer)
+
+    def close(self) -> None:
+        """Unsubscribe, without telling the observer."""
+        self._ended = True
+        if self._sub is not None:
+            self._sub.unsubscribe()
+        self._store._feeds.discard(self)
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None
+
+    def store_closed(self) -> bool:
+        """Unsubscribe; return whether the store must now await :meth:`end`.
+
+        During an ``asend`` the observer's ``aclose`` follows that ``asend``
+        instead (False).
+        """
+        if self._ended:
+            return False
+        self.close()
+        if self._sending:
+            self._close_pending = True
+            return False
+        return True
+
+    async def end(self) -> None:
+        """Tell the observer the store closed."""
+        await close_to(self._observer)
