@@ -1,4 +1,7 @@
-"""Public conformance suites: ``check_store(make_store)`` for any backend.
+"""Public conformance suites: ``check_store(make_store)`` for any backend,
+``check_stream(make_operator)`` for any operator, and their helpers: marble
+diagrams (``cold``, ``to_marbles``, ``record``) and virtual time
+(``virtual_time_backend``); see docs/streams.md.
 
 ::
 
@@ -41,11 +44,33 @@ from ._errors import (
     UnencodableValue,
     VersionConflict,
 )
+from ._virtual_time import virtual_time_backend as virtual_time_backend
 from .stores.base import Entry, Snapshot, Store
 from .stores.feed import ChangeFeed
+from .streams._checks import MakeOperator as MakeOperator
+from .streams._checks import check_stream as check_stream
+from .streams._marbles import ColdObservable as ColdObservable
+from .streams._marbles import MarbleError as MarbleError
+from .streams._marbles import cold as cold
+from .streams._marbles import record as record
+from .streams._marbles import to_marbles as to_marbles
 from .streams.events import Change, ExpireChange, SetChange, fold
 
-__all__ = ["MakeStore", "PATTERN_CASES", "STORE_CHECKS", "StoreCheck", "check_store"]
+__all__ = [
+    "ColdObservable",
+    "MakeOperator",
+    "MakeStore",
+    "MarbleError",
+    "PATTERN_CASES",
+    "STORE_CHECKS",
+    "StoreCheck",
+    "check_store",
+    "check_stream",
+    "cold",
+    "record",
+    "to_marbles",
+    "virtual_time_backend",
+]
 
 MakeStore = Callable[[], Store]
 StoreCheck = Callable[[MakeStore], Awaitable[None]]
@@ -826,7 +851,9 @@ async def check_fold_property(make_store: MakeStore) -> None:
 STORE_CHECKS: dict[str, StoreCheck] = {
     name.removeprefix("check_"): check
     for name, check in sorted(globals().items())
-    if name.startswith("check_") and name != "check_store"
+    if name.startswith("check_")
+    and name != "check_store"
+    and getattr(check, "__module__", None) == __name__  # not check_stream & co.
 }
 
 
