@@ -108,6 +108,20 @@ def _call_aclose(resource: Any) -> Any:
     return resource.aclose()
 
 
+def _settled(entry: _Resource) -> anyio.Event:
+    """The event set when ``entry``'s acquire or release in progress ends."""
+    if entry.settled is None:
+        entry.settled = anyio.Event()
+    return entry.settled
+
+
+def _settle(entry: _Resource) -> None:
+    settled = entry.settled
+    if settled is not None:
+        entry.settled = None
+        settled.set()
+
+
 class _Kind:
     """A kind's configuration and what the manager holds of it."""
 
@@ -189,7 +203,7 @@ class _Resource:
         return {
             "id": self.id,
             "kind": self.kind.name,
-            "status": self.status.value,
+            "status": self.status,
             "acquired_at": self.acquired_at,
             "expires_at": self.expires_at,
             "error": error,
@@ -358,8 +372,7 @@ class DefaultResourceManager(ResourceManager):
                 if entry.kind.idle is not None:
                     self._touch(entry)
                 return entry.value
-            assert entry.settled is not None
-            await entry.settled.wait()  # being acquired or released by another task
+            await _settled(entry).wait()  # being acquired or released by another task
             self._check_open()
         kind = self._kind(resource_id.partition(":")[0])
         make = kind.factory if factory is None else factory
@@ -393,7 +406,6 @@ class DefaultResourceManager(ResourceManager):
         self, entry: _Resource, make: Factory | None, registered: bool, kwargs: Any
     ) -> Any:
         """The slow path: record ``acquiring``, wait for the limit, run the factory."""
-        entry.settled = settled = anyio.Event()
         kind = entry.kind
         try:
             await self._store.set(entry.key, entry.record())
@@ -434,7 +446,7 @@ class DefaultResourceManager(ResourceManager):
                 await self._abandon(entry, exc)
             raise
         finally:
-            settled.set()
+            _settle(entry)
         return entry.value
 
     async def release(self, resource_id: str) -> None:
@@ -458,9 +470,8 @@ class DefaultResourceManager(ResourceManager):
                 return
             if entry.status is _ACTIVE:
                 break
-            assert entry.settled is not None
             releasing = entry.status is _RELEASING
-            await entry.settled.wait()
+            await _settled(entry).wait()
             if releasing:
                 return
         await self._release(entry, False)
@@ -471,7 +482,6 @@ class DefaultResourceManager(ResourceManager):
             await self._store.delete(entry.key)
             return
         entry.status = _RELEASING
-        entry.settled = settled = anyio.Event()
         try:
             with anyio.CancelScope(shield=True):
                 try:
@@ -481,7 +491,7 @@ class DefaultResourceManager(ResourceManager):
                     self._remove(entry, cleaned)
                     await self._store.delete(entry.key)
         finally:
-            settled.set()
+            _settle(entry)
 
     async def _finish(self, entry: _Resource) -> None:
         """Run ``entry``'s cleanup; count and annotate its error."""
