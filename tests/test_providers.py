@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -26,7 +27,7 @@ from pepperflow import (
     ProviderType,
     UnknownProvider,
 )
-from pepperflow.stores import MemoryStore
+from pepperflow.stores import MemoryStore, SqliteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -433,3 +434,79 @@ async def test_bad_arguments_are_refused_with_the_fix() -> None:
             await providers.register(Probe("a"), ping=3)  # type: ignore[arg-type]
         with pytest.raises(RuntimeError, match="entered twice"):
             await providers.__aenter__()
+
+
+async def test_a_store_that_fails_is_noted_on_the_error(mode: str) -> None:
+    store = MemoryStore("app")
+    async with open_manager(mode, store=store) as providers:
+        await store.aclose()
+        probe = Probe("p")
+        with pytest.raises(anyio.ClosedResourceError) as info:
+            await providers.register(probe)
+        assert any("recording the failure in the store failed" in n for n in info.value.__notes__)
+        assert probe.log == [] and "p" not in providers
+
+
+async def test_closing_raises_the_failed_cleanups_after_closing_everything(mode: str) -> None:
+    probes = [Probe("a"), Probe("b", fail={"cleanup": OSError("stuck")}), Probe("c")]
+    providers = ProviderManager()
+    if mode == "running":
+        await providers.__aenter__()
+    for probe in probes:
+        await providers.register(probe)
+    with pytest.raises(ExceptionGroup, match="provider\\(s\\) 'b' failed"):
+        await providers.aclose()
+    assert not any(p.acquired for p in probes)
+    assert providers.store.statistics().closed
+
+
+async def test_closing_waits_for_a_registration_in_flight_not_entered() -> None:
+    probe = Probe("late", slow={"initialize": 0.05})
+    providers = ProviderManager()
+    failures: list[BaseException] = []
+
+    async def register() -> None:
+        try:
+            await providers.register(probe)
+        except anyio.ClosedResourceError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(register)
+        await anyio.sleep(0.01)
+        await providers.aclose()
+        assert probe.log == ["validate late", "initialize late", "cleanup late"]
+    [error] = failures
+    assert not hasattr(error, "__notes__")  # its failure was recorded before the store closed
+
+
+async def test_a_reload_cancelled_before_it_began_changes_nothing() -> None:
+    """Cancelled while its ``reloading`` record is delivered: the provider stays ready."""
+    async with ProviderManager() as providers:
+        probe = Probe("llm")
+        await providers.register(probe)
+
+        async def slow_subscriber(change: Any) -> None:
+            if change.value["status"] == "reloading":
+                await anyio.sleep(1)
+
+        providers.subscribe(None, slow_subscriber)
+        with anyio.move_on_after(0.02) as scope:
+            await providers.reload_provider("llm")
+        assert scope.cancelled_caught
+        assert probe.acquired and probe.log == ["validate llm", "initialize llm"]
+        record = await providers.status("llm")
+        assert record is not None and record.status is ProviderStatus.READY
+
+
+async def test_records_persist_in_an_application_sqlite_store(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "app.db") as store, ProviderManager(store=store) as providers:
+        await providers.register(Probe("a", capabilities=["chat"]))
+        with pytest.raises(RuntimeError):
+            await providers.register(Probe("b", fail={"initialize": RuntimeError("x")}))
+    async with SqliteStore(tmp_path / "app.db") as store:
+        records = await ProviderManager(store=store).statuses()
+    assert {n: (r.status, r.capabilities, r.error) for n, r in records.items()} == {
+        "a": (ProviderStatus.CLOSED, ["chat"], None),
+        "b": (ProviderStatus.FAILED, [], "RuntimeError: x"),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ from pepperflow import (
     ResourceRecord,
     ResourceStatus,
 )
-from pepperflow.stores import MemoryStore
+from pepperflow.stores import MemoryStore, SqliteStore
 from pepperflow.streams import Change, DeleteChange, SetChange
 
 pytestmark = pytest.mark.anyio
@@ -354,3 +355,73 @@ async def test_a_factory_generator_must_yield_exactly_once() -> None:
             await resources.release("twice:1")
         assert "twice:1" not in resources
         assert (await resources.monitor())["resource_errors"] == 2
+
+
+async def test_concurrent_releases_run_the_cleanup_once_and_both_wait_for_it() -> None:
+    closed: list[str] = []
+
+    async def close(resource: str) -> None:
+        await anyio.sleep(0.02)
+        closed.append(resource)
+
+    async with DefaultResourceManager() as resources:
+        resources.register_factory("db", None, cleanup=close)
+        await resources.acquire("db:1")
+        done: list[bool] = []
+
+        async def release() -> None:
+            await resources.release("db:1")
+            done.append(closed == ["db:1"])
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(release)
+            tg.start_soon(release)
+        assert closed == ["db:1"] and done == [True, True]
+
+
+async def test_a_store_that_fails_leaves_nothing_and_is_noted() -> None:
+    store = MemoryStore("app")
+    async with DefaultResourceManager(store=store) as resources:
+        await store.aclose()
+        with pytest.raises(anyio.ClosedResourceError) as info:
+            await resources.acquire("job:1")
+        assert any("recording resource 'job:1' as failed failed" in n for n in info.value.__notes__)
+        assert "job:1" not in resources
+        assert (await resources.monitor())["active_resources"] == 0
+
+
+async def test_closing_raises_failed_cleanups_after_releasing_everything() -> None:
+    def close(resource: str) -> None:
+        if resource == "db:2":
+            raise OSError("stuck")
+
+    resources = DefaultResourceManager()
+    resources.register_factory("db", None, cleanup=close)
+    for i in range(3):
+        await resources.acquire(f"db:{i}")
+    with (
+        pytest.warns(ResourceWarning, match="3 resource"),
+        pytest.raises(ExceptionGroup, match="1 resource cleanup"),
+    ):
+        await resources.aclose()
+    assert (await resources.monitor())["active_resources"] == 0
+    assert resources.store.statistics().closed
+
+
+async def test_records_in_an_application_sqlite_store(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "app.db") as store:
+        resources = DefaultResourceManager(store=store, ttl=60)
+        async with resources, resources.changes() as feed:
+            await resources.acquire("db:1", lambda rid: Conn(rid))
+            record = await resources.status("db:1")
+            assert record is not None and record.status is ResourceStatus.ACTIVE
+            assert record.expires_at == pytest.approx(record.acquired_at + 60)
+            await resources.release("db:1")
+            seen = [await feed.__anext__() for _ in range(4)]
+        assert transitions(seen) == [
+            ("db:1", "acquiring"),
+            ("db:1", "active"),
+            ("db:1", "releasing"),
+            ("db:1", "released"),
+        ]
+        assert [key async for key in store.scan()] == []

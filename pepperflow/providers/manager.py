@@ -248,6 +248,7 @@ class ProviderManager:
             if self._providers.get(name) is not slot:
                 raise UnknownProvider(name, self.names())
             started = anyio.current_time()
+            before = slot.record
             reloading = False
             try:
                 await self._write(slot, ProviderStatus.RELOADING)
@@ -259,7 +260,7 @@ class ProviderManager:
                         await self._cleanup_after(slot, exc)
                         await self._write_failure(slot, exc)
                     else:  # cancelled before the reload began: nothing changed
-                        await self._write(slot, slot.record.status, error=slot.record.error)
+                        await self._write(slot, before.status, error=before.error)
                     await self._record("reload", slot, started, False)
                 raise
             await self._write(slot, ProviderStatus.READY)
