@@ -425,3 +425,11 @@ async def test_records_in_an_application_sqlite_store(tmp_path: Path) -> None:
             ("db:1", "released"),
         ]
         assert [key async for key in store.scan()] == []
+
+
+async def test_keyword_arguments_need_a_factory_to_take_them() -> None:
+    async with DefaultResourceManager() as resources:
+        with pytest.raises(TypeError, match=r"got \['user'\] but kind 'session' has no factory"):
+            await resources.acquire("session:1", user="ada")
+        assert "session:1" not in resources
+        assert (await resources.monitor())["by_kind"] == {}

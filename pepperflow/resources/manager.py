@@ -350,6 +350,7 @@ class DefaultResourceManager(ResourceManager):
 
         Raises:
             InvalidKey: ``resource_id`` is not a non-empty str.
+            TypeError: ``kwargs`` without a factory to pass them to.
             anyio.ClosedResourceError: the manager is closed.
             whatever the factory raised: nothing is kept, the limit's slot is
             freed, and the error is counted in ``resource_errors``.
@@ -374,8 +375,15 @@ class DefaultResourceManager(ResourceManager):
                 return entry.value
             await _settled(entry).wait()  # being acquired or released by another task
             self._check_open()
-        kind = self._kind(resource_id.partition(":")[0])
-        make = kind.factory if factory is None else factory
+        name = resource_id.partition(":")[0]
+        known = self._kinds.get(name)
+        make = factory if factory is not None else None if known is None else known.factory
+        if make is None and kwargs:
+            raise TypeError(
+                f"resource {resource_id!r}: acquire got {sorted(kwargs)} but kind {name!r} has"
+                " no factory to pass them to; register one (register_factory) or pass one"
+            )
+        kind = self._kind(name)
         entry = _Resource(resource_id, kind, self._prefix + resource_id, self._clock())
         limiter = kind.limiter
         if limiter is None and kind.limit is not None:
