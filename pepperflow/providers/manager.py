@@ -105,7 +105,8 @@ class ProviderManager:
         prefix: the key prefix of the records (``"provider:"``); give two
             managers sharing a store different prefixes.
         monitor: a :class:`~pepperflow.ProviderMonitor` recording every
-            register, unregister, reload, cleanup and ping.
+            register, unregister (also those of cleanup and close), reload
+            and ping.
         clock: wall-clock seconds since the epoch for the records' times.
     """
 

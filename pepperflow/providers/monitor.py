@@ -16,8 +16,8 @@ class ProviderMonitor:
     the caller's labels; a successful one also observes its duration in
     seconds in the histogram ``provider_duration`` (same labels but
     ``success``). Pass it to ``ProviderManager(monitor=...)`` to have every
-    register, unregister, reload, cleanup and ping recorded with the
-    provider's name.
+    register, unregister (also those of cleanup and close), reload and ping
+    recorded with the provider's name.
 
     Args:
         metrics: where the metrics go; a new :class:`~pepperflow.MetricsRegistry`
