@@ -137,6 +137,22 @@ async def test_writers_cancelled_while_their_commit_runs_leave_it_whole(tmp_path
         assert view == state
 
 
+async def test_every_write_first_sees_what_another_connection_committed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    async with (
+        SqliteStore(path, poll_interval=3600) as a,  # no polling: only writes look
+        SqliteStore(path, poll_interval=3600) as b,
+    ):
+        for i in range(50):
+            writer = a if i % 2 == 0 else b
+            assert await writer.set("n", i, if_version=i) == i + 1
+        assert await b.get("n") == 49
+        history = await b.changes_since(0)
+        assert [(c.seq, c.version) for c in history] == [(i, i) for i in range(1, 51)]
+
+
 async def test_compaction_keeps_the_latest_change_of_every_key(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "s.db", retain=10) as store:
         for round_ in range(20):

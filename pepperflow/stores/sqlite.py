@@ -337,6 +337,11 @@ class _Connection:
     the event loop's view holds): it answers the version and expiry checks of
     a write without a query. It is updated only inside write transactions,
     first with what other processes committed since, so it is exact there.
+
+    SQLite's ``PRAGMA data_version`` changes only when another connection
+    commits: a write transaction that finds it unchanged since the last one
+    knows nothing else was written, and skips looking for foreign changes.
+    All statements go through one cursor (``execute``).
     """
 
     def __init__(
@@ -347,13 +352,15 @@ class _Connection:
         clock: Callable[[], float],
     ) -> None:
         self.conn = conn
+        self.execute = conn.cursor().execute
         self.ns = ns
         self.retain = retain
         self.clock = clock
         self.latest: dict[str, SetChange] = {}
         self.seq = 0  # the last seq this process has seen committed
         self.compacted_at = 0
-        self.data_version = -1
+        self.poll_version = -1  # data_version at the last poll (_others_wrote)
+        self.write_version = -1  # data_version at the last look for foreign changes
 
     @classmethod
     def open(
@@ -386,17 +393,18 @@ class _Connection:
 
     def load(self) -> tuple[int, list[SetChange]]:
         """Fold the changelog into ``latest``; return the seq and the live entries."""
-        conn = self.conn
-        conn.execute("BEGIN")
+        execute = self.execute
+        execute("BEGIN")
         try:
-            rows = conn.execute(
+            rows = execute(
                 "SELECT data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
             ).fetchall()
             # The baseline for noticing other processes' commits: taken inside
             # the read transaction, so a commit after it is seen by the first poll.
-            (self.data_version,) = conn.execute("PRAGMA data_version").fetchone()
+            (version,) = execute("PRAGMA data_version").fetchone()
+            self.poll_version = self.write_version = version
         finally:
-            conn.execute("COMMIT")
+            execute("COMMIT")
         latest = self.latest
         seq = 0
         for (data,) in rows:
@@ -410,13 +418,13 @@ class _Connection:
         return seq, sorted(latest.values(), key=_seq_of)
 
     def max_seq(self) -> int:
-        (seq,) = self.conn.execute(
+        (seq,) = self.execute(
             "SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?", (self.ns,)
         ).fetchone()
         return int(seq or 0)
 
     def read_changes(self, after: int, upto: int) -> list[Change]:
-        rows = self.conn.execute(
+        rows = self.execute(
             "SELECT data FROM pepperflow_changes WHERE ns = ? AND seq > ? AND seq <= ?"
             " ORDER BY seq",
             (self.ns, after, upto),
@@ -452,10 +460,15 @@ class _Transaction:
 
     def __init__(self, connection: _Connection) -> None:
         self.connection = connection
-        self.conn = connection.conn
+        self.execute = execute = connection.execute
         self.ns = connection.ns
         self.latest = latest = connection.latest
-        db_seq = connection.max_seq()
+        (version,) = execute("PRAGMA data_version").fetchone()
+        if version == connection.write_version:
+            db_seq = connection.seq  # no other connection committed since
+        else:
+            db_seq = connection.max_seq()
+            connection.write_version = version
         # Changes other processes committed since we last looked come first.
         self.changes: list[Change] = []
         if db_seq != connection.seq:
@@ -503,7 +516,7 @@ class _Transaction:
             created_at = now if old is None else old.created_at
         version = 1 if old is None else old.version + 1
         change = SetChange(self.ns, key, version, seq, now, value, created_at, meta, expires_at)
-        self.conn.execute(
+        self.execute(
             "INSERT INTO pepperflow_changes VALUES (?, ?, ?, 1, ?)",
             (self.ns, seq, key, _encode(change)),
         )
@@ -516,7 +529,7 @@ class _Transaction:
         self.seq = seq = self.seq + 1
         kind = ExpireChange if expire else DeleteChange
         change = kind(self.ns, entry.key, entry.version, seq, self.now)
-        self.conn.execute(
+        self.execute(
             "INSERT INTO pepperflow_changes VALUES (?, ?, ?, 0, ?)",
             (self.ns, seq, entry.key, _encode(change)),
         )
@@ -527,8 +540,8 @@ class _Transaction:
 
 def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
     """Run write jobs in one transaction, each in a savepoint; commit once."""
-    conn = connection.conn
-    conn.execute("BEGIN IMMEDIATE")
+    execute = connection.execute
+    execute("BEGIN IMMEDIATE")
     txn = None
     try:
         txn = _Transaction(connection)
@@ -538,27 +551,27 @@ def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
                 job.result = job.fn(txn)
             except Exception as exc:
                 job.error = exc
-                conn.execute("ROLLBACK")
+                execute("ROLLBACK")
                 txn.rollback_to(0)
                 connection.seq = txn.base_seq
                 return txn.changes[: txn.foreign]
         else:
             for job in jobs:
                 mark_seq, mark_len, mark_undo = txn.seq, len(txn.changes), len(txn.undo)
-                conn.execute("SAVEPOINT job")
+                execute("SAVEPOINT job")
                 try:
                     job.result = job.fn(txn)
                 except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
+                    execute("ROLLBACK TO job")
                     txn.rollback_to(mark_undo)
                     txn.seq = mark_seq
                     del txn.changes[mark_len:]
                     job.error = exc
-                conn.execute("RELEASE job")
-        conn.execute("COMMIT")
+                execute("RELEASE job")
+        execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        if connection.conn.in_transaction:
+            execute("ROLLBACK")
         if txn is not None:
             txn.rollback_to(0)
             connection.seq = txn.base_seq
@@ -578,7 +591,7 @@ def _compact(connection: _Connection) -> int:
     key, and deletes/expiries older than that (nothing folds to them); the
     namespace's newest row always stays, so ``seq`` never goes back."""
     bound = min(connection.seq - connection.retain, connection.max_seq() - 1)
-    cursor = connection.conn.execute(
+    cursor = connection.execute(
         "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND (is_set = 0 OR seq"
         " NOT IN (SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?1 GROUP BY key))",
         (connection.ns, bound),
@@ -588,9 +601,9 @@ def _compact(connection: _Connection) -> int:
 
 
 def _others_wrote(connection: _Connection) -> bool:
-    (version,) = connection.conn.execute("PRAGMA data_version").fetchone()
-    changed = connection.data_version not in (-1, version)
-    connection.data_version = version
+    (version,) = connection.execute("PRAGMA data_version").fetchone()
+    changed = connection.poll_version not in (-1, version)
+    connection.poll_version = version
     return changed
 
 
