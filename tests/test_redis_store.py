@@ -167,3 +167,26 @@ async def test_a_subscriber_that_writes_gets_its_own_change_after(
             while len(got) < 2:
                 await anyio.sleep(0.01)
         assert [(c.key, c.seq) for c in got] == [("ping", 1), ("pong", 2)]
+
+
+async def test_a_late_subscriber_gets_only_what_comes_after_it(redis_server: RedisServer) -> None:
+    """A store with no subscriber does not read the changelog, yet keeps up with it."""
+    redis_server.ensure_running()
+    ns = _ns("late")
+    async with (
+        RedisStore(redis_server.url, namespace=ns, sweep_interval=0.05) as quiet,
+        RedisStore(redis_server.url, namespace=ns) as writer,
+    ):
+        for i in range(20):
+            await writer.set(f"old:{i}", i)
+        with anyio.fail_after(5):
+            while quiet.statistics().seq < 20:
+                await anyio.sleep(0.01)
+        got: list[Change] = []
+        quiet.subscribe(None, got.append)
+        await writer.set("new", 1)
+        with anyio.fail_after(5):
+            while not got:
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.05)
+    assert [(c.key, c.seq) for c in got] == [("new", 21)]

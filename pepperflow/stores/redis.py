@@ -68,10 +68,11 @@ import sniffio
 from .._errors import MissingExtra, StoreUnavailable, VersionConflict
 from .._patterns import Pattern, compile_pattern
 from ..streams.events import Change, DeleteChange, SetChange
-from ._hub import _delivering
+from ._hub import Subscription, _delivering
 from ._redis_driver import CoredisDriver, Driver, RedisPyDriver
 from ._redis_scripts import SCRIPTS, Script
 from .base import (
+    Callback,
     Entry,
     Snapshot,
     Store,
@@ -190,6 +191,7 @@ class RedisStore(Store):
         self._clock_offset = 0.0  # server time - local time
         self._next_deadline = math.inf
         self._wake_sweeper = anyio.Event()
+        self._listening = anyio.Event()  # set when a subscriber or feed arrives
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -634,12 +636,24 @@ class RedisStore(Store):
         )
 
     async def _follow(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Read the changelog and deliver other processes' changes."""
+        """Read the changelog and deliver other processes' changes.
+
+        With no subscriber and no feed it parks, only refreshing the head
+        seq every ``sweep_interval``, so writes are not read back for nobody.
+        """
         driver = self._driver
         assert driver is not None
         pause = 0.05
         block = 1  # the first read only makes the connection
         while True:
+            if block == _FOLLOW_BLOCK_MS and not self._hub.count:
+                listening = self._listening = anyio.Event()
+                with anyio.move_on_after(self._sweep_interval):
+                    await listening.wait()
+                if not self._hub.count:
+                    with contextlib.suppress(StoreUnavailable):
+                        await self._check_server_seq()
+                    continue
             try:
                 entries = await driver.xread(self._log_key, f"0-{self._read}", _FOLLOW_COUNT, block)
                 if block != _FOLLOW_BLOCK_MS:
@@ -681,9 +695,11 @@ class RedisStore(Store):
                 continue
 
     async def _check_server_seq(self) -> None:
-        """After a reconnect: notice a server that lost its data (seq went back)."""
+        """Learn the server's seq: move a parked follower to the head, and notice
+        a server that lost its data (its seq went back)."""
         seq, keys, ttl_keys = await self._eval(SCRIPTS["status"], (), ())
         seq = int(seq)
+        self._keys, self._ttl_keys = int(keys), int(ttl_keys)
         if seq < self._read:
             logger.error(
                 "%r: the Redis server lost data (its seq is %d, this store had read %d);"
@@ -695,7 +711,10 @@ class RedisStore(Store):
             )
             self._read = self._delivered = self._seq = seq
             self._known.clear()
-        self._keys, self._ttl_keys = int(keys), int(ttl_keys)
+        elif not self._hub.count:
+            self._read = max(self._read, seq)
+            self._delivered = max(self._delivered, seq)
+            self._seq = max(self._seq, seq)
 
     def _note_deadline(self, deadline: float) -> None:
         if deadline < self._next_deadline:
@@ -741,6 +760,18 @@ class RedisStore(Store):
 
     # -- feeds and figures ---------------------------------------------------
 
+    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
+        """As :meth:`Store.subscribe`; receives the changes of every process.
+
+        It starts from the newest seq this process knows, which may trail
+        the server by up to ``sweep_interval`` when nothing here was
+        subscribed: changes committed by others in that moment before may
+        arrive too. ``changes(replay=True)`` starts at an exact seq.
+        """
+        sub = super().subscribe(pattern, callback)
+        self._listening.set()
+        return sub
+
     async def _attach_feed(self, feed: ChangeFeed) -> None:
         """Subscribe ``feed`` at one seq: the state at that seq, then every later change."""
         self._check_open()
@@ -762,6 +793,7 @@ class RedisStore(Store):
                     replay.extend(change for change in changes if match(change.key))
                     seq = target
             sub = self._hub.add(feed.pattern, feed.deliver)
+            self._listening.set()
         feed.attach(sub, replay)
         self._feeds.add(feed)
 
