@@ -153,6 +153,21 @@ async def test_every_write_first_sees_what_another_connection_committed(
         assert [(c.seq, c.version) for c in history] == [(i, i) for i in range(1, 51)]
 
 
+async def test_the_wal_is_checkpointed_between_writes(tmp_path: Path) -> None:
+    path, wal = tmp_path / "s.db", tmp_path / "s.db-wal"
+    frame = 4096 + 24  # a page and its WAL frame header
+    async with SqliteStore(path) as store:
+        for i in range(3000):
+            await store.set(f"k{i % 100}", i)
+        assert wal.stat().st_size < 2000 * frame, "checkpoints bound the WAL"
+        await anyio.sleep(0.2)  # idle: the store checkpoints what it wrote
+        await store.set("k0", "after")  # so this write starts the WAL over
+        conn = sqlite3.connect(path)
+        (busy, frames, _) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        conn.close()
+        assert (busy, frames) == (0, 1)
+
+
 async def test_compaction_keeps_the_latest_change_of_every_key(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "s.db", retain=10) as store:
         for round_ in range(20):

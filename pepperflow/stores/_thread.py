@@ -10,11 +10,16 @@ wake-up of the loop per group, not one per job. That call sets each job's
 waiter directly (an asyncio future, or trio's ``reschedule`` of the waiting
 task), with no event object in between. This is the only module that names
 asyncio or trio.
+
+Housekeeping (for SQLite: WAL checkpoints, changelog compaction) runs on the
+thread after a batch's results were handed back, so no waiting writer pays
+for it, and again once the queue has been empty for a while.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -24,6 +29,8 @@ import anyio
 import sniffio
 
 __all__ = ["Job", "OwnerThread"]
+
+logger = logging.getLogger("pepperflow")
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -139,6 +146,11 @@ class OwnerThread(Generic[C]):
             and the group's value (``None`` for a lone job), before their
             waiters wake.
         name: the thread's name.
+        housekeep: called on the thread as ``housekeep(context, idle)`` after
+            each batch's results were handed back (``idle=False``), and once
+            the queue has then stayed empty ``housekeep_after`` seconds
+            (``idle=True``); its errors are logged.
+        housekeep_after: see ``housekeep``.
     """
 
     def __init__(
@@ -148,12 +160,16 @@ class OwnerThread(Generic[C]):
         close: Callable[[C], None],
         on_done: Callable[[list[Job[C]], Any], None],
         name: str,
+        housekeep: Callable[[C, bool], None] | None = None,
+        housekeep_after: float = 0.005,
     ) -> None:
         self._open = open
         self._run_group = run_group
         self._close = close
         self._on_done = on_done
         self._name = name
+        self._housekeep = housekeep
+        self._housekeep_after = housekeep_after
         self._queue: queue.SimpleQueue[Job[C] | None] = queue.SimpleQueue()
         self._loop: _Loop | None = None
         self._thread: threading.Thread | None = None
@@ -242,12 +258,29 @@ class OwnerThread(Generic[C]):
             finally:
                 self._post(self._stopped.set)
 
+    def _tidy(self, context: C, idle: bool) -> None:
+        assert self._housekeep is not None
+        try:
+            self._housekeep(context, idle)
+        except Exception:
+            logger.exception("pepperflow: housekeeping on %s failed", self._name)
+
     def _serve(self, context: C) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         finish = self._finish
+        housekeep, idle_after = self._housekeep, self._housekeep_after
+        waiting: float | None = None  # how long to wait before housekeeping when idle
         stopping = False
         while not stopping:
-            first = get()
+            if waiting is None:
+                first = get()
+            else:
+                try:
+                    first = get(timeout=waiting)
+                except queue.Empty:
+                    waiting = None
+                    self._tidy(context, True)
+                    continue
             if first is None:
                 break
             batch = [first]
@@ -282,3 +315,6 @@ class OwnerThread(Generic[C]):
                         job.error = exc
                     self._post(finish, [job], None)
                 start = end
+            if housekeep is not None:
+                self._tidy(context, False)
+                waiting = idle_after

@@ -67,6 +67,14 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode_change = msgspec.msgpack.Decoder(Change).decode
 _decode_set = msgspec.msgpack.Decoder(SetChange).decode
 
+# WAL checkpoints are run by the connection's thread between writes (see
+# _housekeep), counted in estimated pages: one per commit, plus one per
+# _ROWS_PER_PAGE changes. SQLite's automatic checkpoint would run inside the
+# commit of whichever writer crossed its bound (1,000 pages), stalling it.
+_ROWS_PER_PAGE = 32
+_CHECKPOINT_BUSY = 1000
+_CHECKPOINT_IDLE = 100
+
 
 class SqliteStore(ViewStore):
     """The store contract in a SQLite file; see the module docstring.
@@ -309,6 +317,7 @@ class SqliteStore(ViewStore):
             close=_Connection.close,
             on_done=self._on_done,
             name=f"pepperflow-sqlite:{self.name}",
+            housekeep=_housekeep,
         )
         await thread.start()
         self._thread = thread
@@ -359,6 +368,7 @@ class _Connection:
         self.latest: dict[str, SetChange] = {}
         self.seq = 0  # the last seq this process has seen committed
         self.compacted_at = 0
+        self.unchecked = 0  # estimated WAL pages written since the last checkpoint
         self.poll_version = -1  # data_version at the last poll (_others_wrote)
         self.write_version = -1  # data_version at the last look for foreign changes
 
@@ -382,6 +392,7 @@ class _Connection:
             if mode != "wal":
                 raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # see _housekeep
             migrate(conn, path)
         except BaseException:
             conn.close()
@@ -578,12 +589,26 @@ def _run_group(connection: _Connection, jobs: list[Job[Any]]) -> list[Change]:
             del txn.changes[txn.foreign :]
         raise
     connection.seq = txn.seq
-    if connection.retain and txn.seq - connection.compacted_at >= connection.retain:
+    connection.unchecked += 1 + len(txn.changes) // _ROWS_PER_PAGE
+    return txn.changes
+
+
+def _housekeep(connection: _Connection, idle: bool) -> None:
+    """Run after the writers got their results: compaction every ``retain``
+    changes, and a WAL checkpoint (SQLite's own is off) every
+    :data:`_CHECKPOINT_BUSY` pages, or from :data:`_CHECKPOINT_IDLE` pages
+    once the store has been idle for a moment."""
+    if connection.retain and connection.seq - connection.compacted_at >= connection.retain:
         try:
             _compact(connection)
-        except sqlite3.Error:  # compaction is housekeeping: retried at the next bound
+        except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: changelog compaction of %r failed", connection.ns)
-    return txn.changes
+    if connection.unchecked >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY):
+        connection.unchecked = 0
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # retried at the next bound
+            logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
 
 
 def _compact(connection: _Connection) -> int:
