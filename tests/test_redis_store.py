@@ -137,15 +137,19 @@ async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> N
 
 
 async def test_the_changelog_is_trimmed_to_about_its_length(redis_server: RedisServer) -> None:
+    """The changelog holds one entry per write (a set_many is one), trimmed near the bound."""
     redis_server.ensure_running()
     ns = _ns("trim")
     async with RedisStore(redis_server.url, namespace=ns, changelog_length=100) as store:
-        for start in range(0, 2000, 200):
-            await store.set_many({f"k{i}": i for i in range(start, start + 200)})
-        assert store.statistics().seq == 2000
+        for i in range(1000):
+            await store.set(f"k{i % 10}", i)
+        await store.set_many({f"many:{i}": i for i in range(500)})
+        assert store.statistics().seq == 1500
     with _raw(redis_server) as raw:
         length = raw.xlen(f"pf:{{{ns}}}:log")
+        newest = raw.xrevrange(f"pf:{{{ns}}}:log", count=1)
     assert 100 <= length < 400, f"changelog holds {length} entries"
+    assert newest[0][0] == b"0-1500", "an entry's id is the seq of its last change"
 
 
 async def test_a_subscriber_that_writes_gets_its_own_change_after(

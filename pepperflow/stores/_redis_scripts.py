@@ -6,7 +6,9 @@ expiry-index entry and its changelog entry commit together or not at all.
 Every script gets the namespace's bookkeeping keys first::
 
     KEYS[1] {ns}:seq   the last seq (INCR per change)
-    KEYS[2] {ns}:log   the changelog: a stream whose entry ids are 0-<seq>
+    KEYS[2] {ns}:log   the changelog: a stream, one entry per script that changed
+                       something: id 0-<its last seq>, field c = msgpack array
+                       of its changes
     KEYS[3] {ns}:idx   sorted set: live key -> seq of its last set
     KEYS[4] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
     KEYS[5] {ns}:ttlv  hash: key with a ttl -> its version (for its expire change)
@@ -19,7 +21,9 @@ and the encoded :class:`~pepperflow.streams.SetChange` (``b``): the client
 encodes ``kind``, ``store``, ``key``, ``value`` and ``metadata`` as a
 msgpack map, and the script appends ``version``, ``seq``, ``committed_at``,
 ``created_at`` and ``expires_at`` (it owns the clock: the server's
-``TIME``, so every process agrees). The same bytes go to the changelog.
+``TIME``, so every process agrees). The same bytes go to the changelog,
+where one entry holds every change of one script (a ``set_many`` is one
+entry).
 
 The sweep and scan scripts reach entry hashes they derive from the index
 (the same hash tag, so the same cluster slot).
@@ -41,25 +45,59 @@ local function fmt(x) return string.format('%.17g', x) end
 local NOW_STR = fmt(NOW)
 local pack = cmsgpack.pack
 
-local function emit(blob, seq)
-  redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. seq, 'c', blob)
+-- The seq counter is read once and written back by finish(); the changelog
+-- is trimmed once per script.
+local SEQ_NOW = nil
+local function next_seq()
+  if not SEQ_NOW then SEQ_NOW = tonumber(redis.call('GET', SEQ) or '0') end
+  SEQ_NOW = SEQ_NOW + 1
+  return SEQ_NOW
 end
 
+local PENDING = {}
+local function emit(blob)
+  PENDING[#PENDING + 1] = blob
+end
+
+-- A msgpack array of the changes made (each already msgpack).
+local function batch()
+  local n = #PENDING
+  local header
+  if n < 16 then header = string.char(0x90 + n)
+  elseif n < 65536 then header = string.char(0xdc) .. struct.pack('>I2', n)
+  else header = string.char(0xdd) .. struct.pack('>I4', n) end
+  return header .. table.concat(PENDING)
+end
+
+-- Every script calls finish() before it returns.
+local function finish()
+  if SEQ_NOW then
+    redis.call('SET', SEQ, SEQ_NOW)
+    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. SEQ_NOW, 'c', batch())
+  end
+end
+
+local HAS_EXP = redis.call('EXISTS', EXP) == 1
+
 local function forget_ttl(key)
-  redis.call('ZREM', EXP, key)
-  redis.call('HDEL', TTLV, key)
+  if HAS_EXP and redis.call('ZREM', EXP, key) == 1 then
+    redis.call('HDEL', TTLV, key)
+    return true
+  end
+  return false
 end
 
 -- Commit the expiry of ``key`` if it is due (or Redis already dropped it).
 local function expire_if_due(hk, key)
+  if not HAS_EXP then return end
   local score = redis.call('ZSCORE', EXP, key)
   if not score then return end
   local alive = redis.call('EXISTS', hk) == 1
   if alive and tonumber(score) > NOW then return end
   local version = tonumber(redis.call('HGET', TTLV, key) or '0')
-  local seq = redis.call('INCR', SEQ)
+  local seq = next_seq()
   emit(pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
-             committed_at=NOW}), seq)
+             committed_at=NOW}))
   forget_ttl(key)
   redis.call('ZREM', IDX, key)
   if alive then redis.call('DEL', hk) end
@@ -72,7 +110,11 @@ end
 
 # ARGV[4] ttl seconds or '', ARGV[5] if_version or '', ARGV[6] expires_at
 # (absolute, for restore) or '', ARGV[7] created_at or '' (restore),
-# ARGV[8..] one encoded head per entry hash.
+# ARGV[8] the encoded heads back to back, ARGV[9] their lengths
+# ("12,40,..."), ARGV[10] the keys (UTF-8) back to back, ARGV[11] their
+# lengths in bytes. (Passing them as two strings, not thousands of
+# arguments, halves a large set_many's cost; the entry hashes share the
+# namespace's hash tag, so they are in the slot of the declared keys.)
 # Returns {1, keys, ttl_keys, now, expires_at, v1, seq1, created1, ...}
 # or {0, actual_version} on a compare-and-set conflict.
 _SET = r"""
@@ -81,42 +123,71 @@ local if_version = tonumber(ARGV[5])
 local expires = tonumber(ARGV[6])
 if ttl then expires = NOW + ttl end
 local out = {1, 0, 0, NOW_STR, expires and fmt(expires) or ''}
-for i = 6, #KEYS do
-  local hk = KEYS[i]
-  local key = string.sub(hk, KPL + 1)
+local P_VERSION, P_SEQ, P_COMMITTED = pack('version'), pack('seq'), pack('committed_at')
+local P_CREATED, P_EXPIRES, P_NOW = pack('created_at'), pack('expires_at'), pack(NOW)
+local P_EXPIRES_AT = expires and pack(expires)
+local function split(blob, sizes)
+  local parts, at = {}, 1
+  for n in string.gmatch(sizes, '%d+') do
+    n = tonumber(n)
+    parts[#parts + 1] = string.sub(blob, at, at + n - 1)
+    at = at + n
+  end
+  return parts
+end
+local heads, names = split(ARGV[8], ARGV[9]), split(ARGV[10], ARGV[11])
+local index = {}
+local function flush_index()
+  if #index > 0 then
+    redis.call('ZADD', IDX, unpack(index))
+    index = {}
+  end
+end
+for i = 1, #names do
+  local key = names[i]
+  local hk = KPREFIX .. key
   expire_if_due(hk, key)
   local cur = redis.call('HMGET', hk, 'v', 'c')
   local version = tonumber(cur[1] or '0')
-  if if_version and version ~= if_version then return {0, version} end
+  if if_version and version ~= if_version then
+    finish()
+    return {0, version}
+  end
   local created = cur[2]
   if ARGV[7] ~= '' then created = ARGV[7] end
   if not created then created = NOW_STR end
   version = version + 1
-  local seq = redis.call('INCR', SEQ)
-  local head = ARGV[i + 2]
-  local tail = pack('version') .. pack(version) .. pack('seq') .. pack(seq)
-    .. pack('committed_at') .. pack(NOW) .. pack('created_at') .. pack(tonumber(created))
-  local fields = string.byte(head, 1) + 4
+  local seq = next_seq()
+  local head = heads[i]
+  local blob
   if expires then
-    tail = tail .. pack('expires_at') .. pack(expires)
-    fields = fields + 1
+    blob = table.concat({string.char(string.byte(head, 1) + 5), string.sub(head, 2),
+      P_VERSION, pack(version), P_SEQ, pack(seq), P_COMMITTED, P_NOW,
+      P_CREATED, pack(tonumber(created)), P_EXPIRES, P_EXPIRES_AT})
+  else
+    blob = table.concat({string.char(string.byte(head, 1) + 4), string.sub(head, 2),
+      P_VERSION, pack(version), P_SEQ, pack(seq), P_COMMITTED, P_NOW,
+      P_CREATED, pack(tonumber(created))})
   end
-  local blob = string.char(fields) .. string.sub(head, 2) .. tail
   redis.call('HSET', hk, 'v', version, 'c', created, 'b', blob)
   if expires then
     redis.call('PEXPIREAT', hk, math.floor(expires * 1000) - 1)
     redis.call('ZADD', EXP, fmt(expires), key)
     redis.call('HSET', TTLV, key, version)
-  elseif redis.call('ZREM', EXP, key) == 1 then
-    redis.call('HDEL', TTLV, key)
+    HAS_EXP = true
+  elseif forget_ttl(key) then
     redis.call('PERSIST', hk)
   end
-  redis.call('ZADD', IDX, seq, key)
-  emit(blob, seq)
+  index[#index + 1] = seq
+  index[#index + 1] = key
+  if #index >= 1000 then flush_index() end
+  emit(blob)
   out[#out + 1] = version
   out[#out + 1] = seq
   out[#out + 1] = created
 end
+flush_index()
+finish()
 local c = counts()
 out[2], out[3] = c[1], c[2]
 return out
@@ -133,36 +204,41 @@ for i = 6, #KEYS do
   local key = string.sub(hk, KPL + 1)
   expire_if_due(hk, key)
   local version = tonumber(redis.call('HGET', hk, 'v') or '0')
-  if if_version and version ~= if_version then return {0, version} end
+  if if_version and version ~= if_version then
+    finish()
+    return {0, version}
+  end
   if version == 0 then
     out[#out + 1] = 0
     out[#out + 1] = 0
   else
-    local seq = redis.call('INCR', SEQ)
+    local seq = next_seq()
     redis.call('DEL', hk)
     redis.call('ZREM', IDX, key)
     forget_ttl(key)
     emit(pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
-               committed_at=NOW}), seq)
+               committed_at=NOW}))
     out[#out + 1] = version
     out[#out + 1] = seq
   end
 end
+finish()
 local c = counts()
 out[2], out[3] = c[1], c[2]
 return out
 """
 
 # ARGV[4] the most keys to expire. Returns {expired, keys, ttl_keys,
-# next deadline or '', last seq}.
+# next deadline or '', last seq, now}.
 _SWEEP = r"""
 local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, tonumber(ARGV[4]))
 for _, key in ipairs(due) do
   expire_if_due(KPREFIX .. key, key)
 end
+finish()
 local nxt = redis.call('ZRANGE', EXP, 0, 0, 'WITHSCORES')
 local c = counts()
-return {#due, c[1], c[2], nxt[2] or '', tonumber(redis.call('GET', SEQ) or '0')}
+return {#due, c[1], c[2], nxt[2] or '', tonumber(redis.call('GET', SEQ) or '0'), NOW_STR}
 """
 
 # ARGV[4] cursor, ARGV[5] MATCH pattern, ARGV[6] COUNT. Returns
@@ -208,14 +284,14 @@ end
 return out
 """
 
-# ARGV[4] first seq, ARGV[5] last seq, ARGV[6] COUNT. Returns {first seq
-# still in the changelog (0 if empty), seq, blob, seq, blob, ...}.
+# ARGV[4] first seq, ARGV[6] the most entries to read. Returns {the oldest
+# entry's seq (0 if empty), seq, batch, seq, batch, ...}: the entries from
+# the one holding ARGV[4] on (an entry's id is its batch's last seq).
 _RANGE = r"""
 local first = redis.call('XRANGE', LOG, '-', '+', 'COUNT', 1)
 local out = {0}
 if first[1] then out[1] = tonumber(string.sub(first[1][1], 3)) end
-local entries = redis.call('XRANGE', LOG, '0-' .. ARGV[4], '0-' .. ARGV[5],
-                          'COUNT', tonumber(ARGV[6]))
+local entries = redis.call('XRANGE', LOG, '0-' .. ARGV[4], '+', 'COUNT', tonumber(ARGV[6]))
 for _, e in ipairs(entries) do
   out[#out + 1] = tonumber(string.sub(e[1], 3))
   out[#out + 1] = e[2][2]

@@ -91,7 +91,7 @@ logger = logging.getLogger("pepperflow")
 
 DriverName = Literal["auto", "redis-py", "coredis"]
 
-_DECODE_CHANGE = msgspec.msgpack.Decoder(Change)
+_DECODE_BATCH = msgspec.msgpack.Decoder(list[Change])
 _DECODE_SET = msgspec.msgpack.Decoder(SetChange)
 
 
@@ -192,6 +192,9 @@ class RedisStore(Store):
         self._next_deadline = math.inf
         self._wake_sweeper = anyio.Event()
         self._listening = anyio.Event()  # set when a subscriber or feed arrives
+        self._sweep_lock = anyio.Lock(fast_acquire=True)
+        self._sweeping = False
+        self._noted_while_sweeping = math.inf
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -406,15 +409,19 @@ class RedisStore(Store):
         if if_version is not None:
             check_version(name, key, if_version)
         head = self._head(key, value, meta)
+        raw_key = key.encode()
         reply = await self._eval(
             SCRIPTS["set"],
-            (self._prefix + key,),
+            (),
             (
                 "" if seconds is None else repr(seconds),
                 "" if if_version is None else if_version,
                 "",
                 "",
                 head,
+                len(head),
+                raw_key,
+                len(raw_key),
             ),
         )
         if reply[0] == 0:
@@ -437,9 +444,8 @@ class RedisStore(Store):
                     name, key, int(version), int(seq), now, value, float(created), meta, expires
                 )
             )
-        if expires is not None and expires < self._next_deadline:
-            self._next_deadline = expires
-            self._wake_sweeper.set()
+        if expires is not None:
+            self._note_deadline(expires)
         return out
 
     async def set_many(
@@ -462,11 +468,27 @@ class RedisStore(Store):
         seconds = None if ttl is None else ttl_seconds(name, first, ttl)
         meta = None if metadata is None else check_metadata(name, first, metadata)
         heads = [self._head(key, value, meta) for key, value in latest.items()]
+        raw_keys = [key.encode() for key in latest]
         reply = await self._eval(
             SCRIPTS["set"],
-            [self._prefix + key for key in latest],
-            ("" if seconds is None else repr(seconds), "", "", "", *heads),
+            (),
+            (
+                "" if seconds is None else repr(seconds),
+                "",
+                "",
+                "",
+                b"".join(heads),
+                ",".join([str(len(head)) for head in heads]),
+                b"".join(raw_keys),
+                ",".join([str(len(raw)) for raw in raw_keys]),
+            ),
         )
+        if not self._hub.count:
+            # Nobody to deliver to: skip building the changes.
+            self._record(reply, int(reply[-2]))
+            if reply[4]:
+                self._note_deadline(float(reply[4]))
+            return
         changes = self._set_changes(reply, list(latest.items()), meta)
         await self._committed(changes, reply)
 
@@ -538,15 +560,19 @@ class RedisStore(Store):
         for item, head in heads:
             if item.expires_at is not None and item.expires_at <= now:
                 continue
+            raw_key = item.key.encode()
             reply = await self._eval(
                 SCRIPTS["set"],
-                (self._prefix + item.key,),
+                (),
                 (
                     "",
                     "",
                     "" if item.expires_at is None else repr(item.expires_at),
                     repr(item.created_at),
                     head,
+                    len(head),
+                    raw_key,
+                    len(raw_key),
                 ),
             )
             meta = None if item.metadata is None else dict(item.metadata)
@@ -554,19 +580,22 @@ class RedisStore(Store):
 
     # -- delivery ------------------------------------------------------------
 
-    async def _committed(self, changes: list[Change], reply: list[Any]) -> None:
-        """Record a commit's figures, then deliver its changes in seq order."""
+    def _record(self, reply: list[Any], last: int) -> None:
+        """Record a commit's figures and its last seq (0: it changed nothing)."""
         self._keys, self._ttl_keys = int(reply[1]), int(reply[2])
         self._clock_offset = float(reply[3]) - time.time()
-        if not changes:
-            return
-        last = changes[-1].seq
         if last > self._seq:
             self._seq = last
         if not self._hub.count:
             if last > self._delivered:
                 self._delivered = last
             self._known.clear()
+
+    async def _committed(self, changes: list[Change], reply: list[Any]) -> None:
+        """Record a commit's figures, then deliver its changes in seq order."""
+        last = changes[-1].seq if changes else 0
+        self._record(reply, last)
+        if not changes or not self._hub.count:
             return
         delivered = self._delivered
         known = self._known
@@ -607,8 +636,13 @@ class RedisStore(Store):
     async def _range(self, first: int, last: int) -> tuple[int, list[Change]]:
         """The changes ``first..last`` still in the changelog, and its oldest seq."""
         reply = await self._read_eval(SCRIPTS["range"], (), (first, last, last - first + 1))
-        decode = _DECODE_CHANGE.decode
-        return int(reply[0]), [decode(reply[i]) for i in range(2, len(reply), 2)]
+        decode = _DECODE_BATCH.decode
+        return int(reply[0]), [
+            change
+            for i in range(2, len(reply), 2)
+            for change in decode(reply[i])
+            if first <= change.seq <= last
+        ]
 
     async def _fetch(self, first: int, last: int) -> None:
         """Read the changes ``first..last`` from the changelog into ``_known``."""
@@ -682,13 +716,16 @@ class RedisStore(Store):
                 continue
             known = self._known
             delivered = self._delivered
+            decode = _DECODE_BATCH.decode
             for entry_id, blob in entries:
-                seq = int(entry_id[2:])
-                if seq > delivered and seq not in known:
-                    change = _DECODE_CHANGE.decode(blob)
-                    known[seq] = change
-                    if type(change) is SetChange and change.expires_at is not None:
-                        self._note_deadline(change.expires_at)
+                if int(entry_id[2:]) <= delivered:
+                    continue
+                for change in decode(blob):
+                    seq = change.seq
+                    if seq > delivered and seq not in known:
+                        known[seq] = change
+                        if type(change) is SetChange and change.expires_at is not None:
+                            self._note_deadline(change.expires_at)
             try:
                 await self._deliver(last)
             except StoreUnavailable:
@@ -717,6 +754,8 @@ class RedisStore(Store):
             self._seq = max(self._seq, seq)
 
     def _note_deadline(self, deadline: float) -> None:
+        if self._sweeping and deadline < self._noted_while_sweeping:
+            self._noted_while_sweeping = deadline
         if deadline < self._next_deadline:
             self._next_deadline = deadline
             self._wake_sweeper.set()
@@ -739,15 +778,30 @@ class RedisStore(Store):
                     await self._wake_sweeper.wait()
 
     async def _sweep(self) -> None:
-        """Expire the due keys (one atomic script); learn the next deadline."""
-        reply = await self._eval(SCRIPTS["sweep"], (), (_SWEEP_LIMIT,))
-        expired, keys, ttl_keys, nxt, seq = reply
-        self._expired += int(expired)
-        self._keys, self._ttl_keys = int(keys), int(ttl_keys)
-        self._next_deadline = float(nxt) if nxt else math.inf
-        seq = int(seq)
-        if seq > self._seq:
-            self._seq = seq
+        """Expire the due keys (one atomic script); learn the next deadline.
+
+        One sweep runs at a time. The next deadline is the index's earliest
+        as the script saw it, or an earlier one this process learned that
+        the script could not have seen (noted while it ran, or still ahead).
+        """
+        async with self._sweep_lock:
+            before = self._next_deadline
+            self._noted_while_sweeping = math.inf
+            self._sweeping = True
+            try:
+                reply = await self._eval(SCRIPTS["sweep"], (), (_SWEEP_LIMIT,))
+            finally:
+                self._sweeping = False
+            expired, keys, ttl_keys, nxt, seq, now = reply
+            self._expired += int(expired)
+            self._keys, self._ttl_keys = int(keys), int(ttl_keys)
+            still_ahead = before if before > float(now) else math.inf
+            self._next_deadline = min(
+                float(nxt) if nxt else math.inf, self._noted_while_sweeping, still_ahead
+            )
+            seq = int(seq)
+            if seq > self._seq:
+                self._seq = seq
         if expired and self._hub.count:
             # Deliver the expire changes now rather than when the follower reads them.
             with contextlib.suppress(StoreUnavailable):
