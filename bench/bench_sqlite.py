@@ -1,11 +1,13 @@
 """SqliteStore next to its peers, on asyncio and trio, in one run.
 
-    python bench/bench_sqlite.py [--quick] [--dir DIR]
+    python bench/bench_sqlite.py [--quick] [--dir DIR] [--cpus 0]
 
 Every figure uses its own file in a fresh temporary directory (under
 ``--dir`` when given: the file system decides what an fsync costs).
 
-Measures SqliteStore: get ops/s (keys present); single awaited set ops/s
+Measures SqliteStore: get ops/s (keys present); the round trip to the
+connection's thread with no SQL (an empty job: the floor of any awaited
+write); single awaited set ops/s
 with ``durability="normal"`` and ``"full"``; set ops/s from 1, 8 and 64
 concurrent writer tasks (group commit should make it grow); set_many(1,000)
 keys/s; the replay of 100,000 changes, both ``changes_since(0)`` (history,
@@ -20,13 +22,14 @@ NORMAL, and FULL), ``executemany`` of 1,000 rows + ``commit()``, a point
 aiosqlite (asyncio only: it is built on asyncio) awaiting an insert and a
 commit per row, ``executemany`` of 1,000 rows + commit, and a point select
 (``execute_fetchall``, one thread hop). Prints one table per backend with
-each figure's ratio to the sqlite3 limit, then the targets and whether they
-were met. Always exits 0: it is a report.
+each figure's ratio to the sqlite3 limit and to aiosqlite, then the targets
+and whether they were met. Always exits 0: it is a report.
 
 An awaited write crosses threads twice (event loop -> connection thread ->
 event loop), so its figure depends on where the OS puts the two threads:
 on a VM, a wake-up across vCPUs costs far more than one on the same vCPU.
-Compare with ``taskset -c 0 python bench/bench_sqlite.py``.
+``--cpus 0`` runs the whole process on CPU 0 (as ``taskset -c 0`` does),
+so both threads share it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 
 import anyio
 
+from pepperflow.stores._thread import OwnerThread
 from pepperflow.stores.sqlite import Durability, SqliteStore
 
 Op = Callable[[int], Awaitable[Any]]
@@ -120,9 +124,26 @@ async def concurrent_rate(store: SqliteStore, tasks: int, n: int, repeat: int) -
     return best
 
 
+def _nothing(*args: object) -> None:
+    return None
+
+
+async def round_trip_rate(n: int, repeat: int) -> float:
+    """Best empty jobs/s through the thread SqliteStore runs its connection on."""
+    thread: OwnerThread[object] = OwnerThread(
+        open=object, run_group=_nothing, close=_nothing, on_done=_nothing, name="bench"
+    )
+    await thread.start()
+    try:
+        return await rate(lambda _: thread.run(_nothing), n, repeat)
+    finally:
+        await thread.stop()
+
+
 async def store_rows(directory: str, sizes: Sizes) -> dict[str, float]:
     rows: dict[str, float] = {}
     repeat = sizes.repeat
+    rows[ROUND_TRIP] = await round_trip_rate(sizes.set, repeat)
 
     def path(name: str) -> str:
         return os.path.join(directory, f"{name}.db")
@@ -273,8 +294,10 @@ async def aiosqlite_rows(directory: str, sizes: Sizes) -> dict[str, float]:
 
 # -- the report ------------------------------------------------------------------
 
+ROUND_TRIP = "thread round trip"
 ORDER = [
     "get",
+    ROUND_TRIP,
     "set (normal)",
     "set (full)",
     *(tasks_row(tasks) for tasks in TASKS),
@@ -285,6 +308,7 @@ ORDER = [
 ]
 # The sqlite3 figure each row is compared with, when it is not the row's own.
 LIMIT_OF = {
+    ROUND_TRIP: "set (normal)",
     **{tasks_row(tasks): "set (normal)" for tasks in TASKS},
     "changes_since(0)": "full read",
     "changes(replay=True)": "full read",
@@ -329,20 +353,24 @@ def report(
     aio = results.get("aiosqlite", {})
     aio_head = "aiosqlite" if backend == "asyncio" else "aiosqlite*"
     head = f"{'operation (' + backend + ')':<26}{'pepperflow':>13}{'sqlite3':>13}{aio_head:>13}"
-    print(head + f"{'vs sqlite3':>12}  unit")
-    print("-" * (len(head) + 20))
+    print(head + f"{'vs sqlite3':>12}{'vs aiosqlite':>14}  unit")
+    print("-" * (len(head) + 34))
     for op in ORDER:
         own = limit.get(op)
         base = limit.get(LIMIT_OF.get(op, op))
+        peer = aio.get(op)
         line = f"{op:<26}{fmt(ours.get(op)):>13}{fmt(own):>13}{fmt(aio.get(op)):>13}"
         mark = " " if own is not None else "\u2020"
         line += f"{ours[op] / base:>10.2f}x{mark}" if base else f"{'':>12}"
+        line += f"{ours[op] / peer:>13.2f}x" if peer else f"{'':>14}"
         print(line + f"  {UNITS.get(op, 'ops/s')}")
     print(
         f"  sqlite3 (synchronous, WAL): get = point SELECT; set = INSERT OR REPLACE + commit"
         f" per row; set_many = executemany({BATCH:,}) + commit;\n"
-        f"  \u2020 compared with sqlite3 'set (normal)' (tasks) or with SELECT * fetchall of"
-        f" {sizes.replay:,} rows ({fmt(limit['full read'])} rows/s: replays, open)"
+        f"  \u2020 compared with sqlite3 'set (normal)' (round trip, tasks) or with SELECT *"
+        f" fetchall of {sizes.replay:,} rows ({fmt(limit['full read'])} rows/s: replays, open)\n"
+        f"  thread round trip: an empty job through the connection's thread (no SQL), the"
+        f" most any awaited write can reach"
     )
     if backend != "asyncio":
         print("  * aiosqlite is built on asyncio: measured on asyncio only")
@@ -384,7 +412,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer operations")
     parser.add_argument("--dir", default=None, help="where to make the temporary directory")
+    parser.add_argument(
+        "--cpus", default=None, help="run on these CPUs only, e.g. 0 or 0,1 (Linux)"
+    )
     args = parser.parse_args()
+    if args.cpus is not None:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
     sizes = Sizes(args.quick)
     print(
         f"pepperflow SqliteStore benchmark: best of {sizes.repeat} (get: best of 5);"
@@ -394,6 +427,7 @@ def main() -> int:
     print(
         f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version},"
         f" {platform.machine()}, {os.cpu_count()} cores"
+        + (f", pinned to CPU {args.cpus}" if args.cpus is not None else "")
     )
     verdicts: list[tuple[bool, str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-", dir=args.dir) as root:
