@@ -18,11 +18,19 @@ from ._errors import PepperflowError as PepperflowError
 from ._errors import StoreUnavailable as StoreUnavailable
 from ._errors import UnencodableValue as UnencodableValue
 from ._errors import UnknownProvider as UnknownProvider
+from ._errors import UnknownStore as UnknownStore
 from ._errors import UnknownStoreURL as UnknownStoreURL
 from ._errors import VersionConflict as VersionConflict
 from ._metrics import MetricSample as MetricSample
 from ._metrics import MetricsRegistry as MetricsRegistry
 from ._metrics import MetricsSink as MetricsSink
+from ._store_specs import default_state_path as default_state_path
+from .memory._types import MemoryEntry as MemoryEntry
+from .memory._types import MemoryStore as MemoryStore
+from .memory.manager import MemoryManager as MemoryManager
+from .memory.stores import BaseMemoryStore as BaseMemoryStore
+from .memory.stores import LocalMemoryStore as LocalMemoryStore
+from .memory.stores import RedisMemoryStore as RedisMemoryStore
 from .providers._types import Provider as Provider
 from .providers._types import ProviderMetadata as ProviderMetadata
 from .providers._types import ProviderRecord as ProviderRecord
@@ -38,23 +46,37 @@ from .resources._types import ResourceStatus as ResourceStatus
 from .resources.managed import managed_resource as managed_resource
 from .resources.manager import DefaultResourceManager as DefaultResourceManager
 from .resources.metrics import ResourceMetrics as ResourceMetrics
+from .state._types import StateEntry as StateEntry
+from .state._types import StateManager as StateManager
+from .state._types import StateType as StateType
+from .state.factory import StateManagerFactory as StateManagerFactory
+from .state.managers import BaseStateManager as BaseStateManager
+from .state.managers import PersistentStateManager as PersistentStateManager
+from .state.managers import SharedStateManager as SharedStateManager
 from .stores.url import open_store as open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaseMemoryStore",
+    "BaseStateManager",
     "DefaultResourceManager",
     "DuplicateProvider",
     "FeedOverflow",
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",
+    "LocalMemoryStore",
+    "MemoryEntry",
+    "MemoryManager",
     "MemoryProvider",
+    "MemoryStore",
     "MetricSample",
     "MetricsRegistry",
     "MetricsSink",
     "MissingExtra",
     "PepperflowError",
+    "PersistentStateManager",
     "Provider",
     "ProviderManager",
     "ProviderMetadata",
@@ -62,16 +84,24 @@ __all__ = [
     "ProviderRecord",
     "ProviderStatus",
     "ProviderType",
+    "RedisMemoryStore",
     "ResourceManager",
     "ResourceMetrics",
     "ResourceRecord",
     "ResourceStatus",
+    "SharedStateManager",
+    "StateEntry",
+    "StateManager",
+    "StateManagerFactory",
+    "StateType",
     "StoreProvider",
     "StoreUnavailable",
     "UnencodableValue",
     "UnknownProvider",
+    "UnknownStore",
     "UnknownStoreURL",
     "VersionConflict",
+    "default_state_path",
     "managed_resource",
     "open_store",
 ]

@@ -15,7 +15,8 @@ says what was wrong, where, and how to fix it::
         ├── MissingExtra (ImportError)    a backend needs an optional extra
         ├── StoreUnavailable (ConnectionError)  a remote store's server is unreachable
         ├── DuplicateProvider (ValueError)  a provider name already registered
-        └── UnknownProvider (ValueError)    no provider registered under a name
+        ├── UnknownProvider (ValueError)    no provider registered under a name
+        └── UnknownStore (ValueError)   no memory store registered under a name
 
 Operations on a closed store raise :class:`anyio.ClosedResourceError`.
 Nothing is stored when any of these is raised by a write, except
@@ -123,3 +124,30 @@ class UnknownProvider(PepperflowError, ValueError):
             f"no provider named {name!r} is registered (registered: {registered});"
             " register it first, or check the name"
         )
+
+
+class UnknownStore(PepperflowError, ValueError):
+    """A :class:`~pepperflow.MemoryManager` has no store under the name asked for.
+
+    Attributes:
+        name: the store name, or ``None`` when none was given and there is
+            no default store.
+        known: the names registered when the lookup failed, sorted.
+    """
+
+    def __init__(self, name: str | None, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        registered = ", ".join(repr(n) for n in known) if known else "none"
+        if name is None:
+            message = (
+                f"no store given and no default store (registered: {registered});"
+                " pass store=NAME, or register one with register_store(name, store,"
+                " default=True)"
+            )
+        else:
+            message = (
+                f"no memory store named {name!r} is registered (registered: {registered});"
+                " register it with register_store(name, store), or check the name"
+            )
+        super().__init__(message)

@@ -37,12 +37,28 @@ def test_every_public_attribute_is_in_all(name: str) -> None:
     assert not extra, f"{name} exposes names not in __all__: {sorted(extra)}"
 
 
+# Names two namespaces export as two different things, on purpose (documented):
+# pepperflow.MemoryStore is R055's memory protocol, pepperflow.stores.MemoryStore
+# the in-process store backend.
+DISTINCT_HOMONYMS = {"MemoryStore"}
+
+
 def test_each_name_is_exported_by_one_namespace_only() -> None:
     seen: dict[str, str] = {}
     for name in ["pepperflow", "pepperflow.stores", "pepperflow.streams"]:
         for attr in importlib.import_module(name).__all__:
+            if attr in DISTINCT_HOMONYMS:
+                continue
             assert attr not in seen, f"{attr} exported by both {seen[attr]} and {name}"
             seen[attr] = name
+
+
+def test_the_homonyms_are_different_things() -> None:
+    import pepperflow.stores
+
+    for attr in DISTINCT_HOMONYMS:
+        assert getattr(pepperflow, attr) is not getattr(pepperflow.stores, attr)
+    assert not issubclass(pepperflow.stores.MemoryStore, pepperflow.MemoryStore)
 
 
 def test_errors_subclass_the_matching_builtins() -> None:

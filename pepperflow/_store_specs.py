@@ -1,0 +1,143 @@
+"""What the seed façades accept as "the store to use", and the default location.
+
+A *store spec* is one of:
+
+* a :class:`~pepperflow.stores.Store`: used as it is; the application opens
+  and closes it;
+* a store URL (``"memory://"``, ``"sqlite:///state.db"``,
+  ``"redis://host:6379/0?namespace=app"``): a store of its own is built for
+  each view, named after it (:func:`named_url`), and the view opens and
+  closes it;
+* a path (``str`` without ``://``, or ``os.PathLike``): a
+  :class:`~pepperflow.stores.SqliteStore` in that file, with the view's name
+  as its namespace;
+* a callable ``make(name) -> Store``: called for each view's store.
+
+The persistent default is :func:`default_state_path`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeAlias
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from .stores.base import Store
+from .stores.sqlite import SqliteStore
+from .stores.url import store_from_url
+
+__all__ = [
+    "ENVIRONMENT_HOME",
+    "StoreSpec",
+    "check_spec",
+    "default_state_path",
+    "named_url",
+    "resolve",
+]
+
+#: A store, a store URL, a SQLite file path, or ``make(name) -> Store``.
+StoreSpec: TypeAlias = "Store | str | os.PathLike[str] | Callable[[str], Store]"
+
+#: The environment variable naming the directory of the default state file.
+ENVIRONMENT_HOME = "PEPPERFLOW_HOME"
+
+
+def default_state_path() -> Path:
+    """Where PERSISTENT state goes when no store is given: ``state.db`` in a directory.
+
+    The directory is ``$PEPPERFLOW_HOME`` when that environment variable is
+    set (and not empty), else ``.pepperflow`` in the current working
+    directory. Read when called (a factory reads it when it is made), never
+    at import; the directory is created when the store first opens.
+    """
+    home = os.environ.get(ENVIRONMENT_HOME)
+    directory = Path(home) if home else Path.cwd() / ".pepperflow"
+    return directory.absolute() / "state.db"
+
+
+def named_url(url: str, name: str | None) -> str:
+    """``url`` with its store named ``name``, or ``<the URL's own name>:<name>``.
+
+    The name is the ``namespace`` option of sqlite and redis URLs and the
+    ``name`` of memory URLs (``memory://NAME`` or ``?name=``). With ``name``
+    ``None`` the URL is returned as it is.
+    """
+    if name is None:
+        return url
+    head, _, query_text = url.partition("?")
+    option = "name" if head.lower().startswith("memory:") else "namespace"
+    query = parse_qsl(query_text, keep_blank_values=True)
+    base = next((value for key, value in query if key == option), "")
+    if option == "name" and not base:
+        base = urlsplit(head).netloc
+    rest = [(key, value) for key, value in query if key != option]
+    full = f"{base}:{name}" if base else name
+    return f"{head}?{urlencode([*rest, (option, full)])}"
+
+
+def check_spec(spec: object, *, what: str) -> None:
+    """Raise unless ``spec`` is a store spec; URLs are parsed (user functions are not called).
+
+    Raises:
+        UnknownStoreURL: an unknown scheme or option in a URL.
+        TypeError: ``spec`` is none of the accepted kinds.
+        ValueError: an empty path.
+    """
+    if isinstance(spec, Store) or callable(spec):
+        return
+    if isinstance(spec, str) and "://" in spec:
+        store_from_url(named_url(spec, "check"))  # builds, does not open
+    elif isinstance(spec, str | os.PathLike):
+        if not os.fspath(spec):
+            raise ValueError(f"{what}: an empty path; name a file, e.g. 'state.db'")
+    else:
+        raise TypeError(
+            f"{what} must be a pepperflow store, a store URL ('sqlite:///state.db',"
+            f" 'redis://host:6379/0'), a SQLite file path or a function name -> store;"
+            f" got {type(spec).__name__}: {spec!r}"
+        )
+
+
+def resolve(
+    spec: object, name: str | None, *, what: str
+) -> tuple[Store, Callable[[], Store] | None]:
+    """The store ``spec`` describes for the view ``name``, and how to build another.
+
+    The second item is ``None`` for a Store given as it is (the
+    application's); otherwise the view owns the store, and builds a new one
+    with it when the store failed to open.
+    """
+    check_spec(spec, what=what)
+    if isinstance(spec, Store):
+        return spec, None
+    make: Callable[[], Store]
+    if isinstance(spec, str | os.PathLike):
+        text = os.fspath(spec)
+        if isinstance(text, str) and "://" in text:
+            url = named_url(text, name)
+
+            def make() -> Store:
+                return store_from_url(url)
+
+        else:
+            path, namespace = text, name if name is not None else "default"
+
+            def make() -> Store:
+                return SqliteStore(path, namespace=namespace)
+
+    else:
+        assert callable(spec)
+        factory = spec
+
+        def make() -> Store:
+            store = factory(name if name is not None else "default")
+            if not isinstance(store, Store):
+                raise TypeError(
+                    f"{what}: {factory!r} returned {type(store).__name__}, not a"
+                    " pepperflow store (e.g. pepperflow.stores.SqliteStore(...))"
+                )
+            return store
+
+    return make(), make

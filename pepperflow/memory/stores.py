@@ -1,0 +1,268 @@
+"""R055's memory stores: views over one pepperflow store each.
+
+``get`` returns a :class:`~pepperflow.MemoryEntry` built from the store's
+entry; ``set``, ``delete``, ``exists``, ``scan`` and ``clear`` are the
+store's own operations under R055's names. Every write and every expiry is
+a change in the store's change feed (``memory.store.changes()``).
+
+* :class:`BaseMemoryStore` works over any pepperflow store (or a store URL).
+* :class:`LocalMemoryStore` keeps entries in process.
+* :class:`RedisMemoryStore` keeps them in Redis, shared across processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+from .._hosting import Runner, StoreBinding, StoreView
+from .._metrics import MetricsSink
+from .._patterns import compile_pattern
+from .._store_specs import StoreSpec, named_url, resolve
+from ..stores.base import Store
+from ..stores.memory import MemoryStore as _MemoryBackend
+from ..stores.redis import RedisStore
+from ._types import MemoryEntry, MemoryStore
+
+__all__ = ["BaseMemoryStore", "LocalMemoryStore", "RedisMemoryStore"]
+
+T = TypeVar("T")
+
+_DEFAULT_NAMESPACE = "memory"
+
+
+def _time(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class BaseMemoryStore(MemoryStore[T], StoreView):
+    """R055's memory store over a pepperflow store.
+
+    Args:
+        store: a pepperflow store (the application's: it opens and closes
+            it), or a store URL or SQLite file path (the memory store then
+            owns the store it builds: ``async with`` runs it, ``aclose()``
+            closes it; without ``async with`` it opens on first use).
+        metrics: where ``memory_store_<operation>`` counters go (a
+            :class:`~pepperflow.MetricsRegistry` the application owns);
+            none are recorded without it.
+
+    Metrics, labelled with the store's name (``store=``) and ``success``:
+    ``memory_store_get`` (``reason="not_found"`` for a key absent or
+    expired), ``memory_store_set``, ``memory_store_delete``
+    (``reason="not_found"``); any operation that raises is counted with
+    ``success="false"`` and the exception's class name as ``reason``.
+    """
+
+    def __init__(self, store: StoreSpec, *, metrics: MetricsSink | None = None) -> None:
+        kind = type(self).__name__
+        what = f"{kind}(store=...)"
+        built, make = resolve(store, None, what=what)
+        self._setup(built, make, metrics)
+
+    def _setup(self, store: Store, make: Any, metrics: MetricsSink | None) -> None:
+        owner = f"{type(self).__name__} {store.name!r}"
+        runner = None if make is None else Runner(owner)
+        binding = StoreBinding(owner, store, make=make, runner=runner)
+        self._init_view(binding, runner, metrics, "memory_store", {"store": store.name})
+
+    @property
+    def name(self) -> str:
+        """The store's name (its namespace)."""
+        return self.store.name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} over {self.store!r}>"
+
+    async def get(self, key: str) -> MemoryEntry[T] | None:
+        try:
+            store = await self._binding.use()
+            entry = await store.entry(key)
+        except BaseException as exc:
+            self._failed("get", exc)
+            raise
+        if entry is None:
+            self._record("get", False, reason="not_found")
+            return None
+        self._record("get", True)
+        value: T = entry.value
+        return MemoryEntry(
+            entry.key,
+            value,
+            None if entry.expires_at is None else _time(entry.expires_at),
+            entry.metadata,
+            created_at=_time(entry.created_at),
+            updated_at=_time(entry.updated_at),
+            version=entry.version,
+        )
+
+    async def set(
+        self,
+        key: str,
+        value: T,
+        ttl: timedelta | float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        try:
+            store = await self._binding.use()
+            await store.set(key, value, ttl=ttl, metadata=metadata)
+        except BaseException as exc:
+            self._failed("set", exc)
+            raise
+        self._record("set", True)
+
+    async def delete(self, key: str) -> bool:
+        try:
+            store = await self._binding.use()
+            deleted = await store.delete(key)
+        except BaseException as exc:
+            self._failed("delete", exc)
+            raise
+        if deleted:
+            self._record("delete", True)
+        else:
+            self._record("delete", False, reason="not_found")
+        return deleted
+
+    async def exists(self, key: str) -> bool:
+        try:
+            store = await self._binding.use()
+            return await store.exists(key)
+        except BaseException as exc:
+            self._failed("exists", exc)
+            raise
+
+    def scan(self, pattern: str | None = None, batch_size: int = 100) -> AsyncIterator[str]:
+        if type(batch_size) is not int or batch_size < 1:
+            raise ValueError(f"{self!r}: batch_size must be an int >= 1, got {batch_size!r}")
+        compile_pattern(pattern)
+        return _Scan(self._binding, pattern, batch_size)
+
+    async def clear(self, pattern: str | None = None) -> int:
+        try:
+            store = await self._binding.use()
+            return await store.clear(pattern)
+        except BaseException as exc:
+            self._failed("clear", exc)
+            raise
+
+
+class _Scan:
+    """The keys of a scan; the store opens (if it must) on the first step."""
+
+    __slots__ = ("_batch", "_binding", "_keys", "_pattern")
+
+    def __init__(self, binding: StoreBinding, pattern: str | None, batch_size: int) -> None:
+        self._binding = binding
+        self._pattern = pattern
+        self._batch = batch_size
+        self._keys: AsyncIterator[str] | None = None
+
+    def __aiter__(self) -> _Scan:
+        return self
+
+    async def __anext__(self) -> str:
+        keys = self._keys
+        if keys is None:
+            store = await self._binding.use()
+            keys = self._keys = store.scan(self._pattern, batch_size=self._batch)
+        return await keys.__anext__()
+
+
+class LocalMemoryStore(BaseMemoryStore[T]):
+    """Entries in process memory (an in-process :class:`~pepperflow.stores.MemoryStore`).
+
+    Works as made; ``async with local:`` also runs its expiry task, so
+    expiries are changes within 50 ms of their deadline (otherwise on the
+    next access of the key, or of a scan over it).
+
+    Args:
+        name: the store's name, carried by its changes.
+        metrics: see :class:`BaseMemoryStore`.
+    """
+
+    def __init__(self, *, name: str = "local", metrics: MetricsSink | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"LocalMemoryStore name must be a non-empty str, got {name!r}")
+
+        def make() -> Store:
+            return _MemoryBackend(name)
+
+        self._setup(make(), make, metrics)
+
+
+class RedisMemoryStore(BaseMemoryStore[T]):
+    """Entries in Redis (a :class:`~pepperflow.stores.RedisStore`), shared across processes.
+
+    Args:
+        url: ``redis://host:port/db`` (``?namespace=`` included), a
+            redis-py or coredis client, or a RedisStore the application
+            opened (used as it is).
+        namespace: the namespace of the store built from ``url`` or a
+            client (``"memory"`` unless the URL names one).
+        metrics: see :class:`BaseMemoryStore`.
+
+    ``async with RedisMemoryStore(url) as memory:`` opens it for a block;
+    without it, it opens on first use and ``await memory.aclose()``, in the
+    same task, closes it.
+
+    Raises:
+        ValueError: a URL that is not ``redis://``/``rediss://``, or two
+            different namespaces (in the URL and the argument).
+    """
+
+    def __init__(
+        self,
+        url: str | RedisStore | Any = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str | None = None,
+        metrics: MetricsSink | None = None,
+    ) -> None:
+        if isinstance(url, RedisStore):
+            if namespace is not None and namespace != url.namespace:
+                raise ValueError(
+                    f"RedisMemoryStore: the store's namespace is {url.namespace!r},"
+                    f" not {namespace!r}; drop namespace= or pass a URL"
+                )
+            self._setup(url, None, metrics)
+            return
+        if isinstance(url, Store):
+            raise TypeError(
+                f"RedisMemoryStore needs a RedisStore, got {url!r}; use"
+                " BaseMemoryStore(store) for other stores"
+            )
+        if isinstance(url, str):
+            spec = _redis_url(url, namespace)
+
+            def make() -> Store:
+                built, _ = resolve(spec, None, what="RedisMemoryStore(url=...)")
+                return built
+
+        else:
+            client = url
+
+            def make() -> Store:
+                return RedisStore(client, namespace=namespace or _DEFAULT_NAMESPACE)
+
+        self._setup(make(), make, metrics)
+
+
+def _redis_url(url: str, namespace: str | None) -> str:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("redis", "rediss"):
+        raise ValueError(
+            f"RedisMemoryStore needs a redis:// or rediss:// URL, got {url!r};"
+            " use BaseMemoryStore(url) for other stores"
+        )
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    given = options.get("namespace")
+    if given is not None:
+        if namespace is not None and namespace != given:
+            raise ValueError(
+                f"RedisMemoryStore: the URL names namespace {given!r} and the argument"
+                f" {namespace!r}; give one"
+            )
+        return url
+    return named_url(url, namespace or _DEFAULT_NAMESPACE)

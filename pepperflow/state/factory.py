@@ -1,0 +1,178 @@
+"""StateManagerFactory: one state manager per name, over the stores chosen per state type.
+
+::
+
+    async with StateManagerFactory(shared="redis://127.0.0.1:6379/0") as factory:
+        settings = factory.create_manager("settings", "persistent")
+        await settings.set("theme", "dark")  # in .pepperflow/state.db
+
+The factory builds each manager's store from the spec given for its type
+(see :mod:`pepperflow._store_specs`), named after the manager, and runs and
+closes the stores it built. Defaults:
+
+* EPHEMERAL: ``"memory://"``, an in-process MemoryStore per manager;
+* PERSISTENT: a SqliteStore in :func:`~pepperflow.default_state_path`
+  (``.pepperflow/state.db`` in the working directory, or
+  ``$PEPPERFLOW_HOME/state.db``), one namespace per manager;
+* SHARED: ``"memory://"``, shared within the process through this factory;
+  give a Redis URL to share it across processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self, overload
+
+import anyio
+
+from .._hosting import Runner, StoreBinding
+from .._metrics import MetricsSink
+from .._store_specs import StoreSpec, check_spec, default_state_path, resolve
+from ._types import StateType, as_state_type
+from .managers import BaseStateManager, PersistentStateManager, SharedStateManager
+
+__all__ = ["StateManagerFactory"]
+
+_KINDS: dict[StateType, type[BaseStateManager[Any]]] = {
+    StateType.EPHEMERAL: BaseStateManager,
+    StateType.PERSISTENT: PersistentStateManager,
+    StateType.SHARED: SharedStateManager,
+}
+
+
+class StateManagerFactory:
+    """Makes (once per name) and closes the state managers of an application.
+
+    Args:
+        ephemeral: the store spec of EPHEMERAL managers (``"memory://"``).
+        persistent: the store spec of PERSISTENT managers; by default a
+            SQLite file at :func:`~pepperflow.default_state_path`, read
+            when the factory is made.
+        shared: the store spec of SHARED managers (``"memory://"``; a
+            ``redis://`` URL shares them across processes).
+        metrics: the metrics sink every manager records into (none by default).
+
+    A store spec is a store URL or a SQLite file path (each manager gets a
+    store of its own, named after it: ``?namespace=app`` in the URL makes
+    it ``app:<manager>``), a function ``make(name) -> Store``, or a
+    pepperflow store (every manager of that type is a view of that one
+    store, which the application opens and closes).
+
+    Use ``async with StateManagerFactory(...) as factory:``: the stores
+    the factory builds run in its task group and close with it. Without
+    ``async with`` a store that must run (SQLite, Redis) is opened in the
+    task that first uses it, and that task must ``await factory.aclose()``
+    once done, outside any scope it opened since.
+    """
+
+    def __init__(
+        self,
+        *,
+        ephemeral: StoreSpec = "memory://",
+        persistent: StoreSpec | None = None,
+        shared: StoreSpec = "memory://",
+        metrics: MetricsSink | None = None,
+    ) -> None:
+        if persistent is None:
+            persistent = default_state_path()
+        for what, spec in (
+            ("ephemeral", ephemeral),
+            ("persistent", persistent),
+            ("shared", shared),
+        ):
+            check_spec(spec, what=f"StateManagerFactory({what}=...)")
+        self._specs: dict[StateType, StoreSpec] = {
+            StateType.EPHEMERAL: ephemeral,
+            StateType.PERSISTENT: persistent,
+            StateType.SHARED: shared,
+        }
+        self.metrics = metrics
+        self._runner = Runner("StateManagerFactory")
+        self._managers: dict[str, BaseStateManager[Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"<StateManagerFactory {len(self._managers)} managers>"
+
+    @overload
+    def create_manager(
+        self, name: str, type: Literal[StateType.PERSISTENT, "persistent"]
+    ) -> PersistentStateManager[Any]: ...
+
+    @overload
+    def create_manager(
+        self, name: str, type: Literal[StateType.SHARED, "shared"]
+    ) -> SharedStateManager[Any]: ...
+
+    @overload
+    def create_manager(
+        self, name: str, type: StateType | str = StateType.EPHEMERAL
+    ) -> BaseStateManager[Any]: ...
+
+    def create_manager(
+        self, name: str, type: StateType | str = StateType.EPHEMERAL
+    ) -> BaseStateManager[Any]:
+        """The manager named ``name`` keeping state of ``type``, made on first call.
+
+        The same name returns the same manager. Its store is opened on its
+        first operation (or ``await manager.open()``).
+
+        Raises:
+            ValueError: an unknown type, an empty name, or a name already
+                used by a manager of another type.
+            anyio.ClosedResourceError: the factory is closed.
+        """
+        if self._runner.closed:
+            raise anyio.ClosedResourceError("this StateManagerFactory is closed")
+        kind = as_state_type(type)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a state manager's name must be a non-empty str, got {name!r}")
+        manager = self._managers.get(name)
+        if manager is not None:
+            if manager.state_type is not kind:
+                raise ValueError(
+                    f"a {manager.state_type.value} state manager named {name!r} exists;"
+                    f" give the {kind.value} one another name"
+                )
+            return manager
+        cls = _KINDS[kind]
+        owner = f"{cls.__name__} {name!r}"
+        store, make = resolve(
+            self._specs[kind], name, what=f"StateManagerFactory({kind.value}=...)"
+        )
+        binding = StoreBinding(
+            owner, store, make=make, runner=None if make is None else self._runner
+        )
+        manager = self._managers[name] = cls._bound(name, binding, self.metrics)
+        return manager
+
+    async def __aenter__(self) -> Self:
+        await self._runner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self._close_managers()
+        finally:
+            await self._runner.__aexit__(None, None, None)
+
+    async def aclose(self) -> None:
+        """Close every manager and the stores the factory built (idempotent).
+
+        Stores given as they are stay open (the application's).
+        """
+        try:
+            await self._close_managers()
+        finally:
+            await self._runner.aclose()
+
+    async def _close_managers(self) -> None:
+        self._runner.closed = True
+        errors: list[Exception] = []
+        for manager in reversed(list(self._managers.values())):
+            try:
+                await manager.aclose()
+            except Exception as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ExceptionGroup("closing failed", errors)
