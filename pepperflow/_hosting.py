@@ -99,16 +99,17 @@ class Runner:
         self._group_task = anyio.get_current_task().id
 
     async def _exit_group(self) -> None:
-        group, self._group = self._group, None
+        group = self._group
         if group is None:
             return
         if anyio.get_current_task().id != self._group_task:
             raise RuntimeError(
                 f"{self.owner} was closed by another task than the one that first used it;"
-                " its stores are closed, but its task group belongs to that task: use"
-                f" `async with {self.owner}(...)` to run it for a block, or close it in"
-                " the task that first used it"
+                " its stores are closed, but its task group belongs to that task; close"
+                " it there too (that ends the group), or use it with `async with` so its"
+                " stores run for a block"
             )
+        self._group = None
         await group.__aexit__(None, None, None)
 
     async def open(self, store: Store) -> None:

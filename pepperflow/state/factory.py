@@ -129,8 +129,8 @@ class StateManagerFactory:
         if manager is not None:
             if manager.state_type is not kind:
                 raise ValueError(
-                    f"a {manager.state_type.value} state manager named {name!r} exists;"
-                    f" give the {kind.value} one another name"
+                    f"state manager {name!r} exists and keeps {manager.state_type.name}"
+                    f" state; give the {kind.name} one another name"
                 )
             return manager
         cls = _KINDS[kind]

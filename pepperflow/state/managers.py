@@ -36,6 +36,7 @@ from .._hosting import Runner, StoreBinding, StoreView
 from .._metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._store_specs import StoreSpec, default_state_path, resolve
+from ..memory.stores import BaseMemoryStore
 from ..stores.base import Entry, Store, check_key
 from ..streams.events import Change, SetChange
 from ._types import StateEntry, StateManager, StateType, as_state_type
@@ -97,7 +98,7 @@ class BaseStateManager(StateManager[T], StoreView):
 
     def __init__(
         self,
-        store: StoreSpec | None = None,
+        store: StoreSpec | BaseMemoryStore[Any] | None = None,
         *,
         name: str = "default",
         metrics: MetricsSink | None = None,
@@ -116,8 +117,8 @@ class BaseStateManager(StateManager[T], StoreView):
         _check_name(kind, name)
         if spec is None:
             spec = self._default_store()
-        if isinstance(spec, StoreView):
-            spec = spec.store  # an R055 memory store: its store, as the application's
+        if isinstance(spec, BaseMemoryStore):
+            spec = spec.store  # an R055 memory store lends its store (it stays its owner)
         owner = f"{kind} {name!r}"
         store, make = resolve(spec, name, what=f"{kind}(store=...)")
         runner = None if make is None else Runner(owner)
@@ -353,7 +354,7 @@ class SharedStateManager(BaseStateManager[T]):
         self,
         namespace: str = "default",
         *,
-        store: StoreSpec | None = None,
+        store: StoreSpec | BaseMemoryStore[Any] | None = None,
         metrics: MetricsSink | None = None,
     ) -> None:
         self._setup_owned(store, namespace, metrics)
