@@ -1,0 +1,83 @@
+"""SharedStateManager over Redis in one process: two connections, subscriptions before open,
+an unreachable server. (Across processes: tests/test_state_processes.py.)"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import anyio
+import pytest
+
+from pepperflow import SharedStateManager, StateManagerFactory, StoreUnavailable
+from pepperflow.stores import RedisStore
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+_runs = itertools.count()
+
+
+async def wait_for(calls: list[Any], n: int) -> None:
+    with anyio.fail_after(10):
+        while len(calls) < n:
+            await anyio.sleep(0.005)
+
+
+async def test_two_factories_on_one_redis_share_state_and_changes(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.ensure_running()
+    url = f"{redis_server.url}?namespace=two-{next(_runs)}"
+    calls: list[tuple[str, Any]] = []
+    async with StateManagerFactory(shared=url) as one, StateManagerFactory(shared=url) as two:
+        writer = one.create_manager("room", "shared")
+        reader = two.create_manager("room", "shared")
+        reader.subscribe("topic", lambda key, value: calls.append((key, value)))
+        await reader.open()
+        assert isinstance(writer.store, RedisStore)
+        assert writer.store.namespace == reader.store.namespace
+        assert writer.store is not reader.store
+        await writer.set("topic", "hello", ttl=0.2)
+        await wait_for(calls, 1)
+        assert await reader.get("topic") == "hello"
+        entry = await reader.entry("topic")
+        assert entry is not None and entry.version == 1 and entry.expires_at is not None
+        await wait_for(calls, 2)  # the expiry, swept by either process
+        assert calls == [("topic", "hello"), ("topic", None)]
+        assert await reader.list() == []
+
+
+async def test_subscriptions_made_before_the_store_opens_start_when_it_opens(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.ensure_running()
+    url = f"{redis_server.url}?namespace=early-{next(_runs)}"
+    calls: list[tuple[str, Any]] = []
+    async with StateManagerFactory(shared=url) as factory:
+        room = factory.create_manager("room", "shared")
+        room.subscribe_pattern("msg:", lambda key, value: calls.append((key, value)))
+        assert room.store.statistics().subscriptions == 0, "not open yet"
+        await room.set("msg:1", "a")  # the first use opens the store, then writes
+        assert calls == [("msg:1", "a")]
+        assert room.store.statistics().subscriptions == 1
+
+
+async def test_an_unreachable_server_raises_and_a_later_use_connects() -> None:
+    server = RedisServer()
+    try:
+        url = f"{server.url}?namespace=late"
+        calls: list[tuple[str, Any]] = []
+        room: SharedStateManager[str] = SharedStateManager("room", store=url)
+        room.subscribe("k", lambda key, value: calls.append((key, value)))
+        failed = room.store
+        with pytest.raises(StoreUnavailable, match="cannot reach Redis"):
+            await room.set("k", "lost")
+        assert room.store is not failed, "a RedisStore that failed to open is replaced"
+        server.start()
+        await room.set("k", "kept")
+        assert calls == [("k", "kept")], "the subscription moved to the new store"
+        assert await room.get("k") == "kept"
+        await room.aclose()
+    finally:
+        server.close()
