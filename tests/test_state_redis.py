@@ -36,7 +36,7 @@ async def test_two_factories_on_one_redis_share_state_and_changes(
         reader.subscribe("topic", lambda key, value: calls.append((key, value)))
         await reader.open()
         assert isinstance(writer.store, RedisStore)
-        assert writer.store.namespace == reader.store.namespace
+        assert writer.store.name == reader.store.name == f"{url.split('=')[1]}:room"
         assert writer.store is not reader.store
         await writer.set("topic", "hello", ttl=0.2)
         await wait_for(calls, 1)
