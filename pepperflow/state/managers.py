@@ -38,6 +38,7 @@ from .._patterns import compile_pattern
 from .._store_specs import StoreSpec, default_state_path, resolve
 from ..memory.stores import BaseMemoryStore
 from ..stores.base import Entry, Store, check_key
+from ..stores.memory import MemoryStore
 from ..streams.events import Change, SetChange
 from ._types import StateEntry, StateManager, StateType, as_state_type
 
@@ -77,9 +78,10 @@ class BaseStateManager(StateManager[T], StoreView):
     Args:
         store: by default a new in-process
             :class:`~pepperflow.stores.MemoryStore`; or a pepperflow store
-            (the application's: it opens and closes it), a store URL, a
-            SQLite file path, or ``make(name) -> Store`` (the manager then
-            owns the store).
+            or an R055 memory store (the application's: it opens and closes
+            it; a memory store lends its store), a store URL, a SQLite file
+            path, or ``make(name) -> Store`` (the manager then owns the
+            store it builds, named after the manager).
         name: the manager's name: the namespace of a store it builds, the
             ``manager`` label of its metrics.
         metrics: where ``state_manager_<operation>`` counters go (a
@@ -108,8 +110,6 @@ class BaseStateManager(StateManager[T], StoreView):
     # -- construction ----------------------------------------------------------
 
     def _default_store(self) -> StoreSpec:
-        from ..stores.memory import MemoryStore
-
         return MemoryStore
 
     def _setup_owned(self, spec: object, name: str, metrics: MetricsSink | None) -> None:
