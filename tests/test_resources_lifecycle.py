@@ -199,7 +199,9 @@ async def test_closing_while_the_periodic_cleanup_releases_finishes_that_cleanup
     await resources.start()
     resources.register_factory("db", None, cleanup=close, ttl=0.01)
     await resources.acquire("db:1")
-    await anyio.sleep(0.04)  # the periodic cleanup is in close()
+    with anyio.fail_after(1):  # until the periodic cleanup is in close()
+        while (record := await resources.status("db:1")) is None or record.status != "releasing":
+            await anyio.sleep(0.005)
     await resources.stop()
     assert closed == ["db:1"]
 
