@@ -161,7 +161,6 @@ class _Play(AsyncDisposable):
                         try:
                             await self._observer.asend(value)
                         except Exception as exc:
-                            source.leaked.append(exc)  # check_stream reports it
                             self.active = False
                             await throw_to(self._observer, exc)
                             return
@@ -210,7 +209,6 @@ class ColdObservable(Observable[Any]):
         self.subscriptions = 0
         self.playing: list[_Play] = []
         self.acks: list[float] = []
-        self.leaked: list[Exception] = []
         self.errors_sent: list[int] = []  # the sequence numbers at which "#" was sent
         self._task_group = task_group
 

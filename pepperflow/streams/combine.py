@@ -159,9 +159,9 @@ def merge(*others: AsyncObservable[_T]) -> Operator[_T, _T]:
     ::
 
         source:     -a---b---|
-        other:      ---x---y-----|
+        other:      --x---y-----|
         merge(other):
-                    -a-x-b-y-----|
+                    -ax--by-----|
 
     Ends when every source ended; fails at the first error.
     """
@@ -205,9 +205,9 @@ def combine_latest(*others: AsyncObservable[Any]) -> Operator[Any, tuple[Any, ..
     at least one value::
 
         source:     -a-----b-----|
-        other:      ---x-y---z-|
+        other:      --x-y---z-|
         combine_latest(other):
-                    ---A-B-C-D---|      A=(a,x) B=(a,y) C=(b,y) D=(b,z)
+                    --A-B--CD----|      A=(a,x) B=(a,y) C=(b,y) D=(b,z)
 
     Ends when every source ended, or as soon as one ends without having
     sent anything; fails at the first error.
@@ -301,7 +301,7 @@ def flat_map(mapper: Callable[[_T], AsyncObservable[_Out]]) -> Operator[_T, _Out
         mapper(a):     -1-2|
         mapper(b):             -3-4|
         flat_map(mapper):
-                      --1-2------3-4---|
+                      --1-2-----3-4----|
 
     Each inner observable is subscribed in the source's ``asend`` (so the
     source waits for the subscription, not for the inner values). Ends
