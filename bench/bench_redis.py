@@ -1,0 +1,640 @@
+"""RedisStore next to its peers, on asyncio and trio, in one run.
+
+    python bench/bench_redis.py [--quick]
+
+Starts a private ``redis-server`` on a free port of 127.0.0.1 (never the
+shared 6379 server; ``FLUSHALL`` before each section) and measures, one
+awaited operation at a time on one connection:
+
+- RedisStore get / set / set with a ttl / set_many(1,000) (keys/s): on
+  asyncio with the redis-py driver (the default there) and the coredis
+  driver, on trio with coredis (the default there);
+- the same work with plain clients: redis-py's asyncio client (GET, SET,
+  SET EX, a non-transactional pipeline of 1,000 SETs) and coredis (the
+  same, on asyncio and trio), aiocache's ``RedisCache`` and cashews'
+  ``redis://`` (asyncio only: both are built on asyncio);
+- where a set's time goes: the time Redis spends per operation (``INFO
+  commandstats``) next to the wall time, for the plain SET, ``EVALSHA`` of
+  a script doing one SET, and ``RedisStore.set``;
+- a change's latency across processes: this script runs itself as a child
+  process (``--child``) that subscribes to the namespace; the parent sets a
+  key to ``time.time()`` once per millisecond and the child records its
+  ``time.time()`` minus that value in the callback (p50/p90/p99/max), for
+  each backend and driver, next to the floor: a bare ``XADD`` in the parent
+  read by a bare ``XREAD BLOCK`` in the child (redis-py);
+- ``redis-benchmark`` (when installed) as the server's limit: ``-t set,get``
+  with 50 clients, with ``-P 16``, and with one client.
+
+The columns run round-robin (each operation in turn on every column, best
+of the rounds), so load from elsewhere on the machine hits the figures of a
+ratio alike. Prints one table per backend with the ratios to the plain
+client of the same type, the latencies, the server's limits, then the
+targets and whether they were met. Always exits 0: it is a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import io
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import msgspec
+
+from pepperflow.stores.redis import DriverName, RedisStore
+from pepperflow.streams import Change, SetChange
+
+ROOT = Path(__file__).resolve().parent.parent
+Op = Callable[[int], Awaitable[Any]]
+Rows = dict[str, float]
+KEYS = [f"user:{i}" for i in range(1000)]
+BATCH = 1000  # keys per set_many / pipeline
+TTL = 3600
+PACE = 0.001  # seconds between the changes of the latency run
+
+
+class Sizes:
+    """How many operations each figure takes."""
+
+    def __init__(self, quick: bool) -> None:
+        # Many short rounds: on a shared machine the best of many catches
+        # quiet moments for every column.
+        self.ops = 1_000 if quick else 2_000
+        self.batches = 3 if quick else 5  # set_many(1,000) calls per run
+        self.samples = 500 if quick else 2_000  # changes per latency run
+        self.repeat = 3 if quick else 10
+
+
+# A column of the table: operation name -> (awaited call of i, calls per run, keys per call).
+Suite = dict[str, tuple[Op, int, int]]
+
+
+async def measure(
+    server: Server, suites: dict[str, Suite], repeat: int
+) -> tuple[dict[str, Rows], dict[str, Rows]]:
+    """Best ops/s (keys/s for batches) of every operation of every column,
+    and the least server time per op (per key for batches) in microseconds.
+
+    Runs round-robin, operation by operation, so a burst of load on the
+    machine hits the columns compared in a ratio alike. The server time is
+    the ``usec`` of every command in ``INFO commandstats``, reset before
+    each run.
+    """
+    best: dict[str, Rows] = {name: dict.fromkeys(suite, 0.0) for name, suite in suites.items()}
+    server_us: dict[str, Rows] = {
+        name: dict.fromkeys(suite, float("inf")) for name, suite in suites.items()
+    }
+    ops = list(dict.fromkeys(op for suite in suites.values() for op in suite))
+    for _ in range(repeat):
+        for op in ops:
+            for name, suite in suites.items():
+                if op not in suite:
+                    continue
+                call, n, keys = suite[op]
+                gc.collect()
+                server.sync.config_resetstat()
+                start = time.perf_counter()
+                for i in range(n):
+                    await call(i)
+                elapsed = time.perf_counter() - start
+                best[name][op] = max(best[name][op], n * keys / elapsed)
+                used = server.command_usec()
+                server_us[name][op] = min(server_us[name][op], used / (n * keys))
+    return best, server_us
+
+
+def keys_of(prefix: str) -> list[str]:
+    return [f"{prefix}user:{i}" for i in range(1000)]
+
+
+class Server:
+    """The private redis-server: its URL, port, and a synchronous client (FLUSHALL)."""
+
+    def __init__(self, url: str, port: int) -> None:
+        import redis
+
+        self.url = url
+        self.port = port
+        self.sync = redis.Redis(host="127.0.0.1", port=port)
+
+    def flush(self) -> None:
+        self.sync.flushall()
+
+    def command_usec(self) -> float:
+        """Microseconds the server spent in commands since the last CONFIG RESETSTAT."""
+        stats: dict[str, Any] = self.sync.info("commandstats")
+        return float(sum(entry["usec"] for entry in stats.values()))
+
+
+# -- RedisStore ----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def store_suite(server: Server, driver: DriverName, sizes: Sizes) -> AsyncIterator[Suite]:
+    n = sizes.ops
+
+    def callback(change: Change) -> None:
+        return None
+
+    async with (
+        RedisStore(server.url, namespace=f"bench-{driver}", driver=driver) as store,
+        RedisStore(server.url, namespace=f"bench-{driver}-sub", driver=driver) as watched,
+    ):
+        await store.set_many(dict.fromkeys(KEYS, 1))
+        # A subscriber in the process: the follower also reads the own writes back.
+        watched.subscribe(None, callback)
+        yield {
+            "get": (lambda i: store.get(KEYS[i % 1000]), n, 1),
+            "set": (lambda i: store.set(KEYS[i % 1000], i), n, 1),
+            "set ttl": (lambda i: store.set(KEYS[i % 1000], i, ttl=TTL), n, 1),
+            "set 1 sub": (lambda i: watched.set(KEYS[i % 1000], i), n, 1),
+            "set_many(1000)": (
+                lambda i: store.set_many(dict.fromkeys(KEYS, i)),
+                sizes.batches,
+                BATCH,
+            ),
+        }
+
+
+ONE_SET = "return redis.call('SET', KEYS[1], ARGV[1])"
+
+
+# -- plain clients ---------------------------------------------------------------
+
+
+@asynccontextmanager
+async def redis_py_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
+    import redis.asyncio
+
+    n = sizes.ops
+    keys = keys_of("redis-py:")
+    client = redis.asyncio.Redis.from_url(server.url, decode_responses=False)
+    try:
+        for key in keys:
+            await client.set(key, 1)
+
+        async def pipeline(i: int) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, i)
+                await pipe.execute()
+
+        one_set = await client.script_load(ONE_SET)
+        yield {
+            "get": (lambda i: client.get(keys[i % 1000]), n, 1),
+            "set": (lambda i: client.set(keys[i % 1000], i), n, 1),
+            "set ttl": (lambda i: client.set(keys[i % 1000], i, ex=TTL), n, 1),
+            "set_many(1000)": (pipeline, sizes.batches, BATCH),
+            "evalsha 1 SET": (lambda i: client.evalsha(one_set, 1, keys[i % 1000], i), n, 1),
+        }
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def coredis_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
+    import coredis
+
+    n = sizes.ops
+    keys = keys_of("coredis:")
+    async with coredis.Redis.from_url(server.url, decode_responses=False) as client:
+        for key in keys:
+            await client.set(key, 1)
+
+        async def pipeline(i: int) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, i)
+
+        one_set = await client.script_load(ONE_SET)
+        yield {
+            "get": (lambda i: client.get(keys[i % 1000]), n, 1),
+            "set": (lambda i: client.set(keys[i % 1000], i), n, 1),
+            "set ttl": (lambda i: client.set(keys[i % 1000], i, ex=TTL), n, 1),
+            "set_many(1000)": (pipeline, sizes.batches, BATCH),
+            "evalsha 1 SET": (
+                lambda i: client.evalsha(one_set, keys=[keys[i % 1000]], args=[i]),
+                n,
+                1,
+            ),
+        }
+
+
+@asynccontextmanager
+async def aiocache_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
+    from aiocache import RedisCache
+
+    n = sizes.ops
+    cache = RedisCache(endpoint="127.0.0.1", port=server.port, namespace="aiocache:")
+    try:
+        await cache.multi_set([(key, 1) for key in KEYS])
+        yield {
+            "get": (lambda i: cache.get(KEYS[i % 1000]), n, 1),
+            "set": (lambda i: cache.set(KEYS[i % 1000], i), n, 1),
+            "set ttl": (lambda i: cache.set(KEYS[i % 1000], i, ttl=TTL), n, 1),
+            "set_many(1000)": (
+                lambda i: cache.multi_set([(key, i) for key in KEYS]),
+                sizes.batches,
+                BATCH,
+            ),
+        }
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # it calls redis-py's close()
+            await cache.close()
+
+
+@asynccontextmanager
+async def cashews_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
+    from cashews import Cache
+
+    n = sizes.ops
+    keys = keys_of("cashews:")
+    cache = Cache()
+    cache.setup(server.url)
+    await cache.init()
+    try:
+        await cache.set_many(dict.fromkeys(keys, 1))
+        yield {
+            "get": (lambda i: cache.get(keys[i % 1000]), n, 1),
+            "set": (lambda i: cache.set(keys[i % 1000], i), n, 1),
+            "set ttl": (lambda i: cache.set(keys[i % 1000], i, expire=TTL), n, 1),
+            "set_many(1000)": (
+                lambda i: cache.set_many(dict.fromkeys(keys, i)),
+                sizes.batches,
+                BATCH,
+            ),
+        }
+    finally:
+        await cache.close()
+
+
+async def run_backend(
+    backend: str, server: Server, sizes: Sizes
+) -> tuple[dict[str, Rows], dict[str, Rows]]:
+    server.flush()
+    async with AsyncExitStack() as stack:
+        suites: dict[str, Suite] = {}
+        if backend == "asyncio":
+            suites["pf redis-py"] = await stack.enter_async_context(
+                store_suite(server, "redis-py", sizes)
+            )
+        suites["pf coredis"] = await stack.enter_async_context(
+            store_suite(server, "coredis", sizes)
+        )
+        if backend == "asyncio":
+            suites["redis-py"] = await stack.enter_async_context(redis_py_suite(server, sizes))
+        suites["coredis"] = await stack.enter_async_context(coredis_suite(server, sizes))
+        if backend == "asyncio":
+            suites["aiocache"] = await stack.enter_async_context(aiocache_suite(server, sizes))
+            suites["cashews"] = await stack.enter_async_context(cashews_suite(server, sizes))
+        return await measure(server, suites, sizes.repeat)
+
+
+# -- a change's latency across processes -----------------------------------------
+
+
+async def child_main(mode: str, url: str, namespace: str, n: int) -> None:
+    """The subscriber process: print ``ready``, then a JSON list of ``n`` delays (s)."""
+    delays: list[float] = []
+    done = anyio.Event()
+    if mode == "raw":
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(url, decode_responses=False)
+        await client.ping()
+        print("ready", flush=True)
+        last: Any = "0-0"
+        with anyio.move_on_after(60):
+            while len(delays) < n:
+                reply: Any = await client.xread({namespace: last}, count=1000, block=1000)
+                now = time.time()
+                for _stream, entries in reply or ():
+                    for entry_id, fields in entries:
+                        delays.append(now - float(fields[b"t"]))
+                        last = entry_id
+        await client.aclose()
+    else:
+
+        def on_change(change: Change) -> None:
+            now = time.time()
+            if type(change) is SetChange:
+                delays.append(now - change.value)
+                if len(delays) >= n:
+                    done.set()
+
+        async with RedisStore(url, namespace=namespace, driver=cast(DriverName, mode)) as store:
+            store.subscribe(None, on_change)
+            print("ready", flush=True)
+            with anyio.move_on_after(60):
+                await done.wait()
+    sys.stdout.write(msgspec.json.encode(delays).decode() + "\n")
+
+
+async def send_changes(mode: str, url: str, namespace: str, n: int) -> None:
+    """The writer: ``n`` changes, each carrying its send time, one per PACE."""
+    if mode == "raw":
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(url, decode_responses=False)
+        for _ in range(n):
+            await client.xadd(namespace, {"t": repr(time.time())})
+            await anyio.sleep(PACE)
+        await client.aclose()
+        return
+    async with RedisStore(url, namespace=namespace, driver=cast(DriverName, mode)) as store:
+        for i in range(n):
+            await store.set(f"k{i % 100}", time.time())
+            await anyio.sleep(PACE)
+
+
+def latency(backend: str, mode: str, server: Server, n: int) -> list[float]:
+    """Delays (s) of ``n`` changes from this process to a child on ``backend``."""
+    server.flush()
+    namespace = f"latency-{backend}-{mode}"
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", backend, mode, server.url, namespace, str(n)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {backend} {mode} subscriber did not start")
+        anyio.run(send_changes, mode, server.url, namespace, n, backend=backend)
+        out, _ = child.communicate(timeout=90)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    delays: list[float] = msgspec.json.decode(out.strip() or "[]", type=list[float])
+    if len(delays) < n:
+        print(f"  ! {backend} {mode}: the subscriber got {len(delays)} of {n} changes")
+    return delays
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# -- redis-benchmark: the server's limit ------------------------------------------
+
+
+def redis_benchmark(server: Server, n: int) -> list[tuple[str, float]] | None:
+    """(what, requests/s) of redis-benchmark runs, or None when it is missing."""
+    exe = shutil.which("redis-benchmark")
+    if exe is None:
+        return None
+    base = [exe, "-h", "127.0.0.1", "-p", str(server.port), "--csv"]
+    runs = [
+        ("50 clients", ["-t", "set,get", "-n", str(n)]),
+        ("50 clients, -P 16", ["-t", "set,get", "-n", str(n * 4), "-P", "16"]),
+        ("1 client", ["-t", "set,get", "-n", str(n // 4), "-c", "1"]),
+    ]
+    out: list[tuple[str, float]] = []
+    for label, extra in runs:
+        server.flush()
+        result = subprocess.run([*base, *extra], capture_output=True, check=False)
+        for line in csv.reader(io.StringIO(result.stdout.decode(errors="replace"))):
+            if len(line) >= 2 and line[0] != "test":
+                out.append((f"{line[0]}, {label}", float(line[1])))
+        if result.returncode != 0:
+            print(f"  ! redis-benchmark {label} failed: {result.stderr.decode().strip()}")
+    server.flush()
+    return out
+
+
+# -- the report ------------------------------------------------------------------
+
+ORDER = ["get", "set", "set ttl", "set 1 sub", "set_many(1000)"]
+UNITS = {"set_many(1000)": "keys/s"}
+# The peer's figure a row is compared with, when not the row's own.
+PEER_ROW = {"set 1 sub": "set"}
+# The plain client each RedisStore column is compared with.
+PEER_OF = {"pf redis-py": "redis-py", "pf coredis": "coredis"}
+PEER_NOTE = (
+    "  peers' set_many(1000): redis-py and coredis a pipeline of 1,000 SETs (no MULTI);"
+    " aiocache MSET; cashews a pipeline"
+)
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def report(backend: str, results: dict[str, Rows], server_us: dict[str, Rows]) -> None:
+    columns = list(results)
+    ours = [c for c in columns if c in PEER_OF]
+    ratio_heads = [f"pf/{PEER_OF[c]}" for c in ours]
+    head = f"{'operation (' + backend + ')':<22}" + "".join(f"{c:>13}" for c in columns)
+    head += "".join(f"{h:>13}" for h in ratio_heads)
+    print(head + "  unit")
+    print("-" * (len(head) + 8))
+    for op in ORDER:
+        line = f"{op:<22}" + "".join(f"{fmt(results[c].get(op)):>13}" for c in columns)
+        for c in ours:
+            ratio = results[c][op] / results[PEER_OF[c]][PEER_ROW.get(op, op)]
+            line += f"{ratio:>12.2f}" + ("x" if op not in PEER_ROW else "\u2020")
+        print(line + f"  {UNITS.get(op, 'ops/s')}")
+    print("server us/op")
+    for op in ORDER:
+        line = f"{op:<22}"
+        for c in columns:
+            us = server_us[c].get(op)
+            line += f"{'-':>13}" if us is None else f"{us:>13.2f}"
+        print(line + f"{'':>{13 * len(ours)}}  {'us/key' if op in UNITS else 'us/op'}")
+    print(PEER_NOTE)
+    print("  \u2020 set 1 sub: a RedisStore with one subscriber, over the plain client's SET")
+    print(
+        "  server us/op: time Redis spent in commands (INFO commandstats) per op, least of the runs"
+    )
+    print("  a set's time, wall (server) in us per op, on one connection:")
+    for c in ours:
+        peer, peer_us = results[PEER_OF[c]], server_us[PEER_OF[c]]
+        steps = [
+            ("SET", peer["set"], peer_us["set"]),
+            ("EVALSHA of a 1-SET script", peer["evalsha 1 SET"], peer_us["evalsha 1 SET"]),
+            ("RedisStore.set", results[c]["set"], server_us[c]["set"]),
+        ]
+        parts = [f"{name} {1e6 / ops:,.0f} ({us:.1f})" for name, ops, us in steps]
+        print(f"    {PEER_OF[c]}: " + "; ".join(parts))
+    print()
+
+
+def compare_backends(results: dict[str, dict[str, Rows]]) -> None:
+    """trio's RedisStore figures over asyncio's, per driver."""
+    trio = results["trio"]["pf coredis"]
+    print("trio / asyncio, RedisStore:")
+    for column in ("pf redis-py", "pf coredis"):
+        aio = results["asyncio"][column]
+        parts = [f"{op} {trio[op] / aio[op]:.2f}x" for op in ORDER]
+        print(f"  trio (coredis) / asyncio ({column[3:]}): " + ", ".join(parts))
+    print()
+
+
+def latency_report(latencies: dict[str, list[float]]) -> None:
+    head = f"{'change latency A -> B':<34}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}{'samples':>9}"
+    print(head + "  (ms)")
+    print("-" * (len(head) + 6))
+    for label, delays in latencies.items():
+        if not delays:
+            print(f"{label:<34}{'(no samples)':>27}")
+            continue
+        ordered = sorted(delays)
+        ms = [percentile(ordered, q) * 1000 for q in (0.5, 0.9, 0.99)] + [ordered[-1] * 1000]
+        print(f"{label:<34}" + "".join(f"{v:>9.3f}" for v in ms) + f"{len(ordered):>9}")
+    print(
+        f"  one change per {PACE * 1000:g} ms; delay = the callback's time.time() minus the"
+        " value set (time.time() just before set)"
+    )
+    print()
+
+
+def verdicts(
+    results: dict[str, dict[str, Rows]], latencies: dict[str, list[float]]
+) -> list[tuple[bool, str]]:
+    out: list[tuple[bool, str]] = []
+    for backend, columns in results.items():
+        for c in (c for c in columns if c in PEER_OF):
+            ratio = columns[c]["set"] / columns[PEER_OF[c]]["set"]
+            out.append(
+                (
+                    ratio >= 0.8,
+                    f"{backend} {c[3:]}: set {ratio:.3f}x {PEER_OF[c]}'s plain SET"
+                    f" ({'>=' if ratio >= 0.8 else '<'} 0.8x)",
+                )
+            )
+            keys = columns[c]["set_many(1000)"]
+            out.append(
+                (
+                    keys >= 200_000,
+                    f"{backend} {c[3:]}: set_many {keys:,.0f} keys/s"
+                    f" ({'>=' if keys >= 200_000 else '<'} 200,000)",
+                )
+            )
+    for label, delays in latencies.items():
+        if label.startswith("raw") or not delays:
+            continue
+        ordered = sorted(delays)
+        p50, p99 = percentile(ordered, 0.5) * 1000, percentile(ordered, 0.99) * 1000
+        out.append((p50 < 1, f"{label}: latency p50 {p50:.2f} ms ({'<' if p50 < 1 else '>='} 1)"))
+        out.append((p99 < 5, f"{label}: latency p99 {p99:.2f} ms ({'<' if p99 < 5 else '>='} 5)"))
+    # trio (coredis) next to asyncio's default (redis-py)
+    if "trio" in results and "asyncio" in results:
+        trio, aio = results["trio"]["pf coredis"], results["asyncio"]["pf redis-py"]
+        for op in ORDER:
+            factor = max(trio[op], aio[op]) / min(trio[op], aio[op])
+            out.append(
+                (
+                    factor <= 2,
+                    f"trio {op} {trio[op]:,.0f} vs asyncio {aio[op]:,.0f}: {factor:.3f}x apart"
+                    f" ({'<=' if factor <= 2 else '>'} 2x)",
+                )
+            )
+        lat_trio = sorted(latencies.get("trio, coredis", []))
+        lat_aio = sorted(latencies.get("asyncio, redis-py", []))
+        if lat_trio and lat_aio:
+            a, b = percentile(lat_trio, 0.5), percentile(lat_aio, 0.5)
+            factor = max(a, b) / min(a, b)
+            out.append(
+                (
+                    factor <= 2,
+                    f"trio latency p50 {a * 1000:.2f} ms vs asyncio {b * 1000:.2f} ms:"
+                    f" {factor:.3f}x apart ({'<=' if factor <= 2 else '>'} 2x)",
+                )
+            )
+    return out
+
+
+@contextmanager
+def private_server() -> Iterator[Server]:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.redis_server import RedisServer
+
+    redis_server = RedisServer()
+    redis_server.start()
+    try:
+        yield Server(redis_server.url, redis_server.port)
+    finally:
+        redis_server.close()
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ("redis", "hiredis", "coredis", "aiocache", "cashews", "anyio", "trio")
+    return ", ".join(f"{name} {version(name)}" for name in names)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        backend, mode, url, namespace, n = sys.argv[2:7]
+        anyio.run(child_main, mode, url, namespace, int(n), backend=backend)
+        return 0
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer operations")
+    args = parser.parse_args()
+    sizes = Sizes(args.quick)
+    print(
+        f"pepperflow RedisStore benchmark: best of {sizes.repeat}; {sizes.ops:,} sequential"
+        f" awaited ops per figure, {sizes.batches} x set_many({BATCH:,}),"
+        f" {sizes.samples:,} changes per latency run"
+    )
+    print(
+        f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores;"
+        f" {versions()}"
+    )
+    with private_server() as server:
+        info = server.sync.info("server")
+        print(f"private redis-server {info['redis_version']} on {server.url}\n")
+        results: dict[str, dict[str, Rows]] = {}
+        for backend in ("asyncio", "trio"):
+            rates, server_us = anyio.run(run_backend, backend, server, sizes, backend=backend)
+            results[backend] = rates
+            report(backend, rates, server_us)
+        compare_backends(results)
+        latencies: dict[str, list[float]] = {}
+        for backend, mode in (
+            ("asyncio", "redis-py"),
+            ("asyncio", "coredis"),
+            ("trio", "coredis"),
+            ("asyncio", "raw"),
+        ):
+            label = "raw XADD -> XREAD (redis-py)" if mode == "raw" else f"{backend}, {mode}"
+            latencies[label] = latency(backend, mode, server, sizes.samples)
+        latency_report(latencies)
+        bench = redis_benchmark(server, 20_000 if args.quick else 100_000)
+    if bench is None:
+        print("redis-benchmark is not installed: no server limit measured\n")
+    else:
+        print("redis-benchmark (the server's limit, C client, requests/s):")
+        for label, value in bench:
+            print(f"  {label:<40}{value:>12,.0f}")
+        print()
+    checks = verdicts(results, latencies)
+    for title, wanted in (("targets met:", True), ("targets missed:", False)):
+        lines = [text for met, text in checks if met is wanted]
+        if lines:
+            print(title)
+            for line in lines:
+                print("  " + line)
+    if all(met for met, _ in checks):
+        print("all targets met on asyncio and trio")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
