@@ -83,9 +83,13 @@ async def test_an_error_is_raised_after_the_buffered_values() -> None:
 async def test_leaving_early_unsubscribes_and_releases_a_waiting_producer() -> None:
     subject: Subject[int] = Subject()
     async with anyio.create_task_group() as tg:
+
+        async def produce() -> None:
+            await subject.asend(1)
+            await subject.asend(2)  # waits: the consumer leaves without taking it
+
         async with to_async_iterator(subject) as values:
-            tg.start_soon(subject.asend, 1)
-            tg.start_soon(subject.asend, 2)
+            tg.start_soon(produce)
             async for value in values:
                 assert value == 1
                 break

@@ -16,6 +16,7 @@ from aioreactive import AsyncObservable
 
 from pepperflow.streams import (
     GroupedObservable,
+    Subject,
     combine_latest,
     distinct_until_changed,
     flat_map,
@@ -259,3 +260,21 @@ async def test_a_pipeline_is_typed() -> None:
         source: AsyncObservable[int] = cold("-1-2-5-|", NUMBERS, task_group=tg)
         numbers: AsyncObservable[int] = pipe(source, take_while(under_5), skip(1))
         assert await to_marbles(numbers, NUMBERS) == "---2-|"
+
+
+async def test_an_observer_feeding_another_merged_source_is_queued_not_deadlocked() -> None:
+    a: Subject[str] = Subject()
+    b: Subject[str] = Subject()
+    seen: list[str] = []
+
+    async def observer(value: str) -> None:
+        seen.append(value)
+        if value == "a1":
+            await b.asend("b1")  # re-enters merge while it delivers a1
+            seen.append("sent b1")
+
+    await pipe(a, merge(b)).subscribe_async(observer)
+    with anyio.fail_after(1):
+        await a.asend("a1")
+        await a.asend("a2")
+    assert seen == ["a1", "sent b1", "b1", "a2"]

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal, get_args
 
 import anyio
@@ -307,6 +308,10 @@ class ChangeFeed(AsyncObservable[Change]):
         return f"<ChangeFeed {self.pattern.source!r} on store {self._store.name!r}>"
 
 
+# The observer feed whose replay the current task is running.
+_replaying: ContextVar[ChangeFeed | None] = ContextVar("pepperflow_replaying", default=None)
+
+
 class _ObserverFeed(ChangeFeed):
     """One observer subscribed to a store's changes (``ChangeFeed.subscribe_async``).
 
@@ -334,7 +339,10 @@ class _ObserverFeed(ChangeFeed):
         self._entered = True
         await store._attach_feed(self)
         pending = self._pending
-        token = _delivering.set((*_delivering.get(), store._hub))
+        # Writes the observer makes during the replay are queued, not waited for:
+        # by this feed (_replaying) and by the hub, if it is busy (_delivering).
+        replaying = _replaying.set(self)
+        delivering = _delivering.set((*_delivering.get(), store._hub))
         try:
             while pending and not self._ended:
                 await self._send(pending.popleft())
@@ -342,7 +350,8 @@ class _ObserverFeed(ChangeFeed):
             self.close()
             raise
         finally:
-            _delivering.reset(token)
+            _delivering.reset(delivering)
+            _replaying.reset(replaying)
             pending.clear()
             self._live = True
             if self._drained is not None:
@@ -351,17 +360,41 @@ class _ObserverFeed(ChangeFeed):
 
     def attach(self, subscription: Subscription, replay: Iterable[Change]) -> None:
         self._sub = subscription
+        # From now on the hub awaits _on_change directly (its path for async callbacks).
+        subscription.callback = self._on_change
+        subscription.is_async = True
         self._pending.extendleft(reversed(list(replay)))  # before any early live change
 
     def deliver(self, change: Change, wait: bool) -> Awaitable[None] | None:
+        """A change committed between the subscription and :meth:`attach`."""
         if self._ended:
             return None
-        if self._live:
-            return self._send(change)
         self._pending.append(change)
-        if self._store._hub in _delivering.get():
-            return None  # written from inside the replay: delivered after it, no wait
+        if _replaying.get() is self:
+            return None
         return self._wait_for_replay()
+
+    async def _on_change(self, change: Change) -> None:
+        if self._live:
+            if self._ended:
+                return
+            self._sending = True  # _send, inlined: this is the hot path
+            try:
+                await self._observer.asend(change)
+            except Exception as exc:
+                self.close()
+                await throw_to(self._observer, exc)
+            finally:
+                self._sending = False
+            if self._close_pending:
+                self._close_pending = False
+                await close_to(self._observer)
+            return
+        if self._ended:
+            return
+        self._pending.append(change)
+        if _replaying.get() is not self:
+            await self._wait_for_replay()  # behind the replay, in order
 
     async def _wait_for_replay(self) -> None:
         if self._drained is None:

@@ -84,7 +84,7 @@ class _CountBuffer(Sink[_T, list[_T]]):
 
 
 class _TimedBuffer(WorkerSink[_T, list[_T]]):
-    """Batches by time (and count): the producer and the timer task share a lock."""
+    """Batches by time (and count): the producer and the timer task take turns delivering."""
 
     def __init__(
         self,
@@ -98,22 +98,45 @@ class _TimedBuffer(WorkerSink[_T, list[_T]]):
         self._seconds = seconds
         self._batch: list[_T] = []
         self._deadline = 0.0
-        self._lock = anyio.Lock(fast_acquire=True)
+        self._delivering = False  # a batch is going downstream: the other side waits
+        self._turn: anyio.Event | None = None
+
+    async def _wait_turn(self) -> None:
+        while self._delivering:
+            if self._turn is None:
+                self._turn = anyio.Event()
+            await self._turn.wait()
+
+    async def _deliver(self, then_finish: Exception | bool | None = None) -> None:
+        """Send the batch (if any), then the terminal if asked; the caller waited its turn."""
+        self._delivering = True
+        try:
+            if self._batch:
+                batch, self._batch = self._batch, []
+                if not await self._send(batch):
+                    return
+            if isinstance(then_finish, Exception):
+                await self._fail(then_finish)
+            elif then_finish:
+                await self._finish()
+        finally:
+            self._delivering = False
+            turn, self._turn = self._turn, None
+            if turn is not None:
+                turn.set()
 
     async def asend(self, value: _T) -> None:
-        async with self._lock:
-            if self._done:
-                return
-            self._batch.append(value)
-            if len(self._batch) == 1:
-                self._deadline = anyio.current_time() + self._seconds
-                self._notify()
-            if self._count is not None and len(self._batch) >= self._count:
-                await self._flush()
-
-    async def _flush(self) -> bool:
-        batch, self._batch = self._batch, []
-        return await self._send(batch)
+        if self._delivering:
+            await self._wait_turn()
+        if self._done:
+            return
+        batch = self._batch
+        batch.append(value)
+        if len(batch) == 1:
+            self._deadline = anyio.current_time() + self._seconds
+            self._notify()
+        if self._count is not None and len(batch) >= self._count:
+            await self._deliver()
 
     async def _run(self) -> None:
         while not self._done:
@@ -123,20 +146,18 @@ class _TimedBuffer(WorkerSink[_T, list[_T]]):
             deadline = self._deadline
             if anyio.current_time() < deadline:
                 await anyio.sleep_until(deadline)
-            async with self._lock:
-                if self._batch and self._deadline <= anyio.current_time() and not self._done:
-                    await self._flush()
+            await self._wait_turn()
+            if self._batch and self._deadline <= anyio.current_time() and not self._done:
+                await self._deliver()
 
     async def _on_error(self, error: Exception) -> None:
-        async with self._lock:
-            if not self._batch or await self._flush():
-                await self._fail(error)
+        await self._wait_turn()
+        await self._deliver(then_finish=error)
         self._scope.cancel()
 
     async def _on_close(self) -> None:
-        async with self._lock:
-            if not self._batch or await self._flush():
-                await self._finish()
+        await self._wait_turn()
+        await self._deliver(then_finish=True)
         self._scope.cancel()
 
 

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 from aioreactive import AsyncDisposable, AsyncObserver
 
-from ._core import Observable, Serializer, close_to, throw_to
+from ._core import Observable, Serializer, close_to, delivers, throw_to
 
 __all__ = ["LatestSubject", "Subject"]
 
@@ -76,10 +76,29 @@ class Subject(Observable[_T], AsyncObserver[_T]):
 
     # -- the observer side ---------------------------------------------------
 
+    @delivers
     async def asend(self, value: _T) -> None:
         """Deliver ``value`` to every subscriber; return when they all took it."""
-        if not self._ended:
-            await self._gate.run(self._deliver, value)
+        if self._ended:
+            return
+        serializer = self._gate
+        if serializer.busy or serializer.queue:
+            await serializer.run(self._deliver, value)
+            return
+        gate = serializer  # the serializer's fast path, inlined (see Serializer)
+        gate.busy = True
+        try:
+            for sub in self._subs:
+                if sub.active:
+                    try:
+                        await sub.observer.asend(value)
+                    except Exception as exc:
+                        await sub.dispose_async()
+                        await throw_to(sub.observer, exc)
+            if gate.queue:
+                await gate.drain()
+        finally:
+            gate.leave()
 
     async def athrow(self, error: Exception) -> None:
         """End every subscription with ``error``."""
@@ -157,6 +176,11 @@ class LatestSubject(Subject[_T]):
     def latest(self) -> list[_T]:
         """The values a new subscriber would get replayed now, in order."""
         return list(self._latest.values())
+
+    async def asend(self, value: _T) -> None:
+        """Record ``value`` as the latest (of its key), then deliver it."""
+        if not self._ended:
+            await self._gate.run(self._deliver, value)
 
     async def _deliver(self, value: _T) -> None:
         if self._key is None:

@@ -45,7 +45,12 @@ class _Take(Sink[_T, _T]):
         if self._done:
             return
         self._left -= 1
-        if await self._send(value) and self._left == 0:
+        try:
+            await self._down.asend(value)
+        except Exception as exc:
+            await self._fail(exc)
+            return
+        if self._left == 0:
             await self._finish()
 
 
@@ -172,7 +177,10 @@ class _Distinct(Sink[_T, _T]):
             await self._fail(exc)
             return
         self._last = current
-        await self._send(value)
+        try:
+            await self._down.asend(value)
+        except Exception as exc:
+            await self._fail(exc)
 
 
 def distinct_until_changed(key: Callable[[_T], object] | None = None) -> Operator[_T, _T]:
