@@ -84,11 +84,13 @@ def virtual_time_backend(name: str) -> tuple[str, dict[str, Any]]:
 
     Raises:
         ValueError: ``name`` is not ``"asyncio"`` or ``"trio"``.
+        MissingExtra: ``"trio"`` without trio installed (``pepperflow[trio]``).
     """
     if name == "asyncio":
         return "asyncio", {"loop_factory": VirtualTimeEventLoop}
     if name == "trio":
-        from trio.testing import MockClock
+        from .stores.url import require
 
-        return "trio", {"clock": MockClock(autojump_threshold=0)}
+        testing: Any = require("trio.testing", "trio", "virtual time on trio")
+        return "trio", {"clock": testing.MockClock(autojump_threshold=0)}
     raise ValueError(f"virtual time exists for the 'asyncio' and 'trio' backends, got {name!r}")

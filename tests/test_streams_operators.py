@@ -278,3 +278,21 @@ async def test_an_observer_feeding_another_merged_source_is_queued_not_deadlocke
         await a.asend("a1")
         await a.asend("a2")
     assert seen == ["a1", "sent b1", "b1", "a2"]
+
+
+async def test_disposing_unsubscribes_every_source_and_inner_observable() -> None:
+    async with anyio.create_task_group() as tg:
+        inners = []
+
+        def endless(value: str) -> AsyncObservable[str]:
+            inners.append(cold("-x" * 100, task_group=tg))
+            return inners[-1]
+
+        other = cold("--y" * 100, task_group=tg)
+        outer = cold("-a-b" + "-" * 100 + "|", task_group=tg)
+        sub = await pipe(outer, flat_map(endless), merge(other)).subscribe_async(Recorder())
+        await anyio.sleep(10)
+        assert len(inners) == 2
+        await sub.dispose_async()
+        assert outer.playing == [] and other.playing == []
+        assert all(inner.playing == [] for inner in inners)

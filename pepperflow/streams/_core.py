@@ -303,9 +303,9 @@ class Serializer:
     :func:`delivers`: when ``not (s.busy or s.queue)``, bind the local
     ``gate = s`` (only then: a frame with ``gate`` bound is delivering), set
     ``gate.busy = True``, deliver, ``if gate.queue: await gate.drain()``,
-    and ``gate.leave()`` in a ``finally``. Nothing is paid per delivery to detect re-entrant calls:
-    only a call that finds the serializer busy looks at its callers' frames
-    (:meth:`is_reentrant`).
+    and ``gate.leave()`` in a ``finally``. Nothing is paid per delivery to
+    detect re-entrant calls: only a call that finds the serializer busy
+    looks at its callers' frames (:meth:`is_reentrant`).
     """
 
     __slots__ = ("busy", "queue")
