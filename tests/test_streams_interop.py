@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from aioreactive import AsyncObservable, AsyncObserver
 from expression import Nothing, Option, Some
 
-from pepperflow.stores import MemoryStore, SqliteStore
+from pepperflow.stores import MemoryStore, RedisStore, SqliteStore, Store
 from pepperflow.streams import Change, LatestSubject, SetChange, Subject, pipe, to_async_iterator
 
 pytestmark = pytest.mark.anyio
@@ -202,17 +203,46 @@ async def test_an_athrow_that_raises_is_logged(caplog: pytest.LogCaptureFixture)
     assert "in athrow" in caplog.text
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
-async def test_observers_get_aclose_when_the_store_closes(backend: str, tmp_path: Any) -> None:
-    store = MemoryStore() if backend == "memory" else SqliteStore(tmp_path / "db.sqlite")
+_namespaces = itertools.count()
+
+
+def open_backend(backend: str, request: pytest.FixtureRequest, anyio_backend: str) -> Store:
+    if backend == "memory":
+        return MemoryStore()
+    if backend == "sqlite":
+        return SqliteStore(request.getfixturevalue("tmp_path") / "db.sqlite")
+    server = request.getfixturevalue("redis_server")
+    server.ensure_running()
+    return RedisStore(
+        server.url,
+        namespace=f"streams-{next(_namespaces)}",
+        driver="redis-py" if anyio_backend == "asyncio" else "coredis",
+    )
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "redis"])
+async def test_every_backend_replays_follows_and_closes_observers(
+    backend: str, request: pytest.FixtureRequest, anyio_backend: str
+) -> None:
+    store = open_backend(backend, request, anyio_backend)
     recorder = Recorder()
     async with store:
-        await store.changes(replay=True).subscribe_async(recorder)
         await store.set("a", 1)
+        sub = await store.changes(replay=True).subscribe_async(recorder)
+        await store.set("b", 2)
+        await store.delete("a")
+        with anyio.fail_after(5):
+            while len(recorder.values) < 3:
+                await anyio.sleep(0.01)
         assert store.statistics().feeds == 1
-    assert values_of(recorder.values) == [1]
+        other = await store.changes().subscribe_async(Recorder())
+        await other.dispose_async()
+        assert store.statistics().feeds == 1
+    seen = [(type(c).__name__, c.key) for c in recorder.values]
+    assert seen == [("SetChange", "a"), ("SetChange", "b"), ("DeleteChange", "a")]
     assert recorder.closed
     assert not recorder.errors
+    await sub.dispose_async()  # after the end: harmless
 
 
 async def test_a_store_closing_during_asend_closes_after_it() -> None:
