@@ -7,9 +7,7 @@ namespace of its own.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,8 +18,8 @@ import pytest
 
 from pepperflow.stores.redis import RedisStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
+from tests.child_process import TIMEOUT, Child, run_child
 from tests.redis_server import RedisServer
-from tests.test_sqlite_processes import TIMEOUT, Child
 
 pytestmark = pytest.mark.anyio
 
@@ -38,19 +36,8 @@ async def spawn(
     tmp_path: Path, backend: str, role: str, url: str, namespace: str, n: int
 ) -> AsyncIterator[Child]:
     """Run ``redis_child.py role backend url namespace n``; kill it on the way out."""
-    stderr = tmp_path / f"{role}-{next(_runs)}.stderr"
-    command = [sys.executable, "-W", "error", str(CHILD), role, backend, url, namespace, str(n)]
-    with stderr.open("wb") as errors:
-        process = await anyio.open_process(command, stderr=errors)
-    try:
-        yield Child(process, stderr)
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            with anyio.move_on_after(TIMEOUT):
-                await process.aclose()
+    async with run_child(CHILD, tmp_path, [role, backend, url, namespace, str(n)]) as child:
+        yield child
 
 
 def namespace(name: str) -> str:

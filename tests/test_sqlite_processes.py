@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -24,70 +23,17 @@ import anyio
 import anyio.abc
 import msgspec
 import pytest
-from anyio.streams.buffered import BufferedByteReceiveStream
 
 from pepperflow.stores.base import Entry
 from pepperflow.stores.sqlite import SqliteStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
+from tests.child_process import Child, run_child
 from tests.sqlite_child import value_for
 
 pytestmark = pytest.mark.anyio
 
 CHILD = Path(__file__).with_name("sqlite_child.py")
-TIMEOUT = 10.0  # the longest any one wait on a child may take, in seconds
 _children = itertools.count()
-
-
-class Child:
-    """A running tests/sqlite_child.py: its pipes, line by line, and its stderr file."""
-
-    def __init__(self, process: anyio.abc.Process, stderr: Path) -> None:
-        assert process.stdin is not None and process.stdout is not None
-        self.process = process
-        self.stdin = process.stdin
-        self.stdout = BufferedByteReceiveStream(process.stdout)
-        self.stderr = stderr
-
-    def _died(self, what: str) -> AssertionError:
-        return AssertionError(
-            f"child {self.process.pid} {what}; stderr:\n{self.stderr.read_text()}"
-        )
-
-    async def line(self) -> str:
-        """The child's next line of output (waits at most :data:`TIMEOUT`)."""
-        try:
-            with anyio.fail_after(TIMEOUT):
-                data = await self.stdout.receive_until(b"\n", 1 << 24)
-        except (anyio.IncompleteRead, anyio.EndOfStream):
-            raise self._died("closed its stdout before the line expected") from None
-        except TimeoutError:
-            raise self._died(f"printed no line within {TIMEOUT} s") from None
-        return data.decode()
-
-    async def rest(self) -> list[str]:
-        """The complete lines left in stdout until its end (after the child died)."""
-        chunks: list[bytes] = []
-        with anyio.fail_after(TIMEOUT):
-            with contextlib.suppress(anyio.EndOfStream):
-                while True:
-                    chunks.append(await self.stdout.receive())
-        *lines, _partial = b"".join(chunks).decode().split("\n")
-        return lines
-
-    async def send(self, line: str) -> None:
-        await self.stdin.send(line.encode() + b"\n")
-
-    async def wait(self) -> int:
-        """The child's exit code (waits at most :data:`TIMEOUT`)."""
-        with anyio.fail_after(TIMEOUT):
-            return await self.process.wait()
-
-    async def finish(self) -> None:
-        """Wait for the child to exit; it must exit with 0 and print nothing on stderr."""
-        code = await self.wait()
-        errors = self.stderr.read_text()
-        assert code == 0, f"child exited with {code}; stderr:\n{errors}"
-        assert errors == "", f"child wrote on stderr:\n{errors}"
 
 
 @asynccontextmanager
@@ -95,19 +41,9 @@ async def spawn(
     tmp_path: Path, backend: str, role: str, path: Path, *args: int
 ) -> AsyncIterator[Child]:
     """Run ``sqlite_child.py role backend path *args``; kill it on the way out if alive."""
-    stderr = tmp_path / f"{role}-{next(_children)}.stderr"
-    command = [sys.executable, "-W", "error", str(CHILD), role, backend, str(path)]
-    with stderr.open("wb") as errors:
-        process = await anyio.open_process([*command, *map(str, args)], stderr=errors)
-    try:
-        yield Child(process, stderr)
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            with anyio.move_on_after(TIMEOUT):
-                await process.aclose()
+    argv = [role, backend, str(path), *map(str, args)]
+    async with run_child(CHILD, tmp_path, argv) as child:
+        yield child
 
 
 def integrity(path: Path) -> str:

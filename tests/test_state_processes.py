@@ -6,10 +6,8 @@ warnings as errors) and checks what the other process sees.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,8 +18,8 @@ import msgspec
 import pytest
 
 from pepperflow import SharedStateManager, StateManagerFactory
+from tests.child_process import TIMEOUT, Child, run_child
 from tests.redis_server import RedisServer
-from tests.test_sqlite_processes import TIMEOUT, Child
 
 pytestmark = pytest.mark.anyio
 
@@ -34,22 +32,12 @@ async def spawn(
     tmp_path: Path, backend: str, role: str, *args: str, cwd: Path, home: Path | None = None
 ) -> AsyncIterator[Child]:
     """Run ``state_child.py role backend *args`` in ``cwd``; kill it on the way out."""
-    stderr = tmp_path / f"{role}-{next(_runs)}.stderr"
     env = {k: v for k, v in os.environ.items() if k != "PEPPERFLOW_HOME"}
     if home is not None:
         env["PEPPERFLOW_HOME"] = str(home)
-    command = [sys.executable, "-W", "error", str(CHILD), role, backend, *args]
-    with stderr.open("wb") as errors:
-        process = await anyio.open_process(command, stderr=errors, cwd=cwd, env=env)
-    try:
-        yield Child(process, stderr)
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            with anyio.move_on_after(TIMEOUT):
-                await process.aclose()
+    argv = [role, backend, *args]
+    async with run_child(CHILD, tmp_path, argv, cwd=cwd, env=env) as child:
+        yield child
 
 
 async def run_role(tmp_path: Path, backend: str, role: str, **options: Any) -> Any:
