@@ -22,28 +22,15 @@ import platform
 import sys
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from _timing import rate
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change
 
-Op = Callable[[int], Awaitable[Any]]
 KEYS = [f"user:{i}" for i in range(1000)]
-
-
-async def rate(op: Op, n: int, repeat: int = 5) -> float:
-    """Best ops/s of ``repeat`` runs of ``n`` awaited calls of ``op``."""
-    best = 0.0
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        for i in range(n):
-            await op(i)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
 
 
 async def memory_store_rows(n: int) -> dict[str, float]:

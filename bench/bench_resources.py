@@ -17,20 +17,17 @@ asks < 50 ms per acquire), applies to the rows marked with ``*``.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import anyio
+from _timing import rate
 
 from pepperflow import DefaultResourceManager, managed_resource
 from pepperflow.streams import Change
 
-Op = Callable[[int], Awaitable[Any]]
 TARGET = 100_000
 TARGET_ROWS = {
     "bare resource",
@@ -41,18 +38,6 @@ TARGET_ROWS = {
 IDS = [f"job:{i}" for i in range(1000)]
 DB_IDS = [f"db:{i}" for i in range(1000)]
 TMP_IDS = [f"tmp:{i}" for i in range(1000)]
-
-
-async def rate(op: Op, n: int, repeat: int = 5) -> float:
-    """Best round trips per second of ``repeat`` runs of ``n`` awaited calls of ``op``."""
-    best = 0.0
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        for i in range(n):
-            await op(i)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
 
 
 class Conn:

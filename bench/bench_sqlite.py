@@ -42,15 +42,15 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
+from _timing import rate
 
 from pepperflow.stores._thread import OwnerThread
 from pepperflow.stores.sqlite import Durability, SqliteStore
 
-Op = Callable[[int], Awaitable[Any]]
 SyncOp = Callable[[int], Any]
 KEYS = [f"user:{i}" for i in range(1000)]
 BATCH = 1000  # keys per set_many / executemany
@@ -72,18 +72,6 @@ class Sizes:
         self.replay = 20_000 if quick else 100_000
         self.aio = 500 if quick else 2_000
         self.repeat = 3
-
-
-async def rate(op: Op, n: int, repeat: int) -> float:
-    """Best ops/s of ``repeat`` runs of ``n`` awaited calls of ``op``."""
-    best = 0.0
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        for i in range(n):
-            await op(i)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
 
 
 def sync_rate(op: SyncOp, n: int, repeat: int) -> float:

@@ -16,17 +16,15 @@ local operations; that target applies to the rows marked with ``*``.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+from _timing import Op, rate
 
 from pepperflow import (
     BaseStateManager,
@@ -36,21 +34,8 @@ from pepperflow import (
 )
 from pepperflow.stores import MemoryStore, SqliteStore
 
-Op = Callable[[int], Awaitable[Any]]
 TARGET = 10_000
 KEYS = [f"key:{i}" for i in range(1000)]
-
-
-async def rate(op: Op, n: int, repeat: int = 5) -> float:
-    """Best operations per second of ``repeat`` runs of ``n`` awaited calls of ``op``."""
-    best = 0.0
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        for i in range(n):
-            await op(i)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
 
 
 Rows = list[tuple[str, float, str | None]]  # name, ops/s, peer row (None: a peer itself)
