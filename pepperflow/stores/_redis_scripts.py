@@ -306,13 +306,17 @@ return {tonumber(redis.call('GET', SEQ) or '0'), c[1], c[2]}
 """
 
 
+_WRITES = frozenset({"set", "delete", "sweep"})
+
+
 class Script:
     """One Lua script: its source and the SHA1 that ``EVALSHA`` runs."""
 
-    __slots__ = ("name", "sha", "source")
+    __slots__ = ("name", "sha", "source", "writes")
 
     def __init__(self, name: str, body: str) -> None:
         self.name = name
+        self.writes = name in _WRITES  # it may commit changes
         self.source = _PRELUDE + body
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 

@@ -116,6 +116,7 @@ _ENCODE = msgspec.msgpack.Encoder().encode
 _READ_RETRIES = 3
 _FOLLOW_BLOCK_MS = 1000
 _FOLLOW_COUNT = 1000
+_READ_BACK_NAP = 0.001  # seconds
 _SWEEP_LIMIT = 1000
 _DELETE_BATCH = 500
 
@@ -193,6 +194,7 @@ class RedisStore(Store):
         self._wake_sweeper = anyio.Event()
         self._listening = anyio.Event()  # set when a subscriber or feed arrives
         self._sweep_lock = anyio.Lock(fast_acquire=True)
+        self._writing = 0  # write scripts of this process awaiting their reply
         self._sweeping = False
         self._noted_while_sweeping = math.inf
 
@@ -290,6 +292,9 @@ class RedisStore(Store):
             raise AssertionError("unreachable")
         all_keys = [*self._base_keys, *keys]
         all_args = [*self._args, *args]
+        writes = script.writes
+        if writes:
+            self._writing += 1
         try:
             try:
                 return await driver.evalsha(script.sha, all_keys, all_args)
@@ -301,6 +306,9 @@ class RedisStore(Store):
             raise StoreUnavailable(
                 f"{self!r}: the connection to Redis failed during {script.name}: {exc}"
             ) from exc
+        finally:
+            if writes:
+                self._writing -= 1
 
     async def _read_eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """A read-only script, retried on connection errors before giving up."""
@@ -714,6 +722,14 @@ class RedisStore(Store):
                 if last > self._delivered:
                     self._delivered = last
                 continue
+            if self._writing or last <= self._delivered:
+                # This process is writing (each write delivers every change up
+                # to its own, reading the others' from the changelog) or wrote
+                # these: nap, so a busy writer is not read back write by write.
+                # What remains undelivered after the nap is delivered below.
+                await anyio.sleep(_READ_BACK_NAP)
+                if last <= self._delivered:
+                    continue
             known = self._known
             delivered = self._delivered
             decode = _DECODE_BATCH.decode
