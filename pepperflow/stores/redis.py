@@ -589,8 +589,13 @@ class RedisStore(Store):
     # -- delivery ------------------------------------------------------------
 
     def _record(self, reply: list[Any], last: int) -> None:
-        """Record a commit's figures and its last seq (0: it changed nothing)."""
-        self._keys, self._ttl_keys = int(reply[1]), int(reply[2])
+        """Record a commit's figures and its last seq (0: it changed nothing).
+
+        A write script returns how it changed the counts of keys and of keys
+        with a ttl; a sweep or a status read sets them absolutely.
+        """
+        self._keys += int(reply[1])
+        self._ttl_keys += int(reply[2])
         self._clock_offset = float(reply[3]) - time.time()
         if last > self._seq:
             self._seq = last
@@ -869,7 +874,8 @@ class RedisStore(Store):
 
     def statistics(self) -> StoreStatistics:
         """The figures this process knows: ``keys``/``ttl_keys`` as of its last
-        write or sweep, ``seq`` the newest change it has seen."""
+        sweep (at least every ``sweep_interval``) plus its own writes since,
+        ``seq`` the newest change it has seen."""
         return StoreStatistics(
             store=self.name,
             backend=self.backend,
