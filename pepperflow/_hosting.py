@@ -419,6 +419,29 @@ class StoreView:
                 **labels,
             )
 
+    async def _delete(self, key: str) -> bool:
+        """Delete ``key`` from the store; counted, ``reason="not_found"`` when absent."""
+        try:
+            store = await self._binding.use()
+            deleted = await store.delete(key)
+        except BaseException as exc:
+            self._failed("delete", exc)
+            raise
+        if deleted:
+            self._record("delete", True)
+        else:
+            self._record("delete", False, reason="not_found")
+        return deleted
+
+    async def _exists(self, key: str) -> bool:
+        """Whether ``key`` is in the store; a failure is counted."""
+        try:
+            store = await self._binding.use()
+            return await store.exists(key)
+        except BaseException as exc:
+            self._failed("exists", exc)
+            raise
+
     def _failed(self, operation: str, exc: BaseException) -> None:
         """Record a failed operation (the error is re-raised by the caller)."""
         if isinstance(exc, Exception):

@@ -114,25 +114,10 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
         self._record("set", True)
 
     async def delete(self, key: str) -> bool:
-        try:
-            store = await self._binding.use()
-            deleted = await store.delete(key)
-        except BaseException as exc:
-            self._failed("delete", exc)
-            raise
-        if deleted:
-            self._record("delete", True)
-        else:
-            self._record("delete", False, reason="not_found")
-        return deleted
+        return await self._delete(key)
 
     async def exists(self, key: str) -> bool:
-        try:
-            store = await self._binding.use()
-            return await store.exists(key)
-        except BaseException as exc:
-            self._failed("exists", exc)
-            raise
+        return await self._exists(key)
 
     def scan(self, pattern: str | None = None, batch_size: int = 100) -> AsyncIterator[str]:
         if type(batch_size) is not int or batch_size < 1:

@@ -184,25 +184,10 @@ class BaseStateManager(StateManager[T], StoreView):
         self._record("set", True)
 
     async def delete(self, key: str) -> bool:
-        try:
-            store = await self._binding.use()
-            deleted = await store.delete(key)
-        except BaseException as exc:
-            self._failed("delete", exc)
-            raise
-        if deleted:
-            self._record("delete", True)
-        else:
-            self._record("delete", False, reason="not_found")
-        return deleted
+        return await self._delete(key)
 
     async def exists(self, key: str) -> bool:
-        try:
-            store = await self._binding.use()
-            return await store.exists(key)
-        except BaseException as exc:
-            self._failed("exists", exc)
-            raise
+        return await self._exists(key)
 
     async def list(
         self, pattern: str | None = None, type: StateType | None = None

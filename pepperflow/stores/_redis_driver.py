@@ -2,8 +2,8 @@
 
 :class:`~pepperflow.stores.redis.RedisStore` speaks to Redis through
 :class:`Driver`: ``EVALSHA`` (raw replies, the same shape from every
-client), ``SCRIPT LOAD``, ``HGET``, ``EXISTS``, a blocking ``XREAD`` and
-``PING``. :class:`RedisPyDriver` runs redis-py's asyncio client (asyncio
+client), ``SCRIPT LOAD``, ``HGET`` and a blocking ``XREAD``.
+:class:`RedisPyDriver` runs redis-py's asyncio client (asyncio
 only; hiredis parses when installed); :class:`CoredisDriver` runs coredis,
 which is built on anyio and so runs on trio too.
 
@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-__all__ = ["CoredisDriver", "Driver", "RedisPyDriver", "driver_for_url"]
+__all__ = ["CoredisDriver", "Driver", "RedisPyDriver"]
 
 Arg = str | bytes | int | float
 
@@ -35,8 +35,6 @@ class Driver(ABC):
     connection_errors: tuple[type[BaseException], ...] = (OSError,)
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
-    #: the library's name, for messages
-    name = ""
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Hold what the client needs open while the store runs (a task of its group)."""
@@ -59,18 +57,10 @@ class Driver(ABC):
         """``HGET``."""
 
     @abstractmethod
-    async def exists(self, key: str) -> bool:
-        """``EXISTS`` of one key."""
-
-    @abstractmethod
     async def xread(
         self, stream: str, after: str, count: int, block_ms: int
     ) -> list[tuple[bytes, bytes]]:
         """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: (id, field ``c``)."""
-
-    @abstractmethod
-    async def ping(self) -> None:
-        """``PING``."""
 
 
 def _entries(raw: Any) -> list[tuple[bytes, bytes]]:
@@ -92,8 +82,6 @@ def _bytes(value: Any) -> bytes:
 
 class RedisPyDriver(Driver):
     """redis-py's ``redis.asyncio.Redis`` (asyncio only)."""
-
-    name = "redis-py"
 
     def __init__(self, client: Any, *, owned: bool) -> None:
         import redis.exceptions
@@ -139,9 +127,6 @@ class RedisPyDriver(Driver):
         result: bytes | None = await self.client.hget(key, field)
         return result
 
-    async def exists(self, key: str) -> bool:
-        return bool(await self.client.exists(key))
-
     async def xread(
         self, stream: str, after: str, count: int, block_ms: int
     ) -> list[tuple[bytes, bytes]]:
@@ -150,9 +135,6 @@ class RedisPyDriver(Driver):
             return []
         streams = reply.values() if isinstance(reply, dict) else (e for _n, e in reply)
         return [entry for entries in streams for entry in _entries(_unwrap(entries))]
-
-    async def ping(self) -> None:
-        await self.client.ping()
 
 
 def _unwrap(entries: Any) -> Any:
@@ -164,8 +146,6 @@ def _unwrap(entries: Any) -> Any:
 
 class CoredisDriver(Driver):
     """coredis's ``coredis.Redis`` (anyio: asyncio and trio)."""
-
-    name = "coredis"
 
     def __init__(self, client: Any, *, owned: bool) -> None:
         import coredis.exceptions
@@ -215,9 +195,6 @@ class CoredisDriver(Driver):
         result: bytes | None = await self.client.hget(key, field)
         return result
 
-    async def exists(self, key: str) -> bool:
-        return bool(await self.client.exists([key]))
-
     async def xread(
         self, stream: str, after: str, count: int, block_ms: int
     ) -> list[tuple[bytes, bytes]]:
@@ -231,9 +208,6 @@ class CoredisDriver(Driver):
                 if blob is not None:
                     out.append((_bytes(entry.identifier), _bytes(blob)))
         return out
-
-    async def ping(self) -> None:
-        await self.client.ping()
 
 
 @functools.cache
@@ -267,10 +241,3 @@ _CONNECTION_STREAMS = (
     "_streamed_message_buffer_in",
     "_streamed_message_buffer_out",
 )
-
-
-def driver_for_url(url: str, backend: str) -> Driver:
-    """A driver for ``url`` on the running anyio backend (``"asyncio"``/``"trio"``)."""
-    if backend == "asyncio":
-        return RedisPyDriver.from_url(url)
-    return CoredisDriver.from_url(url)

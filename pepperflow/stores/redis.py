@@ -56,9 +56,10 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Literal, Self
+from functools import partial
+from typing import Any, Literal, Self, TypeVar
 
 import anyio
 import anyio.abc
@@ -90,6 +91,7 @@ __all__ = ["RedisStore"]
 logger = logging.getLogger("pepperflow")
 
 DriverName = Literal["auto", "redis-py", "coredis"]
+_T = TypeVar("_T")
 
 _DECODE_BATCH = msgspec.msgpack.Decoder(list[Change])
 _DECODE_SET = msgspec.msgpack.Decoder(SetChange)
@@ -188,7 +190,6 @@ class RedisStore(Store):
         self._keys = 0
         self._ttl_keys = 0
         self._expired = 0
-        self._gaps = 0
         self._clock_offset = 0.0  # server time - local time
         self._next_deadline = math.inf
         self._wake_sweeper = anyio.Event()
@@ -312,28 +313,30 @@ class RedisStore(Store):
 
     async def _read_eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """A read-only script, retried on connection errors before giving up."""
-        for attempt in range(_READ_RETRIES):
-            try:
-                return await self._eval(script, keys, args)
-            except StoreUnavailable:
-                if attempt == _READ_RETRIES - 1:
-                    raise
-                await anyio.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._retrying(partial(self._eval, script, keys, args))
 
     async def _read_hget(self, hkey: str) -> bytes | None:
+        """An entry's encoded last set, retried on connection errors."""
+        return await self._retrying(partial(self._hget, hkey))
+
+    async def _hget(self, hkey: str) -> bytes | None:
         driver = self._driver
         if driver is None:
             self._check_open()
             raise AssertionError("unreachable")
-        for attempt in range(_READ_RETRIES):
+        try:
+            return await driver.hget(hkey, "b")
+        except driver.connection_errors as exc:
+            raise StoreUnavailable(f"{self!r}: cannot reach Redis to read: {exc}") from exc
+
+    async def _retrying(self, read: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``read``; on StoreUnavailable retry it with a short backoff, then give up."""
+        for attempt in range(_READ_RETRIES - 1):
             try:
-                return await driver.hget(hkey, "b")
-            except driver.connection_errors as exc:
-                if attempt == _READ_RETRIES - 1:
-                    raise StoreUnavailable(f"{self!r}: cannot reach Redis to read: {exc}") from exc
+                return await read()
+            except StoreUnavailable:
                 await anyio.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await read()
 
     # -- reading -------------------------------------------------------------
 
@@ -671,7 +674,6 @@ class RedisStore(Store):
             self._delivered = resume - 1
 
     def _missed(self, first: int, last: int, oldest: int) -> None:
-        self._gaps += 1
         logger.warning(
             "%r: changes %d..%d are no longer in the changelog (oldest kept: %d);"
             " subscribers miss them. Raise changelog_length if a follower falls this"
