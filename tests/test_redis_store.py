@@ -194,3 +194,27 @@ async def test_a_late_subscriber_gets_only_what_comes_after_it(redis_server: Red
                 await anyio.sleep(0.01)
         await anyio.sleep(0.05)
     assert [(c.key, c.seq) for c in got] == [("new", 21)]
+
+
+async def test_key_counts_stay_exact_while_sweeps_and_writes_cross(
+    redis_server: RedisServer,
+) -> None:
+    """statistics() counts each write once, though a sweep's figure and the
+    writes' replies come back on different connections in either order."""
+    redis_server.ensure_running()
+    async with RedisStore(redis_server.url, namespace=_ns("counts"), sweep_interval=0.001) as store:
+
+        async def writer(n: int) -> None:
+            for i in range(40):
+                await store.set(f"w{n}:{i}", i, ttl=3600 if i % 2 else None)
+            for i in range(0, 40, 4):
+                await store.delete(f"w{n}:{i}")
+
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(writer, n)
+        stats = store.statistics()
+        assert (stats.keys, stats.ttl_keys) == (8 * 30, 8 * 20)
+        await anyio.sleep(0.05)  # sweeps only: the figure stays the same
+        stats = store.statistics()
+        assert (stats.keys, stats.ttl_keys) == (8 * 30, 8 * 20)

@@ -123,15 +123,16 @@ end
 # lengths in bytes. (Passing them as two strings, not thousands of
 # arguments, halves a large set_many's cost; the entry hashes share the
 # namespace's hash tag, so they are in the slot of the declared keys.)
-# Returns {1, change of keys, change of ttl keys, now, expires_at, v1, seq1,
-# created1, ...}
-# or {0, actual_version} on a compare-and-set conflict.
+# Returns {1, change of keys, change of ttl keys, now, last seq (0: none),
+# expires_at, v1, seq1, created1, ...} or {0, actual_version, change of keys,
+# change of ttl keys, last seq} on a compare-and-set conflict (a due expiry
+# may still have been committed).
 _SET = r"""
 local ttl = tonumber(ARGV[4])
 local if_version = tonumber(ARGV[5])
 local expires = tonumber(ARGV[6])
 if ttl then expires = NOW + ttl end
-local out = {1, 0, 0, NOW_STR, expires and fmt(expires) or ''}
+local out = {1, 0, 0, NOW_STR, 0, expires and fmt(expires) or ''}
 -- msgpack of the field names (fixstr: 0xa0 + length)
 local P_VERSION, P_SEQ, P_COMMITTED = '\167version', '\163seq', '\172committed_at'
 local P_CREATED, P_EXPIRES, P_NOW = '\170created_at', '\170expires_at', pack(NOW)
@@ -161,7 +162,7 @@ for i = 1, #names do
   local version = tonumber(cur[1] or '0')
   if if_version and version ~= if_version then
     finish()
-    return {0, version}
+    return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
   end
   local created = cur[2]
   if ARGV[7] ~= '' then created = ARGV[7] end
@@ -198,16 +199,17 @@ for i = 1, #names do
 end
 flush_index()
 finish()
-out[2], out[3] = D_KEYS, D_TTL
+out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW or 0
 return out
 """
 
 # ARGV[4] if_version or ''. Deletes the entry hashes that exist.
-# Returns {1, change of keys, change of ttl keys, now, v1, seq1, ...} (0, 0
-# for a key that did not exist) or {0, actual_version} on a compare-and-set conflict.
+# Returns {1, change of keys, change of ttl keys, now, last seq (0: none), v1,
+# seq1, ...} (0, 0 for a key that did not exist) or, on a compare-and-set
+# conflict, {0, actual_version, change of keys, change of ttl keys, last seq}.
 _DELETE = r"""
 local if_version = tonumber(ARGV[4])
-local out = {1, 0, 0, NOW_STR}
+local out = {1, 0, 0, NOW_STR, 0}
 for i = 6, #KEYS do
   local hk = KEYS[i]
   local key = string.sub(hk, KPL + 1)
@@ -215,7 +217,7 @@ for i = 6, #KEYS do
   local version = tonumber(redis.call('HGET', hk, 'v') or '0')
   if if_version and version ~= if_version then
     finish()
-    return {0, version}
+    return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
   end
   if version == 0 then
     out[#out + 1] = 0
@@ -232,7 +234,7 @@ for i = 6, #KEYS do
   end
 end
 finish()
-out[2], out[3] = D_KEYS, D_TTL
+out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW or 0
 return out
 """
 

@@ -189,6 +189,12 @@ class RedisStore(Store):
         self._deliver_lock = anyio.Lock(fast_acquire=True)
         self._keys = 0
         self._ttl_keys = 0
+        # keys/ttl_keys are an absolute figure read at seq _counted_at plus
+        # this process's own writes committed after it (kept until a newer
+        # figure covers them), so replies that cross on different
+        # connections count each write once.
+        self._counted_at = -1
+        self._deltas: list[tuple[int, int, int]] = []
         self._expired = 0
         self._clock_offset = 0.0  # server time - local time
         self._next_deadline = math.inf
@@ -246,7 +252,7 @@ class RedisStore(Store):
             await self.aclose()
             raise
         self._seq = self._read = self._delivered = int(seq)
-        self._keys, self._ttl_keys = int(keys), int(ttl_keys)
+        self._count(int(seq), int(keys), int(ttl_keys))
         # Each background task makes its connection before the store is ready,
         # so closing never cancels a connection half made.
         try:
@@ -436,6 +442,7 @@ class RedisStore(Store):
             ),
         )
         if reply[0] == 0:
+            self._conflict(reply)
             raise VersionConflict(name, key, if_version or 0, int(reply[1]))
         changes = self._set_changes(reply, [(key, value)], meta)
         await self._committed(changes, reply)
@@ -445,11 +452,11 @@ class RedisStore(Store):
         self, reply: list[Any], items: Sequence[tuple[str, Any]], meta: dict[str, Any] | None
     ) -> list[Change]:
         now = float(reply[3])
-        expires = float(reply[4]) if reply[4] else None
+        expires = float(reply[5]) if reply[5] else None
         name = self.name
         out: list[Change] = []
         for i, (key, value) in enumerate(items):
-            version, seq, created = reply[5 + 3 * i : 8 + 3 * i]
+            version, seq, created = reply[6 + 3 * i : 9 + 3 * i]
             out.append(
                 SetChange(
                     name, key, int(version), int(seq), now, value, float(created), meta, expires
@@ -496,9 +503,9 @@ class RedisStore(Store):
         )
         if not self._hub.count:
             # Nobody to deliver to: skip building the changes.
-            self._record(reply, int(reply[-2]))
-            if reply[4]:
-                self._note_deadline(float(reply[4]))
+            self._record(reply)
+            if reply[5]:
+                self._note_deadline(float(reply[5]))
             return
         changes = self._set_changes(reply, list(latest.items()), meta)
         await self._committed(changes, reply)
@@ -512,6 +519,7 @@ class RedisStore(Store):
             SCRIPTS["delete"], (self._prefix + key,), ("" if if_version is None else if_version,)
         )
         if reply[0] == 0:
+            self._conflict(reply)
             raise VersionConflict(name, key, if_version or 0, int(reply[1]))
         changes = self._delete_changes(reply, [key])
         await self._committed(changes, reply)
@@ -521,7 +529,7 @@ class RedisStore(Store):
         now = float(reply[3])
         out: list[Change] = []
         for i, key in enumerate(keys):
-            version, seq = int(reply[4 + 2 * i]), int(reply[5 + 2 * i])
+            version, seq = int(reply[5 + 2 * i]), int(reply[6 + 2 * i])
             if seq:
                 out.append(DeleteChange(self.name, key, version, seq, now))
         return out
@@ -591,15 +599,19 @@ class RedisStore(Store):
 
     # -- delivery ------------------------------------------------------------
 
-    def _record(self, reply: list[Any], last: int) -> None:
-        """Record a commit's figures and its last seq (0: it changed nothing).
-
-        A write script returns how it changed the counts of keys and of keys
-        with a ttl; a sweep or a status read sets them absolutely.
-        """
-        self._keys += int(reply[1])
-        self._ttl_keys += int(reply[2])
+    def _record(self, reply: list[Any]) -> None:
+        """Record a write's figures: its last seq (0: it changed nothing), the
+        server's clock, and how it changed the counts of keys and of keys with
+        a ttl (a sweep or a status read sets them absolutely)."""
         self._clock_offset = float(reply[3]) - time.time()
+        self._advance(int(reply[4]), int(reply[1]), int(reply[2]))
+
+    def _conflict(self, reply: list[Any]) -> None:
+        """Record a refused compare-and-set (an expiry due may have committed)."""
+        self._advance(int(reply[4]), int(reply[2]), int(reply[3]))
+
+    def _advance(self, last: int, keys: int, ttl_keys: int) -> None:
+        self._count_delta(last, keys, ttl_keys)
         if last > self._seq:
             self._seq = last
         if not self._hub.count:
@@ -607,10 +619,26 @@ class RedisStore(Store):
                 self._delivered = last
             self._known.clear()
 
+    def _count_delta(self, seq: int, keys: int, ttl_keys: int) -> None:
+        """Add one write's change of the counts unless the figure already has it."""
+        if (keys or ttl_keys) and seq > self._counted_at:
+            self._keys += keys
+            self._ttl_keys += ttl_keys
+            self._deltas.append((seq, keys, ttl_keys))
+
+    def _count(self, seq: int, keys: int, ttl_keys: int) -> None:
+        """Take counts read at ``seq``, plus the own writes committed after it."""
+        if seq < self._counted_at:
+            return  # an older figure than the one held
+        self._counted_at = seq
+        later = self._deltas = [delta for delta in self._deltas if delta[0] > seq]
+        self._keys = keys + sum(delta[1] for delta in later)
+        self._ttl_keys = ttl_keys + sum(delta[2] for delta in later)
+
     async def _committed(self, changes: list[Change], reply: list[Any]) -> None:
         """Record a commit's figures, then deliver its changes in seq order."""
+        self._record(reply)
         last = changes[-1].seq if changes else 0
-        self._record(reply, last)
         if not changes or not self._hub.count:
             return
         delivered = self._delivered
@@ -759,7 +787,6 @@ class RedisStore(Store):
         a server that lost its data (its seq went back)."""
         seq, keys, ttl_keys = await self._eval(SCRIPTS["status"], (), ())
         seq = int(seq)
-        self._keys, self._ttl_keys = int(keys), int(ttl_keys)
         if seq < self._read:
             logger.error(
                 "%r: the Redis server lost data (its seq is %d, this store had read %d);"
@@ -771,10 +798,13 @@ class RedisStore(Store):
             )
             self._read = self._delivered = self._seq = seq
             self._known.clear()
+            self._counted_at = -1
+            self._deltas.clear()
         elif not self._hub.count:
             self._read = max(self._read, seq)
             self._delivered = max(self._delivered, seq)
             self._seq = max(self._seq, seq)
+        self._count(seq, int(keys), int(ttl_keys))
 
     def _note_deadline(self, deadline: float) -> None:
         if self._sweeping and deadline < self._noted_while_sweeping:
@@ -817,7 +847,7 @@ class RedisStore(Store):
                 self._sweeping = False
             expired, keys, ttl_keys, nxt, seq, now = reply
             self._expired += int(expired)
-            self._keys, self._ttl_keys = int(keys), int(ttl_keys)
+            self._count(int(seq), int(keys), int(ttl_keys))
             still_ahead = before if before > float(now) else math.inf
             self._next_deadline = min(
                 float(nxt) if nxt else math.inf, self._noted_while_sweeping, still_ahead
