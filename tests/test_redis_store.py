@@ -218,3 +218,33 @@ async def test_key_counts_stay_exact_while_sweeps_and_writes_cross(
         await anyio.sleep(0.05)  # sweeps only: the figure stays the same
         stats = store.statistics()
         assert (stats.keys, stats.ttl_keys) == (8 * 30, 8 * 20)
+
+
+async def test_writes_cancelled_at_any_point_leave_the_store_consistent(
+    redis_server: RedisServer,
+) -> None:
+    """Cancelling a write before, during or after its round trip never leaves a
+    reply behind for the next command, nor a half-made entry."""
+    redis_server.ensure_running()
+    async with RedisStore(redis_server.url, namespace=_ns("cancel")) as store:
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+        for i in range(300):
+            with anyio.move_on_after((i % 30) * 50e-6):
+                await store.set("k", i, ttl=3600 if i % 2 else None)
+            value = await store.get("k")
+            assert value is None or (isinstance(value, int) and value <= i)
+            entry = await store.entry("k")
+            assert (entry is None) == (value is None)
+            if entry is not None:
+                assert entry.value == value
+                assert (entry.expires_at is not None) == (entry.value % 2 == 1)
+        version = await store.set("k", "last")
+        last = await store.entry("k")
+        assert last is not None and (last.value, last.version) == ("last", version)
+        with anyio.fail_after(5):
+            while not got or got[-1].version != version:
+                await anyio.sleep(0.01)
+    versions = [change.version for change in got]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert store.statistics().keys == 1

@@ -9,7 +9,7 @@ Every script gets the namespace's bookkeeping keys first::
     KEYS[2] {ns}:log   the changelog: a stream, one entry per script that changed
                        something: id 0-<its last seq>, field c = msgpack array
                        of its changes
-    KEYS[3] {ns}:idx   sorted set: live key -> seq of its last set
+    KEYS[3] {ns}:idx   sorted set: live key -> seq of the set that created it
     KEYS[4] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
     KEYS[5] {ns}:ttlv  hash: key with a ttl -> its version (for its expire change)
     KEYS[6..]          entry hashes {ns}:k:<key> (fields v, c, b)
@@ -40,20 +40,21 @@ local SEQ, LOG, IDX, EXP, TTLV = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local STORE, MAXLEN, KPREFIX = ARGV[1], ARGV[2], ARGV[3]
 local KPL = #KPREFIX
 local t = redis.call('TIME')
-local NOW = tonumber(t[1]) + tonumber(t[2]) / 1000000
+-- The decimal string and the double agree exactly (the client parses the string).
+local NOW_STR = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
+local NOW = tonumber(NOW_STR)
 local function fmt(x) return string.format('%.17g', x) end
-local NOW_STR = fmt(NOW)
 local pack = cmsgpack.pack
 
 -- The first seq comes from INCR; more are counted here and written back
 -- by finish(). The changelog gets one entry per script.
-local SEQ_NOW, SEQ_MORE = nil, false
+local SEQ_FIRST, SEQ_NOW = nil, nil
 local function next_seq()
   if SEQ_NOW then
     SEQ_NOW = SEQ_NOW + 1
-    SEQ_MORE = true
   else
     SEQ_NOW = redis.call('INCR', SEQ)
+    SEQ_FIRST = SEQ_NOW
   end
   return SEQ_NOW
 end
@@ -73,11 +74,16 @@ local function batch()
   return header .. table.concat(PENDING)
 end
 
--- Every script calls finish() before it returns.
+-- Every script calls finish() before it returns. The changelog is trimmed
+-- (approximately) when the seq passes a multiple of 64, not on every entry.
 local function finish()
   if SEQ_NOW then
-    if SEQ_MORE then redis.call('SET', SEQ, SEQ_NOW) end
-    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. SEQ_NOW, 'c', batch())
+    if SEQ_NOW > SEQ_FIRST then redis.call('SET', SEQ, SEQ_NOW) end
+    if math.floor(SEQ_NOW / 64) ~= math.floor((SEQ_FIRST - 1) / 64) then
+      redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. SEQ_NOW, 'c', batch())
+    else
+      redis.call('XADD', LOG, '0-' .. SEQ_NOW, 'c', batch())
+    end
   end
 end
 
@@ -138,6 +144,7 @@ local P_VERSION, P_SEQ, P_COMMITTED = '\167version', '\163seq', '\172committed_a
 local P_CREATED, P_EXPIRES, P_NOW = '\170created_at', '\170expires_at', pack(NOW)
 local P_EXPIRES_AT = expires and pack(expires)
 local function split(blob, sizes)
+  if not string.find(sizes, ',', 1, true) then return {blob} end
   local parts, at = {}, 1
   for n in string.gmatch(sizes, '%d+') do
     n = tonumber(n)
@@ -189,9 +196,11 @@ for i = 1, #names do
   elseif forget_ttl(key) then
     redis.call('PERSIST', hk)
   end
-  index[#index + 1] = seq
-  index[#index + 1] = key
-  if #index >= 1000 then flush_index() end
+  if version == 1 then
+    index[#index + 1] = seq
+    index[#index + 1] = key
+    if #index >= 1000 then flush_index() end
+  end
   emit(blob)
   out[#out + 1] = version
   out[#out + 1] = seq
@@ -267,7 +276,8 @@ end
 return out
 """
 
-# Returns {seq, now, blob, ...}: every live entry in commit order, at one seq.
+# Returns {seq, now, blob, ...}: every live entry at one seq (in the order
+# the keys were created; the client sorts them by seq).
 _SNAPSHOT = r"""
 local out = {tonumber(redis.call('GET', SEQ) or '0'), NOW_STR}
 for _, key in ipairs(redis.call('ZRANGE', IDX, 0, -1)) do

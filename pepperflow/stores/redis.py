@@ -32,7 +32,7 @@ first. Keyspace notifications are not used.
 **Keys** of namespace ``ns`` share the hash tag ``{ns}`` (one cluster
 slot)::
 
-    pf:{ns}:seq    the last seq             pf:{ns}:idx   live key -> seq
+    pf:{ns}:seq    the last seq             pf:{ns}:idx   live keys
     pf:{ns}:log    the changelog stream     pf:{ns}:exp   key -> deadline
     pf:{ns}:ttlv   key -> version (ttl'd)   pf:{ns}:k:<key>  the entry (hash)
 
@@ -59,6 +59,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
+from operator import attrgetter
 from typing import Any, Literal, Self, TypeVar
 
 import anyio
@@ -95,6 +96,7 @@ _T = TypeVar("_T")
 
 _DECODE_BATCH = msgspec.msgpack.Decoder(list[Change])
 _DECODE_SET = msgspec.msgpack.Decoder(SetChange)
+_by_seq = attrgetter("seq")
 
 
 class _Value(msgspec.Struct):
@@ -555,7 +557,9 @@ class RedisStore(Store):
     async def _snapshot(self) -> tuple[int, float, list[SetChange]]:
         reply = await self._read_eval(SCRIPTS["snapshot"], (), ())
         decode = _DECODE_SET.decode
-        return int(reply[0]), float(reply[1]), [decode(blob) for blob in reply[2:]]
+        entries = [decode(blob) for blob in reply[2:]]
+        entries.sort(key=_by_seq)  # commit order
+        return int(reply[0]), float(reply[1]), entries
 
     async def restore(self, snapshot: Snapshot) -> None:
         if not isinstance(snapshot, Snapshot):
