@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import anyio
+import msgspec
 import pytest
 import redis
 import redis.asyncio
@@ -123,9 +124,8 @@ async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> N
         assert keys == {
             tag + "seq",
             tag + "log",
-            tag + "idx",
+            tag + "meta",
             tag + "exp",
-            tag + "ttlv",
             tag + "k:user:1",
             tag + "k:user:2",
         }
@@ -134,6 +134,16 @@ async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> N
         assert 0 < raw.pttl(tag + "k:user:1") <= 60_000, "the entry carries Redis's own ttl"
         assert raw.pttl(tag + "k:user:2") == -1
         assert raw.zrange(tag + "exp", 0, -1) == [b"user:1"]
+        meta = raw.hgetall(tag + "meta")
+        assert sorted(meta) == [b"user:1", b"user:2"]
+        assert [value.split()[0] for value in meta.values()] == [b"1", b"1"], "versions"
+        entry = msgspec.msgpack.decode(raw.get(tag + "k:user:2"))
+        assert (entry["key"], entry["value"], entry["version"], entry["seq"]) == (
+            "user:2",
+            "bob",
+            1,
+            2,
+        )
 
 
 async def test_the_changelog_is_trimmed_to_about_its_length(redis_server: RedisServer) -> None:
@@ -248,3 +258,33 @@ async def test_writes_cancelled_at_any_point_leave_the_store_consistent(
     versions = [change.version for change in got]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
     assert store.statistics().keys == 1
+
+
+async def test_large_batches_keep_values_ttls_and_counts(redis_server: RedisServer) -> None:
+    """set_many past one bulk command's size (1,000 keys), with and without a ttl,
+    over keys that had one: values, Redis's own ttls, figures and reads agree."""
+    redis_server.ensure_running()
+    ns = _ns("batches")
+    tag = f"pf:{{{ns}}}:"
+    async with RedisStore(redis_server.url, namespace=ns) as store:
+        await store.set_many({f"k{i}": i for i in range(2500)}, ttl=3600)
+        assert (store.statistics().keys, store.statistics().ttl_keys) == (2500, 2500)
+        await store.set_many({f"k{i}": -i for i in range(3000)})  # drops the ttls, adds 500
+        assert (store.statistics().keys, store.statistics().ttl_keys) == (3000, 0)
+        with _raw(redis_server) as raw:
+            assert {raw.pttl(f"{tag}k:k{i}") for i in (0, 999, 1000, 2499, 2999)} == {-1}
+            assert raw.zcard(tag + "exp") == 0
+        await store.set_many({f"k{i}": i for i in range(1200)}, ttl=60)
+        assert (store.statistics().keys, store.statistics().ttl_keys) == (3000, 1200)
+        with _raw(redis_server) as raw:
+            assert 0 < raw.pttl(f"{tag}k:k1100") <= 60_000
+            assert raw.pttl(f"{tag}k:k1300") == -1
+        values = await store.get_many(f"k{i}" for i in range(3000))
+        assert values == {f"k{i}": (i if i < 1200 else -i) for i in range(3000)}
+        entry = await store.entry("k1100")
+        assert entry is not None and entry.version == 3 and entry.expires_at is not None
+        snapshot = await store.snapshot()
+        assert [item.key for item in snapshot.entries] == [
+            f"k{i}" for i in [*range(1200, 3000), *range(1200)]
+        ], "a snapshot lists entries in commit order"
+        assert len([key async for key in store.scan("k1*")]) == 1 + 10 + 100 + 1000

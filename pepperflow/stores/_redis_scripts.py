@@ -9,24 +9,25 @@ Every script gets the namespace's bookkeeping keys first::
     KEYS[2] {ns}:log   the changelog: a stream, one entry per script that changed
                        something: id 0-<its last seq>, field c = msgpack array
                        of its changes
-    KEYS[3] {ns}:idx   sorted set: live key -> seq of the set that created it
+    KEYS[3] {ns}:meta  hash: live key -> "<version> <created_at>" (the index
+                       of live keys: counts, scans, snapshots)
     KEYS[4] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
-    KEYS[5] {ns}:ttlv  hash: key with a ttl -> its version (for its expire change)
-    KEYS[6..]          entry hashes {ns}:k:<key> (fields v, c, b)
+    KEYS[5..]          entries {ns}:k:<key>: strings, the encoded last set
 
 and ``ARGV[1]`` the store's name, ``ARGV[2]`` the changelog's approximate
-maximum length, ``ARGV[3]`` the entry-hash prefix. An entry hash holds the
-version (``v``), the creation time (``c``, a string of the exact double)
-and the encoded :class:`~pepperflow.streams.SetChange` (``b``): the client
+maximum length, ``ARGV[3]`` the entry prefix. An entry is the encoded
+:class:`~pepperflow.streams.SetChange` of the key's last set: the client
 encodes ``kind``, ``store``, ``key``, ``value`` and ``metadata`` as a
-msgpack map, and the script appends ``version``, ``seq``, ``committed_at``,
-``created_at`` and ``expires_at`` (it owns the clock: the server's
-``TIME``, so every process agrees). The same bytes go to the changelog,
-where one entry holds every change of one script (a ``set_many`` is one
-entry).
+msgpack map, and the script appends ``version``, ``seq``,
+``committed_at``, ``created_at`` and ``expires_at`` (it owns the clock: the
+server's ``TIME``, so every process agrees). The same bytes go to the
+changelog, where one entry holds every change of one script (a
+``set_many`` is one entry). Versions and creation times live in one hash,
+so a batch reads them with one ``HMGET`` and writes its entries with one
+``MSET``.
 
-The sweep and scan scripts reach entry hashes they derive from the index
-(the same hash tag, so the same cluster slot).
+The scripts reach entries they derive from the key names they are given
+or from the meta hash (the same hash tag, so the same cluster slot).
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ import hashlib
 __all__ = ["Script", "SCRIPTS"]
 
 _PRELUDE = r"""
-local SEQ, LOG, IDX, EXP, TTLV = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local SEQ, LOG, META, EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local STORE, MAXLEN, KPREFIX = ARGV[1], ARGV[2], ARGV[3]
 local KPL = #KPREFIX
+local CHUNK = 1000  -- arguments per bulk command (Lua's unpack has a limit)
 local t = redis.call('TIME')
 -- The decimal string and the double agree exactly (the client parses the string).
 local NOW_STR = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
@@ -59,9 +61,10 @@ local function next_seq()
   return SEQ_NOW
 end
 
-local PENDING = {}
+local PENDING, N_PENDING = {}, 0
 local function emit(blob)
-  PENDING[#PENDING + 1] = blob
+  N_PENDING = N_PENDING + 1
+  PENDING[N_PENDING] = blob
 end
 
 -- A msgpack array of the changes made (each already msgpack).
@@ -89,36 +92,64 @@ end
 
 local HAS_EXP = redis.call('EXISTS', EXP) == 1
 -- How the counts of live keys and of keys with a ttl changed (returned to
--- the client for its statistics, instead of ZCARDs on every write).
+-- the client for its statistics, instead of counting on every write).
 local D_KEYS, D_TTL = 0, 0
 
-local function forget_ttl(key)
-  if HAS_EXP and redis.call('ZREM', EXP, key) == 1 then
-    redis.call('HDEL', TTLV, key)
-    D_TTL = D_TTL - 1
-    return true
-  end
-  return false
+-- A meta value "<version> <created_at>" -> version, created_at (string).
+local function parse_meta(meta)
+  if not meta then return 0, nil end
+  local space = string.find(meta, ' ', 1, true)
+  return tonumber(string.sub(meta, 1, space - 1)), string.sub(meta, space + 1)
 end
 
--- Commit the expiry of ``key`` if it is due (or Redis already dropped it).
-local function expire_if_due(hk, key)
-  if not HAS_EXP then return end
-  local score = redis.call('ZSCORE', EXP, key)
-  if not score then return end
-  local alive = redis.call('EXISTS', hk) == 1
-  if alive and tonumber(score) > NOW then return end
-  local version = tonumber(redis.call('HGET', TTLV, key) or '0')
+-- Commit the expiry of ``key``: its expire change, and it leaves every index.
+local function expire(key)
+  local version = parse_meta(redis.call('HGET', META, key))
   local seq = next_seq()
   emit(pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
              committed_at=NOW}))
-  forget_ttl(key)
-  D_KEYS = D_KEYS - redis.call('ZREM', IDX, key)
-  if alive then redis.call('DEL', hk) end
+  D_TTL = D_TTL - redis.call('ZREM', EXP, key)
+  D_KEYS = D_KEYS - redis.call('HDEL', META, key)
+  redis.call('DEL', KPREFIX .. key)
+end
+
+-- ``key`` has deadline ``score`` (a number, or nil for none): expire it if
+-- it is due or Redis already dropped it (Redis drops an entry 1 ms before
+-- its deadline, so one more than 2 ms ahead is alive). True if it expired.
+local function expire_if_due(key, score)
+  if not score or score > NOW + 0.002 then return false end
+  if score > NOW and redis.call('EXISTS', KPREFIX .. key) == 1 then return false end
+  expire(key)
+  return true
+end
+
+-- The deadlines of ``keys`` (numbers, or false for none).
+local function deadlines(keys)
+  local out = {}
+  if not HAS_EXP then return out end
+  for i = 1, #keys, CHUNK do
+    local scores = redis.call('ZMSCORE', EXP, unpack(keys, i, math.min(i + CHUNK - 1, #keys)))
+    for j = 1, #scores do out[i + j - 1] = scores[j] and tonumber(scores[j]) end
+  end
+  return out
+end
+
+-- Run ``command`` with the fixed arguments ``head`` then ``args`` in chunks
+-- of ``per`` * CHUNK; returns the sum of its integer replies.
+local function bulk(command, head, args, per)
+  local total, step = 0, CHUNK * per
+  for i = 1, #args, step do
+    local call = {command}
+    for _, a in ipairs(head) do call[#call + 1] = a end
+    for j = i, math.min(i + step - 1, #args) do call[#call + 1] = args[j] end
+    local r = redis.call(unpack(call))
+    if type(r) == 'number' then total = total + r end
+  end
+  return total
 end
 
 local function counts()
-  return {redis.call('ZCARD', IDX), redis.call('ZCARD', EXP)}
+  return {redis.call('HLEN', META), redis.call('ZCARD', EXP)}
 end
 """
 
@@ -126,9 +157,10 @@ end
 # (absolute, for restore) or '', ARGV[7] created_at or '' (restore),
 # ARGV[8] the encoded heads back to back, ARGV[9] their lengths
 # ("12,40,..."), ARGV[10] the keys (UTF-8) back to back, ARGV[11] their
-# lengths in bytes. (Passing them as two strings, not thousands of
-# arguments, halves a large set_many's cost; the entry hashes share the
-# namespace's hash tag, so they are in the slot of the declared keys.)
+# lengths in bytes, ARGV[12] '1' for each key's version, seq and created_at
+# in the reply. (Passing them as two strings, not thousands of arguments,
+# halves a large set_many's cost; the entries share the namespace's hash
+# tag, so they are in the slot of the declared keys.)
 # Returns {1, change of keys, change of ttl keys, now, last seq (0: none),
 # expires_at, v1, seq1, created1, ...} or {0, actual_version, change of keys,
 # change of ttl keys, last seq} on a compare-and-set conflict (a due expiry
@@ -138,92 +170,114 @@ local ttl = tonumber(ARGV[4])
 local if_version = tonumber(ARGV[5])
 local expires = tonumber(ARGV[6])
 if ttl then expires = NOW + ttl end
+local details = ARGV[12] == '1'
 local out = {1, 0, 0, NOW_STR, 0, expires and fmt(expires) or ''}
+-- An entry is a msgpack map: its header, the fields this script knows, then
+-- the head's fields (the head without its own map header of 5 fields).
 -- msgpack of the field names (fixstr: 0xa0 + length)
-local P_VERSION, P_SEQ, P_COMMITTED = '\167version', '\163seq', '\172committed_at'
-local P_CREATED, P_EXPIRES, P_NOW = '\170created_at', '\170expires_at', pack(NOW)
-local P_EXPIRES_AT = expires and pack(expires)
-local function split(blob, sizes)
-  if not string.find(sizes, ',', 1, true) then return {blob} end
-  local parts, at = {}, 1
+local P_VERSION, P_SEQ, P_CREATED = '\167version', '\163seq', '\170created_at'
+local P_NOW = pack(NOW)
+local P_COMMITTED = '\172committed_at' .. P_NOW
+local HEADER, P_EXPIRES = '\137', ''  -- fixmap of 9 fields
+if expires then HEADER, P_EXPIRES = '\138', '\170expires_at' .. pack(expires) end
+-- ``blob`` cut into parts of ``sizes`` ("12,40,..."), each without its first ``skip`` bytes.
+local function split(blob, sizes, skip)
+  if not string.find(sizes, ',', 1, true) then return {string.sub(blob, skip + 1)} end
+  local parts, at, count = {}, 1, 0
   for n in string.gmatch(sizes, '%d+') do
-    n = tonumber(n)
-    parts[#parts + 1] = string.sub(blob, at, at + n - 1)
+    count = count + 1
+    parts[count] = string.sub(blob, at + skip, at + n - 1)
     at = at + n
   end
   return parts
 end
-local heads, names = split(ARGV[8], ARGV[9]), split(ARGV[10], ARGV[11])
-local index = {}
-local function flush_index()
-  if #index > 0 then
-    D_KEYS = D_KEYS + redis.call('ZADD', IDX, unpack(index))
-    index = {}
+local heads, names = split(ARGV[8], ARGV[9], 1), split(ARGV[10], ARGV[11], 0)
+local n = #names
+-- The expiries due among these keys commit first.
+local scores = deadlines(names)
+local had_ttl = {}
+for i = 1, n do
+  local score = scores[i]
+  if score and not expire_if_due(names[i], score) then had_ttl[#had_ttl + 1] = names[i] end
+end
+local metas
+if n <= CHUNK then
+  metas = redis.call('HMGET', META, unpack(names))
+else
+  metas = {}
+  for i = 1, n, CHUNK do
+    local part = redis.call('HMGET', META, unpack(names, i, math.min(i + CHUNK - 1, n)))
+    for j = 1, #part do metas[i + j - 1] = part[j] end
   end
 end
-for i = 1, #names do
+-- MSET / HSET calls built in place, run every CHUNK keys.
+local entries, new_meta, deadlines_set = {'MSET'}, {'HSET', META}, {}
+local function flush()
+  if #new_meta == 2 then return end
+  if not expires then redis.call(unpack(entries)) end
+  D_KEYS = D_KEYS + redis.call(unpack(new_meta))
+  entries, new_meta = {'MSET'}, {'HSET', META}
+end
+local created_arg = ARGV[7] ~= '' and ARGV[7] or nil
+for i = 1, n do
   local key = names[i]
-  local hk = KPREFIX .. key
-  expire_if_due(hk, key)
-  local cur = redis.call('HMGET', hk, 'v', 'c')
-  local version = tonumber(cur[1] or '0')
+  local version, created = parse_meta(metas[i])
   if if_version and version ~= if_version then
     finish()
     return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
   end
-  local created = cur[2]
-  if ARGV[7] ~= '' then created = ARGV[7] end
-  if not created then created = NOW_STR end
+  created = created_arg or created or NOW_STR
   version = version + 1
   local seq = next_seq()
-  local head = heads[i]
-  local blob
+  local p_created = created == NOW_STR and P_NOW or pack(tonumber(created))
+  local blob = HEADER .. P_VERSION .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED ..
+    P_CREATED .. p_created .. P_EXPIRES .. heads[i]
   if expires then
-    blob = table.concat({string.char(string.byte(head, 1) + 5), string.sub(head, 2),
-      P_VERSION, pack(version), P_SEQ, pack(seq), P_COMMITTED, P_NOW,
-      P_CREATED, pack(tonumber(created)), P_EXPIRES, P_EXPIRES_AT})
+    -- Redis drops the entry 1 ms before its deadline: reads never see it after.
+    redis.call('SET', KPREFIX .. key, blob, 'PXAT', math.floor(expires * 1000) - 1)
   else
-    blob = table.concat({string.char(string.byte(head, 1) + 4), string.sub(head, 2),
-      P_VERSION, pack(version), P_SEQ, pack(seq), P_COMMITTED, P_NOW,
-      P_CREATED, pack(tonumber(created))})
+    entries[#entries + 1] = KPREFIX .. key  -- a SET without a ttl drops the old one
+    entries[#entries + 1] = blob
   end
-  redis.call('HSET', hk, 'v', version, 'c', created, 'b', blob)
-  if expires then
-    redis.call('PEXPIREAT', hk, math.floor(expires * 1000) - 1)
-    D_TTL = D_TTL + redis.call('ZADD', EXP, fmt(expires), key)
-    redis.call('HSET', TTLV, key, version)
-    HAS_EXP = true
-  elseif forget_ttl(key) then
-    redis.call('PERSIST', hk)
-  end
-  if version == 1 then
-    index[#index + 1] = seq
-    index[#index + 1] = key
-    if #index >= 1000 then flush_index() end
-  end
+  new_meta[#new_meta + 1] = key
+  new_meta[#new_meta + 1] = version .. ' ' .. created
+  if #new_meta > 2 * CHUNK then flush() end
   emit(blob)
-  out[#out + 1] = version
-  out[#out + 1] = seq
-  out[#out + 1] = created
+  if details then
+    out[#out + 1] = version
+    out[#out + 1] = seq
+    out[#out + 1] = created
+  end
 end
-flush_index()
+flush()
+if expires then
+  local deadline = fmt(expires)
+  for i = 1, n do
+    deadlines_set[2 * i - 1] = deadline
+    deadlines_set[2 * i] = names[i]
+  end
+  D_TTL = D_TTL + bulk('ZADD', {EXP}, deadlines_set, 2)
+elseif #had_ttl > 0 then
+  D_TTL = D_TTL - bulk('ZREM', {EXP}, had_ttl, 1)
+end
 finish()
 out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW or 0
 return out
 """
 
-# ARGV[4] if_version or ''. Deletes the entry hashes that exist.
+# ARGV[4] if_version or ''. Deletes the entries that exist.
 # Returns {1, change of keys, change of ttl keys, now, last seq (0: none), v1,
 # seq1, ...} (0, 0 for a key that did not exist) or, on a compare-and-set
 # conflict, {0, actual_version, change of keys, change of ttl keys, last seq}.
 _DELETE = r"""
 local if_version = tonumber(ARGV[4])
 local out = {1, 0, 0, NOW_STR, 0}
-for i = 6, #KEYS do
-  local hk = KEYS[i]
-  local key = string.sub(hk, KPL + 1)
-  expire_if_due(hk, key)
-  local version = tonumber(redis.call('HGET', hk, 'v') or '0')
+local names = {}
+for i = 5, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
+local scores = deadlines(names)
+for i, key in ipairs(names) do
+  expire_if_due(key, scores[i])
+  local version = parse_meta(redis.call('HGET', META, key))
   if if_version and version ~= if_version then
     finish()
     return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
@@ -233,9 +287,9 @@ for i = 6, #KEYS do
     out[#out + 1] = 0
   else
     local seq = next_seq()
-    redis.call('DEL', hk)
-    D_KEYS = D_KEYS - redis.call('ZREM', IDX, key)
-    forget_ttl(key)
+    redis.call('DEL', KEYS[i + 4])
+    D_KEYS = D_KEYS - redis.call('HDEL', META, key)
+    if scores[i] then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
     emit(pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
                committed_at=NOW}))
     out[#out + 1] = version
@@ -252,7 +306,7 @@ return out
 _SWEEP = r"""
 local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, tonumber(ARGV[4]))
 for _, key in ipairs(due) do
-  expire_if_due(KPREFIX .. key, key)
+  expire(key)
 end
 finish()
 local nxt = redis.call('ZRANGE', EXP, 0, 0, 'WITHSCORES')
@@ -261,45 +315,41 @@ return {#due, c[1], c[2], nxt[2] or '', tonumber(redis.call('GET', SEQ) or '0'),
 """
 
 # ARGV[4] cursor, ARGV[5] MATCH pattern, ARGV[6] COUNT. Returns
-# {next cursor, live key, ...}: keys past their deadline are left out.
+# {next cursor, live key, ...}: keys Redis already dropped are left out.
 _SCAN = r"""
-local r = redis.call('ZSCAN', IDX, ARGV[4], 'MATCH', ARGV[5], 'COUNT', tonumber(ARGV[6]))
+local r = redis.call('HSCAN', META, ARGV[4], 'MATCH', ARGV[5], 'COUNT', tonumber(ARGV[6]))
 local out = {r[1]}
-local members = r[2]
-for i = 1, #members, 2 do
-  local key = members[i]
-  if redis.call('EXISTS', KPREFIX .. key) == 1 then
-    local score = redis.call('ZSCORE', EXP, key)
-    if not score or tonumber(score) > NOW then out[#out + 1] = key end
-  end
+local fields = r[2]
+for i = 1, #fields, 2 do
+  local key = fields[i]
+  if redis.call('EXISTS', KPREFIX .. key) == 1 then out[#out + 1] = key end
 end
 return out
 """
 
-# Returns {seq, now, blob, ...}: every live entry at one seq (in the order
-# the keys were created; the client sorts them by seq).
+# Returns {seq, now, blob, ...}: every live entry at one seq (the client
+# sorts them by seq).
 _SNAPSHOT = r"""
 local out = {tonumber(redis.call('GET', SEQ) or '0'), NOW_STR}
-for _, key in ipairs(redis.call('ZRANGE', IDX, 0, -1)) do
-  local blob = redis.call('HGET', KPREFIX .. key, 'b')
-  if blob then
-    local score = redis.call('ZSCORE', EXP, key)
-    if not score or tonumber(score) > NOW then out[#out + 1] = blob end
+local names = redis.call('HKEYS', META)
+for i = 1, #names, CHUNK do
+  local keys = {}
+  for j = i, math.min(i + CHUNK - 1, #names) do keys[#keys + 1] = KPREFIX .. names[j] end
+  for _, blob in ipairs(redis.call('MGET', unpack(keys))) do
+    if blob then out[#out + 1] = blob end
   end
 end
 return out
 """
 
-# The entry hashes' blobs (false for a missing or expired key).
+# The entries of KEYS[5..] (false for a missing or expired key; Redis drops
+# an entry before its deadline).
 _GET_MANY = r"""
 local out = {}
-for i = 6, #KEYS do
-  local blob = redis.call('HGET', KEYS[i], 'b')
-  if blob then
-    local score = redis.call('ZSCORE', EXP, string.sub(KEYS[i], KPL + 1))
-    if score and tonumber(score) <= NOW then blob = false end
+for i = 5, #KEYS, CHUNK do
+  for _, blob in ipairs(redis.call('MGET', unpack(KEYS, i, math.min(i + CHUNK - 1, #KEYS)))) do
+    out[#out + 1] = blob
   end
-  out[#out + 1] = blob or false
 end
 return out
 """

@@ -32,9 +32,9 @@ first. Keyspace notifications are not used.
 **Keys** of namespace ``ns`` share the hash tag ``{ns}`` (one cluster
 slot)::
 
-    pf:{ns}:seq    the last seq             pf:{ns}:idx   live keys
+    pf:{ns}:seq    the last seq             pf:{ns}:meta  key -> "version created"
     pf:{ns}:log    the changelog stream     pf:{ns}:exp   key -> deadline
-    pf:{ns}:ttlv   key -> version (ttl'd)   pf:{ns}:k:<key>  the entry (hash)
+    pf:{ns}:k:<key>  the entry (a string: the encoded last set)
 
 **Faults**: the client reconnects on the next command. A write whose reply
 is lost raises :class:`~pepperflow.StoreUnavailable` (it was not
@@ -175,7 +175,7 @@ class RedisStore(Store):
         self._maxlen = changelog_length
         self._sweep_interval = float(sweep_interval)
         tag = f"pf:{{{namespace}}}:"
-        self._base_keys = [tag + "seq", tag + "log", tag + "idx", tag + "exp", tag + "ttlv"]
+        self._base_keys = [tag + "seq", tag + "log", tag + "meta", tag + "exp"]
         self._log_key = tag + "log"
         self._prefix = tag + "k:"
         self._args = [namespace, changelog_length, self._prefix]
@@ -323,17 +323,17 @@ class RedisStore(Store):
         """A read-only script, retried on connection errors before giving up."""
         return await self._retrying(partial(self._eval, script, keys, args))
 
-    async def _read_hget(self, hkey: str) -> bytes | None:
+    async def _read_entry(self, entry_key: str) -> bytes | None:
         """An entry's encoded last set, retried on connection errors."""
-        return await self._retrying(partial(self._hget, hkey))
+        return await self._retrying(partial(self._get_entry, entry_key))
 
-    async def _hget(self, hkey: str) -> bytes | None:
+    async def _get_entry(self, entry_key: str) -> bytes | None:
         driver = self._driver
         if driver is None:
             self._check_open()
             raise AssertionError("unreachable")
         try:
-            return await driver.hget(hkey, "b")
+            return await driver.get(entry_key)
         except driver.connection_errors as exc:
             raise StoreUnavailable(f"{self!r}: cannot reach Redis to read: {exc}") from exc
 
@@ -353,7 +353,7 @@ class RedisStore(Store):
             check_key(self.name, key)
         if self._next_deadline <= time.time() + self._clock_offset:
             await self._expire_if_due()
-        blob = await self._read_hget(self._prefix + key)
+        blob = await self._read_entry(self._prefix + key)
         if blob is None:
             return default
         return _DECODE_VALUE.decode(blob).value
@@ -372,11 +372,11 @@ class RedisStore(Store):
 
     async def exists(self, key: str) -> bool:
         await self._expire_if_due()
-        return await self._read_hget(self._prefix + check_key(self.name, key)) is not None
+        return await self._read_entry(self._prefix + check_key(self.name, key)) is not None
 
     async def entry(self, key: str) -> Entry | None:
         await self._expire_if_due()
-        blob = await self._read_hget(self._prefix + check_key(self.name, key))
+        blob = await self._read_entry(self._prefix + check_key(self.name, key))
         if blob is None:
             return None
         return Entry.from_change(_DECODE_SET.decode(blob))
@@ -441,6 +441,7 @@ class RedisStore(Store):
                 len(head),
                 raw_key,
                 len(raw_key),
+                "1",
             ),
         )
         if reply[0] == 0:
@@ -487,8 +488,14 @@ class RedisStore(Store):
         first = next(iter(latest))
         seconds = None if ttl is None else ttl_seconds(name, first, ttl)
         meta = None if metadata is None else check_metadata(name, first, metadata)
-        heads = [self._head(key, value, meta) for key, value in latest.items()]
+        try:
+            heads = [_ENCODE(_Head("set", name, key, v, meta)) for key, v in latest.items()]
+        except (TypeError, OverflowError, ValueError):
+            for key, v in latest.items():
+                self._head(key, v, meta)  # raises the clear error for the first bad value
+            raise
         raw_keys = [key.encode() for key in latest]
+        details = bool(self._hub.count)  # each key's version and seq, for the changes
         reply = await self._eval(
             SCRIPTS["set"],
             (),
@@ -501,10 +508,12 @@ class RedisStore(Store):
                 ",".join([str(len(head)) for head in heads]),
                 b"".join(raw_keys),
                 ",".join([str(len(raw)) for raw in raw_keys]),
+                "1" if details else "",
             ),
         )
-        if not self._hub.count:
-            # Nobody to deliver to: skip building the changes.
+        if not details:
+            # Nobody to deliver to: skip building the changes (a subscriber
+            # added meanwhile gets them from the changelog).
             self._record(reply)
             if reply[5]:
                 self._note_deadline(float(reply[5]))
@@ -596,6 +605,7 @@ class RedisStore(Store):
                     len(head),
                     raw_key,
                     len(raw_key),
+                    "1",
                 ),
             )
             meta = None if item.metadata is None else dict(item.metadata)
