@@ -281,7 +281,7 @@ class CoredisDriver(Driver):
                 self._own = own
             reply = await own.call(command)
         except BaseException as exc:
-            if own is not None and self._own is own and not isinstance(exc, anyio.get_cancelled_exc_class()):
+            if own is not None and self._own is own:
                 self._own = None
                 await anyio.aclose_forcefully(own.stream)
             if isinstance(exc, _STREAM_ERRORS):
