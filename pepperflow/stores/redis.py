@@ -505,9 +505,9 @@ class RedisStore(Store):
                 "",
                 "",
                 b"".join(heads),
-                ",".join([str(len(head)) for head in heads]),
+                ",".join(map(str, map(len, heads))),
                 b"".join(raw_keys),
-                ",".join([str(len(raw)) for raw in raw_keys]),
+                ",".join(map(str, map(len, raw_keys))),
                 "1" if details else "",
             ),
         )
@@ -920,8 +920,9 @@ class RedisStore(Store):
 
     def statistics(self) -> StoreStatistics:
         """The figures this process knows: ``keys``/``ttl_keys`` as of its last
-        sweep (at least every ``sweep_interval``) plus its own writes since,
-        ``seq`` the newest change it has seen."""
+        sweep (at least every ``sweep_interval``) plus its own writes since
+        (a write cancelled or failed before its reply came counts from the
+        next sweep on), ``seq`` the newest change it has seen."""
         return StoreStatistics(
             store=self.name,
             backend=self.backend,
