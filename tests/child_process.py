@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
+
+_ROOT = Path(__file__).resolve().parent.parent  # the checkout whose pepperflow the children run
 
 __all__ = ["TIMEOUT", "Child", "run_child"]
 
@@ -85,9 +88,18 @@ async def run_child(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Child]:
-    """Run ``python -W error script *args``; kill it on the way out if alive."""
+    """Run ``python -W error script *args``; kill it on the way out if alive.
+
+    The child imports pepperflow from this checkout (first on ``PYTHONPATH``),
+    whatever the environment's installed copy points at.
+    """
     stderr = tmp_path / f"{script.stem}-{args[0] if args else ''}-{next(_children)}.stderr"
     command = [sys.executable, "-W", "error", str(script), *args]
+    child_env = dict(os.environ if env is None else env)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        [str(_ROOT), *filter(None, [child_env.get("PYTHONPATH")])]
+    )
+    env = child_env
     with stderr.open("wb") as errors:
         process = await anyio.open_process(command, stderr=errors, cwd=cwd, env=env)
     try:

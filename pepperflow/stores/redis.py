@@ -626,11 +626,16 @@ class RedisStore(Store):
 
     def _advance(self, last: int, keys: int, ttl_keys: int) -> None:
         self._count_delta(last, keys, ttl_keys)
-        if last > self._seq:
-            self._seq = last
+        self._learn_seq(last)
+
+    def _learn_seq(self, seq: int) -> None:
+        """A seq committed by now; with nobody to deliver to, delivery moves
+        there too, so a new subscriber starts after it."""
+        if seq > self._seq:
+            self._seq = seq
         if not self._hub.count:
-            if last > self._delivered:
-                self._delivered = last
+            if seq > self._delivered:
+                self._delivered = seq
             self._known.clear()
 
     def _count_delta(self, seq: int, keys: int, ttl_keys: int) -> None:
@@ -867,8 +872,7 @@ class RedisStore(Store):
                 float(nxt) if nxt else math.inf, self._noted_while_sweeping, still_ahead
             )
             seq = int(seq)
-            if seq > self._seq:
-                self._seq = seq
+            self._learn_seq(seq)
         if expired and self._hub.count:
             # Deliver the expire changes now rather than when the follower reads them.
             with contextlib.suppress(StoreUnavailable):
