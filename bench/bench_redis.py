@@ -110,7 +110,7 @@ async def measure(
                     await call(i)
                 elapsed = time.perf_counter() - start
                 best[name][op] = max(best[name][op], n * keys / elapsed)
-                used = server.command_usec()
+                used = server.command_usec(scripts=name.startswith("pf ") or "evalsha" in op)
                 server_us[name][op] = min(server_us[name][op], used / (n * keys))
     return best, server_us
 
@@ -132,15 +132,16 @@ class Server:
     def flush(self) -> None:
         self.sync.flushall()
 
-    def command_usec(self) -> float:
+    def command_usec(self, *, scripts: bool) -> float:
         """Microseconds the server spent in commands since the last CONFIG RESETSTAT.
 
         Redis counts a command a script calls both in its own entry and in
-        the script's: when scripts ran, only the commands a client sends
-        (the scripts, ``GET``, ``XREAD``) are summed, so nothing counts twice.
+        the script's: for a RedisStore column (``scripts``) only the commands
+        a client sends (the scripts, ``GET``, ``XREAD``) are summed, so
+        nothing counts twice.
         """
         stats: dict[str, Any] = self.sync.info("commandstats")
-        if any(name.startswith("cmdstat_eval") for name in stats):
+        if scripts:
             top = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_get", "cmdstat_xread")
             return float(sum(stats[name]["usec"] for name in top if name in stats))
         return float(sum(entry["usec"] for entry in stats.values()))
