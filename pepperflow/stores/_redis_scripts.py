@@ -171,7 +171,8 @@ local if_version = tonumber(ARGV[5])
 local expires = tonumber(ARGV[6])
 if ttl then expires = NOW + ttl end
 local details = ARGV[12] == '1'
-local out = {1, 0, 0, NOW_STR, 0, expires and fmt(expires) or ''}
+local expires_str = expires and fmt(expires)
+local out = {1, 0, 0, NOW_STR, 0, expires_str or ''}
 -- An entry is a msgpack map: its header, the fields this script knows, then
 -- the head's fields (the head without its own map header of 5 fields).
 -- msgpack of the field names (fixstr: 0xa0 + length)
@@ -251,9 +252,8 @@ for i = 1, n do
 end
 flush()
 if expires then
-  local deadline = fmt(expires)
   for i = 1, n do
-    deadlines_set[2 * i - 1] = deadline
+    deadlines_set[2 * i - 1] = expires_str
     deadlines_set[2 * i] = names[i]
   end
   D_TTL = D_TTL + bulk('ZADD', {EXP}, deadlines_set, 2)
