@@ -397,7 +397,7 @@ class RedisStore(Store):
             cursor = reply[0]
             for raw in reply[1:]:
                 key = raw.decode()
-                if key not in seen:  # ZSCAN may return a member twice
+                if key not in seen:  # HSCAN may return a field twice
                     seen.add(key)
                     yield key
             if cursor in (b"0", 0, "0"):
