@@ -36,17 +36,25 @@ import hashlib
 
 __all__ = ["Script", "SCRIPTS"]
 
-_PRELUDE = r"""
+# A script starts with the parts it needs: a closure or a command run on
+# every call costs about a microsecond, so read scripts skip the clock and
+# the write helpers.
+_BASE = r"""
 local SEQ, LOG, META, EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local STORE, MAXLEN, KPREFIX = ARGV[1], ARGV[2], ARGV[3]
 local KPL = #KPREFIX
 local CHUNK = 1000  -- arguments per bulk command (Lua's unpack has a limit)
+"""
+
+_CLOCK = r"""
 local t = redis.call('TIME')
 -- The decimal string and the double agree exactly (the client parses the string).
 local NOW_STR = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
 local NOW = tonumber(NOW_STR)
-local function fmt(x) return string.format('%.17g', x) end
 local pack = cmsgpack.pack
+"""
+
+_WRITE = r"""
 
 -- The first seq comes from INCR; more are counted here and written back
 -- by finish(). The changelog gets one entry per script.
@@ -67,26 +75,22 @@ local function emit(blob)
   PENDING[N_PENDING] = blob
 end
 
--- A msgpack array of the changes made (each already msgpack).
-local function batch()
-  local n = #PENDING
-  local header
+-- Every script calls finish() before it returns: the changelog entry is a
+-- msgpack array of the changes made (each already msgpack). The changelog
+-- is trimmed (approximately) when the seq passes a multiple of 64, not on
+-- every entry.
+local function finish()
+  if not SEQ_NOW then return end
+  if SEQ_NOW > SEQ_FIRST then redis.call('SET', SEQ, SEQ_NOW) end
+  local n, header = N_PENDING, nil
   if n < 16 then header = string.char(0x90 + n)
   elseif n < 65536 then header = string.char(0xdc) .. struct.pack('>I2', n)
   else header = string.char(0xdd) .. struct.pack('>I4', n) end
-  return header .. table.concat(PENDING)
-end
-
--- Every script calls finish() before it returns. The changelog is trimmed
--- (approximately) when the seq passes a multiple of 64, not on every entry.
-local function finish()
-  if SEQ_NOW then
-    if SEQ_NOW > SEQ_FIRST then redis.call('SET', SEQ, SEQ_NOW) end
-    if math.floor(SEQ_NOW / 64) ~= math.floor((SEQ_FIRST - 1) / 64) then
-      redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. SEQ_NOW, 'c', batch())
-    else
-      redis.call('XADD', LOG, '0-' .. SEQ_NOW, 'c', batch())
-    end
+  local batch = header .. table.concat(PENDING)
+  if math.floor(SEQ_NOW / 64) ~= math.floor((SEQ_FIRST - 1) / 64) then
+    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. SEQ_NOW, 'c', batch)
+  else
+    redis.call('XADD', LOG, '0-' .. SEQ_NOW, 'c', batch)
   end
 end
 
@@ -134,20 +138,9 @@ local function deadlines(keys)
   return out
 end
 
--- Run ``command`` with the fixed arguments ``head`` then ``args`` in chunks
--- of ``per`` * CHUNK; returns the sum of its integer replies.
-local function bulk(command, head, args, per)
-  local total, step = 0, CHUNK * per
-  for i = 1, #args, step do
-    local call = {command}
-    for _, a in ipairs(head) do call[#call + 1] = a end
-    for j = i, math.min(i + step - 1, #args) do call[#call + 1] = args[j] end
-    local r = redis.call(unpack(call))
-    if type(r) == 'number' then total = total + r end
-  end
-  return total
-end
+"""
 
+_COUNTS = r"""
 local function counts()
   return {redis.call('HLEN', META), redis.call('ZCARD', EXP)}
 end
@@ -166,6 +159,20 @@ end
 # change of ttl keys, last seq} on a compare-and-set conflict (a due expiry
 # may still have been committed).
 _SET = r"""
+local function fmt(x) return string.format('%.17g', x) end
+-- Run ``command`` with the fixed arguments ``head`` then ``args`` in chunks
+-- of ``per`` * CHUNK; returns the sum of its integer replies.
+local function bulk(command, head, args, per)
+  local total, step = 0, CHUNK * per
+  for i = 1, #args, step do
+    local call = {command}
+    for _, a in ipairs(head) do call[#call + 1] = a end
+    for j = i, math.min(i + step - 1, #args) do call[#call + 1] = args[j] end
+    local r = redis.call(unpack(call))
+    if type(r) == 'number' then total = total + r end
+  end
+  return total
+end
 local ttl = tonumber(ARGV[4])
 local if_version = tonumber(ARGV[5])
 local expires = tonumber(ARGV[6])
@@ -384,26 +391,28 @@ class Script:
 
     __slots__ = ("name", "sha", "source", "writes")
 
-    def __init__(self, name: str, body: str) -> None:
+    def __init__(self, name: str, *parts: str) -> None:
         self.name = name
         self.writes = name in _WRITES  # it may commit changes
-        self.source = _PRELUDE + body
+        self.source = "".join(parts)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __repr__(self) -> str:
         return f"<Script {self.name} {self.sha[:8]}>"
 
 
+_WRITER = (_BASE, _CLOCK, _WRITE)
+
 SCRIPTS = {
-    name: Script(name, body)
-    for name, body in {
-        "set": _SET,
-        "delete": _DELETE,
-        "sweep": _SWEEP,
-        "scan": _SCAN,
-        "snapshot": _SNAPSHOT,
-        "get_many": _GET_MANY,
-        "range": _RANGE,
-        "status": _STATUS,
-    }.items()
+    script.name: script
+    for script in [
+        Script("set", *_WRITER, _SET),
+        Script("delete", *_WRITER, _DELETE),
+        Script("sweep", *_WRITER, _COUNTS, _SWEEP),
+        Script("scan", _BASE, _SCAN),
+        Script("snapshot", _BASE, _CLOCK, _SNAPSHOT),
+        Script("get_many", _BASE, _GET_MANY),
+        Script("range", _BASE, _RANGE),
+        Script("status", _BASE, _COUNTS, _STATUS),
+    ]
 }
