@@ -159,26 +159,12 @@ end
 # change of ttl keys, last seq} on a compare-and-set conflict (a due expiry
 # may still have been committed).
 _SET = r"""
-local function fmt(x) return string.format('%.17g', x) end
--- Run ``command`` with the fixed arguments ``head`` then ``args`` in chunks
--- of ``per`` * CHUNK; returns the sum of its integer replies.
-local function bulk(command, head, args, per)
-  local total, step = 0, CHUNK * per
-  for i = 1, #args, step do
-    local call = {command}
-    for _, a in ipairs(head) do call[#call + 1] = a end
-    for j = i, math.min(i + step - 1, #args) do call[#call + 1] = args[j] end
-    local r = redis.call(unpack(call))
-    if type(r) == 'number' then total = total + r end
-  end
-  return total
-end
 local ttl = tonumber(ARGV[4])
 local if_version = tonumber(ARGV[5])
 local expires = tonumber(ARGV[6])
 if ttl then expires = NOW + ttl end
 local details = ARGV[12] == '1'
-local expires_str = expires and fmt(expires)
+local expires_str = expires and string.format('%.17g', expires)
 local out = {1, 0, 0, NOW_STR, 0, expires_str or ''}
 -- An entry is a msgpack map: its header, the fields this script knows, then
 -- the head's fields (the head without its own map header of 5 fields).
@@ -188,18 +174,26 @@ local P_NOW = pack(NOW)
 local P_COMMITTED = '\172committed_at' .. P_NOW
 local HEADER, P_EXPIRES = '\137', ''  -- fixmap of 9 fields
 if expires then HEADER, P_EXPIRES = '\138', '\170expires_at' .. pack(expires) end
--- ``blob`` cut into parts of ``sizes`` ("12,40,..."), each without its first ``skip`` bytes.
-local function split(blob, sizes, skip)
-  if not string.find(sizes, ',', 1, true) then return {string.sub(blob, skip + 1)} end
-  local parts, at, count = {}, 1, 0
-  for n in string.gmatch(sizes, '%d+') do
+-- The heads (each without its first byte, its map header) and the keys,
+-- cut by their lengths. (Closures cost on every call: the loops are inline.)
+local heads, names
+if not string.find(ARGV[9], ',', 1, true) then
+  heads, names = {string.sub(ARGV[8], 2)}, {ARGV[10]}
+else
+  heads, names = {}, {}
+  local at, count = 1, 0
+  for size in string.gmatch(ARGV[9], '%d+') do
     count = count + 1
-    parts[count] = string.sub(blob, at + skip, at + n - 1)
-    at = at + n
+    heads[count] = string.sub(ARGV[8], at + 1, at + size - 1)
+    at = at + size
   end
-  return parts
+  at, count = 1, 0
+  for size in string.gmatch(ARGV[11], '%d+') do
+    count = count + 1
+    names[count] = string.sub(ARGV[10], at, at + size - 1)
+    at = at + size
+  end
 end
-local heads, names = split(ARGV[8], ARGV[9], 1), split(ARGV[10], ARGV[11], 0)
 local n = #names
 -- The expiries due among these keys commit first.
 local scores = deadlines(names)
@@ -219,13 +213,7 @@ else
   end
 end
 -- MSET / HSET calls built in place, run every CHUNK keys.
-local entries, new_meta, deadlines_set = {'MSET'}, {'HSET', META}, {}
-local function flush()
-  if #new_meta == 2 then return end
-  if not expires then redis.call(unpack(entries)) end
-  D_KEYS = D_KEYS + redis.call(unpack(new_meta))
-  entries, new_meta = {'MSET'}, {'HSET', META}
-end
+local entries, new_meta = {'MSET'}, {'HSET', META}
 local created_arg = ARGV[7] ~= '' and ARGV[7] or nil
 for i = 1, n do
   local key = names[i]
@@ -249,7 +237,11 @@ for i = 1, n do
   end
   new_meta[#new_meta + 1] = key
   new_meta[#new_meta + 1] = version .. ' ' .. created
-  if #new_meta > 2 * CHUNK then flush() end
+  if #new_meta > 2 * CHUNK then
+    if not expires then redis.call(unpack(entries)) end
+    D_KEYS = D_KEYS + redis.call(unpack(new_meta))
+    entries, new_meta = {'MSET'}, {'HSET', META}
+  end
   emit(blob)
   if details then
     out[#out + 1] = version
@@ -257,15 +249,23 @@ for i = 1, n do
     out[#out + 1] = created
   end
 end
-flush()
+if #new_meta > 2 then
+  if not expires then redis.call(unpack(entries)) end
+  D_KEYS = D_KEYS + redis.call(unpack(new_meta))
+end
 if expires then
-  for i = 1, n do
-    deadlines_set[2 * i - 1] = expires_str
-    deadlines_set[2 * i] = names[i]
+  for i = 1, n, CHUNK do
+    local call = {'ZADD', EXP}
+    for j = i, math.min(i + CHUNK - 1, n) do
+      call[#call + 1] = expires_str
+      call[#call + 1] = names[j]
+    end
+    D_TTL = D_TTL + redis.call(unpack(call))
   end
-  D_TTL = D_TTL + bulk('ZADD', {EXP}, deadlines_set, 2)
-elseif #had_ttl > 0 then
-  D_TTL = D_TTL - bulk('ZREM', {EXP}, had_ttl, 1)
+else
+  for i = 1, #had_ttl, CHUNK do
+    D_TTL = D_TTL - redis.call('ZREM', EXP, unpack(had_ttl, i, math.min(i + CHUNK - 1, #had_ttl)))
+  end
 end
 finish()
 out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW or 0
