@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import anyio
 import msgspec
@@ -136,7 +137,9 @@ async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> N
         assert raw.zrange(tag + "exp", 0, -1) == [b"user:1"]
         meta = raw.hgetall(tag + "meta")
         assert sorted(meta) == [b"user:1", b"user:2"]
-        assert [value.split()[0] for value in meta.values()] == [b"1", b"1"], "versions"
+        assert [value[9:] for value in meta.values()] == [b"1", b"1"], "versions"
+        created = msgspec.msgpack.decode(meta[b"user:2"][:9])
+        assert isinstance(created, float) and abs(created - time.time()) < 60
         entry = msgspec.msgpack.decode(raw.get(tag + "k:user:2"))
         assert (entry["key"], entry["value"], entry["version"], entry["seq"]) == (
             "user:2",

@@ -9,7 +9,8 @@ Every script gets the namespace's bookkeeping keys first::
     KEYS[2] {ns}:log   the changelog: a stream, one entry per script that changed
                        something: id 0-<its last seq>, field c = msgpack array
                        of its changes
-    KEYS[3] {ns}:meta  hash: live key -> "<version> <created_at>" (the index
+    KEYS[3] {ns}:meta  hash: live key -> <created_at as a msgpack float64>
+                       (9 bytes) then <version> in decimal (the index
                        of live keys: counts, scans, snapshots)
     KEYS[4] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
     KEYS[5..]          entries {ns}:k:<key>: strings, the encoded last set
@@ -99,11 +100,11 @@ local HAS_EXP = redis.call('EXISTS', EXP) == 1
 -- the client for its statistics, instead of counting on every write).
 local D_KEYS, D_TTL = 0, 0
 
--- A meta value "<version> <created_at>" -> version, created_at (string).
+-- A meta value: created_at packed (msgpack float64, 9 bytes) then the
+-- version in decimal -> version, packed created_at.
 local function parse_meta(meta)
   if not meta then return 0, nil end
-  local space = string.find(meta, ' ', 1, true)
-  return tonumber(string.sub(meta, 1, space - 1)), string.sub(meta, space + 1)
+  return tonumber(string.sub(meta, 10)), string.sub(meta, 1, 9)
 end
 
 -- Commit the expiry of ``key``: its expire change, and it leaves every index.
@@ -151,7 +152,7 @@ end
 # ARGV[8] the encoded heads back to back, ARGV[9] their lengths
 # ("12,40,..."), ARGV[10] the keys (UTF-8) back to back, ARGV[11] their
 # lengths in bytes, ARGV[12] '1' for each key's version, seq and created_at
-# in the reply. (Passing them as two strings, not thousands of arguments,
+# (msgpack float64) in the reply. (Passing them as two strings, not thousands of arguments,
 # halves a large set_many's cost; the entries share the namespace's hash
 # tag, so they are in the slot of the declared keys.)
 # Returns {1, change of keys, change of ttl keys, now, last seq (0: none),
@@ -214,7 +215,7 @@ else
 end
 -- MSET / HSET calls built in place, run every CHUNK keys.
 local entries, new_meta = {'MSET'}, {'HSET', META}
-local created_arg = ARGV[7] ~= '' and ARGV[7] or nil
+local created_arg = ARGV[7] ~= '' and pack(tonumber(ARGV[7])) or nil
 for i = 1, n do
   local key = names[i]
   local version, created = parse_meta(metas[i])
@@ -222,12 +223,11 @@ for i = 1, n do
     finish()
     return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
   end
-  created = created_arg or created or NOW_STR
+  created = created_arg or created or P_NOW
   version = version + 1
   local seq = next_seq()
-  local p_created = created == NOW_STR and P_NOW or pack(tonumber(created))
   local blob = HEADER .. P_VERSION .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED ..
-    P_CREATED .. p_created .. P_EXPIRES .. heads[i]
+    P_CREATED .. created .. P_EXPIRES .. heads[i]
   if expires then
     -- Redis drops the entry 1 ms before its deadline: reads never see it after.
     redis.call('SET', KPREFIX .. key, blob, 'PXAT', math.floor(expires * 1000) - 1)
@@ -236,7 +236,7 @@ for i = 1, n do
     entries[#entries + 1] = blob
   end
   new_meta[#new_meta + 1] = key
-  new_meta[#new_meta + 1] = version .. ' ' .. created
+  new_meta[#new_meta + 1] = created .. version
   if #new_meta > 2 * CHUNK then
     if not expires then redis.call(unpack(entries)) end
     D_KEYS = D_KEYS + redis.call(unpack(new_meta))

@@ -32,7 +32,7 @@ first. Keyspace notifications are not used.
 **Keys** of namespace ``ns`` share the hash tag ``{ns}`` (one cluster
 slot)::
 
-    pf:{ns}:seq    the last seq             pf:{ns}:meta  key -> "version created"
+    pf:{ns}:seq    the last seq             pf:{ns}:meta  key -> created, version
     pf:{ns}:log    the changelog stream     pf:{ns}:exp   key -> deadline
     pf:{ns}:k:<key>  the entry (a string: the encoded last set)
 
@@ -97,6 +97,7 @@ _T = TypeVar("_T")
 _DECODE_BATCH = msgspec.msgpack.Decoder(list[Change])
 _DECODE_SET = msgspec.msgpack.Decoder(SetChange)
 _by_seq = attrgetter("seq")
+_DECODE_FLOAT = msgspec.msgpack.Decoder(float).decode
 
 
 class _Value(msgspec.Struct):
@@ -462,7 +463,15 @@ class RedisStore(Store):
             version, seq, created = reply[6 + 3 * i : 9 + 3 * i]
             out.append(
                 SetChange(
-                    name, key, int(version), int(seq), now, value, float(created), meta, expires
+                    name,
+                    key,
+                    int(version),
+                    int(seq),
+                    now,
+                    value,
+                    _DECODE_FLOAT(created),
+                    meta,
+                    expires,
                 )
             )
         if expires is not None:
