@@ -84,7 +84,8 @@ local function finish()
   if not SEQ_NOW then return end
   if SEQ_NOW > SEQ_FIRST then redis.call('SET', SEQ, SEQ_NOW) end
   local n, header = N_PENDING, nil
-  if n < 16 then header = string.char(0x90 + n)
+  if n == 1 then header = '\145'
+  elseif n < 16 then header = string.char(0x90 + n)
   elseif n < 65536 then header = string.char(0xdc) .. struct.pack('>I2', n)
   else header = string.char(0xdd) .. struct.pack('>I4', n) end
   local batch = header .. table.concat(PENDING)
@@ -107,8 +108,13 @@ local function parse_meta(meta)
   return tonumber(string.sub(meta, 10)), string.sub(meta, 1, 9)
 end
 
+-- The ttl helpers exist only when the namespace has keys with a ttl (every
+-- closure costs on every call).
+local expire, expire_if_due, deadlines
+if HAS_EXP then
+
 -- Commit the expiry of ``key``: its expire change, and it leaves every index.
-local function expire(key)
+expire = function(key)
   local version = parse_meta(redis.call('HGET', META, key))
   local seq = next_seq()
   emit(pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
@@ -121,7 +127,7 @@ end
 -- ``key`` has deadline ``score`` (a number, or nil for none): expire it if
 -- it is due or Redis already dropped it (Redis drops an entry 1 ms before
 -- its deadline, so one more than 2 ms ahead is alive). True if it expired.
-local function expire_if_due(key, score)
+expire_if_due = function(key, score)
   if not score or score > NOW + 0.002 then return false end
   if score > NOW and redis.call('EXISTS', KPREFIX .. key) == 1 then return false end
   expire(key)
@@ -129,14 +135,15 @@ local function expire_if_due(key, score)
 end
 
 -- The deadlines of ``keys`` (numbers, or false for none).
-local function deadlines(keys)
+deadlines = function(keys)
   local out = {}
-  if not HAS_EXP then return out end
   for i = 1, #keys, CHUNK do
     local scores = redis.call('ZMSCORE', EXP, unpack(keys, i, math.min(i + CHUNK - 1, #keys)))
     for j = 1, #scores do out[i + j - 1] = scores[j] and tonumber(scores[j]) end
   end
   return out
+end
+
 end
 
 """
@@ -197,14 +204,18 @@ else
 end
 local n = #names
 -- The expiries due among these keys commit first.
-local scores = deadlines(names)
 local had_ttl = {}
-for i = 1, n do
-  local score = scores[i]
-  if score and not expire_if_due(names[i], score) then had_ttl[#had_ttl + 1] = names[i] end
+if HAS_EXP then
+  local scores = deadlines(names)
+  for i = 1, n do
+    local score = scores[i]
+    if score and not expire_if_due(names[i], score) then had_ttl[#had_ttl + 1] = names[i] end
+  end
 end
-local metas
-if n <= CHUNK then
+local metas, single = nil, n == 1
+if single then
+  metas = {redis.call('HGET', META, names[1])}
+elseif n <= CHUNK then
   metas = redis.call('HMGET', META, unpack(names))
 else
   metas = {}
@@ -215,7 +226,8 @@ else
 end
 -- MSET / HSET calls built in place, run every CHUNK keys. (The loop inlines
 -- the helpers and counts the lengths: a call or a # per key shows.)
-local entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
+local entries, new_meta, ne, nm = nil, nil, 1, 2
+if not single then entries, new_meta = {'MSET'}, {'HSET', META} end
 local created_arg = ARGV[7] ~= '' and pack(tonumber(ARGV[7])) or nil
 for i = 1, n do
   local key, meta = names[i], metas[i]
@@ -235,14 +247,20 @@ for i = 1, n do
   if expires then
     -- Redis drops the entry 1 ms before its deadline: reads never see it after.
     redis.call('SET', KPREFIX .. key, blob, 'PXAT', math.floor(expires * 1000) - 1)
+  elseif single then
+    redis.call('SET', KPREFIX .. key, blob)  -- a SET without a ttl drops the old one
   else
-    entries[ne + 1] = KPREFIX .. key  -- a SET without a ttl drops the old one
+    entries[ne + 1] = KPREFIX .. key
     entries[ne + 2] = blob
     ne = ne + 2
   end
-  new_meta[nm + 1] = key
-  new_meta[nm + 2] = created .. version
-  nm = nm + 2
+  if single then
+    D_KEYS = D_KEYS + redis.call('HSET', META, key, created .. version)
+  else
+    new_meta[nm + 1] = key
+    new_meta[nm + 2] = created .. version
+    nm = nm + 2
+  end
   if nm > 2 * CHUNK then
     if not expires then redis.call(unpack(entries, 1, ne)) end
     D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm))
@@ -288,9 +306,9 @@ local if_version = tonumber(ARGV[4])
 local out = {1, 0, 0, NOW_STR, 0}
 local names = {}
 for i = 5, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
-local scores = deadlines(names)
+local scores = HAS_EXP and deadlines(names) or {}
 for i, key in ipairs(names) do
-  expire_if_due(key, scores[i])
+  if scores[i] then expire_if_due(key, scores[i]) end
   local version = parse_meta(redis.call('HGET', META, key))
   if if_version and version ~= if_version then
     finish()
