@@ -28,7 +28,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -99,8 +99,10 @@ class RedisServer:
         port: int | None = None,
         startup_timeout: float = 5.0,
         durable: bool = False,
+        options: Sequence[str] = (),
     ) -> None:
         self.host = HOST
+        self.options = list(options)  # more redis-server arguments
         self.executable = executable or _find_executable()
         self.startup_timeout = startup_timeout
         self.durable = durable
@@ -238,6 +240,7 @@ class RedisServer:
             "--port", str(self.port),
             "--bind", self.host,
             "--dir", str(self._dir),
+            *self.options,
         ]  # fmt: skip
         with self._log.open("wb") as log:
             try:

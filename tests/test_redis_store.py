@@ -11,7 +11,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from pepperflow import UnknownStoreURL, open_store
+from pepperflow import StoreUnavailable, UnknownStoreURL, open_store
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change, SetChange
 from tests.redis_server import RedisServer
@@ -59,7 +59,6 @@ def test_bad_redis_urls_say_what_to_write(url: str, message: str) -> None:
 
 
 async def test_an_unreachable_server_is_a_clear_error() -> None:
-    from pepperflow import StoreUnavailable
     from tests.redis_server import free_port
 
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", namespace=_ns("nowhere"))
@@ -291,3 +290,16 @@ async def test_large_batches_keep_values_ttls_and_counts(redis_server: RedisServ
             f"k{i}" for i in [*range(1200, 3000), *range(1200)]
         ], "a snapshot lists entries in commit order"
         assert len([key async for key in store.scan("k1*")]) == 1 + 10 + 100 + 1000
+
+
+async def test_a_server_without_the_commands_it_needs_is_a_clear_error() -> None:
+    """A server that lacks ZMSCORE (as before Redis 6.2) is refused at open."""
+    server = RedisServer(options=["--rename-command", "ZMSCORE", ""])
+    server.start()
+    try:
+        store = RedisStore(server.url, namespace=_ns("old"))
+        with pytest.raises(StoreUnavailable, match=r"needs Redis 6\.2 or newer"):
+            await store.__aenter__()
+        assert store.statistics().closed
+    finally:
+        server.close()

@@ -402,9 +402,16 @@ return out
 """
 
 # Returns {seq, keys, ttl_keys}.
+# ARGV[4] 'probe' (when a store opens) adds whether the server has the
+# commands the scripts use (ZMSCORE, SET ... PXAT: Redis 6.2).
 _STATUS = r"""
 local c = counts()
-return {tonumber(redis.call('GET', SEQ) or '0'), c[1], c[2]}
+local out = {tonumber(redis.call('GET', SEQ) or '0'), c[1], c[2]}
+if ARGV[4] == 'probe' then
+  local r = redis.pcall('ZMSCORE', EXP, '')
+  out[4] = (type(r) == 'table' and r.err == nil) and 1 or 0
+end
+return out
 """
 
 

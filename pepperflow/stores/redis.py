@@ -250,7 +250,12 @@ class RedisStore(Store):
                     await driver.script_load(script.source)
             except driver.connection_errors as exc:
                 raise StoreUnavailable(f"{self!r}: cannot reach Redis: {exc}") from exc
-            seq, keys, ttl_keys = await self._eval(SCRIPTS["status"], (), ())
+            seq, keys, ttl_keys, supported = await self._eval(SCRIPTS["status"], (), ("probe",))
+            if not supported:
+                raise StoreUnavailable(
+                    f"{self!r}: the Redis server lacks ZMSCORE and SET ... PXAT;"
+                    " RedisStore needs Redis 6.2 or newer"
+                )
         except BaseException:
             await self.aclose()
             raise
