@@ -293,3 +293,15 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def durable_server() -> Iterator[RedisServer]:
+    """A durable private server (append-only file, fsync always) of the test
+    module's own, which its tests may kill and restart."""
+    server = RedisServer(durable=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -10,7 +10,6 @@ too, and a restarted server is reached again.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -27,17 +26,6 @@ _namespaces = itertools.count()
 
 def _ns(name: str) -> str:
     return f"coredis-{name}-{next(_namespaces)}"
-
-
-@pytest.fixture(scope="module")
-def own_server() -> Iterator[RedisServer]:
-    """A durable server of this module's own, which a test restarts."""
-    server = RedisServer(durable=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def test_tasks_at_once_each_get_their_own_replies_even_when_cancelled(
@@ -110,11 +98,11 @@ async def test_the_urls_user_database_and_name_apply_to_every_connection(
             raw.acl_deluser("pf-user")
 
 
-async def test_a_restarted_server_is_reached_again(own_server: RedisServer) -> None:
-    own_server.ensure_running()
-    async with RedisStore(own_server.url, namespace=_ns("restart"), driver="coredis") as store:
+async def test_a_restarted_server_is_reached_again(durable_server: RedisServer) -> None:
+    durable_server.ensure_running()
+    async with RedisStore(durable_server.url, namespace=_ns("restart"), driver="coredis") as store:
         await store.set("k", 1)
-        own_server.restart()
+        durable_server.restart()
         with anyio.fail_after(10):
             while True:
                 try:
@@ -123,12 +111,12 @@ async def test_a_restarted_server_is_reached_again(own_server: RedisServer) -> N
                 except StoreUnavailable:
                     await anyio.sleep(0.05)
         assert await store.get("k") == 2
-        own_server.stop()
+        durable_server.stop()
         try:
             with pytest.raises(StoreUnavailable, match="connection to Redis failed during set"):
                 await store.set("k", 3)
         finally:
-            own_server.restart()
+            durable_server.restart()
         with anyio.fail_after(10):
             while True:
                 try:

@@ -8,7 +8,6 @@ does; the tests kill it with SIGKILL.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -22,16 +21,6 @@ from tests.redis_server import RedisServer
 pytestmark = pytest.mark.anyio
 
 _namespaces = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def durable_server() -> Iterator[RedisServer]:
-    server = RedisServer(durable=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def _write_until_acknowledged(store: RedisStore, key: str, value: int) -> None:
