@@ -15,7 +15,6 @@ its own policy (documented).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -92,14 +91,18 @@ def _bytes(value: Any) -> bytes:
 class RedisPyDriver(Driver):
     """redis-py's ``redis.asyncio.Redis`` (asyncio only).
 
-    A client the driver made (``owned``) also lends it one connection of its
-    pool for keeps: a command that finds it free is sent and read on it
-    directly (redis-py's ``send_packed_command``/``read_response``), which
-    skips the pool's checkout and the client's bookkeeping, a third of a
-    plain command's time here; concurrent commands take the client's usual
-    path. A failed or cancelled command drops that connection (redis-py
-    disconnects it) and the next one reconnects. A user's client keeps its
-    own path and policy throughout.
+    A client the driver made (``owned``) over TCP or a unix socket also gets
+    a connection of the driver's own for keeps, a :class:`~._redis_wire.Wire`
+    (an anyio stream read by hiredis in the calling task), opened with the
+    client's address, credentials, database, client name and timeouts
+    (``socket_timeout`` is the deadline of each command, 5 s by default). A
+    command that finds it free goes there, which skips redis-py's pool
+    checkout, its per-send task and asyncio's stream reader: about a third
+    of a plain command's time here. Concurrent commands, TLS connections and
+    clients with a credential provider take the client's usual path. A
+    failed or cancelled command closes the wire (nothing is left unread)
+    and the next one opens another. A user's client keeps its own path and
+    policy throughout.
     """
 
     def __init__(self, client: Any, *, owned: bool) -> None:
@@ -114,9 +117,11 @@ class RedisPyDriver(Driver):
             )
         self.client = client
         self.owned = owned
-        self._own: Any = None  # the connection kept for direct commands
-        self._own_busy = False
-        self._own_timeout: float | None = None
+        self._wire: Any = None  # the Wire kept for direct commands
+        self._wire_busy = False
+        self._wire_plan = _wire_plan(client) if owned else None
+        self._reply_error = _reply_error() if self._wire_plan is not None else Exception
+        self._closed = False
         self.connection_errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -136,32 +141,51 @@ class RedisPyDriver(Driver):
         return cls(client, owned=True)
 
     async def aclose(self) -> None:
+        self._closed = True
+        wire, self._wire = self._wire, None
+        if wire is not None:
+            await wire.aclose()
         if self.owned:
-            own, self._own = self._own, None
-            if own is not None:
-                await self.client.connection_pool.release(own)
             await self.client.aclose()
 
+    def _direct_free(self) -> bool:
+        return self._wire_plan is not None and not self._wire_busy and not self._closed
+
     async def _direct(self, *command: Arg) -> Any:
-        """``command`` on the kept connection (the caller checked it is free)."""
-        self._own_busy = True
+        """``command`` on the kept wire (the caller checked it is free)."""
+        import redis.exceptions
+
+        from ._redis_wire import WireError
+
+        plan = self._wire_plan
+        assert plan is not None
+        self._wire_busy = True
+        wire = self._wire
         try:
-            own = self._own
-            if own is None:
-                own = self._own = await self.client.connection_pool.get_connection()
-                # One deadline for the send and the read instead of redis-py's
-                # per-send task (asyncio.wait_for).
-                self._own_timeout = own.socket_timeout
-                own.socket_timeout = None
-            packed = own.pack_command(*command) if _pack_command is None else _pack_command(command)
-            async with asyncio.timeout(self._own_timeout):
-                await own.send_packed_command(packed, check_health=False)
-                return await own.read_response()
+            if wire is None:
+                wire = await plan.open()
+                if self._closed:  # the store closed meanwhile
+                    await wire.aclose()
+                    raise redis.exceptions.ConnectionError("the store closed")
+                self._wire = wire
+            reply = await wire.call(command)
+        except BaseException as exc:
+            if wire is not None and self._wire is wire:
+                self._wire = None
+                await wire.aclose()
+            if isinstance(exc, WireError) and not isinstance(exc, TimeoutError):
+                raise redis.exceptions.ConnectionError(f"connection lost: {exc!r}") from exc
+            if isinstance(exc, self._reply_error):
+                raise _response_error(exc) from None
+            raise
         finally:
-            self._own_busy = False
+            self._wire_busy = False
+        if isinstance(reply, self._reply_error):
+            raise _response_error(reply)  # an error reply, read whole: the wire stays
+        return reply
 
     async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        if self.owned and not self._own_busy:
+        if self._direct_free():
             return await self._direct("EVALSHA", sha, len(keys), *keys, *args)
         return await self.client.evalsha(sha, len(keys), *keys, *args)
 
@@ -169,7 +193,7 @@ class RedisPyDriver(Driver):
         await self.client.script_load(source)
 
     async def get(self, key: str) -> bytes | None:
-        if self.owned and not self._own_busy:
+        if self._direct_free():
             direct: bytes | None = await self._direct("GET", key)
             return direct
         result: bytes | None = await self.client.get(key)
@@ -190,6 +214,94 @@ def _unwrap(entries: Any) -> Any:
     if entries and isinstance(entries[0], list) and entries[0] and isinstance(entries[0][0], list):
         return entries[0]
     return entries
+
+
+class _WirePlan:
+    """How to open a :class:`~._redis_wire.Wire` like a redis-py client's connections."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        setup: list[tuple[Arg, ...]],
+        timeout: float | None,
+        connect_timeout: float | None,
+    ) -> None:
+        self.connect = connect
+        self.setup = setup
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+
+    async def open(self) -> Any:
+        from ._redis_wire import Wire
+
+        try:
+            return await Wire.open(
+                self.connect,
+                self.setup,
+                command_timeout=self.timeout,
+                connect_timeout=self.connect_timeout,
+            )
+        except _reply_error() as exc:
+            raise _response_error(exc) from None
+
+
+def _wire_plan(client: Any) -> _WirePlan | None:
+    """A plan for ``client``'s plain TCP or unix-socket connections, else None."""
+    try:
+        import hiredis  # noqa: F401  (the wire parses with hiredis)
+        import redis.asyncio.connection as connections
+    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+        return None
+    pool = client.connection_pool
+    kind = pool.connection_class
+    if kind is connections.Connection:
+        template = pool.make_connection()
+        host, port = template.host, template.port
+
+        def connect() -> Any:
+            return anyio.connect_tcp(host, port)
+
+    elif kind is connections.UnixDomainSocketConnection:
+        template = pool.make_connection()
+        path = template.path
+
+        def connect() -> Any:
+            return anyio.connect_unix(path)
+
+    else:  # TLS or a class of the user's: the client's own path
+        return None
+    if template.credential_provider is not None:
+        return None
+    setup: list[tuple[Arg, ...]] = []
+    if template.password is not None:
+        if template.username:
+            setup.append(("AUTH", template.username, template.password))
+        else:
+            setup.append(("AUTH", template.password))
+    if template.db:
+        setup.append(("SELECT", template.db))
+    if template.client_name:
+        setup.append(("CLIENT", "SETNAME", template.client_name))
+    return _WirePlan(connect, setup, template.socket_timeout, template.socket_connect_timeout)
+
+
+def _reply_error() -> type[Exception]:
+    import hiredis
+
+    error: type[Exception] = hiredis.ReplyError
+    return error
+
+
+def _response_error(reply: Exception) -> Exception:
+    """redis-py's exception for an error reply (NoScriptError for NOSCRIPT)."""
+    import redis.exceptions
+
+    message = str(reply)
+    if message.startswith("NOSCRIPT"):
+        return redis.exceptions.NoScriptError(message)
+    if message.startswith(("NOAUTH", "WRONGPASS")):
+        return redis.exceptions.AuthenticationError(message)
+    return redis.exceptions.ResponseError(message)
 
 
 class CoredisDriver(Driver):

@@ -1,10 +1,10 @@
-"""RedisStore on coredis (asyncio and trio): its kept connection's edges.
+"""RedisStore's kept connections: their edges, with every driver.
 
-A store that makes its coredis client from a URL sends most commands on a
-connection of its own, in the calling task; these tests check what a user
-would: concurrent tasks get their own replies, cancellations leave nothing
-behind, the URL's credentials, database and name apply to that connection
-too, and a restarted server is reached again.
+A store that makes its client from a URL (redis-py or coredis) sends most
+commands on a connection of its own, read in the calling task; these tests
+check what a user would: concurrent tasks get their own replies,
+cancellations leave nothing behind, the URL's credentials, database and
+name apply to that connection too, and a restarted server is reached again.
 """
 
 from __future__ import annotations
@@ -16,23 +16,30 @@ import pytest
 import redis
 
 from pepperflow import StoreUnavailable
-from pepperflow.stores.redis import RedisStore
+from pepperflow.stores.redis import DriverName, RedisStore
 from tests.redis_server import RedisServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.parametrize(
+        ("anyio_backend", "driver"),
+        [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")],
+    ),
+]
 
 _namespaces = itertools.count()
 
 
 def _ns(name: str) -> str:
-    return f"coredis-{name}-{next(_namespaces)}"
+    return f"kept-{name}-{next(_namespaces)}"
 
 
 async def test_tasks_at_once_each_get_their_own_replies_even_when_cancelled(
     redis_server: RedisServer,
+    driver: DriverName,
 ) -> None:
     redis_server.ensure_running()
-    async with RedisStore(redis_server.url, namespace=_ns("tasks"), driver="coredis") as store:
+    async with RedisStore(redis_server.url, namespace=_ns("tasks"), driver=driver) as store:
 
         async def worker(task: int) -> None:
             for i in range(60):
@@ -57,9 +64,10 @@ async def test_tasks_at_once_each_get_their_own_replies_even_when_cancelled(
 
 async def test_writes_cancelled_at_any_point_leave_nothing_behind(
     redis_server: RedisServer,
+    driver: DriverName,
 ) -> None:
     redis_server.ensure_running()
-    async with RedisStore(redis_server.url, namespace=_ns("cancel"), driver="coredis") as store:
+    async with RedisStore(redis_server.url, namespace=_ns("cancel"), driver=driver) as store:
         for i in range(200):
             with anyio.move_on_after((i % 30) * 50e-6):
                 await store.set("k", i)
@@ -74,6 +82,7 @@ async def test_writes_cancelled_at_any_point_leave_nothing_behind(
 
 async def test_the_urls_user_database_and_name_apply_to_every_connection(
     redis_server: RedisServer,
+    driver: DriverName,
 ) -> None:
     redis_server.ensure_running()
     ns, name = _ns("acl"), f"pf-kept-{next(_namespaces)}"
@@ -84,7 +93,7 @@ async def test_the_urls_user_database_and_name_apply_to_every_connection(
         try:
             url = f"redis://pf-user:s3cret@{redis_server.host}:{redis_server.port}/5"
             async with RedisStore(
-                f"{url}?client_name={name}", namespace=ns, driver="coredis"
+                f"{url}?client_name={name}", namespace=ns, driver=driver
             ) as store:
                 await store.set("k", "v")
                 assert await store.get("k") == "v"
@@ -98,9 +107,11 @@ async def test_the_urls_user_database_and_name_apply_to_every_connection(
             raw.acl_deluser("pf-user")
 
 
-async def test_a_restarted_server_is_reached_again(durable_server: RedisServer) -> None:
+async def test_a_restarted_server_is_reached_again(
+    durable_server: RedisServer, driver: DriverName
+) -> None:
     durable_server.ensure_running()
-    async with RedisStore(durable_server.url, namespace=_ns("restart"), driver="coredis") as store:
+    async with RedisStore(durable_server.url, namespace=_ns("restart"), driver=driver) as store:
         await store.set("k", 1)
         durable_server.restart()
         with anyio.fail_after(10):
