@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -26,14 +26,6 @@ import anyio.abc
 __all__ = ["CoredisDriver", "Driver", "RedisPyDriver"]
 
 Arg = str | bytes | int | float
-
-_pack_command: Callable[[tuple[Arg, ...]], bytes] | None
-try:  # hiredis packs a command in C; redis-py's asyncio connection packs in Python
-    import hiredis
-
-    _pack_command = cast(Callable[[tuple[Arg, ...]], bytes], hiredis.pack_command)
-except ImportError:  # pragma: no cover - hiredis comes with the redis extra
-    _pack_command = None
 
 
 class Driver(ABC):
@@ -92,17 +84,14 @@ class RedisPyDriver(Driver):
     """redis-py's ``redis.asyncio.Redis`` (asyncio only).
 
     A client the driver made (``owned``) over TCP or a unix socket also gets
-    a connection of the driver's own for keeps, a :class:`~._redis_wire.Wire`
-    (an anyio stream read by hiredis in the calling task), opened with the
-    client's address, credentials, database, client name and timeouts
-    (``socket_timeout`` is the deadline of each command, 5 s by default). A
-    command that finds it free goes there, which skips redis-py's pool
-    checkout, its per-send task and asyncio's stream reader: about a third
-    of a plain command's time here. Concurrent commands, TLS connections and
-    clients with a credential provider take the client's usual path. A
-    failed or cancelled command closes the wire (nothing is left unread)
-    and the next one opens another. A user's client keeps its own path and
-    policy throughout.
+    a connection of the driver's own, a :class:`~._redis_wire.KeptWire`,
+    opened with the client's address, credentials, database, client name
+    and timeouts (``socket_timeout`` is the deadline of each command, 5 s by
+    default): it skips redis-py's pool checkout, its per-send task and
+    asyncio's stream reader, about a third of a plain command's time here.
+    TLS connections and clients with a credential provider take the
+    client's usual path. A user's client keeps its own path and policy
+    throughout.
     """
 
     def __init__(self, client: Any, *, owned: bool) -> None:
@@ -117,11 +106,7 @@ class RedisPyDriver(Driver):
             )
         self.client = client
         self.owned = owned
-        self._wire: Any = None  # the Wire kept for direct commands
-        self._wire_busy = False
-        self._wire_plan = _wire_plan(client) if owned else None
-        self._reply_error = _reply_error() if self._wire_plan is not None else Exception
-        self._closed = False
+        self._kept = _redis_py_wire(client) if owned else None
         self.connection_errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -141,60 +126,24 @@ class RedisPyDriver(Driver):
         return cls(client, owned=True)
 
     async def aclose(self) -> None:
-        self._closed = True
-        wire, self._wire = self._wire, None
-        if wire is not None:
-            await wire.aclose()
+        if self._kept is not None:
+            await self._kept.aclose()
         if self.owned:
             await self.client.aclose()
 
-    def _direct_free(self) -> bool:
-        return self._wire_plan is not None and not self._wire_busy and not self._closed
-
-    async def _direct(self, *command: Arg) -> Any:
-        """``command`` on the kept wire (the caller checked it is free)."""
-        import redis.exceptions
-
-        from ._redis_wire import WireError
-
-        plan = self._wire_plan
-        assert plan is not None
-        self._wire_busy = True
-        wire = self._wire
-        try:
-            if wire is None:
-                wire = await plan.open()
-                if self._closed:  # the store closed meanwhile
-                    await wire.aclose()
-                    raise redis.exceptions.ConnectionError("the store closed")
-                self._wire = wire
-            reply = await wire.call(command)
-        except BaseException as exc:
-            if wire is not None and self._wire is wire:
-                self._wire = None
-                await wire.aclose()
-            if isinstance(exc, WireError) and not isinstance(exc, TimeoutError):
-                raise redis.exceptions.ConnectionError(f"connection lost: {exc!r}") from exc
-            if isinstance(exc, self._reply_error):
-                raise _response_error(exc) from None
-            raise
-        finally:
-            self._wire_busy = False
-        if isinstance(reply, self._reply_error):
-            raise _response_error(reply)  # an error reply, read whole: the wire stays
-        return reply
-
     async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        if self._direct_free():
-            return await self._direct("EVALSHA", sha, len(keys), *keys, *args)
+        kept = self._kept
+        if kept is not None and kept.free():
+            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
         return await self.client.evalsha(sha, len(keys), *keys, *args)
 
     async def script_load(self, source: str) -> None:
         await self.client.script_load(source)
 
     async def get(self, key: str) -> bytes | None:
-        if self._direct_free():
-            direct: bytes | None = await self._direct("GET", key)
+        kept = self._kept
+        if kept is not None and kept.free():
+            direct: bytes | None = await kept.call("GET", key)
             return direct
         result: bytes | None = await self.client.get(key)
         return result
@@ -216,40 +165,13 @@ def _unwrap(entries: Any) -> Any:
     return entries
 
 
-class _WirePlan:
-    """How to open a :class:`~._redis_wire.Wire` like a redis-py client's connections."""
-
-    def __init__(
-        self,
-        connect: Callable[[], Any],
-        setup: list[tuple[Arg, ...]],
-        timeout: float | None,
-        connect_timeout: float | None,
-    ) -> None:
-        self.connect = connect
-        self.setup = setup
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-
-    async def open(self) -> Any:
-        from ._redis_wire import Wire
-
-        try:
-            return await Wire.open(
-                self.connect,
-                self.setup,
-                command_timeout=self.timeout,
-                connect_timeout=self.connect_timeout,
-            )
-        except _reply_error() as exc:
-            raise _response_error(exc) from None
-
-
-def _wire_plan(client: Any) -> _WirePlan | None:
-    """A plan for ``client``'s plain TCP or unix-socket connections, else None."""
+def _redis_py_wire(client: Any) -> Any:
+    """A KeptWire for ``client``'s plain TCP or unix-socket connections, else None."""
     try:
-        import hiredis  # noqa: F401  (the wire parses with hiredis)
         import redis.asyncio.connection as connections
+        import redis.exceptions
+
+        from ._redis_wire import KeptWire, Wire
     except ImportError:  # pragma: no cover - hiredis comes with the redis extra
         return None
     pool = client.connection_pool
@@ -282,49 +204,35 @@ def _wire_plan(client: Any) -> _WirePlan | None:
         setup.append(("SELECT", template.db))
     if template.client_name:
         setup.append(("CLIENT", "SETNAME", template.client_name))
-    return _WirePlan(connect, setup, template.socket_timeout, template.socket_connect_timeout)
+    timeout, connect_timeout = template.socket_timeout, template.socket_connect_timeout
 
+    async def open_wire() -> Wire:
+        return await Wire.open(
+            connect, setup, command_timeout=timeout, connect_timeout=connect_timeout
+        )
 
-def _reply_error() -> type[Exception]:
-    import hiredis
-
-    error: type[Exception] = hiredis.ReplyError
-    return error
-
-
-def _response_error(reply: Exception) -> Exception:
-    """redis-py's exception for an error reply (NoScriptError for NOSCRIPT)."""
-    import redis.exceptions
-
-    message = str(reply)
-    if message.startswith("NOSCRIPT"):
-        return redis.exceptions.NoScriptError(message)
-    if message.startswith(("NOAUTH", "WRONGPASS")):
-        return redis.exceptions.AuthenticationError(message)
-    return redis.exceptions.ResponseError(message)
+    return KeptWire(
+        open_wire,
+        connection_error=redis.exceptions.ConnectionError,
+        noscript_error=redis.exceptions.NoScriptError,
+        auth_error=redis.exceptions.AuthenticationError,
+        response_error=redis.exceptions.ResponseError,
+    )
 
 
 class CoredisDriver(Driver):
     """coredis's ``coredis.Redis`` (anyio: asyncio and trio).
 
-    coredis 6 has no way to send a command and read its reply in the
-    caller's task: a connection's writer task sends, its reader task parses
-    and wakes the caller, and the client checks a connection out of the pool
-    around that, three task switches and several cancel scopes per command
-    (a GET here: about 220 us on trio against 35 us for the bare round trip,
-    235 us against 60 on asyncio). So a client the driver made (``owned``)
-    comes with one connection of the driver's own: its transport opened by
-    the pool's connection class (``_connect``: the same TCP, TLS or unix
-    socket and connect timeout as the client's), then the handshake coredis
-    does (``HELLO 3`` with the credentials, ``SELECT``, ``CLIENT SETNAME``),
-    and after that a command that finds it free is packed (hiredis when
-    installed, else coredis's packer), sent and parsed (coredis's RESP3
-    parser, with coredis's exceptions for error replies) in the calling task
-    under one deadline, the pool's ``stream_timeout`` (none by default, as
-    on coredis's own path). Concurrent commands take the client's usual
-    path. A failed or cancelled command closes that connection (nothing is
-    left unread on it) and the next one reconnects.
-    A user's client keeps its own path and policy throughout.
+    A client the driver made (``owned``) also gets a connection of the
+    driver's own while :meth:`run` holds its pool open, a
+    :class:`~._redis_wire.KeptWire`: its transport opened by the pool's
+    connection class (``_connect``: the same TCP, TLS or unix socket and
+    connect timeout as the client's), then the URL's credentials
+    (``AUTH``), ``SELECT``, ``CLIENT SETNAME`` and ``CLIENT NO-EVICT`` /
+    ``NO-TOUCH`` when asked, with the pool's ``stream_timeout`` as each
+    command's deadline (none by default, as on coredis's own path). With
+    ``noreply=true`` there is no reply to read: coredis's path only. A
+    user's client keeps its own path and policy throughout.
     """
 
     def __init__(self, client: Any, *, owned: bool) -> None:
@@ -332,10 +240,7 @@ class CoredisDriver(Driver):
 
         self.client = client
         self.owned = owned
-        self._own: _KeptConnection | None = None  # the connection kept for direct commands
-        self._own_busy = False
-        # Owned clients only, and only while run() holds the pool open.
-        self._direct_ok = False
+        self._kept: Any = None  # a KeptWire while run() holds the pool open
         self.connection_errors = (
             coredis.exceptions.ConnectionError,
             TimeoutError,
@@ -364,58 +269,30 @@ class CoredisDriver(Driver):
             await anyio.sleep_forever()
         try:
             async with self.client:
-                # A URL's noreply=true leaves no reply to read: coredis's path only.
-                self._direct_ok = not self.client.connection_pool.connection_kwargs.get("noreply")
+                self._kept = _coredis_wire(self.client.connection_pool)
                 task_status.started()
                 await anyio.sleep_forever()
         finally:
-            await self._close_own()
+            await self.aclose()
 
     async def aclose(self) -> None:
-        await self._close_own()  # run() closed it and the pool when the store's group ended
-
-    async def _close_own(self) -> None:
-        self._direct_ok = False
-        own, self._own = self._own, None
-        if own is not None:
-            await anyio.aclose_forcefully(own.stream)
-
-    async def _direct(self, *command: Arg) -> Any:
-        """``command`` on the kept connection (the caller checked it is free)."""
-        self._own_busy = True
-        own = self._own
-        try:
-            if own is None:
-                own = await _KeptConnection.open(self.client.connection_pool)
-                if not self._direct_ok:  # the store closed meanwhile
-                    await anyio.aclose_forcefully(own.stream)
-                    raise _connection_error("the store closed")
-                self._own = own
-            reply = await own.call(command)
-        except BaseException as exc:
-            if own is not None and self._own is own:
-                self._own = None
-                await anyio.aclose_forcefully(own.stream)
-            if isinstance(exc, _STREAM_ERRORS):
-                raise _connection_error(f"connection lost: {exc!r}") from exc
-            raise
-        finally:
-            self._own_busy = False
-        if isinstance(reply, BaseException):
-            raise reply  # an error reply (NOSCRIPT, ...): read whole, the connection stays
-        return reply
+        kept, self._kept = self._kept, None  # run() closed the pool
+        if kept is not None:
+            await kept.aclose()
 
     async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        if self._direct_ok and not self._own_busy:
-            return await self._direct("EVALSHA", sha, len(keys), *keys, *args)
+        kept = self._kept
+        if kept is not None and kept.free():
+            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
         return await self.client.evalsha(sha, keys=list(keys), args=list(args))
 
     async def script_load(self, source: str) -> None:
         await self.client.script_load(source)
 
     async def get(self, key: str) -> bytes | None:
-        if self._direct_ok and not self._own_busy:
-            direct: bytes | None = await self._direct("GET", key)
+        kept = self._kept
+        if kept is not None and kept.free():
+            direct: bytes | None = await kept.call("GET", key)
             return direct
         result: bytes | None = await self.client.get(key)
         return result
@@ -435,88 +312,54 @@ class CoredisDriver(Driver):
         return out
 
 
-class _KeptConnection:
-    """A coredis transport read and written in the caller's task, one command at a time."""
+def _coredis_wire(pool: Any) -> Any:
+    """A KeptWire connected as ``pool``'s connections are, else None."""
+    kwargs = pool.connection_kwargs
+    if kwargs.get("noreply"):
+        return None
+    try:
+        import coredis.exceptions
 
-    def __init__(self, stream: anyio.abc.ByteStream, timeout: float | None) -> None:
-        from coredis.parser import NotEnoughData, Parser
+        from ._redis_wire import KeptWire, Wire
+    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+        return None
 
-        self.stream = stream
-        self.timeout = timeout
-        self._parser = Parser()
-        self._not_enough = NotEnoughData
-        self._pack = _pack_command or _coredis_pack
-
-    @classmethod
-    async def open(cls, pool: Any) -> _KeptConnection:
-        """Connect as the pool's connections do, then coredis's handshake."""
-        kwargs = pool.connection_kwargs
+    async def connect() -> anyio.abc.ByteStream:
         # The connection class opens the transport; its own tasks never run.
         template = pool.connection_class(pool.location, **kwargs)
         try:
-            stream = await template._connect()
+            stream: anyio.abc.ByteStream = await template._connect()
         finally:
             _close_buffers(template)
-        own = cls(stream, kwargs.get("stream_timeout"))
-        try:
-            hello: list[Arg] = ["HELLO", 3]
-            provider = kwargs.get("credential_provider")
-            if provider is not None:
-                creds = await provider.get_credentials()
-                hello += ["AUTH", creds.username, creds.password or b""]
-            elif kwargs.get("username") or kwargs.get("password"):
-                hello += ["AUTH", kwargs.get("username") or "default", kwargs.get("password") or ""]
-            setup: list[tuple[Arg, ...]] = [tuple(hello)]
-            if kwargs.get("db"):
-                setup.append(("SELECT", kwargs["db"]))
-            if kwargs.get("client_name") is not None:
-                setup.append(("CLIENT", "SETNAME", kwargs["client_name"]))
-            if kwargs.get("noevict"):
-                setup.append(("CLIENT", "NO-EVICT", "ON"))
-            if kwargs.get("notouch"):
-                setup.append(("CLIENT", "NO-TOUCH", "ON"))
-            for command in setup:
-                reply = await own.call(command)
-                if isinstance(reply, BaseException):
-                    raise reply
-        except BaseException:
-            await anyio.aclose_forcefully(stream)
-            raise
-        return own
+        return stream
 
-    async def call(self, command: tuple[Arg, ...]) -> Any:
-        """Send ``command`` and read its reply (an error reply is returned, not raised)."""
-        if self.timeout is None:
-            return await self._round_trip(command)
-        with anyio.fail_after(self.timeout):
-            return await self._round_trip(command)
+    async def open_wire() -> Wire:
+        setup: list[tuple[Arg, ...]] = []
+        provider = kwargs.get("credential_provider")
+        if provider is not None:
+            creds = await provider.get_credentials()
+            setup.append(("AUTH", creds.username or "default", creds.password or b""))
+        elif kwargs.get("username") or kwargs.get("password"):
+            setup.append(
+                ("AUTH", kwargs.get("username") or "default", kwargs.get("password") or "")
+            )
+        if kwargs.get("db"):
+            setup.append(("SELECT", kwargs["db"]))
+        if kwargs.get("client_name") is not None:
+            setup.append(("CLIENT", "SETNAME", kwargs["client_name"]))
+        if kwargs.get("noevict"):
+            setup.append(("CLIENT", "NO-EVICT", "ON"))
+        if kwargs.get("notouch"):
+            setup.append(("CLIENT", "NO-TOUCH", "ON"))
+        return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
 
-    async def _round_trip(self, command: tuple[Arg, ...]) -> Any:
-        stream, parser = self.stream, self._parser
-        await stream.send(self._pack(command))
-        while True:
-            parsed = parser.parse(decode=False, encoding=None)
-            if isinstance(parsed, self._not_enough):
-                parser.feed(await stream.receive())
-            elif parsed[0] != _PUSH:  # a push message is no command's reply
-                return parsed[1]
-
-
-def _coredis_pack(command: tuple[Arg, ...]) -> bytes:
-    """coredis's own packer, for when hiredis is not installed."""
-    from coredis._packer import Packer
-
-    return b"".join(Packer("utf-8").pack_command(_bytes(command[0]), *command[1:]))
-
-
-_PUSH = ord(">")  # RESP3 push messages' type (coredis's DataType.PUSH)
-_STREAM_ERRORS = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
-
-
-def _connection_error(message: str) -> Exception:
-    from coredis.exceptions import ConnectionError as CoredisConnectionError
-
-    return CoredisConnectionError(message)
+    return KeptWire(
+        open_wire,
+        connection_error=coredis.exceptions.ConnectionError,
+        noscript_error=coredis.exceptions.NoScriptError,
+        auth_error=coredis.exceptions.AuthenticationError,
+        response_error=coredis.exceptions.ResponseError,
+    )
 
 
 def _close_buffers(connection: Any) -> None:
