@@ -3,8 +3,9 @@
     python bench/bench_redis_wait.py
 
 Starts a private ``redis-server`` on a free port of 127.0.0.1 and sends,
-one awaited command at a time over an anyio stream read by hiredis (the
-store's own connection), ``EVALSHA`` of scripts that only loop, from
+one awaited command at a time on the stores' own kind of connection (a
+``Wire``: an anyio stream read by hiredis), ``EVALSHA`` of scripts that
+only loop, from
 nothing to ~50 µs of server time. Prints, per script, the server time
 (``INFO commandstats``), the wall time and their difference: the round
 trip's cost outside Redis. Where the difference jumps as the server time
@@ -20,8 +21,9 @@ import time
 from pathlib import Path
 
 import anyio
-import hiredis
 import redis
+
+from pepperflow.stores._redis_wire import Wire
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPS = (0, 200, 500, 1000, 2000, 4000, 8000)
@@ -30,17 +32,7 @@ CALLS = 3000
 
 async def measure(port: int) -> None:
     sync = redis.Redis(port=port)
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    reader = hiredis.Reader()
-
-    async def call(command: tuple[str | int, ...]) -> object:
-        await stream.send(hiredis.pack_command(command))  # type: ignore[arg-type]
-        while True:
-            reply = reader.gets()
-            if reply is not False:
-                return reply
-            reader.feed(await stream.receive())
-
+    wire = await Wire.open(lambda: anyio.connect_tcp("127.0.0.1", port), (), command_timeout=None)
     print(f"{'loop':>6} {'server us':>10} {'wall us':>9} {'wall - server':>14}")
     for loops in LOOPS:
         sha = sync.script_load(f"local x = 0 for i = 1, {loops} do x = x + i end return 1")
@@ -50,12 +42,12 @@ async def measure(port: int) -> None:
             sync.config_resetstat()
             start = time.perf_counter()
             for _ in range(CALLS):
-                await call(("EVALSHA", sha, 0))
+                await wire.call(("EVALSHA", sha, 0))
             wall = min(wall, (time.perf_counter() - start) / CALLS * 1e6)
             used = sync.info("commandstats")["cmdstat_evalsha"]["usec"]
             server = min(server, used / CALLS)
         print(f"{loops:>6} {server:>10.1f} {wall:>9.1f} {wall - server:>14.1f}")
-    await stream.aclose()
+    await wire.aclose()
     sync.close()
 
 

@@ -19,9 +19,10 @@ and ``ARGV[1]`` the store's name, ``ARGV[2]`` the changelog's approximate
 maximum length, ``ARGV[3]`` the entry prefix. An entry is the encoded
 :class:`~pepperflow.streams.SetChange` of the key's last set: the client
 encodes ``kind``, ``store``, ``key``, ``value`` and ``metadata`` as a
-msgpack map, and the script appends ``version``, ``seq``,
-``committed_at``, ``created_at`` and ``expires_at`` (it owns the clock: the
-server's ``TIME``, so every process agrees). The same bytes go to the
+msgpack map, and the script writes the entry's map with ``version``,
+``seq``, ``committed_at``, ``created_at`` and ``expires_at`` added before
+those fields (it owns the clock: the server's ``TIME``, so every process
+agrees). The same bytes go to the
 changelog, where one entry holds every change of one script (a
 ``set_many`` is one entry). Versions and creation times live in one hash,
 so a batch reads them with one ``HMGET`` and writes its entries with one
@@ -56,7 +57,6 @@ local pack = cmsgpack.pack
 """
 
 _WRITE = r"""
-
 -- The first seq comes from INCR; more are counted here and written back
 -- by finish(). The changelog gets one entry per script.
 local SEQ_FIRST, SEQ_NOW = nil, nil

@@ -835,8 +835,7 @@ class RedisStore(Store):
             self._deltas.clear()
         elif not self._hub.count:
             self._read = max(self._read, seq)
-            self._delivered = max(self._delivered, seq)
-            self._seq = max(self._seq, seq)
+            self._learn_seq(seq)
         self._count(seq, int(keys), int(ttl_keys))
 
     def _note_deadline(self, deadline: float) -> None:
@@ -879,13 +878,13 @@ class RedisStore(Store):
             finally:
                 self._sweeping = False
             expired, keys, ttl_keys, nxt, seq, now = reply
+            seq = int(seq)
             self._expired += int(expired)
-            self._count(int(seq), int(keys), int(ttl_keys))
+            self._count(seq, int(keys), int(ttl_keys))
             still_ahead = before if before > float(now) else math.inf
             self._next_deadline = min(
                 float(nxt) if nxt else math.inf, self._noted_while_sweeping, still_ahead
             )
-            seq = int(seq)
             self._learn_seq(seq)
         if expired and self._hub.count:
             # Deliver the expire changes now rather than when the follower reads them.
