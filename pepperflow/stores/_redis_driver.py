@@ -44,17 +44,36 @@ class Driver(ABC):
     async def aclose(self) -> None:
         """Release the connections this driver opened (not a user's client)."""
 
-    @abstractmethod
+    #: the driver's own connection (a ``KeptWire``) while it has one
+    _kept: Any = None
+
     async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        """``EVALSHA`` with the raw reply."""
+        """``EVALSHA`` with the raw reply: on the driver's own connection when
+        it is free, else on the client's usual path."""
+        kept = self._kept
+        if kept is not None and kept.free():
+            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
+        return await self._client_evalsha(sha, keys, args)
+
+    @abstractmethod
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """``EVALSHA`` through the client."""
 
     @abstractmethod
     async def script_load(self, source: str) -> None:
         """``SCRIPT LOAD``."""
 
-    @abstractmethod
     async def get(self, key: str) -> bytes | None:
-        """``GET``."""
+        """``GET``, on the driver's own connection when it is free."""
+        kept = self._kept
+        if kept is not None and kept.free():
+            direct: bytes | None = await kept.call("GET", key)
+            return direct
+        return await self._client_get(key)
+
+    @abstractmethod
+    async def _client_get(self, key: str) -> bytes | None:
+        """``GET`` through the client."""
 
     @abstractmethod
     async def xread(
@@ -131,20 +150,13 @@ class RedisPyDriver(Driver):
         if self.owned:
             await self.client.aclose()
 
-    async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        kept = self._kept
-        if kept is not None and kept.free():
-            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, len(keys), *keys, *args)
 
     async def script_load(self, source: str) -> None:
         await self.client.script_load(source)
 
-    async def get(self, key: str) -> bytes | None:
-        kept = self._kept
-        if kept is not None and kept.free():
-            direct: bytes | None = await kept.call("GET", key)
-            return direct
+    async def _client_get(self, key: str) -> bytes | None:
         result: bytes | None = await self.client.get(key)
         return result
 
@@ -240,7 +252,6 @@ class CoredisDriver(Driver):
 
         self.client = client
         self.owned = owned
-        self._kept: Any = None  # a KeptWire while run() holds the pool open
         self.connection_errors = (
             coredis.exceptions.ConnectionError,
             TimeoutError,
@@ -280,20 +291,13 @@ class CoredisDriver(Driver):
         if kept is not None:
             await kept.aclose()
 
-    async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        kept = self._kept
-        if kept is not None and kept.free():
-            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, keys=list(keys), args=list(args))
 
     async def script_load(self, source: str) -> None:
         await self.client.script_load(source)
 
-    async def get(self, key: str) -> bytes | None:
-        kept = self._kept
-        if kept is not None and kept.free():
-            direct: bytes | None = await kept.call("GET", key)
-            return direct
+    async def _client_get(self, key: str) -> bytes | None:
         result: bytes | None = await self.client.get(key)
         return result
 
