@@ -11,7 +11,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from pepperflow import StoreUnavailable, UnknownStoreURL, open_store
+from pepperflow import StoreUnavailable, UnknownStoreURL, VersionConflict, open_store
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change, SetChange
 from tests.redis_server import RedisServer
@@ -122,21 +122,21 @@ async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> N
     with _raw(redis_server) as raw:
         keys = {key.decode() for key in raw.scan_iter(match=f"pf:{{{ns}}}:*")}
         assert keys == {
-            tag + "seq",
             tag + "log",
             tag + "meta",
             tag + "exp",
             tag + "k:user:1",
             tag + "k:user:2",
         }
-        assert raw.get(tag + "seq") == b"2"
         assert raw.xlen(tag + "log") == 2
         assert 0 < raw.pttl(tag + "k:user:1") <= 60_000, "the entry carries Redis's own ttl"
         assert raw.pttl(tag + "k:user:2") == -1
         assert raw.zrange(tag + "exp", 0, -1) == [b"user:1"]
         meta = raw.hgetall(tag + "meta")
-        assert sorted(meta) == [b"user:1", b"user:2"]
-        assert [value[9:] for value in meta.values()] == [b"1", b"1"], "versions"
+        assert sorted(meta) == [b"", b"user:1", b"user:2"]
+        assert meta[b""] == b"2", "the last seq"
+        assert meta[b"user:1"][9:] == b"t1", "a ttl, version 1"
+        assert meta[b"user:2"][9:] == b"-1", "no ttl, version 1"
         created = msgspec.msgpack.decode(meta[b"user:2"][:9])
         assert isinstance(created, float) and abs(created - time.time()) < 60
         entry = msgspec.msgpack.decode(raw.get(tag + "k:user:2"))
@@ -303,3 +303,62 @@ async def test_a_server_without_the_commands_it_needs_is_a_clear_error() -> None
         assert store.statistics().closed
     finally:
         server.close()
+
+
+async def test_a_namespace_in_an_earlier_layout_is_refused_untouched(
+    redis_server: RedisServer,
+) -> None:
+    """A namespace whose last seq is still its own key (an earlier layout) is
+    refused at open with what to do, and nothing of it is changed."""
+    redis_server.ensure_running()
+    ns = _ns("earlier")
+    tag = f"pf:{{{ns}}}:"
+    with _raw(redis_server) as raw:
+        raw.set(tag + "seq", 7)
+        raw.xadd(tag + "log", {"c": b"\x90"}, id="0-7")
+        store = RedisStore(redis_server.url, namespace=ns)
+        with pytest.raises(StoreUnavailable, match=r"earlier pepperflow .*delete its keys"):
+            await store.__aenter__()
+        assert store.statistics().closed
+        keys = {key.decode() for key in raw.scan_iter(match=tag + "*")}
+        assert keys == {tag + "seq", tag + "log"}
+        assert raw.get(tag + "seq") == b"7"
+
+
+async def test_a_write_over_a_due_ttl_commits_the_expiry_first(redis_server: RedisServer) -> None:
+    """A set or a refused compare-and-set on a key whose deadline has passed
+    (no sweep got to it yet) commits its expire change first, once; the
+    figures follow."""
+    redis_server.ensure_running()
+    ns = _ns("due")
+    exp = f"pf:{{{ns}}}:exp"
+    changes: list[Change] = []
+    async with RedisStore(redis_server.url, namespace=ns, sweep_interval=3600) as store:
+        store.subscribe(None, changes.append)
+        await store.set("j", "a", ttl=600)
+        await store.set("k", "b", ttl=600)
+        await store.set("m", "c", ttl=600)
+        with _raw(redis_server) as raw:  # their deadlines pass; this store's sweeper waits
+            raw.zadd(exp, {"j": time.time() - 1, "k": time.time() - 1, "m": time.time() - 1})
+        del changes[:]
+        assert await store.set("j", "a2") == 1, "a new key: version 1"
+        with pytest.raises(VersionConflict) as refused:
+            await store.set("k", "b2", if_version=1)
+        assert refused.value.actual == 0, "the key expired before the compare"
+        await store.set_many({"m": "c2", "n": "d"})
+        assert [(type(c).__name__, c.key, c.version) for c in changes] == [
+            ("ExpireChange", "j", 1),
+            ("SetChange", "j", 1),
+            ("ExpireChange", "k", 1),
+            ("ExpireChange", "m", 1),
+            ("SetChange", "m", 1),
+            ("SetChange", "n", 1),
+        ]
+        seqs = [c.seq for c in changes]
+        assert seqs == list(range(seqs[0], seqs[0] + 6)), "one seq each, in commit order"
+        assert (store.statistics().keys, store.statistics().ttl_keys) == (3, 0)
+        assert await store.get_many(["j", "k", "m", "n"]) == {"j": "a2", "m": "c2", "n": "d"}
+        with _raw(redis_server) as raw:
+            assert raw.zcard(exp) == 0
+    async with RedisStore(redis_server.url, namespace=ns) as again:
+        assert (again.statistics().keys, again.statistics().ttl_keys) == (3, 0)

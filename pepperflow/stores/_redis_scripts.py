@@ -5,15 +5,16 @@ expiry-index entry and its changelog entry commit together or not at all.
 
 Every script gets the namespace's bookkeeping keys first::
 
-    KEYS[1] {ns}:seq   the last seq (INCR per change)
-    KEYS[2] {ns}:log   the changelog: a stream, one entry per script that changed
+    KEYS[1] {ns}:log   the changelog: a stream, one entry per script that changed
                        something: id 0-<its last seq>, field c = msgpack array
                        of its changes
-    KEYS[3] {ns}:meta  hash: live key -> <created_at as a msgpack float64>
-                       (9 bytes) then <version> in decimal (the index
-                       of live keys: counts, scans, snapshots)
-    KEYS[4] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
-    KEYS[5..]          entries {ns}:k:<key>: strings, the encoded last set
+    KEYS[2] {ns}:meta  hash: live key -> <created_at as a msgpack float64>
+                       (9 bytes), 't' if the key has a ttl else '-', then
+                       its version in decimal (the index of live keys:
+                       counts, scans, snapshots); and the field '' (never a
+                       key: keys are not empty) -> the last seq
+    KEYS[3] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
+    KEYS[4..]          entries {ns}:k:<key>: strings, the encoded last set
 
 and ``ARGV[1]`` the store's name, ``ARGV[2]`` the changelog's approximate
 maximum length, ``ARGV[3]`` the entry prefix. An entry is the encoded
@@ -22,11 +23,13 @@ encodes ``kind``, ``store``, ``key``, ``value`` and ``metadata`` as a
 msgpack map, and the script writes the entry's map with ``version``,
 ``seq``, ``committed_at``, ``created_at`` and ``expires_at`` added before
 those fields (it owns the clock: the server's ``TIME``, so every process
-agrees). The same bytes go to the
-changelog, where one entry holds every change of one script (a
-``set_many`` is one entry). Versions and creation times live in one hash,
-so a batch reads them with one ``HMGET`` and writes its entries with one
-``MSET``.
+agrees). The same bytes go to the changelog, where one entry holds every
+change of one script (a ``set_many`` is one entry).
+
+A write reads its keys' meta values and the last seq with one ``HMGET``
+and writes them back with one ``HSET``; the ttl flag in the meta value
+spares the keys without a ttl any look at the expiry index. A batch writes
+its entries with one ``MSET`` (per 1,000 keys).
 
 The scripts reach entries they derive from the key names they are given
 or from the meta hash (the same hash tag, so the same cluster slot).
@@ -38,11 +41,11 @@ import hashlib
 
 __all__ = ["Script", "SCRIPTS"]
 
-# A script starts with the parts it needs: a closure or a command run on
-# every call costs about a microsecond, so read scripts skip the clock and
-# the write helpers.
+# A script starts with the parts it needs: every command a script runs
+# costs 1-2 microseconds of the server's time, so read scripts skip the
+# clock and the write helpers.
 _BASE = r"""
-local SEQ, LOG, META, EXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local LOG, META, EXP = KEYS[1], KEYS[2], KEYS[3]
 local STORE, MAXLEN, KPREFIX = ARGV[1], ARGV[2], ARGV[3]
 local KPL = #KPREFIX
 local CHUNK = 1000  -- arguments per bulk command (Lua's unpack has a limit)
@@ -56,18 +59,49 @@ local NOW = tonumber(NOW_STR)
 local pack = cmsgpack.pack
 """
 
+_LOG = r"""
+-- Append the changelog entry of seqs first..last: id 0-<last>, field c =
+-- ``batch`` (a msgpack array of their changes). The changelog is trimmed
+-- (approximately) when the seq passes a multiple of 64, not on every entry.
+local function log_append(first, last, batch)
+  if math.floor(last / 64) ~= math.floor((first - 1) / 64) then
+    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. last, 'c', batch)
+  else
+    redis.call('XADD', LOG, '0-' .. last, 'c', batch)
+  end
+end
+"""
+
 _WRITE = r"""
--- The first seq comes from INCR; more are counted here and written back
--- by finish(). The changelog gets one entry per script.
-local SEQ_FIRST, SEQ_NOW = nil, nil
+-- The last seq is the meta hash's field '': read_metas() reads it with the
+-- keys' meta values, next_seq() counts on from it, and the script writes
+-- it back with the meta values it sets (or finish() does). The changelog
+-- gets one entry per script.
+local SEQ_READ, SEQ_FIRST, SEQ_NOW = 0, nil, nil
+local SEQ_FIELD_NEW = true  -- no seq yet: writing it adds a field that is not a key
 local function next_seq()
   if SEQ_NOW then
     SEQ_NOW = SEQ_NOW + 1
   else
-    SEQ_NOW = redis.call('INCR', SEQ)
+    SEQ_NOW = SEQ_READ + 1
     SEQ_FIRST = SEQ_NOW
   end
   return SEQ_NOW
+end
+
+-- How the counts of live keys and of keys with a ttl changed (returned to
+-- the client for its statistics, instead of counting on every write).
+local D_KEYS, D_TTL = 0, 0
+
+-- The meta values of ``names`` (false for none); reads the last seq too.
+local function read_metas(names)
+  local n, metas = #names, {}
+  for i = 1, n, CHUNK do
+    local part = redis.call('HMGET', META, '', unpack(names, i, math.min(i + CHUNK - 1, n)))
+    if i == 1 and part[1] then SEQ_READ, SEQ_FIELD_NEW = tonumber(part[1]), false end
+    for j = 2, #part do metas[i + j - 2] = part[j] end
+  end
+  return metas
 end
 
 local PENDING, N_PENDING = {}, 0
@@ -76,46 +110,52 @@ local function emit(blob)
   PENDING[N_PENDING] = blob
 end
 
--- Every script calls finish() before it returns: the changelog entry is a
--- msgpack array of the changes made (each already msgpack). The changelog
--- is trimmed (approximately) when the seq passes a multiple of 64, not on
--- every entry.
-local function finish()
+-- Every write script calls finish() before it returns (seq_written: the
+-- script wrote the seq with its meta values): the changelog entry is a
+-- msgpack array of the changes made (each already msgpack).
+local function finish(seq_written)
   if not SEQ_NOW then return end
-  if SEQ_NOW > SEQ_FIRST then redis.call('SET', SEQ, SEQ_NOW) end
+  if not seq_written then
+    D_KEYS = D_KEYS + redis.call('HSET', META, '', SEQ_NOW) - (SEQ_FIELD_NEW and 1 or 0)
+  end
   local n, header = N_PENDING, nil
   if n == 1 then header = '\145'
   elseif n < 16 then header = string.char(0x90 + n)
   elseif n < 65536 then header = string.char(0xdc) .. struct.pack('>I2', n)
   else header = string.char(0xdd) .. struct.pack('>I4', n) end
-  local batch = header .. table.concat(PENDING)
-  if math.floor(SEQ_NOW / 64) ~= math.floor((SEQ_FIRST - 1) / 64) then
-    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. SEQ_NOW, 'c', batch)
-  else
-    redis.call('XADD', LOG, '0-' .. SEQ_NOW, 'c', batch)
-  end
+  log_append(SEQ_FIRST, SEQ_NOW, header .. table.concat(PENDING))
 end
 
-local HAS_EXP = redis.call('EXISTS', EXP) == 1
--- How the counts of live keys and of keys with a ttl changed (returned to
--- the client for its statistics, instead of counting on every write).
-local D_KEYS, D_TTL = 0, 0
-
--- A meta value: created_at packed (msgpack float64, 9 bytes) then the
--- version in decimal -> version, packed created_at.
+-- A meta value -> version, created_at (packed), whether the key has a ttl.
 local function parse_meta(meta)
-  if not meta then return 0, nil end
-  return tonumber(string.sub(meta, 10)), string.sub(meta, 1, 9)
+  if not meta then return 0, nil, false end
+  return tonumber(string.sub(meta, 11)), string.sub(meta, 1, 9), string.byte(meta, 10) == 116
 end
 
--- The ttl helpers exist only when the namespace has keys with a ttl (every
--- closure costs on every call).
-local expire, expire_if_due, deadlines
-if HAS_EXP then
+-- The deadlines of the keys among ``names`` whose meta value says they
+-- have a ttl, by index (nil for the others; none looked up when none has).
+local function deadlines(names, metas)
+  local at, which = {}, {}
+  for i = 1, #names do
+    local meta = metas[i]
+    if meta and string.byte(meta, 10) == 116 then
+      at[#at + 1] = i
+      which[#which + 1] = names[i]
+    end
+  end
+  local out = {}
+  for i = 1, #which, CHUNK do
+    local scores = redis.call('ZMSCORE', EXP, unpack(which, i, math.min(i + CHUNK - 1, #which)))
+    for j = 1, #scores do
+      if scores[j] then out[at[i + j - 1]] = tonumber(scores[j]) end
+    end
+  end
+  return out
+end
 
--- Commit the expiry of ``key``: its expire change, and it leaves every index.
-expire = function(key)
-  local version = parse_meta(redis.call('HGET', META, key))
+-- Commit the expiry of ``key`` (at ``version``): its expire change, and it
+-- leaves every index.
+local function expire(key, version)
   local seq = next_seq()
   emit(pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
              committed_at=NOW}))
@@ -124,145 +164,173 @@ expire = function(key)
   redis.call('DEL', KPREFIX .. key)
 end
 
--- ``key`` has deadline ``score`` (a number, or nil for none): expire it if
--- it is due or Redis already dropped it (Redis drops an entry 1 ms before
--- its deadline, so one more than 2 ms ahead is alive). True if it expired.
-expire_if_due = function(key, score)
+-- ``key`` (at ``version``) has deadline ``score`` (a number, or nil for
+-- none): expire it if it is due or Redis already dropped it (Redis drops
+-- an entry 1 ms before its deadline, so one more than 2 ms ahead is
+-- alive). True if it expired.
+local function expire_if_due(key, version, score)
   if not score or score > NOW + 0.002 then return false end
   if score > NOW and redis.call('EXISTS', KPREFIX .. key) == 1 then return false end
-  expire(key)
+  expire(key, version)
   return true
 end
-
--- The deadlines of ``keys`` (numbers, or false for none).
-deadlines = function(keys)
-  local out = {}
-  for i = 1, #keys, CHUNK do
-    local scores = redis.call('ZMSCORE', EXP, unpack(keys, i, math.min(i + CHUNK - 1, #keys)))
-    for j = 1, #scores do out[i + j - 1] = scores[j] and tonumber(scores[j]) end
-  end
-  return out
-end
-
-end
-
 """
 
 _COUNTS = r"""
+-- The last seq, the live keys, the keys with a ttl.
 local function counts()
-  return {redis.call('HLEN', META), redis.call('ZCARD', EXP)}
+  local seq = redis.call('HGET', META, '')
+  local keys = redis.call('HLEN', META)
+  if seq then keys = keys - 1 end
+  return tonumber(seq or '0'), keys, redis.call('ZCARD', EXP)
 end
 """
 
-# ARGV[4] ttl seconds or '', ARGV[5] if_version or '', ARGV[6] expires_at
-# (absolute, for restore) or '', ARGV[7] created_at or '' (restore),
-# ARGV[8] the encoded heads back to back, ARGV[9] their lengths
-# ("12,40,..."), ARGV[10] the keys (UTF-8) back to back, ARGV[11] their
-# lengths in bytes, ARGV[12] '1' for each key's version, seq and created_at
-# (msgpack float64) in the reply. (Passing them as two strings, not thousands of arguments,
-# halves a large set_many's cost; the entries share the namespace's hash
-# tag, so they are in the slot of the declared keys.)
-# Returns {1, change of keys, change of ttl keys, now, last seq (0: none),
-# expires_at, v1, seq1, created1, ...} or {0, actual_version, change of keys,
-# change of ttl keys, last seq} on a compare-and-set conflict (a due expiry
-# may still have been committed).
-_SET = r"""
-local ttl = tonumber(ARGV[4])
-local if_version = tonumber(ARGV[5])
-local expires = tonumber(ARGV[6])
-if ttl then expires = NOW + ttl end
-local details = ARGV[12] == '1'
-local expires_str = expires and string.format('%.17g', expires)
-local out = {1, 0, 0, NOW_STR, 0, expires_str or ''}
--- An entry is a msgpack map: its header, the fields this script knows, then
--- the head's fields (the head without its own map header of 5 fields).
--- msgpack of the field names (fixstr: 0xa0 + length)
-local P_VERSION, P_SEQ, P_CREATED = '\167version', '\163seq', '\170created_at'
+# An entry is a msgpack map: its header, the fields a set script knows,
+# then the head's fields (the head without its own map header of 5 fields).
+# Its start: the map header (a fixmap of 9 fields, 10 with expires_at),
+# then the version's name; field names are msgpack fixstr (0xa0 + length).
+_ENTRY = r"""
+local P_START, P_START_EXPIRES = '\137\167version', '\138\167version'
+local P_SEQ, P_CREATED = '\163seq', '\170created_at'
 local P_NOW = pack(NOW)
 local P_COMMITTED = '\172committed_at' .. P_NOW
-local HEADER, P_EXPIRES = '\137', ''  -- fixmap of 9 fields
-if expires then HEADER, P_EXPIRES = '\138', '\170expires_at' .. pack(expires) end
--- The heads (each without its first byte, its map header) and the keys,
--- cut by their lengths. (Closures cost on every call: the loops are inline.)
-local heads, names
-if not string.find(ARGV[9], ',', 1, true) then
-  heads, names = {string.sub(ARGV[8], 2)}, {ARGV[10]}
-else
-  heads, names = {}, {}
-  local at, count = 1, 0
-  for size in string.gmatch(ARGV[9], '%d+') do
-    count = count + 1
-    heads[count] = string.sub(ARGV[8], at + 1, at + size - 1)
-    at = at + size
-  end
-  at, count = 1, 0
-  for size in string.gmatch(ARGV[11], '%d+') do
-    count = count + 1
-    names[count] = string.sub(ARGV[10], at, at + size - 1)
-    at = at + size
+"""
+
+# One key: ARGV[4] ttl seconds or '', ARGV[5] if_version or '', ARGV[6]
+# expires_at (absolute, for restore) or '', ARGV[7] created_at or ''
+# (restore), ARGV[8] the key, ARGV[9] its head without the head's first byte
+# (its map header). Straight-line code: every closure, table or command
+# costs on every call, and this is the write most made.
+# Returns {1, change of keys, change of ttl keys, now, last seq, expires_at
+# or '', version, seq, created_at (msgpack float64)} or {0, actual_version,
+# change of keys, change of ttl keys, last seq (0: none)} on a
+# compare-and-set conflict (a due expiry may still have been committed).
+_SET = r"""
+local key = ARGV[8]
+local entry = KPREFIX .. key
+local m = redis.call('HMGET', META, key, '')
+local meta, seq = m[1], tonumber(m[2] or '0')
+local seq_field_new = m[2] and 0 or 1
+local first, d_keys, d_ttl, expired = seq + 1, 0, 0, nil
+-- The meta value says whether the key has a ttl; only then is the expiry
+-- index read: a due expiry commits first (as expire_if_due does).
+local had_ttl = meta and string.byte(meta, 10) == 116
+if had_ttl then
+  local score = tonumber(redis.call('ZSCORE', EXP, key))
+  if not score then
+    had_ttl = false
+  elseif score <= NOW + 0.002 and (score <= NOW or redis.call('EXISTS', entry) == 0) then
+    seq = seq + 1
+    expired = pack({kind='expire', store=STORE, key=key, version=tonumber(string.sub(meta, 11)),
+                    seq=seq, committed_at=NOW})
+    d_ttl = -redis.call('ZREM', EXP, key)
+    d_keys = -redis.call('HDEL', META, key)
+    redis.call('DEL', entry)
+    meta, had_ttl = false, false
   end
 end
+local version = meta and tonumber(string.sub(meta, 11)) or 0
+local if_version = tonumber(ARGV[5])
+if if_version and version ~= if_version then
+  if expired then
+    d_keys = d_keys + redis.call('HSET', META, '', seq) - seq_field_new
+    log_append(first, seq, '\145' .. expired)
+  end
+  return {0, version, d_keys, d_ttl, expired and seq or 0}
+end
+version = version + 1
+seq = seq + 1
+local created = meta and string.sub(meta, 1, 9) or P_NOW
+if ARGV[7] ~= '' then created = pack(tonumber(ARGV[7])) end
+local expires = tonumber(ARGV[6])
+if ARGV[4] ~= '' then expires = NOW + tonumber(ARGV[4]) end
+local blob, expires_str, flag
+if expires then
+  expires_str, flag = string.format('%.17g', expires), 't'
+  blob = P_START_EXPIRES .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED ..
+    P_CREATED .. created .. '\170expires_at' .. pack(expires) .. ARGV[9]
+  -- Redis drops the entry 1 ms before its deadline: reads never see it after.
+  redis.call('SET', entry, blob, 'PXAT', math.floor(expires * 1000) - 1)
+  d_ttl = d_ttl + redis.call('ZADD', EXP, expires_str, key)
+else
+  flag = '-'
+  blob = P_START .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED .. P_CREATED .. created ..
+    ARGV[9]
+  redis.call('SET', entry, blob)  -- a SET without a ttl drops the old one
+  if had_ttl then d_ttl = d_ttl - redis.call('ZREM', EXP, key) end
+end
+d_keys = d_keys + redis.call('HSET', META, key, created .. flag .. version, '', seq) - seq_field_new
+if expired then
+  log_append(first, seq, '\146' .. expired .. blob)
+else
+  log_append(first, seq, '\145' .. blob)
+end
+return {1, d_keys, d_ttl, NOW_STR, seq, expires_str or '', version, seq, created}
+"""
+
+# Many keys: ARGV[4] ttl seconds or '', ARGV[5] a msgpack array of the keys,
+# ARGV[6] one of their heads, each without its first byte (its map header)
+# and as a msgpack str, ARGV[7] '1' for each key's version, seq and
+# created_at (msgpack float64) in the reply. (Two strings that cmsgpack
+# splits, not thousands of arguments or a split in Lua: most of a large
+# set_many's cost is the script's. The entries share the namespace's hash
+# tag, so they are in the slot of the declared keys.)
+# Returns {1, change of keys, change of ttl keys, now, last seq, expires_at
+# or '', v1, seq1, created1, ...}.
+_SET_MANY = r"""
+local expires = ARGV[4] ~= '' and NOW + tonumber(ARGV[4]) or nil
+local details = ARGV[7] == '1'
+local expires_str = expires and string.format('%.17g', expires)
+local out = {1, 0, 0, NOW_STR, 0, expires_str or ''}
+local start, P_EXPIRES, FLAG = P_START, '', '-'
+if expires then
+  start, P_EXPIRES, FLAG = P_START_EXPIRES, '\170expires_at' .. pack(expires), 't'
+end
+local names, heads = cmsgpack.unpack(ARGV[5]), cmsgpack.unpack(ARGV[6])
 local n = #names
--- The expiries due among these keys commit first.
+local metas = read_metas(names)
+-- The expiries due among these keys commit first; the keys that keep a
+-- ttl they had lose it unless this set gives one.
 local had_ttl = {}
-if HAS_EXP then
-  local scores = deadlines(names)
-  for i = 1, n do
-    local score = scores[i]
-    if score and not expire_if_due(names[i], score) then had_ttl[#had_ttl + 1] = names[i] end
+local scores = deadlines(names, metas)
+for i = 1, n do
+  local score = scores[i]
+  if score then
+    if expire_if_due(names[i], parse_meta(metas[i]), score) then
+      metas[i] = false
+    else
+      had_ttl[#had_ttl + 1] = names[i]
+    end
   end
 end
-local metas, single = nil, n == 1
-if single then
-  metas = {redis.call('HGET', META, names[1])}
-elseif n <= CHUNK then
-  metas = redis.call('HMGET', META, unpack(names))
-else
-  metas = {}
-  for i = 1, n, CHUNK do
-    local part = redis.call('HMGET', META, unpack(names, i, math.min(i + CHUNK - 1, n)))
-    for j = 1, #part do metas[i + j - 1] = part[j] end
-  end
-end
--- MSET / HSET calls built in place, run every CHUNK keys. (The loop inlines
--- the helpers and counts the lengths: a call or a # per key shows.)
-local entries, new_meta, ne, nm = nil, nil, 1, 2
-if not single then entries, new_meta = {'MSET'}, {'HSET', META} end
-local created_arg = ARGV[7] ~= '' and pack(tonumber(ARGV[7])) or nil
+-- MSET / HSET calls built in place, run every CHUNK keys; the last HSET
+-- writes the seq too. (The loop inlines the helpers and counts the lengths:
+-- a call or a # per key shows.)
+local entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
 for i = 1, n do
   local key, meta = names[i], metas[i]
-  local version, created = 0, created_arg or P_NOW
+  local version, created = 1, P_NOW
   if meta then
-    version = tonumber(string.sub(meta, 10))
-    created = created_arg or string.sub(meta, 1, 9)
+    version = tonumber(string.sub(meta, 11)) + 1
+    created = string.sub(meta, 1, 9)
   end
-  if if_version and version ~= if_version then
-    finish()
-    return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
-  end
-  version = version + 1
   local seq = next_seq()
-  local blob = HEADER .. P_VERSION .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED ..
-    P_CREATED .. created .. P_EXPIRES .. heads[i]
+  local blob = start .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED .. P_CREATED ..
+    created .. P_EXPIRES .. heads[i]
   if expires then
     -- Redis drops the entry 1 ms before its deadline: reads never see it after.
     redis.call('SET', KPREFIX .. key, blob, 'PXAT', math.floor(expires * 1000) - 1)
-  elseif single then
-    redis.call('SET', KPREFIX .. key, blob)  -- a SET without a ttl drops the old one
   else
     entries[ne + 1] = KPREFIX .. key
     entries[ne + 2] = blob
     ne = ne + 2
   end
-  if single then
-    D_KEYS = D_KEYS + redis.call('HSET', META, key, created .. version)
-  else
-    new_meta[nm + 1] = key
-    new_meta[nm + 2] = created .. version
-    nm = nm + 2
-  end
+  new_meta[nm + 1] = key
+  new_meta[nm + 2] = created .. FLAG .. version
+  nm = nm + 2
   if nm > 2 * CHUNK then
-    if not expires then redis.call(unpack(entries, 1, ne)) end
+    if ne > 1 then redis.call(unpack(entries, 1, ne)) end
     D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm))
     entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
   end
@@ -274,10 +342,10 @@ for i = 1, n do
     out[#out + 1] = created
   end
 end
-if nm > 2 then
-  if not expires then redis.call(unpack(entries, 1, ne)) end
-  D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm))
-end
+if ne > 1 then redis.call(unpack(entries, 1, ne)) end
+new_meta[nm + 1] = ''
+new_meta[nm + 2] = SEQ_NOW
+D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm + 2)) - (SEQ_FIELD_NEW and 1 or 0)
 if expires then
   for i = 1, n, CHUNK do
     local call = {'ZADD', EXP}
@@ -292,8 +360,8 @@ else
     D_TTL = D_TTL - redis.call('ZREM', EXP, unpack(had_ttl, i, math.min(i + CHUNK - 1, #had_ttl)))
   end
 end
-finish()
-out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW or 0
+finish(true)
+out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW
 return out
 """
 
@@ -305,13 +373,14 @@ _DELETE = r"""
 local if_version = tonumber(ARGV[4])
 local out = {1, 0, 0, NOW_STR, 0}
 local names = {}
-for i = 5, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
-local scores = HAS_EXP and deadlines(names) or {}
+for i = 4, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
+local metas = read_metas(names)
+local scores = deadlines(names, metas)
 for i, key in ipairs(names) do
-  if scores[i] then expire_if_due(key, scores[i]) end
-  local version = parse_meta(redis.call('HGET', META, key))
+  local version = parse_meta(metas[i])
+  if scores[i] and expire_if_due(key, version, scores[i]) then version = 0 end
   if if_version and version ~= if_version then
-    finish()
+    finish(false)
     return {0, version, D_KEYS, D_TTL, SEQ_NOW or 0}
   end
   if version == 0 then
@@ -319,7 +388,7 @@ for i, key in ipairs(names) do
     out[#out + 1] = 0
   else
     local seq = next_seq()
-    redis.call('DEL', KEYS[i + 4])
+    redis.call('DEL', KEYS[i + 3])
     D_KEYS = D_KEYS - redis.call('HDEL', META, key)
     if scores[i] then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
     emit(pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
@@ -328,7 +397,7 @@ for i, key in ipairs(names) do
     out[#out + 1] = seq
   end
 end
-finish()
+finish(false)
 out[2], out[3], out[5] = D_KEYS, D_TTL, SEQ_NOW or 0
 return out
 """
@@ -337,13 +406,16 @@ return out
 # next deadline or '', last seq, now}.
 _SWEEP = r"""
 local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, tonumber(ARGV[4]))
-for _, key in ipairs(due) do
-  expire(key)
+if #due > 0 then
+  local metas = read_metas(due)
+  for i, key in ipairs(due) do
+    expire(key, (parse_meta(metas[i])))
+  end
+  finish(false)
 end
-finish()
 local nxt = redis.call('ZRANGE', EXP, 0, 0, 'WITHSCORES')
-local c = counts()
-return {#due, c[1], c[2], nxt[2] or '', tonumber(redis.call('GET', SEQ) or '0'), NOW_STR}
+local seq, keys, ttl_keys = counts()
+return {#due, keys, ttl_keys, nxt[2] or '', seq, NOW_STR}
 """
 
 # ARGV[4] cursor, ARGV[5] MATCH pattern, ARGV[6] COUNT. Returns
@@ -354,7 +426,7 @@ local out = {r[1]}
 local fields = r[2]
 for i = 1, #fields, 2 do
   local key = fields[i]
-  if redis.call('EXISTS', KPREFIX .. key) == 1 then out[#out + 1] = key end
+  if key ~= '' and redis.call('EXISTS', KPREFIX .. key) == 1 then out[#out + 1] = key end
 end
 return out
 """
@@ -362,23 +434,27 @@ return out
 # Returns {seq, now, blob, ...}: every live entry at one seq (the client
 # sorts them by seq).
 _SNAPSHOT = r"""
-local out = {tonumber(redis.call('GET', SEQ) or '0'), NOW_STR}
+local out = {tonumber(redis.call('HGET', META, '') or '0'), NOW_STR}
 local names = redis.call('HKEYS', META)
 for i = 1, #names, CHUNK do
   local keys = {}
-  for j = i, math.min(i + CHUNK - 1, #names) do keys[#keys + 1] = KPREFIX .. names[j] end
-  for _, blob in ipairs(redis.call('MGET', unpack(keys))) do
-    if blob then out[#out + 1] = blob end
+  for j = i, math.min(i + CHUNK - 1, #names) do
+    if names[j] ~= '' then keys[#keys + 1] = KPREFIX .. names[j] end
+  end
+  if #keys > 0 then
+    for _, blob in ipairs(redis.call('MGET', unpack(keys))) do
+      if blob then out[#out + 1] = blob end
+    end
   end
 end
 return out
 """
 
-# The entries of KEYS[5..] (false for a missing or expired key; Redis drops
+# The entries of KEYS[4..] (false for a missing or expired key; Redis drops
 # an entry before its deadline).
 _GET_MANY = r"""
 local out = {}
-for i = 5, #KEYS, CHUNK do
+for i = 4, #KEYS, CHUNK do
   for _, blob in ipairs(redis.call('MGET', unpack(KEYS, i, math.min(i + CHUNK - 1, #KEYS)))) do
     out[#out + 1] = blob
   end
@@ -403,19 +479,21 @@ return out
 
 # Returns {seq, keys, ttl_keys}.
 # ARGV[4] 'probe' (when a store opens) adds whether the server has the
-# commands the scripts use (ZMSCORE, SET ... PXAT: Redis 6.2).
+# commands the scripts use (ZMSCORE, SET ... PXAT: Redis 6.2) and whether
+# ARGV[5] exists: the seq key of an earlier layout of the namespace.
 _STATUS = r"""
-local c = counts()
-local out = {tonumber(redis.call('GET', SEQ) or '0'), c[1], c[2]}
+local seq, keys, ttl_keys = counts()
+local out = {seq, keys, ttl_keys}
 if ARGV[4] == 'probe' then
   local r = redis.pcall('ZMSCORE', EXP, '')
   out[4] = (type(r) == 'table' and r.err == nil) and 1 or 0
+  out[5] = redis.call('EXISTS', ARGV[5])
 end
 return out
 """
 
 
-_WRITES = frozenset({"set", "delete", "sweep"})
+_WRITES = frozenset({"set", "set_many", "delete", "sweep"})
 
 
 class Script:
@@ -433,12 +511,13 @@ class Script:
         return f"<Script {self.name} {self.sha[:8]}>"
 
 
-_WRITER = (_BASE, _CLOCK, _WRITE)
+_WRITER = (_BASE, _CLOCK, _LOG, _WRITE)
 
 SCRIPTS = {
     script.name: script
     for script in [
-        Script("set", *_WRITER, _SET),
+        Script("set", _BASE, _CLOCK, _LOG, _ENTRY, _SET),
+        Script("set_many", *_WRITER, _ENTRY, _SET_MANY),
         Script("delete", *_WRITER, _DELETE),
         Script("sweep", *_WRITER, _COUNTS, _SWEEP),
         Script("scan", _BASE, _SCAN),

@@ -32,8 +32,8 @@ first. Keyspace notifications are not used.
 **Keys** of namespace ``ns`` share the hash tag ``{ns}`` (one cluster
 slot)::
 
-    pf:{ns}:seq    the last seq             pf:{ns}:meta  key -> created, version
     pf:{ns}:log    the changelog stream     pf:{ns}:exp   key -> deadline
+    pf:{ns}:meta   key -> created, ttl flag, version; '' -> the last seq
     pf:{ns}:k:<key>  the entry (a string: the encoded last set)
 
 **Faults**: the client reconnects on the next command. A write whose reply
@@ -176,7 +176,8 @@ class RedisStore(Store):
         self._maxlen = changelog_length
         self._sweep_interval = float(sweep_interval)
         tag = f"pf:{{{namespace}}}:"
-        self._base_keys = [tag + "seq", tag + "log", tag + "meta", tag + "exp"]
+        self._base_keys = [tag + "log", tag + "meta", tag + "exp"]
+        self._old_seq_key = tag + "seq"  # an earlier layout's; refused at open
         self._log_key = tag + "log"
         self._prefix = tag + "k:"
         self._args = [namespace, changelog_length, self._prefix]
@@ -250,11 +251,19 @@ class RedisStore(Store):
                     await driver.script_load(script.source)
             except driver.connection_errors as exc:
                 raise StoreUnavailable(f"{self!r}: cannot reach Redis: {exc}") from exc
-            seq, keys, ttl_keys, supported = await self._eval(SCRIPTS["status"], (), ("probe",))
+            seq, keys, ttl_keys, supported, old_layout = await self._eval(
+                SCRIPTS["status"], (), ("probe", self._old_seq_key)
+            )
             if not supported:
                 raise StoreUnavailable(
                     f"{self!r}: the Redis server lacks ZMSCORE and SET ... PXAT;"
                     " RedisStore needs Redis 6.2 or newer"
+                )
+            if old_layout:
+                raise StoreUnavailable(
+                    f"{self!r}: namespace {self.namespace!r} holds keys in the layout of an"
+                    f" earlier pepperflow development build ({self._old_seq_key} exists);"
+                    f" delete its keys (pf:{{{self.namespace}}}:*) or use another namespace"
                 )
         except BaseException:
             await self.aclose()
@@ -434,7 +443,6 @@ class RedisStore(Store):
         if if_version is not None:
             check_version(name, key, if_version)
         head = self._head(key, value, meta)
-        raw_key = key.encode()
         reply = await self._eval(
             SCRIPTS["set"],
             (),
@@ -443,11 +451,8 @@ class RedisStore(Store):
                 "" if if_version is None else if_version,
                 "",
                 "",
-                head,
-                len(head),
-                raw_key,
-                len(raw_key),
-                "1",
+                key,
+                head[1:],
             ),
         )
         if reply[0] == 0:
@@ -508,23 +513,16 @@ class RedisStore(Store):
             for key, v in latest.items():
                 self._head(key, v, meta)  # raises the clear error for the first bad value
             raise
-        raw_keys = [key.encode() for key in latest]
         details = bool(self._hub.count)  # each key's version and seq, for the changes
-        reply = await self._eval(
-            SCRIPTS["set"],
-            (),
-            (
-                "" if seconds is None else repr(seconds),
-                "",
-                "",
-                "",
-                b"".join(heads),
-                ",".join(map(str, map(len, heads))),
-                b"".join(raw_keys),
-                ",".join(map(str, map(len, raw_keys))),
-                "1" if details else "",
-            ),
-        )
+        ttl_arg = "" if seconds is None else repr(seconds)
+        if len(heads) == 1:
+            reply = await self._eval(SCRIPTS["set"], (), (ttl_arg, "", "", "", first, heads[0][1:]))
+        else:
+            reply = await self._eval(
+                SCRIPTS["set_many"],
+                (),
+                (ttl_arg, _ENCODE(list(latest)), _str_array(heads), "1" if details else ""),
+            )
         if not details:
             # Nobody to deliver to: skip building the changes (a subscriber
             # added meanwhile gets them from the changelog).
@@ -606,7 +604,6 @@ class RedisStore(Store):
         for item, head in heads:
             if item.expires_at is not None and item.expires_at <= now:
                 continue
-            raw_key = item.key.encode()
             reply = await self._eval(
                 SCRIPTS["set"],
                 (),
@@ -615,11 +612,8 @@ class RedisStore(Store):
                     "",
                     "" if item.expires_at is None else repr(item.expires_at),
                     repr(item.created_at),
-                    head,
-                    len(head),
-                    raw_key,
-                    len(raw_key),
-                    "1",
+                    item.key,
+                    head[1:],
                 ),
             )
             meta = None if item.metadata is None else dict(item.metadata)
@@ -968,6 +962,30 @@ def _driver_for_client(client: Any) -> Driver:
         "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client;"
         f" got {type(client).__name__}"
     )
+
+
+_STR8 = [b"\xd9" + bytes((size,)) for size in range(256)]  # msgpack str 8 headers
+
+
+def _str_array(heads: Sequence[bytes]) -> bytes:
+    """A msgpack array of ``heads``, each without its first byte (its map
+    header) and as a msgpack str: the scripts split it with cmsgpack, which
+    reads no bin."""
+    count = len(heads)
+    parts = [
+        b"\xdc" + count.to_bytes(2, "big") if count < 65536 else b"\xdd" + count.to_bytes(4, "big")
+    ]
+    append = parts.append
+    for head in heads:
+        size = len(head) - 1
+        if size < 256:
+            append(_STR8[size])
+        elif size < 65536:
+            append(b"\xda" + size.to_bytes(2, "big"))
+        else:
+            append(b"\xdb" + size.to_bytes(4, "big"))
+        append(head[1:])
+    return b"".join(parts)
 
 
 def _redis_match(pattern: Pattern) -> str:
