@@ -135,8 +135,8 @@ async def test_keys_follow_the_documented_layout(redis_server: RedisServer) -> N
         meta = raw.hgetall(tag + "meta")
         assert sorted(meta) == [b"", b"user:1", b"user:2"]
         assert meta[b""] == b"2", "the last seq"
-        assert meta[b"user:1"][9:] == b"t1", "a ttl, version 1"
-        assert meta[b"user:2"][9:] == b"-1", "no ttl, version 1"
+        assert meta[b"user:1"][9:] == b"t\x01", "a ttl, version 1 (msgpack)"
+        assert meta[b"user:2"][9:] == b"-\x01", "no ttl, version 1 (msgpack)"
         created = msgspec.msgpack.decode(meta[b"user:2"][:9])
         assert isinstance(created, float) and abs(created - time.time()) < 60
         entry = msgspec.msgpack.decode(raw.get(tag + "k:user:2"))
@@ -362,3 +362,50 @@ async def test_a_write_over_a_due_ttl_commits_the_expiry_first(redis_server: Red
             assert raw.zcard(exp) == 0
     async with RedisStore(redis_server.url, namespace=ns) as again:
         assert (again.statistics().keys, again.statistics().ttl_keys) == (3, 0)
+
+
+async def test_versions_past_one_byte_count_on(redis_server: RedisServer) -> None:
+    """Versions kept as msgpack ints in the meta hash grow past the one- and
+    two-byte forms through set, set_many and compare-and-set."""
+    redis_server.ensure_running()
+    async with RedisStore(redis_server.url, namespace=_ns("versions")) as store:
+        for i in range(126):
+            await store.set("k", i)
+        assert await store.set("k", "a", if_version=126) == 127
+        await store.set_many({"k": "b", "other": 1})  # 128: a uint8
+        for i in range(127):
+            await store.set("k", i)
+        assert await store.set("k", "c", if_version=255) == 256  # a uint16
+        entry = await store.entry("k")
+        assert entry is not None and (entry.version, entry.value) == (256, "c")
+        assert await store.delete("k", if_version=256)
+
+
+async def test_changelog_entries_hold_a_field_per_change(redis_server: RedisServer) -> None:
+    """A write's changes go to one changelog entry per 1,000, a field per
+    change (its seq, msgpack) whose value is the change; a subscriber of
+    another store gets every change of a large batch once, in seq order, when
+    its own write needs them delivered first."""
+    redis_server.ensure_running()
+    ns = _ns("entries")
+    log = f"pf:{{{ns}}}:log"
+    received: list[Change] = []
+    async with (
+        RedisStore(redis_server.url, namespace=ns) as watcher,
+        RedisStore(redis_server.url, namespace=ns) as writer,
+    ):
+        watcher.subscribe(None, received.append)
+        await writer.set_many({f"k{i}": i for i in range(2500)}, ttl=600)
+        await watcher.set("own", 1)  # delivered after the 2,500 it has not seen yet
+        assert [c.seq for c in received] == list(range(1, 2502))
+        assert [c.key for c in received[:3]] == ["k0", "k1", "k2"]
+        assert received[-1].key == "own"
+        with _raw(redis_server) as raw:
+            entries = raw.xrange(log)
+        assert [entry_id for entry_id, _ in entries] == [b"0-1000", b"0-2000", b"0-2500", b"0-2501"]
+        _, fields = entries[0]
+        assert len(fields) == 1000
+        field, value = next(iter(fields.items()))
+        assert msgspec.msgpack.decode(field) == 1, "the field is the change's seq"
+        change = msgspec.msgpack.decode(value)
+        assert (change["kind"], change["key"], change["seq"]) == ("set", "k0", 1)

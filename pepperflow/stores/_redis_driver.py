@@ -78,20 +78,17 @@ class Driver(ABC):
     @abstractmethod
     async def xread(
         self, stream: str, after: str, count: int, block_ms: int
-    ) -> list[tuple[bytes, bytes]]:
-        """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: (id, field ``c``)."""
+    ) -> list[tuple[bytes, list[bytes]]]:
+        """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: (id, the
+        values of its fields) per entry."""
 
 
-def _entries(raw: Any) -> list[tuple[bytes, bytes]]:
-    """(id, value of field ``c``) from a stream reply's entries."""
-    out: list[tuple[bytes, bytes]] = []
+def _entries(raw: Any) -> list[tuple[bytes, list[bytes]]]:
+    """(id, the values of its fields) from a stream reply's entries."""
+    out: list[tuple[bytes, list[bytes]]] = []
     for entry_id, fields in raw:
-        if isinstance(fields, dict):
-            blob = fields.get(b"c")
-        else:
-            blob = fields[1] if len(fields) >= 2 else None
-        if blob is not None:
-            out.append((_bytes(entry_id), _bytes(blob)))
+        values = fields.values() if isinstance(fields, dict) else fields[1::2]
+        out.append((_bytes(entry_id), [_bytes(value) for value in values]))
     return out
 
 
@@ -162,7 +159,7 @@ class RedisPyDriver(Driver):
 
     async def xread(
         self, stream: str, after: str, count: int, block_ms: int
-    ) -> list[tuple[bytes, bytes]]:
+    ) -> list[tuple[bytes, list[bytes]]]:
         reply = await self.client.xread({stream: after}, count=count, block=block_ms)
         if not reply:
             return []
@@ -303,17 +300,15 @@ class CoredisDriver(Driver):
 
     async def xread(
         self, stream: str, after: str, count: int, block_ms: int
-    ) -> list[tuple[bytes, bytes]]:
+    ) -> list[tuple[bytes, list[bytes]]]:
         reply = await self.client.xread({stream: after}, count=count, block=block_ms)
         if not reply:
             return []
-        out: list[tuple[bytes, bytes]] = []
-        for entries in reply.values():
-            for entry in entries:
-                blob = entry.field_values.get(b"c")
-                if blob is not None:
-                    out.append((_bytes(entry.identifier), _bytes(blob)))
-        return out
+        return [
+            (_bytes(entry.identifier), [_bytes(value) for value in entry.field_values.values()])
+            for entries in reply.values()
+            for entry in entries
+        ]
 
 
 def _coredis_wire(pool: Any) -> Any:

@@ -6,11 +6,12 @@ expiry-index entry and its changelog entry commit together or not at all.
 Every script gets the namespace's bookkeeping keys first::
 
     KEYS[1] {ns}:log   the changelog: a stream, one entry per script that changed
-                       something: id 0-<its last seq>, field c = msgpack array
-                       of its changes
+                       something (per 1,000 changes): id 0-<its last seq>,
+                       per change a field (its seq as a msgpack int) whose
+                       value is the change (msgpack)
     KEYS[2] {ns}:meta  hash: live key -> <created_at as a msgpack float64>
                        (9 bytes), 't' if the key has a ttl else '-', then
-                       its version in decimal (the index of live keys:
+                       its version as a msgpack int (the index of live keys:
                        counts, scans, snapshots); and the field '' (never a
                        key: keys are not empty) -> the last seq
     KEYS[3] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
@@ -24,7 +25,8 @@ msgpack map, and the script writes the entry's map with ``version``,
 ``seq``, ``committed_at``, ``created_at`` and ``expires_at`` added before
 those fields (it owns the clock: the server's ``TIME``, so every process
 agrees). The same bytes go to the changelog, where one entry holds every
-change of one script (a ``set_many`` is one entry).
+change of one script, a field per change (a ``set_many`` of up to 1,000
+keys is one entry).
 
 A write reads its keys' meta values and the last seq with one ``HMGET``
 and writes them back with one ``HSET``; the ttl flag in the meta value
@@ -60,14 +62,16 @@ local pack = cmsgpack.pack
 """
 
 _LOG = r"""
--- Append the changelog entry of seqs first..last: id 0-<last>, field c =
--- ``batch`` (a msgpack array of their changes). The changelog is trimmed
--- (approximately) when the seq passes a multiple of 64, not on every entry.
-local function log_append(first, last, batch)
+-- Append the changelog entry of seqs first..last: id 0-<last>, then
+-- ``...``: per change a field (its seq as a msgpack int) and its value (the
+-- change as msgpack), so no script joins the changes into one string. The
+-- changelog is trimmed (approximately) when the seq passes a multiple of
+-- 64, not on every entry.
+local function log_append(first, last, ...)
   if math.floor(last / 64) ~= math.floor((first - 1) / 64) then
-    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. last, 'c', batch)
+    redis.call('XADD', LOG, 'MAXLEN', '~', MAXLEN, '0-' .. last, ...)
   else
-    redis.call('XADD', LOG, '0-' .. last, 'c', batch)
+    redis.call('XADD', LOG, '0-' .. last, ...)
   end
 end
 """
@@ -104,32 +108,36 @@ local function read_metas(names)
   return metas
 end
 
+-- The changes made, as the changelog's fields and values: packed seq,
+-- change, packed seq, change, ...
 local PENDING, N_PENDING = {}, 0
-local function emit(blob)
-  N_PENDING = N_PENDING + 1
-  PENDING[N_PENDING] = blob
+local function emit(seq, blob)
+  PENDING[N_PENDING + 1] = pack(seq)
+  PENDING[N_PENDING + 2] = blob
+  N_PENDING = N_PENDING + 2
 end
 
 -- Every write script calls finish() before it returns (seq_written: the
--- script wrote the seq with its meta values): the changelog entry is a
--- msgpack array of the changes made (each already msgpack).
+-- script wrote the seq with its meta values): the changes go to the
+-- changelog, an entry per CHUNK changes (Lua's unpack has a limit).
 local function finish(seq_written)
   if not SEQ_NOW then return end
   if not seq_written then
     D_KEYS = D_KEYS + redis.call('HSET', META, '', SEQ_NOW) - (SEQ_FIELD_NEW and 1 or 0)
   end
-  local n, header = N_PENDING, nil
-  if n == 1 then header = '\145'
-  elseif n < 16 then header = string.char(0x90 + n)
-  elseif n < 65536 then header = string.char(0xdc) .. struct.pack('>I2', n)
-  else header = string.char(0xdd) .. struct.pack('>I4', n) end
-  log_append(SEQ_FIRST, SEQ_NOW, header .. table.concat(PENDING))
+  for i = 1, N_PENDING, 2 * CHUNK do
+    local j = math.min(i + 2 * CHUNK - 1, N_PENDING)
+    local first = SEQ_FIRST + (i - 1) / 2
+    log_append(first, first + (j - i - 1) / 2, unpack(PENDING, i, j))
+  end
 end
 
--- A meta value -> version, created_at (packed), whether the key has a ttl.
-local function parse_meta(meta)
-  if not meta then return 0, nil, false end
-  return tonumber(string.sub(meta, 11)), string.sub(meta, 1, 9), string.byte(meta, 10) == 116
+-- The version in a meta value (its msgpack int from the 11th byte on).
+local unpack_one = cmsgpack.unpack_one
+local function meta_version(meta)
+  if not meta then return 0 end
+  local _, version = unpack_one(meta, 10)
+  return version
 end
 
 -- The deadlines of the keys among ``names`` whose meta value says they
@@ -157,8 +165,8 @@ end
 -- leaves every index.
 local function expire(key, version)
   local seq = next_seq()
-  emit(pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
-             committed_at=NOW}))
+  emit(seq, pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
+                  committed_at=NOW}))
   D_TTL = D_TTL - redis.call('ZREM', EXP, key)
   D_KEYS = D_KEYS - redis.call('HDEL', META, key)
   redis.call('DEL', KPREFIX .. key)
@@ -211,6 +219,11 @@ local key = ARGV[8]
 local entry = KPREFIX .. key
 local m = redis.call('HMGET', META, key, '')
 local meta, seq = m[1], tonumber(m[2] or '0')
+local version = 0
+if meta then
+  local _, old = cmsgpack.unpack_one(meta, 10)
+  version = old
+end
 local seq_field_new = m[2] and 0 or 1
 local first, d_keys, d_ttl, expired = seq + 1, 0, 0, nil
 -- The meta value says whether the key has a ttl; only then is the expiry
@@ -222,25 +235,25 @@ if had_ttl then
     had_ttl = false
   elseif score <= NOW + 0.002 and (score <= NOW or redis.call('EXISTS', entry) == 0) then
     seq = seq + 1
-    expired = pack({kind='expire', store=STORE, key=key, version=tonumber(string.sub(meta, 11)),
-                    seq=seq, committed_at=NOW})
+    expired = pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
+                    committed_at=NOW})
     d_ttl = -redis.call('ZREM', EXP, key)
     d_keys = -redis.call('HDEL', META, key)
     redis.call('DEL', entry)
-    meta, had_ttl = false, false
+    meta, had_ttl, version = false, false, 0
   end
 end
-local version = meta and tonumber(string.sub(meta, 11)) or 0
 local if_version = tonumber(ARGV[5])
 if if_version and version ~= if_version then
   if expired then
     d_keys = d_keys + redis.call('HSET', META, '', seq) - seq_field_new
-    log_append(first, seq, '\145' .. expired)
+    log_append(first, seq, pack(seq), expired)
   end
   return {0, version, d_keys, d_ttl, expired and seq or 0}
 end
 version = version + 1
 seq = seq + 1
+local pv, ps = pack(version), pack(seq)
 local created = meta and string.sub(meta, 1, 9) or P_NOW
 if ARGV[7] ~= '' then created = pack(tonumber(ARGV[7])) end
 local expires = tonumber(ARGV[6])
@@ -248,23 +261,22 @@ if ARGV[4] ~= '' then expires = NOW + tonumber(ARGV[4]) end
 local blob, expires_str, flag
 if expires then
   expires_str, flag = string.format('%.17g', expires), 't'
-  blob = P_START_EXPIRES .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED ..
+  blob = P_START_EXPIRES .. pv .. P_SEQ .. ps .. P_COMMITTED ..
     P_CREATED .. created .. '\170expires_at' .. pack(expires) .. ARGV[9]
   -- Redis drops the entry 1 ms before its deadline: reads never see it after.
   redis.call('SET', entry, blob, 'PXAT', math.floor(expires * 1000) - 1)
   d_ttl = d_ttl + redis.call('ZADD', EXP, expires_str, key)
 else
   flag = '-'
-  blob = P_START .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED .. P_CREATED .. created ..
-    ARGV[9]
+  blob = P_START .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED .. created .. ARGV[9]
   redis.call('SET', entry, blob)  -- a SET without a ttl drops the old one
   if had_ttl then d_ttl = d_ttl - redis.call('ZREM', EXP, key) end
 end
-d_keys = d_keys + redis.call('HSET', META, key, created .. flag .. version, '', seq) - seq_field_new
+d_keys = d_keys + redis.call('HSET', META, key, created .. flag .. pv, '', seq) - seq_field_new
 if expired then
-  log_append(first, seq, '\146' .. expired .. blob)
+  log_append(first, seq, pack(first), expired, ps, blob)
 else
-  log_append(first, seq, '\145' .. blob)
+  log_append(first, seq, ps, blob)
 end
 return {1, d_keys, d_ttl, NOW_STR, seq, expires_str or '', version, seq, created}
 """
@@ -297,7 +309,7 @@ local scores = deadlines(names, metas)
 for i = 1, n do
   local score = scores[i]
   if score then
-    if expire_if_due(names[i], parse_meta(metas[i]), score) then
+    if expire_if_due(names[i], meta_version(metas[i]), score) then
       metas[i] = false
     else
       had_ttl[#had_ttl + 1] = names[i]
@@ -312,11 +324,13 @@ for i = 1, n do
   local key, meta = names[i], metas[i]
   local version, created = 1, P_NOW
   if meta then
-    version = tonumber(string.sub(meta, 11)) + 1
+    local _, old = unpack_one(meta, 10)
+    version = old + 1
     created = string.sub(meta, 1, 9)
   end
   local seq = next_seq()
-  local blob = start .. pack(version) .. P_SEQ .. pack(seq) .. P_COMMITTED .. P_CREATED ..
+  local pv, ps = pack(version), pack(seq)
+  local blob = start .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED ..
     created .. P_EXPIRES .. heads[i]
   if expires then
     -- Redis drops the entry 1 ms before its deadline: reads never see it after.
@@ -327,15 +341,16 @@ for i = 1, n do
     ne = ne + 2
   end
   new_meta[nm + 1] = key
-  new_meta[nm + 2] = created .. FLAG .. version
+  new_meta[nm + 2] = created .. FLAG .. pv
   nm = nm + 2
   if nm > 2 * CHUNK then
     if ne > 1 then redis.call(unpack(entries, 1, ne)) end
     D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm))
     entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
   end
-  N_PENDING = N_PENDING + 1
-  PENDING[N_PENDING] = blob
+  PENDING[N_PENDING + 1] = ps
+  PENDING[N_PENDING + 2] = blob
+  N_PENDING = N_PENDING + 2
   if details then
     out[#out + 1] = version
     out[#out + 1] = seq
@@ -377,7 +392,7 @@ for i = 4, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
 local metas = read_metas(names)
 local scores = deadlines(names, metas)
 for i, key in ipairs(names) do
-  local version = parse_meta(metas[i])
+  local version = meta_version(metas[i])
   if scores[i] and expire_if_due(key, version, scores[i]) then version = 0 end
   if if_version and version ~= if_version then
     finish(false)
@@ -391,8 +406,8 @@ for i, key in ipairs(names) do
     redis.call('DEL', KEYS[i + 3])
     D_KEYS = D_KEYS - redis.call('HDEL', META, key)
     if scores[i] then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
-    emit(pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
-               committed_at=NOW}))
+    emit(seq, pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
+                    committed_at=NOW}))
     out[#out + 1] = version
     out[#out + 1] = seq
   end
@@ -409,7 +424,7 @@ local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, tonumb
 if #due > 0 then
   local metas = read_metas(due)
   for i, key in ipairs(due) do
-    expire(key, (parse_meta(metas[i])))
+    expire(key, meta_version(metas[i]))
   end
   finish(false)
 end
@@ -463,16 +478,19 @@ return out
 """
 
 # ARGV[4] first seq, ARGV[6] the most entries to read. Returns {the oldest
-# entry's seq (0 if empty), seq, batch, seq, batch, ...}: the entries from
-# the one holding ARGV[4] on (an entry's id is its batch's last seq).
+# entry's seq (0 if empty), seq, n, change 1, ..., change n, seq, n, ...}:
+# the entries from the one holding ARGV[4] on (an entry's id is the last
+# seq of its changes).
 _RANGE = r"""
 local first = redis.call('XRANGE', LOG, '-', '+', 'COUNT', 1)
 local out = {0}
 if first[1] then out[1] = tonumber(string.sub(first[1][1], 3)) end
 local entries = redis.call('XRANGE', LOG, '0-' .. ARGV[4], '+', 'COUNT', tonumber(ARGV[6]))
 for _, e in ipairs(entries) do
+  local fields = e[2]
   out[#out + 1] = tonumber(string.sub(e[1], 3))
-  out[#out + 1] = e[2][2]
+  out[#out + 1] = #fields / 2
+  for i = 2, #fields, 2 do out[#out + 1] = fields[i] end
 end
 return out
 """

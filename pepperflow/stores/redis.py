@@ -707,13 +707,13 @@ class RedisStore(Store):
     async def _range(self, first: int, last: int) -> tuple[int, list[Change]]:
         """The changes ``first..last`` still in the changelog, and its oldest seq."""
         reply = await self._read_eval(SCRIPTS["range"], (), (first, last, last - first + 1))
-        decode = _DECODE_BATCH.decode
-        return int(reply[0]), [
-            change
-            for i in range(2, len(reply), 2)
-            for change in decode(reply[i])
-            if first <= change.seq <= last
-        ]
+        changes: list[Change] = []
+        at = 1
+        while at < len(reply):
+            count = int(reply[at + 1])
+            changes += _decode_changes(reply[at + 2 : at + 2 + count])
+            at += 2 + count
+        return int(reply[0]), [change for change in changes if first <= change.seq <= last]
 
     async def _fetch(self, first: int, last: int) -> None:
         """Read the changes ``first..last`` from the changelog into ``_known``."""
@@ -794,11 +794,10 @@ class RedisStore(Store):
                     continue
             known = self._known
             delivered = self._delivered
-            decode = _DECODE_BATCH.decode
-            for entry_id, blob in entries:
+            for entry_id, blobs in entries:
                 if int(entry_id[2:]) <= delivered:
                     continue
-                for change in decode(blob):
+                for change in _decode_changes(blobs):
                     seq = change.seq
                     if seq > delivered and seq not in known:
                         known[seq] = change
@@ -962,6 +961,18 @@ def _driver_for_client(client: Any) -> Driver:
         "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client;"
         f" got {type(client).__name__}"
     )
+
+
+def _decode_changes(blobs: Sequence[bytes]) -> list[Change]:
+    """The changes of one changelog entry (a msgpack change per field)."""
+    count = len(blobs)
+    if count < 16:
+        header = bytes((0x90 + count,))
+    elif count < 65536:
+        header = b"\xdc" + count.to_bytes(2, "big")
+    else:
+        header = b"\xdd" + count.to_bytes(4, "big")
+    return _DECODE_BATCH.decode(header + b"".join(blobs))
 
 
 _STR8 = [b"\xd9" + bytes((size,)) for size in range(256)]  # msgpack str 8 headers
