@@ -21,7 +21,9 @@ awaited operation at a time on one connection:
   key to ``time.time()`` once per millisecond and the child records its
   ``time.time()`` minus that value in the callback (p50/p90/p99/max), for
   each backend and driver, next to the floor: a bare ``XADD`` in the parent
-  read by a bare ``XREAD BLOCK`` in the child (redis-py);
+  read by a bare ``XREAD BLOCK`` in the child (redis-py). The rows take
+  turns in rounds (4, 2 with ``--quick``) whose samples are pooled, so a
+  slow spell of the machine hits every row alike;
 - ``redis-benchmark`` (when installed) as the server's limit: ``-t set,get``
   with 50 clients, with ``-P 16``, and with one client.
 
@@ -73,7 +75,8 @@ class Sizes:
         # quiet moments for every column.
         self.ops = 1_000 if quick else 2_000
         self.batches = 3 if quick else 5  # set_many(1,000) calls per run
-        self.samples = 500 if quick else 2_000  # changes per latency run
+        self.samples = 500 if quick else 2_000  # changes per latency row
+        self.latency_rounds = 2 if quick else 4  # the rows' turns (samples split among them)
         self.repeat = 3 if quick else 10
 
 
@@ -494,7 +497,7 @@ def compare_backends(results: dict[str, dict[str, Rows]]) -> None:
     print()
 
 
-def latency_report(latencies: dict[str, list[float]]) -> None:
+def latency_report(latencies: dict[str, list[float]], rounds: int) -> None:
     head = f"{'change latency A -> B':<34}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}{'samples':>9}"
     print(head + "  (ms)")
     print("-" * (len(head) + 6))
@@ -507,7 +510,7 @@ def latency_report(latencies: dict[str, list[float]]) -> None:
         print(f"{label:<34}" + "".join(f"{v:>9.3f}" for v in ms) + f"{len(ordered):>9}")
     print(
         f"  one change per {PACE * 1000:g} ms; delay = the callback's time.time() minus the"
-        " value set (time.time() just before set)"
+        f" value set (time.time() just before set); the rows in turn, {rounds} rounds pooled"
     )
     print()
 
@@ -617,15 +620,19 @@ def main() -> int:
             report(backend, rates, server_us)
         compare_backends(results)
         latencies: dict[str, list[float]] = {}
-        for backend, mode in (
-            ("asyncio", "redis-py"),
-            ("asyncio", "coredis"),
-            ("trio", "coredis"),
-            ("asyncio", "raw"),
-        ):
-            label = "raw XADD -> XREAD (redis-py)" if mode == "raw" else f"{backend}, {mode}"
-            latencies[label] = latency(backend, mode, server, sizes.samples)
-        latency_report(latencies)
+        # The rows run in turn, a round at a time, and pool their rounds: a
+        # slow spell of the machine falls on every row alike.
+        for _ in range(sizes.latency_rounds):
+            for backend, mode in (
+                ("asyncio", "redis-py"),
+                ("asyncio", "coredis"),
+                ("trio", "coredis"),
+                ("asyncio", "raw"),
+            ):
+                label = "raw XADD -> XREAD (redis-py)" if mode == "raw" else f"{backend}, {mode}"
+                samples = sizes.samples // sizes.latency_rounds
+                latencies.setdefault(label, []).extend(latency(backend, mode, server, samples))
+        latency_report(latencies, sizes.latency_rounds)
         bench = redis_benchmark(server, 20_000 if args.quick else 100_000)
     if bench is None:
         print("redis-benchmark is not installed: no server limit measured\n")
