@@ -180,7 +180,7 @@ def _redis_py_wire(client: Any) -> Any:
         import redis.asyncio.connection as connections
         import redis.exceptions
 
-        from ._redis_wire import KeptWire, Wire
+        from ._redis_wire import Wire
     except ImportError:  # pragma: no cover - hiredis comes with the redis extra
         return None
     pool = client.connection_pool
@@ -220,12 +220,20 @@ def _redis_py_wire(client: Any) -> Any:
             connect, setup, command_timeout=timeout, connect_timeout=connect_timeout
         )
 
+    return _kept_wire(open_wire, redis.exceptions)
+
+
+def _kept_wire(open_wire: Any, errors: Any) -> Any:
+    """A KeptWire raising the client's own exceptions (``errors``: the
+    client's exceptions module; redis-py's and coredis's use the same names)."""
+    from ._redis_wire import KeptWire  # imports hiredis: only once a wire is made
+
     return KeptWire(
         open_wire,
-        connection_error=redis.exceptions.ConnectionError,
-        noscript_error=redis.exceptions.NoScriptError,
-        auth_error=redis.exceptions.AuthenticationError,
-        response_error=redis.exceptions.ResponseError,
+        connection_error=errors.ConnectionError,
+        noscript_error=errors.NoScriptError,
+        auth_error=errors.AuthenticationError,
+        response_error=errors.ResponseError,
     )
 
 
@@ -319,7 +327,7 @@ def _coredis_wire(pool: Any) -> Any:
     try:
         import coredis.exceptions
 
-        from ._redis_wire import KeptWire, Wire
+        from ._redis_wire import Wire
     except ImportError:  # pragma: no cover - hiredis comes with the redis extra
         return None
 
@@ -352,13 +360,7 @@ def _coredis_wire(pool: Any) -> Any:
             setup.append(("CLIENT", "NO-TOUCH", "ON"))
         return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
 
-    return KeptWire(
-        open_wire,
-        connection_error=coredis.exceptions.ConnectionError,
-        noscript_error=coredis.exceptions.NoScriptError,
-        auth_error=coredis.exceptions.AuthenticationError,
-        response_error=coredis.exceptions.ResponseError,
-    )
+    return _kept_wire(open_wire, coredis.exceptions)
 
 
 def _close_buffers(connection: Any) -> None:

@@ -80,7 +80,7 @@ _WRITE = r"""
 -- The last seq is the meta hash's field '': read_metas() reads it with the
 -- keys' meta values, next_seq() counts on from it, and the script writes
 -- it back with the meta values it sets (or finish() does). The changelog
--- gets one entry per script.
+-- gets one entry per script (per CHUNK changes of it).
 local SEQ_READ, SEQ_FIRST, SEQ_NOW = 0, nil, nil
 local SEQ_FIELD_NEW = true  -- no seq yet: writing it adds a field that is not a key
 local function next_seq()
@@ -317,8 +317,8 @@ for i = 1, n do
   end
 end
 -- MSET / HSET calls built in place, run every CHUNK keys; the last HSET
--- writes the seq too. (The loop inlines the helpers and counts the lengths:
--- a call or a # per key shows.)
+-- writes the seq too. (The loop builds the commands in place and counts
+-- their lengths: a call or a # per key shows.)
 local entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
 for i = 1, n do
   local key, meta = names[i], metas[i]

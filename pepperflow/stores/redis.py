@@ -963,16 +963,18 @@ def _driver_for_client(client: Any) -> Driver:
     )
 
 
+def _array_header(count: int) -> bytes:
+    """The msgpack header of an array of ``count`` items."""
+    if count < 16:
+        return bytes((0x90 + count,))
+    if count < 65536:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
 def _decode_changes(blobs: Sequence[bytes]) -> list[Change]:
     """The changes of one changelog entry (a msgpack change per field)."""
-    count = len(blobs)
-    if count < 16:
-        header = bytes((0x90 + count,))
-    elif count < 65536:
-        header = b"\xdc" + count.to_bytes(2, "big")
-    else:
-        header = b"\xdd" + count.to_bytes(4, "big")
-    return _DECODE_BATCH.decode(header + b"".join(blobs))
+    return _DECODE_BATCH.decode(_array_header(len(blobs)) + b"".join(blobs))
 
 
 _STR8 = [b"\xd9" + bytes((size,)) for size in range(256)]  # msgpack str 8 headers
@@ -982,10 +984,7 @@ def _str_array(heads: Sequence[bytes]) -> bytes:
     """A msgpack array of ``heads``, each without its first byte (its map
     header) and as a msgpack str: the scripts split it with cmsgpack, which
     reads no bin."""
-    count = len(heads)
-    parts = [
-        b"\xdc" + count.to_bytes(2, "big") if count < 65536 else b"\xdd" + count.to_bytes(4, "big")
-    ]
+    parts = [_array_header(len(heads))]
     append = parts.append
     for head in heads:
         size = len(head) - 1
