@@ -575,7 +575,7 @@ def verdicts(
 def private_server() -> Iterator[Server]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.redis_server import RedisServer
+    from tests.support.redis_server import RedisServer
 
     redis_server = RedisServer()
     redis_server.start()

@@ -10,6 +10,7 @@ The names here are the public API, each exported once. Stores live in
 
 from ._errors import DuplicateProvider as DuplicateProvider
 from ._errors import FeedOverflow as FeedOverflow
+from ._errors import InvalidDuration as InvalidDuration
 from ._errors import InvalidKey as InvalidKey
 from ._errors import InvalidPattern as InvalidPattern
 from ._errors import InvalidTTL as InvalidTTL
@@ -63,6 +64,7 @@ __all__ = [
     "DefaultResourceManager",
     "DuplicateProvider",
     "FeedOverflow",
+    "InvalidDuration",
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",

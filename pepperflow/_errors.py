@@ -8,7 +8,8 @@ says what was wrong, where, and how to fix it::
         ├── VersionConflict            compare-and-set lost (if_version)
         ├── InvalidKey (ValueError)    a key that is not a non-empty str
         ├── InvalidPattern (ValueError)  a malformed glob, e.g. unclosed '['
-        ├── InvalidTTL (ValueError)    a ttl that is not a positive duration
+        ├── InvalidDuration (ValueError, TypeError)  not a positive duration
+        │   └── InvalidTTL             a store's ttl that is not one
         ├── UnencodableValue (TypeError)  a value or metadata msgspec cannot encode
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
@@ -59,8 +60,17 @@ class InvalidPattern(PepperflowError, ValueError):
     """A pattern that cannot be parsed (for example an unclosed ``[``)."""
 
 
-class InvalidTTL(PepperflowError, ValueError):
-    """A ttl that is not a positive, finite number of seconds or timedelta."""
+class InvalidDuration(PepperflowError, ValueError, TypeError):
+    """A duration (a ttl, a timeout, an interval) that is not a positive,
+    finite number of seconds or ``timedelta``.
+
+    It is a ``ValueError`` for a bad number and a ``TypeError`` for a value
+    of another type, so either ``except`` catches it.
+    """
+
+
+class InvalidTTL(InvalidDuration):
+    """A store's ttl that is not a positive, finite number of seconds or timedelta."""
 
 
 class UnencodableValue(PepperflowError, TypeError):

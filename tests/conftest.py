@@ -9,5 +9,5 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-from tests.redis_server import durable_server as durable_server  # noqa: E402
-from tests.redis_server import redis_server as redis_server  # noqa: E402
+from tests.support.redis_server import durable_server as durable_server  # noqa: E402
+from tests.support.redis_server import redis_server as redis_server  # noqa: E402

@@ -16,7 +16,7 @@ from pepperflow.streams import Change, ExpireChange, SetChange, fold
 
 pytestmark = pytest.mark.anyio
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "support" / "data"
 
 
 class FakeClock:

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from pepperflow.streams import LatestSubject, Subject
-from tests.test_streams_interop import Recorder
+from tests.streams.test_streams_interop import Recorder
 
 pytestmark = pytest.mark.anyio
 

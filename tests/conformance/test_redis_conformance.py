@@ -13,7 +13,7 @@ import pytest
 
 from pepperflow.stores.redis import RedisStore
 from pepperflow.testing import STORE_CHECKS, StoreCheck
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """RedisStore across real processes: subscribers, replay, compare-and-set, expiry.
 
-Each test runs child processes (tests/redis_child.py, on the test's own
+Each test runs child processes (tests/support/redis_child.py, on the test's own
 anyio backend, warnings as errors) against the private redis-server, in a
 namespace of its own.
 """
@@ -18,12 +18,12 @@ import pytest
 
 from pepperflow.stores.redis import RedisStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
-from tests.child_process import TIMEOUT, Child, run_child
-from tests.redis_server import RedisServer
+from tests.support.child_process import TIMEOUT, Child, run_child
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
-CHILD = Path(__file__).with_name("redis_child.py")
+CHILD = Path(__file__).parent.parent / "support" / "redis_child.py"
 _runs = itertools.count()
 
 

@@ -11,7 +11,7 @@ from aioreactive import AsyncObservable
 
 from pepperflow.streams import Subject, from_async_iterable, pipe, take, to_async_iterator
 from pepperflow.testing import check_stream, virtual_time_backend
-from tests.test_streams_interop import Recorder
+from tests.streams.test_streams_interop import Recorder
 
 pytestmark = pytest.mark.anyio
 

@@ -28,7 +28,7 @@ from pepperflow.streams import (
     take_while,
 )
 from pepperflow.testing import MakeOperator, check_stream, cold, to_marbles, virtual_time_backend
-from tests.test_streams_interop import Recorder
+from tests.streams.test_streams_interop import Recorder
 
 pytestmark = pytest.mark.anyio
 

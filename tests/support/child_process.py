@@ -19,7 +19,7 @@ import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-_ROOT = Path(__file__).resolve().parent.parent  # the checkout whose pepperflow the children run
+_ROOT = Path(__file__).resolve().parents[2]  # the checkout whose pepperflow the children run
 
 __all__ = ["TIMEOUT", "Child", "run_child"]
 

@@ -12,7 +12,7 @@ import redis.asyncio
 from pepperflow import MemoryManager, RedisMemoryStore, StoreUnavailable, UnknownStoreURL
 from pepperflow.stores import MemoryStore as MemoryBackend
 from pepperflow.stores import RedisStore
-from tests.redis_server import RedisServer, free_port
+from tests.support.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ import redis.asyncio
 from pepperflow import StoreUnavailable, UnknownStoreURL, VersionConflict, open_store
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change, SetChange
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,7 @@ def test_bad_redis_urls_say_what_to_write(url: str, message: str) -> None:
 
 
 async def test_an_unreachable_server_is_a_clear_error() -> None:
-    from tests.redis_server import free_port
+    from tests.support.redis_server import free_port
 
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", namespace=_ns("nowhere"))
     with pytest.raises(StoreUnavailable, match="cannot reach Redis"):

@@ -1,6 +1,6 @@
 """SqliteStore across real processes: crashes, followers, concurrent writers, restarts.
 
-Every test runs child processes (tests/sqlite_child.py, on the test's own
+Every test runs child processes (tests/support/sqlite_child.py, on the test's own
 anyio backend, with warnings as errors) against a real file under
 ``tmp_path``, and checks what a user of the file would see.
 """
@@ -27,12 +27,12 @@ import pytest
 from pepperflow.stores.base import Entry
 from pepperflow.stores.sqlite import SqliteStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
-from tests.child_process import Child, run_child
-from tests.sqlite_child import value_for
+from tests.support.child_process import Child, run_child
+from tests.support.sqlite_child import value_for
 
 pytestmark = pytest.mark.anyio
 
-CHILD = Path(__file__).with_name("sqlite_child.py")
+CHILD = Path(__file__).parent.parent / "support" / "sqlite_child.py"
 _children = itertools.count()
 
 

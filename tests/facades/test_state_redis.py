@@ -1,5 +1,5 @@
 """SharedStateManager over Redis in one process: two connections, subscriptions before open,
-an unreachable server. (Across processes: tests/test_state_processes.py.)"""
+an unreachable server. (Across processes: tests/facades/test_state_processes.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from pepperflow import SharedStateManager, StateManagerFactory, StoreUnavailable
 from pepperflow.stores import RedisStore
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

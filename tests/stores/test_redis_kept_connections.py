@@ -17,7 +17,7 @@ import redis
 
 from pepperflow import StoreUnavailable
 from pepperflow.stores.redis import DriverName, RedisStore
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 pytestmark = [
     pytest.mark.anyio,

@@ -16,7 +16,7 @@ import redis
 from pepperflow import StoreUnavailable
 from pepperflow.stores.redis import RedisStore
 from pepperflow.streams import Change, fold
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

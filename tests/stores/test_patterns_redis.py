@@ -25,7 +25,7 @@ from pepperflow._patterns import compile_pattern
 from pepperflow.testing import PATTERN_CASES
 
 if TYPE_CHECKING:
-    from tests.redis_server import RedisServer
+    from tests.support.redis_server import RedisServer
 
 #: A database of its own on the shared session server, emptied before and after.
 PATTERN_DB = 7

@@ -1,6 +1,6 @@
 """State managers across real processes: PERSISTENT survives a restart, SHARED over Redis.
 
-Each test runs tests/state_child.py (on the test's own anyio backend,
+Each test runs tests/support/state_child.py (on the test's own anyio backend,
 warnings as errors) and checks what the other process sees.
 """
 
@@ -18,12 +18,12 @@ import msgspec
 import pytest
 
 from pepperflow import SharedStateManager, StateManagerFactory
-from tests.child_process import TIMEOUT, Child, run_child
-from tests.redis_server import RedisServer
+from tests.support.child_process import TIMEOUT, Child, run_child
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
-CHILD = Path(__file__).with_name("state_child.py")
+CHILD = Path(__file__).parent.parent / "support" / "state_child.py"
 _runs = itertools.count()
 
 
