@@ -50,6 +50,7 @@ from typing import Any, Self
 
 import msgspec
 
+from .._durations import seconds
 from .._errors import InvalidKey, InvalidTTL, UnencodableValue
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
@@ -194,7 +195,6 @@ class Store(ABC):
 
     # -- writing -------------------------------------------------------------
 
-    @abstractmethod
     async def set(
         self,
         key: str,
@@ -215,8 +215,25 @@ class Store(ABC):
             InvalidKey, InvalidTTL, UnencodableValue: bad input; nothing stored.
             VersionConflict: ``if_version`` did not match; nothing stored.
         """
+        # The input is checked here, once, for every backend; the checks of
+        # the common cases are inlined (every write takes this path).
+        name = self.name
+        if type(key) is not str or not key:
+            raise bad_key(name, key)
+        kind = type(value)
+        if kind not in _SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
+            check_value(name, key, value)
+        ttl_s: float | None = None
+        if ttl is not None:
+            if (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
+                ttl_s = float(ttl)
+            else:
+                ttl_s = ttl_seconds(name, key, ttl)
+        meta = None if metadata is None else check_metadata(name, key, metadata)
+        if if_version is not None:
+            check_version(name, key, if_version)
+        return await self._set(key, value, ttl_s, meta, if_version)
 
-    @abstractmethod
     async def set_many(
         self,
         items: Mapping[str, Any] | Iterable[tuple[str, Any]],
@@ -224,15 +241,68 @@ class Store(ABC):
         ttl: float | timedelta | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        """Set every key of ``items`` at once (all or nothing on bad input)."""
+        """Set every key of ``items`` at once (all or nothing on bad input).
 
-    @abstractmethod
+        A key given twice is set to its last value.
+        """
+        name = self.name
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        for key, value in pairs:
+            check_key(name, key)
+            check_value(name, key, value)
+        first = pairs[0][0] if pairs else ""
+        meta = None if metadata is None else check_metadata(name, first, metadata)
+        ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
+        await self._set_many(pairs, ttl_s, meta)
+
     async def delete(self, key: str, *, if_version: int | None = None) -> bool:
         """Delete ``key``; return whether it was present.
 
         Raises:
             VersionConflict: ``if_version`` did not match; nothing deleted.
         """
+        check_key(self.name, key)
+        if if_version is not None:
+            check_version(self.name, key, if_version)
+        return await self._delete(key, if_version)
+
+    # -- commits: what each backend implements, on checked input --------------
+
+    @abstractmethod
+    async def _set(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+        if_version: int | None,
+    ) -> int:
+        """Commit one set of checked input (``ttl`` in seconds); return the new version.
+
+        Raises:
+            VersionConflict: ``if_version`` did not match; nothing stored.
+        """
+
+    @abstractmethod
+    async def _set_many(
+        self,
+        items: list[tuple[str, Any]],
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        """Commit the sets of checked ``items`` together (``ttl`` in seconds)."""
+
+    @abstractmethod
+    async def _delete(self, key: str, if_version: int | None) -> bool:
+        """Commit the delete of a checked key; return whether it was present.
+
+        Raises:
+            VersionConflict: ``if_version`` did not match; nothing deleted.
+        """
+
+    @abstractmethod
+    async def _restore(self, snapshot: Snapshot) -> None:
+        """Commit :meth:`restore` of a checked snapshot."""
 
     @abstractmethod
     async def clear(self, pattern: str | None = None) -> int:
@@ -244,7 +314,6 @@ class Store(ABC):
     async def snapshot(self) -> Snapshot:
         """Return every live entry and the ``seq`` they are consistent with."""
 
-    @abstractmethod
     async def restore(self, snapshot: Snapshot) -> None:
         """Make the store's state equal to ``snapshot``, emitting the changes.
 
@@ -252,7 +321,22 @@ class Store(ABC):
         its value, metadata, created_at and expires_at (entries already
         expired are skipped). Versions continue from the store's own, so
         they stay monotonic.
+
+        Raises:
+            TypeError: ``snapshot`` is not a :class:`Snapshot`.
+            InvalidKey, UnencodableValue: a bad entry; nothing restored.
         """
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError(
+                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
+            )
+        name = self.name
+        for item in snapshot.entries:
+            check_key(name, item.key)
+            check_value(name, item.key, item.value)
+            if item.metadata is not None:
+                check_metadata(name, item.key, item.metadata)
+        await self._restore(snapshot)
 
     @abstractmethod
     def statistics(self) -> StoreStatistics:
@@ -368,22 +452,13 @@ def check_key(store: str, key: object) -> str:
 
 
 def ttl_seconds(store: str, key: str, ttl: object) -> float:
-    """Seconds in ``ttl`` (a positive finite number or timedelta)."""
-    if isinstance(ttl, timedelta):
-        seconds = ttl.total_seconds()
-    elif isinstance(ttl, int | float) and not isinstance(ttl, bool):
-        seconds = float(ttl)
-    else:
-        raise InvalidTTL(
-            f"store {store!r}, key {key!r}: ttl must be seconds (int or float) or a"
-            f" timedelta, got {type(ttl).__name__}: {ttl!r}"
-        )
-    if not 0 < seconds < math.inf:
+    """Seconds in ``ttl`` (a positive finite number or timedelta), or InvalidTTL."""
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool) and not 0 < ttl < math.inf:
         raise InvalidTTL(
             f"store {store!r}, key {key!r}: ttl must be positive and finite, got {ttl!r};"
             " use delete() to remove a key now, or ttl=None to keep it"
         )
-    return seconds
+    return seconds(ttl, f"store {store!r}, key {key!r}: ttl", error=InvalidTTL)
 
 
 def check_value(store: str, key: str, value: object) -> None:

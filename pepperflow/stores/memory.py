@@ -17,27 +17,13 @@ SqliteStore or RedisStore unchanged.
 from __future__ import annotations
 
 import heapq
-import math
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from .._errors import VersionConflict
 from .._patterns import compile_pattern
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._view import ViewStore
-from .base import (
-    _SCALARS,
-    INT_MAX,
-    INT_MIN,
-    Snapshot,
-    bad_key,
-    check_key,
-    check_metadata,
-    check_value,
-    check_version,
-    ttl_seconds,
-)
+from .base import Snapshot
 
 __all__ = ["MemoryStore"]
 
@@ -56,29 +42,17 @@ class MemoryStore(ViewStore):
 
     # -- writing -------------------------------------------------------------
 
-    async def set(
+    async def _set(
         self,
         key: str,
         value: Any,
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        if_version: int | None = None,
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+        if_version: int | None,
     ) -> int:
-        name = self.name
-        if type(key) is not str or not key:
-            raise bad_key(name, key)
-        kind = type(value)
-        if kind not in _SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
-            check_value(name, key, value)
-        meta = None if metadata is None else check_metadata(name, key, metadata)
+        # The hot path: _commit_set's steps, inlined.
         now = self._clock()
-        if ttl is None:
-            expires_at = None
-        elif (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
-            expires_at = now + ttl
-        else:
-            expires_at = now + ttl_seconds(name, key, ttl)
+        expires_at = None if ttl is None else now + ttl
         data = self._data
         old = data.get(key)
         stale = None
@@ -86,19 +60,27 @@ class MemoryStore(ViewStore):
             stale, old = old, None
         if if_version is not None:
             actual = 0 if old is None else old.version
-            if check_version(name, key, if_version) != actual:
+            if if_version != actual:
                 if stale is not None:
                     await self._expire_lazily(stale)
-                raise VersionConflict(name, key, if_version, actual)
+                raise VersionConflict(self.name, key, if_version, actual)
         expire = None if stale is None else self._commit_expire(stale, now)
         if old is not None and old.expires_at is not None:
             self._ttl_keys -= 1
         self._seq = seq = self._seq + 1
         if old is None:
-            change = SetChange(name, key, 1, seq, now, value, now, meta, expires_at)
+            change = SetChange(self.name, key, 1, seq, now, value, now, metadata, expires_at)
         else:
             change = SetChange(
-                name, key, old.version + 1, seq, now, value, old.created_at, meta, expires_at
+                self.name,
+                key,
+                old.version + 1,
+                seq,
+                now,
+                value,
+                old.created_at,
+                metadata,
+                expires_at,
             )
         data[key] = change
         if expires_at is not None:
@@ -113,35 +95,23 @@ class MemoryStore(ViewStore):
                 await self._hub.publish_all((expire, change))
         return change.version
 
-    async def set_many(
+    async def _set_many(
         self,
-        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        items: list[tuple[str, Any]],
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
     ) -> None:
-        name = self.name
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        for key, value in pairs:
-            check_key(name, key)
-            check_value(name, key, value)
-        first = pairs[0][0] if pairs else ""
-        meta = None if metadata is None else check_metadata(name, first, metadata)
-        seconds = None if ttl is None else ttl_seconds(name, first, ttl)
         self._check_open()
         now = self._clock()
-        expires_at = None if seconds is None else now + seconds
+        expires_at = None if ttl is None else now + ttl
         changes: list[Change] = []
-        for key, value in pairs:
-            self._commit_set(key, value, meta, expires_at, None, now, changes)
+        for key, value in items:
+            self._commit_set(key, value, metadata, expires_at, None, now, changes)
         if self._hub.count:
             await self._hub.publish_all(changes)
 
-    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
-        name = self.name
+    async def _delete(self, key: str, if_version: int | None) -> bool:
         entry = self._data.get(key)
-        if entry is None:
-            check_key(name, key)
         now = self._clock()
         expire = None
         if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
@@ -149,10 +119,10 @@ class MemoryStore(ViewStore):
             entry = None
         if if_version is not None:
             actual = 0 if entry is None else entry.version
-            if check_version(name, key, if_version) != actual:
+            if if_version != actual:
                 if expire is not None:
                     await self._hub.publish(expire)
-                raise VersionConflict(name, key, if_version, actual)
+                raise VersionConflict(self.name, key, if_version, actual)
         if entry is None:
             if expire is not None:
                 await self._hub.publish(expire)
@@ -176,15 +146,7 @@ class MemoryStore(ViewStore):
             await self._hub.publish_all(changes)
         return deleted
 
-    async def restore(self, snapshot: Snapshot) -> None:
-        if not isinstance(snapshot, Snapshot):
-            raise TypeError(
-                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
-            )
-        name = self.name
-        for item in snapshot.entries:
-            check_key(name, item.key)
-            check_value(name, item.key, item.value)
+    async def _restore(self, snapshot: Snapshot) -> None:
         self._check_open()
         now = self._clock()
         wanted = {

@@ -56,8 +56,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from operator import attrgetter
 from typing import Any, Literal, Self, TypeVar
@@ -80,10 +79,7 @@ from .base import (
     Store,
     StoreStatistics,
     check_key,
-    check_metadata,
     check_value,
-    check_version,
-    ttl_seconds,
 )
 from .feed import ChangeFeed
 
@@ -427,21 +423,15 @@ class RedisStore(Store):
             check_value(self.name, key, value)  # raises the clear error
             raise
 
-    async def set(
+    async def _set(
         self,
         key: str,
         value: Any,
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        if_version: int | None = None,
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+        if_version: int | None,
     ) -> int:
-        name = self.name
-        check_key(name, key)
-        seconds = None if ttl is None else ttl_seconds(name, key, ttl)
-        meta = None if metadata is None else check_metadata(name, key, metadata)
-        if if_version is not None:
-            check_version(name, key, if_version)
+        name, seconds, meta = self.name, ttl, metadata
         head = self._head(key, value, meta)
         reply = await self._eval(
             SCRIPTS["set"],
@@ -488,25 +478,18 @@ class RedisStore(Store):
             self._note_deadline(expires)
         return out
 
-    async def set_many(
+    async def _set_many(
         self,
-        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        items: list[tuple[str, Any]],
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
     ) -> None:
-        name = self.name
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        latest: dict[str, Any] = {}
-        for pair in pairs:
-            key, value = pair
-            latest[check_key(name, key)] = value
+        name, seconds, meta = self.name, ttl, metadata
+        latest = dict(items)
         if not latest:
             self._check_open()
             return
         first = next(iter(latest))
-        seconds = None if ttl is None else ttl_seconds(name, first, ttl)
-        meta = None if metadata is None else check_metadata(name, first, metadata)
         try:
             heads = [_ENCODE(_Head("set", name, key, v, meta)) for key, v in latest.items()]
         except (TypeError, OverflowError, ValueError):
@@ -533,11 +516,8 @@ class RedisStore(Store):
         changes = self._set_changes(reply, list(latest.items()), meta)
         await self._committed(changes, reply)
 
-    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
+    async def _delete(self, key: str, if_version: int | None) -> bool:
         name = self.name
-        check_key(name, key)
-        if if_version is not None:
-            check_version(name, key, if_version)
         reply = await self._eval(
             SCRIPTS["delete"], (self._prefix + key,), ("" if if_version is None else if_version,)
         )
@@ -582,15 +562,9 @@ class RedisStore(Store):
         entries.sort(key=_by_seq)  # commit order
         return int(reply[0]), float(reply[1]), entries
 
-    async def restore(self, snapshot: Snapshot) -> None:
-        if not isinstance(snapshot, Snapshot):
-            raise TypeError(
-                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
-            )
-        name = self.name
+    async def _restore(self, snapshot: Snapshot) -> None:
         heads: list[tuple[Entry, bytes]] = []
         for item in snapshot.entries:
-            check_key(name, item.key)
             meta = None if item.metadata is None else dict(item.metadata)
             heads.append((item, self._head(item.key, item.value, meta)))
         self._check_open()

@@ -31,8 +31,7 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
@@ -49,11 +48,6 @@ from ._thread import Job, OwnerThread
 from ._view import ViewStore
 from .base import (
     Snapshot,
-    check_key,
-    check_metadata,
-    check_value,
-    check_version,
-    ttl_seconds,
 )
 
 __all__ = ["Durability", "SqliteStore"]
@@ -126,47 +120,27 @@ class SqliteStore(ViewStore):
 
     # -- writing -------------------------------------------------------------
 
-    async def set(
+    async def _set(
         self,
         key: str,
         value: Any,
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        if_version: int | None = None,
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+        if_version: int | None,
     ) -> int:
-        name = self.name
-        check_key(name, key)
-        check_value(name, key, value)
-        meta = None if metadata is None else check_metadata(name, key, metadata)
-        seconds = None if ttl is None else ttl_seconds(name, key, ttl)
-        if if_version is not None:
-            check_version(name, key, if_version)
-        result: int = await self._write(partial(_set, key, value, meta, seconds, if_version))
+        result: int = await self._write(partial(_set, key, value, metadata, ttl, if_version))
         return result
 
-    async def set_many(
+    async def _set_many(
         self,
-        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        items: list[tuple[str, Any]],
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
     ) -> None:
-        name = self.name
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        for key, value in pairs:
-            check_key(name, key)
-            check_value(name, key, value)
-        first = pairs[0][0] if pairs else ""
-        meta = None if metadata is None else check_metadata(name, first, metadata)
-        seconds = None if ttl is None else ttl_seconds(name, first, ttl)
-        if pairs:
-            await self._write(partial(_set_many, pairs, meta, seconds))
+        if items:
+            await self._write(partial(_set_many, items, metadata, ttl))
 
-    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
-        check_key(self.name, key)
-        if if_version is not None:
-            check_version(self.name, key, if_version)
+    async def _delete(self, key: str, if_version: int | None) -> bool:
         result: bool = await self._write(partial(_delete, key, if_version))
         return result
 
@@ -175,14 +149,7 @@ class SqliteStore(ViewStore):
         result: int = await self._write(partial(_clear, compiled.prefix, compiled.match))
         return result
 
-    async def restore(self, snapshot: Snapshot) -> None:
-        if not isinstance(snapshot, Snapshot):
-            raise TypeError(
-                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
-            )
-        for item in snapshot.entries:
-            check_key(self.name, item.key)
-            check_value(self.name, item.key, item.value)
+    async def _restore(self, snapshot: Snapshot) -> None:
         await self._write(partial(_restore, snapshot))
 
     async def compact(self) -> int:
