@@ -37,7 +37,8 @@ from .._metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._store_specs import StoreSpec, default_state_path, resolve
 from ..memory.stores import BaseMemoryStore
-from ..stores.base import Entry, Store, check_key
+from ..stores._checks import check_key
+from ..stores.base import Entry, Store
 from ..stores.memory import MemoryStore
 from ..streams.events import Change, SetChange
 from ._types import StateEntry, StateManager, StateType, as_state_type

@@ -13,6 +13,12 @@ order. A write made from inside a callback queues its change and returns at
 once (waiting would deadlock); its change is delivered right after the
 current one.
 
+Feeds (:mod:`pepperflow.stores.feed`) are subscriptions the hub owns: it
+registers them (:meth:`ChangeHub.add_feed`), forgets them when they
+unsubscribe, and ends them when the store closes
+(:meth:`ChangeHub.close_feeds`). A feed only calls public methods of its
+:class:`Subscription`; the hub never reaches into a feed's state.
+
 Cancellation: a change that was committed reaches every subscriber even if
 its writer is cancelled while delivering: the rest is delivered under a
 shield. Under that shield a feed whose buffer is full is not waited for; it
@@ -28,9 +34,10 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -38,13 +45,37 @@ from .._patterns import Pattern
 from ..streams.events import Change
 from ._index import SubscriptionIndex
 
-__all__ = ["ChangeHub", "Deliver", "Subscription"]
+__all__ = ["ChangeHub", "Deliver", "Feed", "Subscription"]
 
 logger = logging.getLogger("pepperflow")
 
 #: ``deliver(change, wait)`` returns None when done, or an awaitable to await.
 #: With ``wait=False`` it must not return an awaitable that blocks on a consumer.
 Deliver = Callable[[Change, bool], "Awaitable[None] | None"]
+
+
+class Feed(Protocol):
+    """What the hub needs of a feed it owns (:class:`~pepperflow.stores.ChangeFeed`)."""
+
+    pattern: Pattern
+    #: Whether the store hands it the current state first (see ``attach``).
+    replay: bool
+    #: ``True``: the hub awaits ``receive(change)``; ``False``: ``receive`` is a :data:`Deliver`.
+    awaits: bool
+
+    @property
+    def receive(self) -> Callable[..., Any]:
+        """Take one change (see ``awaits``)."""
+
+    def attach(self, subscription: Subscription, replay: Iterable[Change]) -> None:
+        """The store subscribed the feed; ``replay`` (the current state) comes first."""
+
+    def store_closed(self) -> bool:
+        """The store closed: stop; return whether :meth:`end` must be awaited now."""
+
+    async def end(self) -> None:
+        """Tell the consumer the store closed (only when :meth:`store_closed` said so)."""
+
 
 # The hubs the current context is delivering for (to detect re-entrant writes).
 _delivering: ContextVar[tuple[ChangeHub, ...]] = ContextVar("pepperflow_delivering", default=())
@@ -57,7 +88,7 @@ class Subscription:
     unsubscribes on exit. Unsubscribing twice is harmless.
     """
 
-    __slots__ = ("_hub", "active", "callback", "is_async", "order", "pattern")
+    __slots__ = ("active", "callback", "feed", "hub", "is_async", "order", "pattern")
 
     def __init__(
         self,
@@ -66,6 +97,7 @@ class Subscription:
         order: int,
         callback: Any,
         is_async: bool,
+        feed: Feed | None = None,
     ) -> None:
         self.pattern = pattern
         self.order = order
@@ -73,13 +105,16 @@ class Subscription:
         #: ``await callback(change)`` when ``is_async``, else a :data:`Deliver`.
         self.callback = callback
         self.is_async = is_async
-        self._hub = hub
+        #: The feed this subscription serves, if it is one.
+        self.feed = feed
+        #: The hub that delivers to it.
+        self.hub = hub
 
     def unsubscribe(self) -> None:
         """Stop delivering to this subscription (changes already queued are dropped)."""
         if self.active:
             self.active = False
-            self._hub._remove(self)
+            self.hub._remove(self)
 
     def __enter__(self) -> Subscription:
         return self
@@ -111,6 +146,7 @@ class ChangeHub:
         "_pending",
         "callback_errors",
         "count",
+        "feeds",
         "store",
     )
 
@@ -118,6 +154,8 @@ class ChangeHub:
         self.store = store
         self.count = 0
         self.callback_errors = 0
+        #: The feeds subscribed now (each also counted in ``count``).
+        self.feeds: set[Feed] = set()
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
         self._cache: dict[str, list[Subscription]] = {}
         self._order = 0
@@ -130,13 +168,39 @@ class ChangeHub:
             return self._add(pattern, callback, True)
         return self._add(pattern, _sync_deliver(callback), False)
 
-    def add(self, pattern: Pattern, deliver: Deliver) -> Subscription:
-        """Register an internal consumer (a feed) that never raises."""
-        return self._add(pattern, deliver, False)
+    def add_feed(self, feed: Feed) -> Subscription:
+        """Register ``feed`` (its ``receive`` never raises) until it unsubscribes."""
+        self.feeds.add(feed)
+        return self._add(feed.pattern, feed.receive, feed.awaits, feed)
 
-    def _add(self, pattern: Pattern, callback: Any, is_async: bool) -> Subscription:
+    def close_feeds(self) -> list[Feed]:
+        """End every feed (the store closed); return those whose :meth:`Feed.end` is due."""
+        feeds, self.feeds = list(self.feeds), set()
+        return [feed for feed in feeds if feed.store_closed()]
+
+    @property
+    def subscriptions(self) -> int:
+        """The callbacks subscribed now (feeds not counted)."""
+        return self.count - len(self.feeds)
+
+    def delivering_here(self) -> bool:
+        """Whether the current task is delivering this hub's changes (a write from a callback)."""
+        return self in _delivering.get()
+
+    @contextmanager
+    def delivering(self) -> Iterator[None]:
+        """Writes made inside this block queue their changes instead of waiting for them."""
+        token = _delivering.set((*_delivering.get(), self))
+        try:
+            yield
+        finally:
+            _delivering.reset(token)
+
+    def _add(
+        self, pattern: Pattern, callback: Any, is_async: bool, feed: Feed | None = None
+    ) -> Subscription:
         self._order += 1
-        sub = Subscription(self, pattern, self._order, callback, is_async)
+        sub = Subscription(self, pattern, self._order, callback, is_async, feed)
         self._index.add(sub)
         self._cache.clear()
         self.count += 1
@@ -146,6 +210,8 @@ class ChangeHub:
         self._index.remove(sub)
         self._cache.clear()
         self.count -= 1
+        if sub.feed is not None:
+            self.feeds.discard(sub.feed)
 
     def _match(self, key: str) -> list[Subscription]:
         cache = self._cache

@@ -25,13 +25,12 @@ import anyio.lowlevel
 
 from .._patterns import compile_pattern
 from ..streams.events import SetChange
+from ._checks import bad_key, check_key
 from .base import (
     Entry,
     Snapshot,
     Store,
     StoreStatistics,
-    bad_key,
-    check_key,
 )
 
 __all__ = ["ViewStore"]
@@ -146,8 +145,8 @@ class ViewStore(Store):
             keys=0 if self._closed else len(self._data),
             seq=self._seq,
             ttl_keys=self._ttl_keys,
-            subscriptions=self._hub.count - len(self._feeds),
-            feeds=len(self._feeds),
+            subscriptions=self._hub.subscriptions,
+            feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._expired,
             running=self._task_group is not None,
@@ -260,7 +259,7 @@ class ViewStore(Store):
             raise
         return self
 
-    async def aclose(self) -> None:
+    async def _shutdown(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -269,7 +268,6 @@ class ViewStore(Store):
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
         await self._close()
-        self._close_feeds()
         self._data = _Closed()
         self._heap = []
         self._ttl_keys = 0

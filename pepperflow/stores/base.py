@@ -26,10 +26,10 @@ checks):
   whole key, ``\\`` escapes.
 * **Subscriptions**: callbacks run in commit order and are awaited before
   the write returns; a failing callback is logged and counted, never raised
-  into the writer or the other subscribers. Observers subscribed through
-  ``store.changes(...).subscribe_async`` get ``aclose()`` when the store
-  closes: every backend's ``aclose`` is wrapped (in
-  :meth:`Store.__init_subclass__`) to end them after it returned.
+  into the writer or the other subscribers. Feeds end when the store
+  closes, and observers subscribed through
+  ``store.changes(...).subscribe_async`` get ``aclose()``:
+  :meth:`Store.aclose` does it after the backend's :meth:`Store._shutdown`.
 * **Not checkpoints**: store operations do not yield to the scheduler
   unless they must wait (a subscriber's callback awaits, a full feed
   blocks, I/O on a remote backend), like ``anyio.Lock(fast_acquire=True)``.
@@ -40,98 +40,51 @@ checks):
 
 from __future__ import annotations
 
-import functools
 import math
-from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import msgspec
+from anyio.abc import AsyncResource
 
-from .._durations import seconds
-from .._errors import InvalidKey, InvalidTTL, UnencodableValue
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
-from ._hub import ChangeHub, Subscription
-from .feed import ChangeFeed, Overflow, _ObserverFeed
+from ._checks import (
+    INT_MAX,
+    INT_MIN,
+    SCALARS,
+    bad_key,
+    check_key,
+    check_metadata,
+    check_value,
+    check_version,
+    ttl_seconds,
+)
+from ._hub import ChangeHub, Feed, Subscription
+from ._records import Entry as Entry
+from ._records import Snapshot as Snapshot
+from ._records import StoreStatistics as StoreStatistics
+from .feed import ChangeFeed, Overflow
 
 __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
-
-
-class Entry(msgspec.Struct, frozen=True):
-    """A key's value with its bookkeeping (``store.entry(key)``).
-
-    Times are seconds since the epoch; ``expires_at`` is ``None`` without a
-    ttl. ``version`` counts the sets since the key was created.
-    """
-
-    key: str
-    value: Any
-    version: int
-    created_at: float
-    updated_at: float
-    expires_at: float | None = None
-    metadata: dict[str, Any] | None = None
-
-    @classmethod
-    def from_change(cls, change: SetChange) -> Entry:
-        return cls(
-            change.key,
-            change.value,
-            change.version,
-            change.created_at,
-            change.committed_at,
-            change.expires_at,
-            change.metadata,
-        )
-
-
-class Snapshot(msgspec.Struct, frozen=True):
-    """A store's live entries at one ``seq``; encodable, restorable anywhere."""
-
-    store: str
-    seq: int
-    taken_at: float
-    entries: list[Entry]
-
-
-class StoreStatistics(msgspec.Struct, frozen=True):
-    """A store's figures at one moment (``store.statistics()``).
-
-    ``keys`` counts stored keys, including those past their deadline whose
-    expiry has not been committed yet.
-    """
-
-    store: str
-    backend: str
-    keys: int
-    seq: int
-    ttl_keys: int
-    subscriptions: int
-    feeds: int
-    callback_errors: int
-    expired: int
-    running: bool
-    closed: bool
 
 
 #: A change callback: a function or coroutine function of one change.
 Callback = Callable[[Change], object]
 
-_ENCODER = msgspec.msgpack.Encoder()
-# Values whose encodability needs no check; ints need only a range check.
-_SCALARS: frozenset[type] = frozenset({str, bytes, float, bool, type(None)})
-INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
-
-class Store(ABC):
+class Store(AsyncResource):
     """The contract every store implements; see the module docstring.
 
-    Subclasses implement the data operations and call :meth:`_publish` (or
-    :meth:`_publish_all`) after each commit. Subscriptions and feeds are
-    implemented here, once.
+    The public writes check their input here, once, then call the
+    backend's commit (:meth:`_set`, :meth:`_set_many`, :meth:`_delete`,
+    :meth:`_restore`); a backend commits, then hands each change to
+    ``self._hub`` (:class:`~pepperflow.stores._hub.ChangeHub`), which owns
+    the subscriptions and feeds and delivers in commit order. A backend
+    implements the reads, the commits, :meth:`_shutdown` and the replay
+    point of a feed (:meth:`_current_state`, or :meth:`_attach_feed` for a
+    remote store).
     """
 
     #: The backend's short name (``"memory"``, ``"sqlite"``, ``"redis"``).
@@ -142,25 +95,6 @@ class Store(ABC):
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
         self.name = name
         self._hub = ChangeHub(name)
-        self._feeds: set[ChangeFeed] = set()
-        self._unended: list[_ObserverFeed] = []  # observers to aclose once closed
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Wrap a backend's ``aclose`` so that, after it, the feed observers end."""
-        super().__init_subclass__(**kwargs)
-        aclose = cls.__dict__.get("aclose")
-        if aclose is None or getattr(aclose, "_ends_observers", False):
-            return
-
-        @functools.wraps(aclose)
-        async def aclose_and_end_observers(self: Store) -> None:
-            try:
-                await aclose(self)
-            finally:
-                await self._end_observers()
-
-        aclose_and_end_observers._ends_observers = True  # type: ignore[attr-defined]
-        cls.aclose = aclose_and_end_observers  # type: ignore[method-assign]
 
     # -- reading -------------------------------------------------------------
 
@@ -195,7 +129,7 @@ class Store(ABC):
 
     # -- writing -------------------------------------------------------------
 
-    async def set(
+    def set(
         self,
         key: str,
         value: Any,
@@ -203,8 +137,8 @@ class Store(ABC):
         ttl: float | timedelta | None = None,
         metadata: Mapping[str, Any] | None = None,
         if_version: int | None = None,
-    ) -> int:
-        """Set ``key`` to ``value`` and return its new version.
+    ) -> Coroutine[Any, Any, int]:
+        """Set ``key`` to ``value``; await it for the key's new version.
 
         ``ttl`` makes the key expire after that many seconds (or that
         timedelta); ``None`` keeps it until deleted. A set replaces the
@@ -215,13 +149,15 @@ class Store(ABC):
             InvalidKey, InvalidTTL, UnencodableValue: bad input; nothing stored.
             VersionConflict: ``if_version`` did not match; nothing stored.
         """
-        # The input is checked here, once, for every backend; the checks of
-        # the common cases are inlined (every write takes this path).
+        # The input is checked here, once, for every backend, when set() is
+        # called; the coroutine returned is the backend's commit. Every write
+        # takes this path: a plain function (no coroutine frame of its own)
+        # whose checks of the common cases are inlined.
         name = self.name
         if type(key) is not str or not key:
             raise bad_key(name, key)
         kind = type(value)
-        if kind not in _SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
+        if kind not in SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
             check_value(name, key, value)
         ttl_s: float | None = None
         if ttl is not None:
@@ -232,7 +168,7 @@ class Store(ABC):
         meta = None if metadata is None else check_metadata(name, key, metadata)
         if if_version is not None:
             check_version(name, key, if_version)
-        return await self._set(key, value, ttl_s, meta, if_version)
+        return self._set(key, value, ttl_s, meta, if_version)
 
     async def set_many(
         self,
@@ -375,9 +311,11 @@ class Store(ABC):
         See :mod:`pepperflow.stores.feed` for ``replay``, ``buffer`` and the
         ``overflow`` policies.
         """
-        return ChangeFeed(self, pattern, replay=replay, buffer=buffer, overflow=overflow)
+        return ChangeFeed(
+            self._attach_feed, self.name, pattern, replay=replay, buffer=buffer, overflow=overflow
+        )
 
-    async def _attach_feed(self, feed: ChangeFeed) -> None:
+    async def _attach_feed(self, feed: Feed) -> None:
         """Subscribe ``feed`` and hand it the current state, atomically.
 
         In-process stores take both at one commit point; remote backends
@@ -385,27 +323,11 @@ class Store(ABC):
         """
         self._check_open()
         replay = self._current_state(feed.pattern.match) if feed.replay else ()
-        sub = self._hub.add(feed.pattern, feed.deliver)
-        feed.attach(sub, replay)
-        self._feeds.add(feed)
+        feed.attach(self._hub.add_feed(feed), replay)
 
     def _current_state(self, match: Callable[[str], bool]) -> list[SetChange]:
         """The live sets of the keys ``match`` accepts, in commit order (in-process stores)."""
         raise NotImplementedError(f"{type(self).__name__} must override _attach_feed")
-
-    def _close_feeds(self) -> None:
-        for feed in list(self._feeds):
-            if isinstance(feed, _ObserverFeed):
-                if feed.store_closed():
-                    self._unended.append(feed)
-            else:
-                feed.close()
-        self._feeds.clear()
-
-    async def _end_observers(self) -> None:
-        """``aclose()`` the observers of the feeds :meth:`_close_feeds` ended."""
-        while self._unended:
-            await self._unended.pop(0).end()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -414,93 +336,21 @@ class Store(ABC):
         """Raise ``anyio.ClosedResourceError`` when the store is closed."""
 
     @abstractmethod
+    async def _shutdown(self) -> None:
+        """Stop the backend's background work and release its resources (idempotent)."""
+
     async def aclose(self) -> None:
-        """Stop background work, end the feeds and release resources (idempotent)."""
+        """Stop background work, end the feeds and release resources (idempotent).
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        Feeds still open end: an iterating consumer gets what was buffered,
+        then the end of the iteration; a ``subscribe_async`` observer gets
+        ``aclose()``.
+        """
+        try:
+            await self._shutdown()
+        finally:
+            for feed in self._hub.close_feeds():
+                await feed.end()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-
-
-# -- input checks shared by the backends ---------------------------------------
-
-
-def bad_key(store: str, key: object) -> InvalidKey:
-    """The error for a key that is not a non-empty str."""
-    if isinstance(key, str):
-        return InvalidKey(f"store {store!r}: keys must be non-empty; got an empty key")
-    return InvalidKey(
-        f"store {store!r}: keys must be str, got {type(key).__name__}: {key!r};"
-        " convert it, e.g. str(key)"
-    )
-
-
-def check_key(store: str, key: object) -> str:
-    if type(key) is not str or not key:
-        raise bad_key(store, key)
-    return key
-
-
-def ttl_seconds(store: str, key: str, ttl: object) -> float:
-    """Seconds in ``ttl`` (a positive finite number or timedelta), or InvalidTTL."""
-    if isinstance(ttl, int | float) and not isinstance(ttl, bool) and not 0 < ttl < math.inf:
-        raise InvalidTTL(
-            f"store {store!r}, key {key!r}: ttl must be positive and finite, got {ttl!r};"
-            " use delete() to remove a key now, or ttl=None to keep it"
-        )
-    return seconds(ttl, f"store {store!r}, key {key!r}: ttl", error=InvalidTTL)
-
-
-def check_value(store: str, key: str, value: object) -> None:
-    """Raise UnencodableValue unless msgspec can encode ``value``."""
-    if type(value) in _SCALARS or (type(value) is int and INT_MIN <= value <= INT_MAX):
-        return
-    try:
-        _ENCODER.encode(value)
-    except (TypeError, OverflowError, ValueError) as exc:
-        raise UnencodableValue(
-            f"store {store!r}, key {key!r}: msgspec cannot encode the value"
-            f" ({type(value).__name__}): {exc}; store plain data (dict, list, str,"
-            " int, float, bool, None, bytes) or a msgspec Struct / dataclass"
-        ) from exc
-
-
-def check_metadata(store: str, key: str, metadata: object) -> dict[str, Any]:
-    """A private dict copy of ``metadata`` (a mapping with str keys, encodable)."""
-    if not isinstance(metadata, Mapping):
-        raise UnencodableValue(
-            f"store {store!r}, key {key!r}: metadata must be a mapping with str keys,"
-            f" got {type(metadata).__name__}"
-        )
-    copy = dict(metadata)
-    for name in copy:
-        if type(name) is not str:
-            raise UnencodableValue(
-                f"store {store!r}, key {key!r}: metadata keys must be str, got {name!r}"
-            )
-    try:
-        _ENCODER.encode(copy)
-    except (TypeError, OverflowError, ValueError) as exc:
-        raise UnencodableValue(
-            f"store {store!r}, key {key!r}: msgspec cannot encode the metadata: {exc}"
-        ) from exc
-    return copy
-
-
-def check_version(store: str, key: str, if_version: object) -> int:
-    if type(if_version) is not int or if_version < 0:
-        raise ValueError(
-            f"store {store!r}, key {key!r}: if_version must be an int >= 0"
-            f" (0: the key must not exist), got {if_version!r}"
-        )
-    return if_version

@@ -50,8 +50,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 import anyio
 import msgspec
@@ -59,16 +58,17 @@ from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
 from .._errors import FeedOverflow
 from .._patterns import Pattern, compile_pattern
-from ..streams._core import SyncDisposable, as_observer, close_to, throw_to
+from ..streams._core import SyncDisposable, as_observer
 from ..streams.events import Change
-from ._hub import Subscription, _delivering
-
-if TYPE_CHECKING:
-    from .base import Store
+from ._hub import Feed, Subscription
+from ._observer import ObserverFeed
 
 __all__ = ["ChangeFeed", "FeedStatistics", "Overflow"]
 
 Overflow = Literal["block", "drop_oldest", "latest_per_key", "error"]
+#: How a feed gets subscribed: the store's ``_attach_feed`` (the hub's
+#: :meth:`~pepperflow.stores._hub.ChangeHub.add_feed` at the store's replay point).
+Attach = Callable[[Feed], Awaitable[None]]
 _POLICIES = frozenset(get_args(Overflow))
 
 
@@ -88,11 +88,19 @@ class FeedStatistics(msgspec.Struct, frozen=True):
 
 
 class ChangeFeed(AsyncObservable[Change]):
-    """An async iterator and an observable of a store's changes; see the module docstring."""
+    """An async iterator and an observable of a store's changes; see the module docstring.
+
+    Made by ``store.changes(...)``: ``attach`` subscribes the feed and hands
+    it its replay (:meth:`attach`), ``store`` is the store's name for errors.
+    """
+
+    #: The hub calls :meth:`receive` without awaiting it (it is a ``Deliver``).
+    awaits = False
 
     def __init__(
         self,
-        store: Store,
+        attach: Attach,
+        store: str,
         pattern: str | None = None,
         *,
         replay: bool = False,
@@ -105,6 +113,7 @@ class ChangeFeed(AsyncObservable[Change]):
             raise ValueError(f"overflow must be one of {sorted(_POLICIES)}, got {overflow!r}")
         self.pattern: Pattern = compile_pattern(pattern)
         self.replay = replay
+        self._attach = attach
         self._store = store
         self._size = buffer
         self._overflow: Overflow = overflow
@@ -128,7 +137,7 @@ class ChangeFeed(AsyncObservable[Change]):
         if self._entered:
             raise RuntimeError("a ChangeFeed can be entered once; call store.changes() again")
         self._entered = True
-        await self._store._attach_feed(self)
+        await self._attach(self)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -143,12 +152,19 @@ class ChangeFeed(AsyncObservable[Change]):
         """Unsubscribe; the consumer gets what is buffered, then the end."""
         if self._sub is not None:
             self._sub.unsubscribe()
-        self._store._feeds.discard(self)
         self._closed = True
         self._wake_reader()
         if self._space is not None:
             self._space.set()
             self._space = None
+
+    def store_closed(self) -> bool:
+        """The store closed: end the feed (see :meth:`close`); nothing to await."""
+        self.close()
+        return False
+
+    async def end(self) -> None:
+        """Nothing to tell: the consumer sees the end when it drains the buffer."""
 
     def statistics(self) -> FeedStatistics:
         return FeedStatistics(
@@ -166,7 +182,7 @@ class ChangeFeed(AsyncObservable[Change]):
 
     # -- the writer's side -------------------------------------------------
 
-    def deliver(self, change: Change, wait: bool) -> Awaitable[None] | None:
+    def receive(self, change: Change, wait: bool) -> Awaitable[None] | None:
         """Buffer ``change``; return an awaitable only when the writer must wait."""
         if self._closed:
             return None
@@ -226,7 +242,6 @@ class ChangeFeed(AsyncObservable[Change]):
         self._overflowed = True
         if self._sub is not None:
             self._sub.unsubscribe()
-        self._store._feeds.discard(self)
         self._wake_reader()
 
     def _wake_reader(self) -> None:
@@ -260,7 +275,7 @@ class ChangeFeed(AsyncObservable[Change]):
                 )
             if self._overflowed:
                 raise FeedOverflow(
-                    f"store {self._store.name!r}: this change feed (pattern"
+                    f"store {self._store!r}: this change feed (pattern"
                     f" {self.pattern.source!r}) fell more than {self._size} changes behind"
                     ' with overflow="error"; consume faster, raise buffer, or choose'
                     ' overflow="block", "drop_oldest" or "latest_per_key"'
@@ -295,151 +310,14 @@ class ChangeFeed(AsyncObservable[Change]):
         observer = as_observer(send, throw, close)
         if self._overflow != "block":
             raise ValueError(
-                f"store {self._store.name!r}: overflow={self._overflow!r} applies to"
+                f"store {self._store!r}: overflow={self._overflow!r} applies to"
                 " iterating a feed; subscribe_async delivers in the writer's task"
                 ' (overflow="block"); to buffer, pipe the feed through an operator that'
                 " buffers, e.g. pepperflow.streams.latest_per_key"
             )
-        feed = _ObserverFeed(self._store, self.pattern.source, self.replay, observer)
+        feed = ObserverFeed(self._attach, self._store, self.pattern.source, self.replay, observer)
         await feed.start()
         return SyncDisposable(feed.close)
 
     def __repr__(self) -> str:
-        return f"<ChangeFeed {self.pattern.source!r} on store {self._store.name!r}>"
-
-
-# The observer feed whose replay the current task is running.
-_replaying: ContextVar[ChangeFeed | None] = ContextVar("pepperflow_replaying", default=None)
-
-
-class _ObserverFeed(ChangeFeed):
-    """One observer subscribed to a store's changes (``ChangeFeed.subscribe_async``).
-
-    The store attaches it like any feed (so every backend's replay point
-    applies); its :meth:`deliver` awaits the observer instead of buffering.
-    While the replay runs (in the subscriber's task), changes committed
-    meanwhile queue behind it and their writers wait; a write made by the
-    observer itself during the replay is queued without waiting.
-    """
-
-    def __init__(
-        self, store: Store, pattern: str, replay: bool, observer: AsyncObserver[Change]
-    ) -> None:
-        super().__init__(store, pattern, replay=replay)
-        self._observer = observer
-        self._live = False  # the replay is done: deliver directly
-        self._ended = False  # unsubscribed, failed or closed: nothing more goes out
-        self._sending = False
-        self._close_pending = False  # the store closed during an asend
-        self._pending: deque[Change] = deque()
-        self._drained: anyio.Event | None = None
-
-    async def start(self) -> None:
-        store = self._store
-        self._entered = True
-        await store._attach_feed(self)
-        pending = self._pending
-        # Writes the observer makes during the replay are queued, not waited for:
-        # by this feed (_replaying) and by the hub, if it is busy (_delivering).
-        replaying = _replaying.set(self)
-        delivering = _delivering.set((*_delivering.get(), store._hub))
-        try:
-            while pending and not self._ended:
-                await self._send(pending.popleft())
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            _delivering.reset(delivering)
-            _replaying.reset(replaying)
-            pending.clear()
-            self._live = True
-            if self._drained is not None:
-                self._drained.set()
-                self._drained = None
-
-    def attach(self, subscription: Subscription, replay: Iterable[Change]) -> None:
-        self._sub = subscription
-        # From now on the hub awaits _on_change directly (its path for async callbacks).
-        subscription.callback = self._on_change
-        subscription.is_async = True
-        self._pending.extendleft(reversed(list(replay)))  # before any early live change
-
-    def deliver(self, change: Change, wait: bool) -> Awaitable[None] | None:
-        """A change committed between the subscription and :meth:`attach`."""
-        if self._ended:
-            return None
-        self._pending.append(change)
-        if _replaying.get() is self:
-            return None
-        return self._wait_for_replay()
-
-    async def _on_change(self, change: Change) -> None:
-        if self._live:
-            if self._ended:
-                return
-            self._sending = True  # _send, inlined: this is the hot path
-            try:
-                await self._observer.asend(change)
-            except Exception as exc:
-                self.close()
-                await throw_to(self._observer, exc)
-            finally:
-                self._sending = False
-            if self._close_pending:
-                self._close_pending = False
-                await close_to(self._observer)
-            return
-        if self._ended:
-            return
-        self._pending.append(change)
-        if _replaying.get() is not self:
-            await self._wait_for_replay()  # behind the replay, in order
-
-    async def _wait_for_replay(self) -> None:
-        if self._drained is None:
-            self._drained = anyio.Event()
-        await self._drained.wait()
-
-    async def _send(self, change: Change) -> None:
-        if self._ended:
-            return
-        self._sending = True
-        try:
-            await self._observer.asend(change)
-        except Exception as exc:
-            self.close()
-            await throw_to(self._observer, exc)
-        finally:
-            self._sending = False
-        if self._close_pending:
-            self._close_pending = False
-            await close_to(self._observer)
-
-    def close(self) -> None:
-        """Unsubscribe, without telling the observer."""
-        self._ended = True
-        if self._sub is not None:
-            self._sub.unsubscribe()
-        self._store._feeds.discard(self)
-        if self._drained is not None:
-            self._drained.set()
-            self._drained = None
-
-    def store_closed(self) -> bool:
-        """Unsubscribe; return whether the store must now await :meth:`end`.
-
-        During an ``asend`` the observer's ``aclose`` follows that ``asend``
-        instead (False).
-        """
-        if self._ended:
-            return False
-        self.close()
-        if self._sending:
-            self._close_pending = True
-            return False
-        return True
-
-    async def end(self) -> None:
-        """Tell the observer the store closed."""
-        await close_to(self._observer)
+        return f"<ChangeFeed {self.pattern.source!r} on store {self._store!r}>"

@@ -69,7 +69,8 @@ import sniffio
 from .._errors import MissingExtra, StoreUnavailable, VersionConflict
 from .._patterns import Pattern, compile_pattern
 from ..streams.events import Change, DeleteChange, SetChange
-from ._hub import Subscription, _delivering
+from ._checks import check_key, check_value
+from ._hub import Feed, Subscription
 from ._redis_driver import CoredisDriver, Driver, RedisPyDriver
 from ._redis_scripts import SCRIPTS, Script
 from .base import (
@@ -78,10 +79,7 @@ from .base import (
     Snapshot,
     Store,
     StoreStatistics,
-    check_key,
-    check_value,
 )
-from .feed import ChangeFeed
 
 __all__ = ["RedisStore"]
 
@@ -276,8 +274,8 @@ class RedisStore(Store):
             raise
         return self
 
-    async def aclose(self) -> None:
-        """Stop following and sweeping, end the feeds, close the connections we opened."""
+    async def _shutdown(self) -> None:
+        """Stop following and sweeping, close the connections we opened."""
         if self._state == "closed":
             return
         self._state = "closed"
@@ -287,14 +285,10 @@ class RedisStore(Store):
                 task_group.cancel_scope.cancel()
                 await task_group.__aexit__(None, None, None)
         finally:
-            self._close_feeds()
             driver, self._driver = self._driver, None
             if driver is not None:
                 with anyio.CancelScope(shield=True):
                     await driver.aclose()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -654,7 +648,7 @@ class RedisStore(Store):
 
     async def _deliver(self, upto: int) -> None:
         """Deliver every change up to seq ``upto`` (and any known after it), in order."""
-        if self._hub in _delivering.get():
+        if self._hub.delivering_here():
             return  # a write from inside a callback: the running delivery takes it next
         async with self._deliver_lock:
             await self._deliver_locked(upto)
@@ -877,7 +871,7 @@ class RedisStore(Store):
         self._listening.set()
         return sub
 
-    async def _attach_feed(self, feed: ChangeFeed) -> None:
+    async def _attach_feed(self, feed: Feed) -> None:
         """Subscribe ``feed`` at one seq: the state at that seq, then every later change."""
         self._check_open()
         async with self._deliver_lock:
@@ -897,10 +891,9 @@ class RedisStore(Store):
                         self._missed(seq + 1, changes[0].seq - 1, oldest)
                     replay.extend(change for change in changes if match(change.key))
                     seq = target
-            sub = self._hub.add(feed.pattern, feed.deliver)
+            sub = self._hub.add_feed(feed)
             self._listening.set()
         feed.attach(sub, replay)
-        self._feeds.add(feed)
 
     def statistics(self) -> StoreStatistics:
         """The figures this process knows: ``keys``/``ttl_keys`` as of its last
@@ -913,8 +906,8 @@ class RedisStore(Store):
             keys=self._keys,
             seq=self._seq,
             ttl_keys=self._ttl_keys,
-            subscriptions=self._hub.count - len(self._feeds),
-            feeds=len(self._feeds),
+            subscriptions=self._hub.subscriptions,
+            feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._expired,
             running=self._state == "open",

@@ -42,7 +42,6 @@ import msgspec
 from .._errors import VersionConflict
 from .._patterns import compile_pattern
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
-from ._hub import _delivering
 from ._sqlite_schema import migrate
 from ._thread import Job, OwnerThread
 from ._view import ViewStore
@@ -209,7 +208,7 @@ class SqliteStore(ViewStore):
         if job.error is not None:
             raise job.error
         after = job.after
-        if after is not None and self._hub not in _delivering.get():
+        if after is not None and not self._hub.delivering_here():
             await after.wait()
         return job.result
 
