@@ -120,7 +120,7 @@ async def _overflow_block(store: Store) -> None:
 
 
 async def _block_loses_nothing(store: Store) -> None:
-    """A ``block`` feed of one change and a consumer: every change arrives, in order."""
+    """A feed (``block`` by default) with room for one change: every change arrives, in order."""
     async with store.changes("w", buffer=1) as waiting:
         values: list[int] = []
 

@@ -9,8 +9,6 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -77,16 +75,9 @@ async def test_raises_lets_cancellation_through() -> None:
 class _NoCompareAndSet(MemoryStore):
     """A store that ignores ``if_version``: it breaks the compare-and-set check."""
 
-    async def set(
-        self,
-        key: str,
-        value: Any,
-        *,
-        ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        if_version: int | None = None,
-    ) -> int:
-        return await super().set(key, value, ttl=ttl, metadata=metadata)
+    async def set(self, key: str, value: Any, **options: Any) -> int:
+        options.pop("if_version", None)
+        return await super().set(key, value, **options)
 
 
 @pytest.mark.anyio
