@@ -6,11 +6,12 @@ import pytest
 
 from pepperflow.stores import MemoryStore
 from pepperflow.testing import STORE_CHECKS, StoreCheck, check_store
+from tests.conformance import CHECK_IDS
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize("check", STORE_CHECKS.values(), ids=list(STORE_CHECKS))
+@pytest.mark.parametrize("check", STORE_CHECKS, ids=CHECK_IDS)
 async def test_memory_store(check: StoreCheck) -> None:
     await check(MemoryStore)
 

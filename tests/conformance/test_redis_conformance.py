@@ -13,6 +13,7 @@ import pytest
 
 from pepperflow.stores.redis import RedisStore
 from pepperflow.testing import STORE_CHECKS, StoreCheck
+from tests.conformance import CHECK_IDS
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +25,7 @@ DRIVERS = [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")]
 
 
 @pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)
-@pytest.mark.parametrize("check", STORE_CHECKS.values(), ids=list(STORE_CHECKS))
+@pytest.mark.parametrize("check", STORE_CHECKS, ids=CHECK_IDS)
 async def test_redis_store(
     check: StoreCheck, driver: str, anyio_backend: str, redis_server: RedisServer
 ) -> None:
