@@ -2,7 +2,7 @@
 """pepperflow's developer commands; needs only Python 3.11+ and pip.
 
     python3 dev.py demo     run the demo (examples/demo.py)
-    python3 dev.py test     ruff, mypy --strict and the whole test suite
+    python3 dev.py test     ruff, mypy --strict and the whole test suite, with coverage
     python3 dev.py bench    the benchmarks in bench/
 
 Each command first creates ``.venv`` and installs pepperflow with its
@@ -77,7 +77,9 @@ def test() -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
-    run(PYTHON, "-m", "pytest", "-q", *sys.argv[2:])
+    # Statement and branch coverage of pepperflow (the tests' own processes;
+    # child processes are not measured), reported after the tests.
+    run(PYTHON, "-m", "pytest", "-q", "--cov", "--cov-report=term", *sys.argv[2:])
 
 
 def bench() -> None:
