@@ -45,15 +45,15 @@ Rules:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 from typing import Any, Self, TypeVar, overload
 
 import anyio
 import anyio.abc
 
-from .._errors import DuplicateProvider, UnknownProvider
+from .._errors import UnknownProvider
 from .._lifecycle import TaskRunner, close_all
 from ..stores._hub import Subscription
 from ..stores.base import Callback, Store
@@ -61,6 +61,7 @@ from ..stores.feed import ChangeFeed, Overflow
 from ..stores.memory import MemoryStore
 from ._host import Host
 from ._records import RecordBook, describe
+from ._registry import Registry
 from ._tenant import Ping, Tenant, own_ping
 from ._types import Provider, ProviderRecord, ProviderType
 from .monitor import ProviderMonitor
@@ -106,11 +107,7 @@ class ProviderManager(anyio.abc.AsyncResource):
         self._book = RecordBook(MemoryStore("providers") if store is None else store, prefix, clock)
         self._owns_store = store is None
         self._sink = None if monitor is None else monitor.metrics
-        #: The live provider objects (not encodable: a cache beside the
-        #: records), by name, in order of registration.
-        self._providers: dict[str, Tenant] = {}
-        self._pending: dict[str, Tenant] = {}
-        self._pending_done: anyio.Event | None = None
+        self._registry = Registry()  # the live provider objects, beside their records
         self._runner = TaskRunner("this ProviderManager")
         self._closed = False
 
@@ -142,21 +139,18 @@ class ProviderManager(anyio.abc.AsyncResource):
         if ping is not None and not callable(ping):
             raise TypeError(f"ping must be callable with the provider, got {ping!r}")
         self._check_open()
-        name = provider.metadata.name
-        if name in self._providers or name in self._pending:
-            raise DuplicateProvider(name)
         check = own_ping(provider) if ping is None else ping
         tenant = Tenant(provider, check, self._book, self._sink)
-        self._pending[name] = tenant
+        self._registry.reserve(tenant)
         if self._runner.running:
-            tenant.host = Host(name)
-            self._runner.start_soon(tenant.host.run, name=f"pepperflow-provider:{name}")
+            tenant.host = Host(tenant.name)
+            self._runner.start_soon(tenant.host.run, name=f"pepperflow-provider:{tenant.name}")
         try:
-            await tenant.register(partial(self._admit, tenant), partial(self._dismiss, tenant))
+            await tenant.register(
+                partial(self._admit, tenant), partial(self._registry.dismiss, tenant)
+            )
         finally:
-            del self._pending[name]
-            if not self._pending and self._pending_done is not None:
-                self._pending_done.set()
+            self._registry.release(tenant)
 
     async def unregister(self, name: str) -> None:
         """Clean ``name`` up (shielded from cancellation) and remove it.
@@ -168,8 +162,8 @@ class ProviderManager(anyio.abc.AsyncResource):
             UnknownProvider: no provider ``name`` is registered (a ValueError).
             whatever the provider's ``cleanup`` raised.
         """
-        async with self._serialized(name) as tenant:
-            self._dismiss(tenant)
+        async with self._registry.serialized(name) as tenant:
+            self._registry.dismiss(tenant)
             with anyio.CancelScope(shield=True):
                 await tenant.close()
 
@@ -185,7 +179,7 @@ class ProviderManager(anyio.abc.AsyncResource):
             UnknownProvider: no provider ``name`` is registered (a ValueError).
             whatever ``reload`` raised.
         """
-        async with self._serialized(name) as tenant:
+        async with self._registry.serialized(name) as tenant:
             await tenant.reload()
 
     async def cleanup(self) -> None:
@@ -197,7 +191,9 @@ class ProviderManager(anyio.abc.AsyncResource):
         Raises:
             ExceptionGroup: the errors of the cleanups that failed.
         """
-        closers = [(name, partial(self._unregister_if_present, name)) for name in self._providers]
+        closers = [
+            (name, partial(self._unregister_if_present, name)) for name in self._registry.names()
+        ]
         await close_all(reversed(closers), message=_cleanup_failed)
 
     async def aclose(self) -> None:
@@ -217,7 +213,7 @@ class ProviderManager(anyio.abc.AsyncResource):
         try:
             with anyio.CancelScope(shield=True):
                 await self.cleanup()
-                await self._registrations_ended()
+                await self._registry.registrations_ended()
         finally:
             await self._runner.aclose(cancel=False)  # every host was told to stop
             if self._owns_store:
@@ -234,7 +230,7 @@ class ProviderManager(anyio.abc.AsyncResource):
 
     def get_provider(self, name: str) -> Provider[Any] | None:
         """The provider registered as ``name``, or ``None``."""
-        tenant = self._providers.get(name)
+        tenant = self._registry.get(name)
         return None if tenant is None else tenant.provider
 
     @overload
@@ -250,7 +246,7 @@ class ProviderManager(anyio.abc.AsyncResource):
             UnknownProvider: no provider ``name`` is registered (a ValueError).
             TypeError: it is not an instance of ``kind``.
         """
-        provider = self._registered(name).provider
+        provider = self._registry.registered(name).provider
         if not isinstance(provider, kind):
             raise TypeError(
                 f"provider {name!r} is a {type(provider).__name__}, not a {kind.__name__}"
@@ -259,23 +255,23 @@ class ProviderManager(anyio.abc.AsyncResource):
 
     def get_providers_by_type(self, type: ProviderType) -> list[Provider[Any]]:
         """The providers of ``type``, in order of registration."""
-        return [t.provider for t in self._providers.values() if t.metadata.type == type]
+        return [t.provider for t in self._registry.tenants() if t.metadata.type == type]
 
     def get_providers_by_capability(self, capability: str) -> list[Provider[Any]]:
         """The providers listing ``capability``, in order of registration."""
         return [
-            t.provider for t in self._providers.values() if capability in t.metadata.capabilities
+            t.provider for t in self._registry.tenants() if capability in t.metadata.capabilities
         ]
 
     def names(self) -> list[str]:
         """The names of the registered providers, in order of registration."""
-        return list(self._providers)
+        return self._registry.names()
 
     def __contains__(self, name: object) -> bool:
-        return name in self._providers
+        return name in self._registry
 
     def __len__(self) -> int:
-        return len(self._providers)
+        return len(self._registry)
 
     # -- health ----------------------------------------------------------------
 
@@ -289,13 +285,13 @@ class ProviderManager(anyio.abc.AsyncResource):
         """
         results: dict[str, str | None] = {}
         async with anyio.create_task_group() as task_group:
-            for tenant in list(self._providers.values()):
+            for tenant in self._registry.tenants():
                 if tenant.ping is not None:
                     task_group.start_soon(self._check, tenant, results)
         return results
 
     async def _check(self, tenant: Tenant, results: dict[str, str | None]) -> None:
-        error = await tenant.check(partial(self._holds, tenant))
+        error = await tenant.check(partial(self._registry.holds, tenant))
         results[tenant.name] = None if error is None else describe(error)
 
     # -- observable state --------------------------------------------------------
@@ -337,50 +333,18 @@ class ProviderManager(anyio.abc.AsyncResource):
         if self._closed:
             raise anyio.ClosedResourceError("this ProviderManager is closed; create a new one")
 
-    def _registered(self, name: str) -> Tenant:
-        tenant = self._providers.get(name)
-        if tenant is None:
-            if not isinstance(name, str):
-                raise TypeError(f"provider names are str, got {type(name).__name__}: {name!r}")
-            raise UnknownProvider(name, self.names())
-        return tenant
-
-    def _holds(self, tenant: Tenant) -> bool:
-        """Whether ``tenant`` is the provider registered under its name."""
-        return self._providers.get(tenant.name) is tenant
-
     def _admit(self, tenant: Tenant) -> None:
         """Register ``tenant``, initialized; refused once the manager closed."""
         if self._closed:
             raise anyio.ClosedResourceError(
                 f"the ProviderManager closed while provider {tenant.name!r} was initializing"
             )
-        self._providers[tenant.name] = tenant
-
-    def _dismiss(self, tenant: Tenant) -> None:
-        """Remove ``tenant`` from the registered providers (if it is there)."""
-        if self._holds(tenant):
-            del self._providers[tenant.name]
-
-    @asynccontextmanager
-    async def _serialized(self, name: str) -> AsyncIterator[Tenant]:
-        """Hold provider ``name``'s lock, checking it is still registered once held."""
-        tenant = self._registered(name)
-        async with tenant.lock:
-            if not self._holds(tenant):
-                raise UnknownProvider(name, self.names())
-            yield tenant
+        self._registry.admit(tenant)
 
     async def _unregister_if_present(self, name: str) -> None:
         with suppress(UnknownProvider):  # unregistered meanwhile by another task
             await self.unregister(name)
 
-    async def _registrations_ended(self) -> None:
-        """Wait for the registrations in flight (they fail, cleaned up, on their own)."""
-        if self._pending:
-            self._pending_done = anyio.Event()
-            await self._pending_done.wait()
-
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._providers)} providers"
+        state = "closed" if self._closed else f"{len(self._registry)} providers"
         return f"<ProviderManager {state}>"
