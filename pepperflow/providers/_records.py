@@ -60,13 +60,8 @@ class RecordBook:
         """A ``registered`` record of a provider with ``metadata``, dated now."""
         now = self.clock()
         return ProviderRecord(
-            name=metadata.name,
-            type=metadata.type,
+            **msgspec.structs.asdict(metadata),  # name, type, description, ... labels
             status=ProviderStatus.REGISTERED,
-            description=metadata.description,
-            version=metadata.version,
-            capabilities=list(metadata.capabilities),
-            labels=dict(metadata.labels),
             registered_at=now,
             changed_at=now,
         )

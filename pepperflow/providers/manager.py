@@ -215,7 +215,13 @@ class ProviderManager(anyio.abc.AsyncResource):
                 await self.cleanup()
                 await self._registry.registrations_ended()
         finally:
-            await self._runner.aclose(cancel=False)  # every host was told to stop
+            await self._release()
+
+    async def _release(self) -> None:
+        """Wait for the hosts to end (every one was told to stop), then close our own store."""
+        try:
+            await self._runner.aclose(cancel=False)
+        finally:
             if self._owns_store:
                 with anyio.CancelScope(shield=True):
                     await self._book.store.aclose()
