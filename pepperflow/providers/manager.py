@@ -8,13 +8,14 @@
         ...
     # every provider cleaned up, in reverse order of registration
 
-Every lifecycle transition is a write to a pepperflow store (the manager's
-own in-process :class:`~pepperflow.stores.MemoryStore` by default, or the
-store the application passes): the key ``provider:<name>`` holds the
-provider's :class:`~pepperflow.ProviderRecord` (as a dict), so
-``providers.changes()`` streams the transitions, ``providers.subscribe``
-calls back on them, and ``providers.statuses()`` is what a health endpoint
-shows.
+Each provider's status is a record in a pepperflow store (the manager's own
+in-process :class:`~pepperflow.stores.MemoryStore` by default, or the store
+the application passes): the key ``provider:<name>`` holds the provider's
+:class:`~pepperflow.ProviderRecord` (as a dict), and that record is the
+only copy of it. So ``providers.status()`` and ``providers.statuses()``
+read the store, ``providers.changes()`` streams the transitions and
+``providers.subscribe`` calls back on them. The manager keeps beside the
+store only what a store cannot hold: the live provider objects, by name.
 
 Rules:
 
@@ -35,67 +36,46 @@ Rules:
   an ``initialize`` that opens task-bound things must close them itself if
   it fails before returning.
 * Calls on one provider (unregister, reload) are serialized.
+* Given a :class:`~pepperflow.ProviderMonitor`, every register, unregister
+  (also those of cleanup and close), reload and health check is measured
+  in pepperflow's one metrics vocabulary (:mod:`pepperflow._meter`):
+  component ``"provider"``, labels ``provider`` and ``type``.
 """
 
 from __future__ import annotations
 
-import inspect
-import logging
 import time
-from collections.abc import Awaitable, Callable
-from types import TracebackType
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
 from typing import Any, Self, TypeVar, overload
 
 import anyio
 import anyio.abc
-import msgspec
 
-from .._errors import DuplicateProvider, UnknownProvider
+from .._errors import UnknownProvider
+from .._lifecycle import TaskRunner, close_all
 from ..stores._hub import Subscription
 from ..stores.base import Callback, Store
 from ..stores.feed import ChangeFeed, Overflow
 from ..stores.memory import MemoryStore
 from ._host import Host
-from ._types import Provider, ProviderRecord, ProviderStatus, ProviderType
+from ._records import RecordBook, describe
+from ._registry import Registry
+from ._tenant import Ping, Tenant, own_ping
+from ._types import Provider, ProviderRecord, ProviderType
 from .monitor import ProviderMonitor
 
 __all__ = ["Ping", "ProviderManager"]
 
-logger = logging.getLogger("pepperflow")
-
-#: A health check: called with the provider, raises (or returns an awaitable
-#: that raises) when the provider is unhealthy.
-Ping = Callable[[Any], "Awaitable[None] | None"]
-
 P = TypeVar("P", bound=Provider[Any])
 
 
-class _Slot:
-    """A provider under the manager's care."""
-
-    __slots__ = ("host", "lock", "ping", "provider", "record")
-
-    def __init__(self, provider: Provider[Any], ping: Ping | None, record: ProviderRecord) -> None:
-        self.provider = provider
-        self.ping = ping
-        self.record = record
-        self.lock = anyio.Lock()
-        self.host: Host | None = None
+def _cleanup_failed(names: list[str]) -> str:
+    return f"cleanup of provider(s) {', '.join(repr(name) for name in names)} failed"
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, anyio.get_cancelled_exc_class()):
-        return "cancelled"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _own_ping(provider: Provider[Any]) -> Ping | None:
-    """The provider's own ``ping`` method, as a check called with the provider."""
-    method = getattr(type(provider), "ping", None)
-    return method if callable(method) else None
-
-
-class ProviderManager:
+class ProviderManager(anyio.abc.AsyncResource):
     """A registry of providers; see the module docstring for the rules.
 
     Args:
@@ -104,9 +84,9 @@ class ProviderManager:
             with itself. A store passed in stays open (the application owns it).
         prefix: the key prefix of the records (``"provider:"``); give two
             managers sharing a store different prefixes.
-        monitor: a :class:`~pepperflow.ProviderMonitor` recording every
-            register, unregister (also those of cleanup and close), reload
-            and ping.
+        monitor: a :class:`~pepperflow.ProviderMonitor` whose metrics sink
+            receives every register, unregister (also those of cleanup and
+            close), reload and ping.
         clock: wall-clock seconds since the epoch for the records' times.
     """
 
@@ -124,25 +104,21 @@ class ProviderManager:
             raise ValueError(f"prefix must be a non-empty str like 'provider:', got {prefix!r}")
         if monitor is not None and not isinstance(monitor, ProviderMonitor):
             raise TypeError(f"monitor must be a ProviderMonitor, got {type(monitor).__name__}")
-        self._store: Store = MemoryStore("providers") if store is None else store
+        self._book = RecordBook(MemoryStore("providers") if store is None else store, prefix, clock)
         self._owns_store = store is None
-        self._prefix = prefix
-        self._monitor = monitor
-        self._clock = clock
-        self._providers: dict[str, _Slot] = {}
-        self._pending: dict[str, _Slot] = {}
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._pending_done: anyio.Event | None = None
+        self._sink = None if monitor is None else monitor.metrics
+        self._registry = Registry()  # the live provider objects, beside their records
+        self._runner = TaskRunner("this ProviderManager")
         self._closed = False
 
     @property
     def store(self) -> Store:
         """The store holding the provider records."""
-        return self._store
+        return self._book.store
 
     def key(self, name: str) -> str:
         """The store key of provider ``name``'s record."""
-        return self._prefix + name
+        return self._book.key(name)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -163,56 +139,18 @@ class ProviderManager:
         if ping is not None and not callable(ping):
             raise TypeError(f"ping must be callable with the provider, got {ping!r}")
         self._check_open()
-        meta = provider.metadata
-        name = meta.name
-        if name in self._providers or name in self._pending:
-            raise DuplicateProvider(name)
-        now = self._clock()
-        record = ProviderRecord(
-            name=name,
-            type=meta.type,
-            status=ProviderStatus.REGISTERED,
-            description=meta.description,
-            version=meta.version,
-            capabilities=list(meta.capabilities),
-            labels=dict(meta.labels),
-            registered_at=now,
-            changed_at=now,
-        )
-        slot = _Slot(provider, ping if ping is not None else _own_ping(provider), record)
-        self._pending[name] = slot
-        if self._task_group is not None:
-            slot.host = Host(name)
-            self._task_group.start_soon(slot.host.run, name=f"pepperflow-provider:{name}")
-        started = anyio.current_time()
-        initializing = False
+        check = own_ping(provider) if ping is None else ping
+        tenant = Tenant(provider, check, self._book, self._sink)
+        self._registry.reserve(tenant)
+        if self._runner.running:
+            tenant.host = Host(tenant.name)
+            self._runner.start_soon(tenant.host.run, name=f"pepperflow-provider:{tenant.name}")
         try:
-            await self._write(slot, ProviderStatus.REGISTERED)
-            await self._call(slot, provider.validate)
-            initializing = True
-            await self._write(slot, ProviderStatus.INITIALIZING)
-            await self._call(slot, provider.initialize)
-            if self._closed:
-                raise anyio.ClosedResourceError(
-                    f"the ProviderManager closed while provider {name!r} was initializing"
-                )
-            self._providers[name] = slot
-            await self._write(slot, ProviderStatus.READY)
-        except BaseException as exc:
-            if self._providers.get(name) is slot:
-                del self._providers[name]
-            with anyio.CancelScope(shield=True):
-                if initializing:
-                    await self._cleanup_after(slot, exc)
-                self._stop_host(slot)
-                await self._write_failure(slot, exc)
-                await self._record("register", slot, started, False)
-            raise
+            await tenant.register(
+                partial(self._admit, tenant), partial(self._registry.dismiss, tenant)
+            )
         finally:
-            del self._pending[name]
-            if not self._pending and self._pending_done is not None:
-                self._pending_done.set()
-        await self._record("register", slot, started, True)
+            self._registry.release(tenant)
 
     async def unregister(self, name: str) -> None:
         """Clean ``name`` up (shielded from cancellation) and remove it.
@@ -224,13 +162,10 @@ class ProviderManager:
             UnknownProvider: no provider ``name`` is registered (a ValueError).
             whatever the provider's ``cleanup`` raised.
         """
-        slot = self._registered(name)
-        async with slot.lock:
-            if self._providers.get(name) is not slot:
-                raise UnknownProvider(name, self.names())
-            del self._providers[name]
+        async with self._registry.serialized(name) as tenant:
+            self._registry.dismiss(tenant)
             with anyio.CancelScope(shield=True):
-                await self._close(slot, "unregister")
+                await tenant.close()
 
     async def reload_provider(self, name: str) -> None:
         """Reload ``name`` (its ``reload``: by default cleanup, then initialize).
@@ -244,28 +179,8 @@ class ProviderManager:
             UnknownProvider: no provider ``name`` is registered (a ValueError).
             whatever ``reload`` raised.
         """
-        slot = self._registered(name)
-        async with slot.lock:
-            if self._providers.get(name) is not slot:
-                raise UnknownProvider(name, self.names())
-            started = anyio.current_time()
-            before = slot.record
-            reloading = False
-            try:
-                await self._write(slot, ProviderStatus.RELOADING)
-                reloading = True
-                await self._call(slot, slot.provider.reload)
-            except BaseException as exc:
-                with anyio.CancelScope(shield=True):
-                    if reloading:
-                        await self._cleanup_after(slot, exc)
-                        await self._write_failure(slot, exc)
-                    else:  # cancelled before the reload began: nothing changed
-                        await self._write(slot, before.status, error=before.error)
-                    await self._record("reload", slot, started, False)
-                raise
-            await self._write(slot, ProviderStatus.READY)
-            await self._record("reload", slot, started, True)
+        async with self._registry.serialized(name) as tenant:
+            await tenant.reload()
 
     async def cleanup(self) -> None:
         """Unregister every provider, in reverse order of registration.
@@ -276,19 +191,10 @@ class ProviderManager:
         Raises:
             ExceptionGroup: the errors of the cleanups that failed.
         """
-        errors: list[Exception] = []
-        failed: list[str] = []
-        for name in reversed(list(self._providers)):
-            try:
-                await self.unregister(name)
-            except UnknownProvider:
-                continue  # unregistered meanwhile by another task
-            except Exception as exc:
-                errors.append(exc)
-                failed.append(name)
-        if errors:
-            names = ", ".join(repr(name) for name in failed)
-            raise ExceptionGroup(f"cleanup of provider(s) {names} failed", errors)
+        closers = [
+            (name, partial(self._unregister_if_present, name)) for name in self._registry.names()
+        ]
+        await close_all(reversed(closers), message=_cleanup_failed)
 
     async def aclose(self) -> None:
         """Clean up every provider (reverse order, shielded) and close the manager.
@@ -307,42 +213,31 @@ class ProviderManager:
         try:
             with anyio.CancelScope(shield=True):
                 await self.cleanup()
-                if self._pending:  # registrations in flight end, cleaned up, on their own
-                    self._pending_done = anyio.Event()
-                    await self._pending_done.wait()
+                await self._registry.registrations_ended()
         finally:
-            # Every host has been told to stop: this waits for them to end.
-            task_group, self._task_group = self._task_group, None
-            if task_group is not None:
-                await task_group.__aexit__(None, None, None)
+            await self._release()
+
+    async def _release(self) -> None:
+        """Wait for the hosts to end (every one was told to stop), then close our own store."""
+        try:
+            await self._runner.aclose(cancel=False)
+        finally:
             if self._owns_store:
                 with anyio.CancelScope(shield=True):
-                    await self._store.aclose()
+                    await self._book.store.aclose()
 
     async def __aenter__(self) -> Self:
         """Run the manager: each provider's lifecycle calls run in a task of its own."""
         self._check_open()
-        if self._task_group is not None:
-            raise RuntimeError("this ProviderManager is already running (entered twice)")
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
+        await self._runner.open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- lookups ---------------------------------------------------------------
 
     def get_provider(self, name: str) -> Provider[Any] | None:
         """The provider registered as ``name``, or ``None``."""
-        slot = self._providers.get(name)
-        return None if slot is None else slot.provider
+        tenant = self._registry.get(name)
+        return None if tenant is None else tenant.provider
 
     @overload
     def get(self, name: str) -> Provider[Any]: ...
@@ -357,7 +252,7 @@ class ProviderManager:
             UnknownProvider: no provider ``name`` is registered (a ValueError).
             TypeError: it is not an instance of ``kind``.
         """
-        provider = self._registered(name).provider
+        provider = self._registry.registered(name).provider
         if not isinstance(provider, kind):
             raise TypeError(
                 f"provider {name!r} is a {type(provider).__name__}, not a {kind.__name__}"
@@ -366,25 +261,23 @@ class ProviderManager:
 
     def get_providers_by_type(self, type: ProviderType) -> list[Provider[Any]]:
         """The providers of ``type``, in order of registration."""
-        return [s.provider for s in self._providers.values() if s.provider.metadata.type == type]
+        return [t.provider for t in self._registry.tenants() if t.metadata.type == type]
 
     def get_providers_by_capability(self, capability: str) -> list[Provider[Any]]:
         """The providers listing ``capability``, in order of registration."""
         return [
-            s.provider
-            for s in self._providers.values()
-            if capability in s.provider.metadata.capabilities
+            t.provider for t in self._registry.tenants() if capability in t.metadata.capabilities
         ]
 
     def names(self) -> list[str]:
         """The names of the registered providers, in order of registration."""
-        return list(self._providers)
+        return self._registry.names()
 
     def __contains__(self, name: object) -> bool:
-        return name in self._providers
+        return name in self._registry
 
     def __len__(self) -> int:
-        return len(self._providers)
+        return len(self._registry)
 
     # -- health ----------------------------------------------------------------
 
@@ -398,47 +291,24 @@ class ProviderManager:
         """
         results: dict[str, str | None] = {}
         async with anyio.create_task_group() as task_group:
-            for slot in list(self._providers.values()):
-                if slot.ping is not None:
-                    task_group.start_soon(self._ping, slot, slot.ping, results)
+            for tenant in self._registry.tenants():
+                if tenant.ping is not None:
+                    task_group.start_soon(self._check, tenant, results)
         return results
 
-    async def _ping(self, slot: _Slot, ping: Ping, results: dict[str, str | None]) -> None:
-        started = anyio.current_time()
-        error: str | None = None
-        try:
-            result = ping(slot.provider)
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:  # a health check reports what failed, it never raises it
-            error = _describe(exc)
-        results[slot.record.name] = error
-        if self._providers.get(slot.record.name) is slot:
-            status = slot.record.status
-            keep = slot.record.error if status is not ProviderStatus.READY else None
-            await self._write(
-                slot,
-                status,
-                error=keep if error is None else error,
-                healthy=error is None,
-                checked_at=self._clock(),
-            )
-        await self._record("ping", slot, started, error is None)
+    async def _check(self, tenant: Tenant, results: dict[str, str | None]) -> None:
+        error = await tenant.check(partial(self._registry.holds, tenant))
+        results[tenant.name] = None if error is None else describe(error)
 
     # -- observable state --------------------------------------------------------
 
     async def status(self, name: str) -> ProviderRecord | None:
         """The record of ``name`` in the store (also after it was closed), or ``None``."""
-        value = await self._store.get(self._prefix + name)
-        return None if value is None else msgspec.convert(value, ProviderRecord)
+        return await self._book.get(name)
 
     async def statuses(self) -> dict[str, ProviderRecord]:
         """Every record under the prefix, by provider name."""
-        found: dict[str, ProviderRecord] = {}
-        keys = [key async for key in self._store.scan(self._prefix)]
-        for key, value in (await self._store.get_many(keys)).items():
-            found[key[len(self._prefix) :]] = msgspec.convert(value, ProviderRecord)
-        return found
+        return await self._book.all()
 
     def changes(
         self,
@@ -455,13 +325,13 @@ class ProviderManager:
         ``provider:<name>`` and a set's value a record (decode it with
         ``ProviderRecord.from_value``). See :meth:`pepperflow.stores.Store.changes`.
         """
-        return self._store.changes(
-            self._prefix + (pattern or ""), replay=replay, buffer=buffer, overflow=overflow
+        return self._book.store.changes(
+            self._book.key(pattern or ""), replay=replay, buffer=buffer, overflow=overflow
         )
 
     def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
         """Call ``callback(change)`` on each change of the records of names matching ``pattern``."""
-        return self._store.subscribe(self._prefix + (pattern or ""), callback)
+        return self._book.store.subscribe(self._book.key(pattern or ""), callback)
 
     # -- internals ---------------------------------------------------------------
 
@@ -469,88 +339,18 @@ class ProviderManager:
         if self._closed:
             raise anyio.ClosedResourceError("this ProviderManager is closed; create a new one")
 
-    def _registered(self, name: str) -> _Slot:
-        slot = self._providers.get(name)
-        if slot is None:
-            if not isinstance(name, str):
-                raise TypeError(f"provider names are str, got {type(name).__name__}: {name!r}")
-            raise UnknownProvider(name, self.names())
-        return slot
-
-    async def _call(self, slot: _Slot, fn: Callable[[], Awaitable[None]]) -> None:
-        if slot.host is None:
-            await fn()
-        else:
-            await slot.host.call(fn)
-
-    def _stop_host(self, slot: _Slot) -> None:
-        if slot.host is not None:
-            slot.host.stop()
-
-    async def _close(self, slot: _Slot, operation: str) -> None:
-        """Clean ``slot`` up and record ``closed`` (or ``failed``); the caller shields."""
-        started = anyio.current_time()
-        try:
-            await self._call(slot, slot.provider.cleanup)
-        except BaseException as exc:
-            exc.add_note(f"while cleaning up provider {slot.record.name!r}")
-            await self._write_failure(slot, exc)
-            await self._record(operation, slot, started, False)
-            raise
-        finally:
-            self._stop_host(slot)
-        await self._write(slot, ProviderStatus.CLOSED)
-        await self._record(operation, slot, started, True)
-
-    async def _cleanup_after(self, slot: _Slot, exc: BaseException) -> None:
-        """After a failed initialize or reload: release what was acquired."""
-        try:
-            await self._call(slot, slot.provider.cleanup)
-        except Exception as error:
-            exc.add_note(
-                f"provider {slot.record.name!r}: the cleanup after this failure failed too:"
-                f" {_describe(error)}"
+    def _admit(self, tenant: Tenant) -> None:
+        """Register ``tenant``, initialized; refused once the manager closed."""
+        if self._closed:
+            raise anyio.ClosedResourceError(
+                f"the ProviderManager closed while provider {tenant.name!r} was initializing"
             )
-            logger.error(
-                "provider %r: cleanup after a failed initialize or reload failed",
-                slot.record.name,
-                exc_info=error,
-            )
+        self._registry.admit(tenant)
 
-    async def _write(
-        self,
-        slot: _Slot,
-        status: ProviderStatus,
-        *,
-        error: str | None = None,
-        **fields: Any,
-    ) -> None:
-        record = msgspec.structs.replace(
-            slot.record, status=status, changed_at=self._clock(), error=error, **fields
-        )
-        slot.record = record
-        await self._store.set(self._prefix + record.name, msgspec.to_builtins(record))
-
-    async def _write_failure(self, slot: _Slot, exc: BaseException) -> None:
-        """Record ``failed`` with the error of ``exc``; a failing write is noted on ``exc``."""
-        try:
-            await self._write(slot, ProviderStatus.FAILED, error=_describe(exc))
-        except Exception as error:
-            exc.add_note(
-                f"provider {slot.record.name!r}: recording the failure in the store failed:"
-                f" {_describe(error)}"
-            )
-
-    async def _record(self, operation: str, slot: _Slot, started: float, success: bool) -> None:
-        if self._monitor is not None:
-            await self._monitor.record_operation(
-                operation,
-                slot.record.type,
-                success,
-                anyio.current_time() - started,
-                name=slot.record.name,
-            )
+    async def _unregister_if_present(self, name: str) -> None:
+        with suppress(UnknownProvider):  # unregistered meanwhile by another task
+            await self.unregister(name)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._providers)} providers"
+        state = "closed" if self._closed else f"{len(self._registry)} providers"
         return f"<ProviderManager {state}>"

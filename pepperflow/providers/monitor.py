@@ -1,4 +1,4 @@
-"""ProviderMonitor: provider operations as metrics, in a registry the application owns."""
+"""ProviderMonitor: the metrics sink of a ProviderManager, and R084's ``record_operation``."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ __all__ = ["ProviderMonitor"]
 
 
 class ProviderMonitor:
-    """Records provider operations: a counter and a duration histogram.
+    """Where a :class:`~pepperflow.ProviderManager`'s operations are measured.
 
-    Each operation adds 1 to the counter ``provider_operations`` with the
-    labels ``operation``, ``type``, ``success`` (``"true"``/``"false"``) and
-    the caller's labels; a successful one also observes its duration in
-    seconds in the histogram ``provider_duration`` (same labels but
-    ``success``). Pass it to ``ProviderManager(monitor=...)`` to have every
-    register, unregister (also those of cleanup and close), reload and ping
-    recorded with the provider's name.
+    Given to ``ProviderManager(monitor=...)``, its :attr:`metrics` sink
+    receives every register, unregister (also those of cleanup and close),
+    reload and ping in pepperflow's one metrics vocabulary: the counter
+    ``pepperflow_operations`` and the histogram
+    ``pepperflow_operation_seconds``, labels ``component="provider"``,
+    ``operation``, ``outcome`` (``"ok"`` or the error's class name),
+    ``provider`` (the name) and ``type``.
+
+    :meth:`record_operation` is R084's call, kept as a thin alias in R084's
+    own series: ``provider_operations`` and ``provider_duration``.
 
     Args:
         metrics: where the metrics go; a new :class:`~pepperflow.MetricsRegistry`
@@ -35,7 +38,12 @@ class ProviderMonitor:
         duration: float = 0.0,
         **labels: str,
     ) -> None:
-        """Record one ``operation`` on a provider of ``provider_type``.
+        """Record one ``operation`` on a provider of ``provider_type`` in R084's series.
+
+        Adds 1 to the counter ``provider_operations`` (labels ``operation``,
+        ``type``, ``success`` as ``"true"``/``"false"``, and ``labels``);
+        a success also observes ``duration`` in the histogram
+        ``provider_duration`` (the same labels but ``success``).
 
         Raises:
             TypeError: a label value that is not a str, or a non-number duration.

@@ -158,6 +158,7 @@ async def test_a_ping_given_at_registration_replaces_the_providers_own() -> None
 
 
 async def test_a_manager_with_a_monitor_records_every_operation() -> None:
+    """In the one metrics vocabulary: component "provider", labels provider and type."""
     monitor = ProviderMonitor()
     async with ProviderManager(monitor=monitor) as providers:
         await providers.register(Pinged("a"))
@@ -168,20 +169,42 @@ async def test_a_manager_with_a_monitor_records_every_operation() -> None:
     metrics = monitor.metrics
     assert isinstance(metrics, MetricsRegistry)
 
-    def count(operation: str, success: str, name: str, type: str = "custom") -> float:
+    def count(operation: str, outcome: str, provider: str, type: str = "custom") -> float:
         return metrics.value(
-            "provider_operations", operation=operation, type=type, success=success, name=name
+            "pepperflow_operations",
+            component="provider",
+            operation=operation,
+            outcome=outcome,
+            provider=provider,
+            type=type,
         )
 
-    assert count("register", "true", "a") == 1
-    assert count("reload", "true", "a") == 1
-    assert count("ping", "true", "a") == 1
-    assert count("unregister", "true", "a") == 1
-    assert count("register", "false", "b", "storage") == 1
-    assert metrics.total("provider_operations") == 5
+    assert count("register", "ok", "a") == 1
+    assert count("reload", "ok", "a") == 1
+    assert count("ping", "ok", "a") == 1
+    assert count("unregister", "ok", "a") == 1
+    assert count("register", "ValueError", "b", "storage") == 1
+    assert metrics.total("pepperflow_operations") == 5
     durations = {
         (s.labels["operation"], s.count)
         for s in metrics.samples()
-        if s.name == "provider_duration" and s.labels["name"] == "a"
+        if s.name == "pepperflow_operation_seconds" and s.labels["provider"] == "a"
     }
     assert durations == {("register", 1), ("reload", 1), ("ping", 1), ("unregister", 1)}
+
+
+async def test_an_unhealthy_check_is_measured_with_its_error_class() -> None:
+    metrics = MetricsRegistry()
+    async with ProviderManager(monitor=ProviderMonitor(metrics)) as providers:
+        await providers.register(Pinged("sick", ConnectionError("no route")))
+        assert await providers.check_health() == {"sick": "ConnectionError: no route"}
+    labels = {"component": "provider", "provider": "sick", "type": "custom"}
+    assert (
+        metrics.value(
+            "pepperflow_operations", operation="ping", outcome="ConnectionError", **labels
+        )
+        == 1
+    )
+    assert (
+        metrics.total("pepperflow_operations", outcome="ok", **labels) == 2
+    )  # register, unregister
