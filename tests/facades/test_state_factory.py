@@ -246,9 +246,10 @@ async def test_every_manager_records_into_the_factorys_metrics(in_tmp: Path) -> 
             manager: BaseStateManager[Any] = factory.create_manager(name, kind)
             await manager.set("k", 1)
             await manager.get("missing")
-    assert metrics.total("state_manager_set", success="true") == 3
-    assert metrics.value("state_manager_set", success="true", manager="p") == 1
-    assert metrics.total("state_manager_get", reason="not_found") == 3
+    ops = "pepperflow_operations"
+    assert metrics.total(ops, component="state", operation="set", outcome="ok") == 3
+    assert metrics.value(ops, component="state", operation="set", outcome="ok", manager="p") == 1
+    assert metrics.total(ops, component="state", operation="get", outcome="not_found") == 3
 
 
 async def test_entering_twice_or_after_use_is_refused(in_tmp: Path) -> None:
