@@ -40,11 +40,11 @@ class StoreBinding:
         "_hosted",
         "_lock",
         "_make",
-        "_ready",
         "_runner",
         "_store",
         "on_ready",
         "owner",
+        "ready",
     )
 
     def __init__(
@@ -64,8 +64,11 @@ class StoreBinding:
         self.on_ready = on_ready
         self._hosted = False
         self._closed = False
-        # Used as it is unless it must be hosted.
-        self._ready = runner is None or (isinstance(store, MemoryStore) and not runner.entered)
+        #: The store while it needs no opening (an operation's fast path:
+        #: ``binding.ready or await binding.open()``), else ``None``.
+        self.ready: Store | None = None
+        if runner is None or (isinstance(store, MemoryStore) and not runner.entered):
+            self.ready = store  # used as it is unless it must be hosted
         self._lock = anyio.Lock()
         self.owner = owner
 
@@ -89,22 +92,16 @@ class StoreBinding:
     def closed(self) -> bool:
         return self._closed
 
-    async def use(self) -> Store:
-        """The store, opened first if it must run and is not running yet."""
-        if self._ready:
-            return self._store
-        return await self.open()
-
     async def open(self) -> Store:
         """Open (run) the store now if it must be and is not yet; return it."""
         if self._closed:
             raise anyio.ClosedResourceError(f"{self.owner} is closed")
         runner, make = self._runner, self._make
         if runner is None or make is None or self._hosted:
-            self._ready = True
+            self.ready = self._store
             return self._store
         if isinstance(self._store, MemoryStore) and not runner.entered:
-            self._ready = True  # works unopened; its expiry is lazy
+            self.ready = self._store  # works unopened; its expiry is lazy
             return self._store
         async with self._lock:
             if self._closed:
@@ -121,7 +118,7 @@ class StoreBinding:
                 self._store = make()  # a failed store is not reused (a RedisStore cannot be)
                 raise
             self._hosted = True
-            self._ready = True
+            self.ready = store
         if not was_usable and self.on_ready is not None:
             self.on_ready(store)
         return store
@@ -131,7 +128,7 @@ class StoreBinding:
         if self._closed:
             return
         self._closed = True
-        self._ready = False
+        self.ready = None
         if self._runner is None:
             return  # the application's store
         if self._hosted:

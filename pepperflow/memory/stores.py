@@ -82,7 +82,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
 
     @measured_coroutine("get", outcome=_found)
     async def get(self, key: str) -> MemoryEntry[T] | None:
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         entry = await store.entry(key)
         if entry is None:
             return None
@@ -105,7 +105,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
         ttl: timedelta | float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         await store.set(key, value, ttl=ttl, metadata=metadata)
 
     def scan(self, pattern: str | None = None, batch_size: int = 100) -> AsyncIterator[str]:
@@ -116,7 +116,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
 
     @measured_coroutine("clear")
     async def clear(self, pattern: str | None = None) -> int:
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         return await store.clear(pattern)
 
 
@@ -137,7 +137,7 @@ class _Scan:
     async def __anext__(self) -> str:
         keys = self._keys
         if keys is None:
-            store = await self._binding.use()
+            store = self._binding.ready or await self._binding.open()
             keys = self._keys = store.scan(self._pattern, batch_size=self._batch)
         return await keys.__anext__()
 

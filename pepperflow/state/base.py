@@ -144,7 +144,7 @@ class BaseStateManager(StoreView, StateManager[T]):
     @measured_coroutine("get", outcome=_found)
     async def _get(self, key: str) -> Any:
         """The value of ``key``, or ``_MISSING``."""
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         return await store.get(key, _MISSING)
 
     @measured_coroutine("set")
@@ -163,7 +163,7 @@ class BaseStateManager(StoreView, StateManager[T]):
         a change like a delete.
         """
         meta = self._metadata(key, type, metadata)
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         await store.set(key, value, ttl=ttl, metadata=meta)
 
     @measured_coroutine("list")
@@ -171,7 +171,7 @@ class BaseStateManager(StoreView, StateManager[T]):
         self, pattern: str | None = None, type: StateType | None = None
     ) -> builtins.list[str]:
         kind = None if type is None else as_state_type(type)
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         keys: builtins.list[str] = []
         async for key in store.scan(pattern):
             if kind is not None:
@@ -184,7 +184,7 @@ class BaseStateManager(StoreView, StateManager[T]):
 
     @measured_coroutine("entry")
     async def entry(self, key: str) -> StateEntry[T] | None:
-        store = await self._binding.use()
+        store = self._binding.ready or await self._binding.open()
         entry = await store.entry(key)
         if entry is None:
             return None
