@@ -294,3 +294,31 @@ async def test_a_cancelled_first_use_leaves_the_manager_usable(in_tmp: Path) -> 
         entry = await persistent.entry("k")
         assert entry is not None
         assert 1 <= entry.version <= 5
+
+
+class _FailsToClose(MemoryStore):
+    async def aclose(self) -> None:
+        await super().aclose()
+        raise OSError(f"{self.name} could not flush")
+
+
+async def test_closing_closes_everything_then_raises_what_failed(in_tmp: Path) -> None:
+    factory = StateManagerFactory(ephemeral=_FailsToClose)
+    async with factory:
+        await factory.create_manager("a").set("k", 1)
+        fine = factory.create_manager("b", "persistent")
+        await fine.set("k", 1)
+        with pytest.raises(OSError, match="a could not flush"):
+            await factory.aclose()  # inside the block: the group stays for it
+        assert fine.store.statistics().closed, "the other stores are closed too"
+    factory = StateManagerFactory(ephemeral=_FailsToClose)
+    async with factory:
+        for name in ("a", "b"):
+            await factory.create_manager(name).set("k", 1)
+        with pytest.raises(ExceptionGroup, match="closing failed") as caught:
+            await factory.aclose()
+    assert [str(error) for error in caught.value.exceptions] == [
+        "b could not flush",
+        "a could not flush",
+    ], "the last manager made is closed first"
+    assert "BaseStateManager 'a'" in str(caught.value)

@@ -259,6 +259,23 @@ async def test_metrics_go_to_the_registry_passed_in() -> None:
     assert counts["pepperflow_operations", "set", "UnencodableValue"] == 1
 
 
+async def test_a_view_without_metrics_records_nothing_and_one_with_them_everything() -> None:
+    quiet: BaseStateManager[int] = BaseStateManager(name="q")
+    metrics = MetricsRegistry()
+    counted: BaseStateManager[int] = BaseStateManager(name="c", metrics=metrics)
+    for state in (quiet, counted):
+        await state.set("k", 1)
+        assert await state.get("k") == 1
+        assert await state.get("nope", -1) == -1
+        assert await state.exists("k") and await state.delete("k")
+        assert await state.list() == [] and await state.entry("k") is None
+    ops = "pepperflow_operations"
+    assert metrics.total(ops, manager="c") == 7
+    assert metrics.total(ops, manager="q") == 0
+    for operation in ("set", "exists", "delete", "list", "entry"):
+        assert metrics.value(ops, component="state", manager="c", operation=operation, outcome="ok")
+
+
 async def test_a_metrics_object_without_counter_is_refused() -> None:
     with pytest.raises(TypeError, match="MetricsSink"):
         BaseStateManager(metrics=object())  # type: ignore[arg-type]
