@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from .._hosting import Runner, StoreBinding, StoreView
+from .._binding import StoreBinding
 from .._metrics import MetricsSink
 from .._patterns import compile_pattern
+from .._runner import Runner
 from .._store_specs import StoreSpec, named_url, resolve
+from .._view import StoreView, measured_coroutine, view_meter
 from ..stores.base import Store
 from ..stores.memory import MemoryStore as _MemoryBackend
 from ..stores.redis import RedisStore
@@ -37,7 +39,11 @@ def _time(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class BaseMemoryStore(MemoryStore[T], StoreView):
+def _found(entry: MemoryEntry[Any] | None) -> str:
+    return "not_found" if entry is None else "ok"
+
+
+class BaseMemoryStore(StoreView, MemoryStore[T]):
     """R055's memory store over a pepperflow store.
 
     Args:
@@ -45,15 +51,13 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
             it), or a store URL or SQLite file path (the memory store then
             owns the store it builds: ``async with`` runs it, ``aclose()``
             closes it; without ``async with`` it opens on first use).
-        metrics: where ``memory_store_<operation>`` counters go (a
-            :class:`~pepperflow.MetricsRegistry` the application owns);
-            none are recorded without it.
+        metrics: the application's :class:`~pepperflow.MetricsSink`, if
+            operations are to be recorded.
 
-    Metrics, labelled with the store's name (``store=``) and ``success``:
-    ``memory_store_get`` (``reason="not_found"`` for a key absent or
-    expired), ``memory_store_set``, ``memory_store_delete``
-    (``reason="not_found"``); any operation that raises is counted with
-    ``success="false"`` and the exception's class name as ``reason``.
+    ``get``, ``set``, ``delete``, ``exists`` and ``clear`` are each recorded
+    as :mod:`pepperflow._meter` describes, with ``component="memory"`` and
+    the store's name as ``store``; a ``get`` or ``delete`` that finds no
+    key (absent or expired) has the outcome ``"not_found"``.
     """
 
     def __init__(self, store: StoreSpec, *, metrics: MetricsSink | None = None) -> None:
@@ -66,7 +70,7 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
         owner = f"{type(self).__name__} {store.name!r}"
         runner = None if make is None else Runner(owner)
         binding = StoreBinding(owner, store, make=make, runner=runner)
-        self._init_view(binding, runner, metrics, "memory_store", {"store": store.name})
+        self._init_view(binding, runner, view_meter(metrics, "memory", store=store.name))
 
     @property
     def name(self) -> str:
@@ -76,17 +80,12 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} over {self.store!r}>"
 
+    @measured_coroutine("get", outcome=_found)
     async def get(self, key: str) -> MemoryEntry[T] | None:
-        try:
-            store = await self._binding.use()
-            entry = await store.entry(key)
-        except BaseException as exc:
-            self._failed("get", exc)
-            raise
+        store = self._binding.ready or await self._binding.open()
+        entry = await store.entry(key)
         if entry is None:
-            self._record("get", False, reason="not_found")
             return None
-        self._record("get", True)
         value: T = entry.value
         return MemoryEntry(
             entry.key,
@@ -98,6 +97,7 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
             version=entry.version,
         )
 
+    @measured_coroutine("set")
     async def set(
         self,
         key: str,
@@ -105,19 +105,8 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
         ttl: timedelta | float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        try:
-            store = await self._binding.use()
-            await store.set(key, value, ttl=ttl, metadata=metadata)
-        except BaseException as exc:
-            self._failed("set", exc)
-            raise
-        self._record("set", True)
-
-    async def delete(self, key: str) -> bool:
-        return await self._delete(key)
-
-    async def exists(self, key: str) -> bool:
-        return await self._exists(key)
+        store = self._binding.ready or await self._binding.open()
+        await store.set(key, value, ttl=ttl, metadata=metadata)
 
     def scan(self, pattern: str | None = None, batch_size: int = 100) -> AsyncIterator[str]:
         if type(batch_size) is not int or batch_size < 1:
@@ -125,13 +114,10 @@ class BaseMemoryStore(MemoryStore[T], StoreView):
         compile_pattern(pattern)
         return _Scan(self._binding, pattern, batch_size)
 
+    @measured_coroutine("clear")
     async def clear(self, pattern: str | None = None) -> int:
-        try:
-            store = await self._binding.use()
-            return await store.clear(pattern)
-        except BaseException as exc:
-            self._failed("clear", exc)
-            raise
+        store = self._binding.ready or await self._binding.open()
+        return await store.clear(pattern)
 
 
 class _Scan:
@@ -151,7 +137,7 @@ class _Scan:
     async def __anext__(self) -> str:
         keys = self._keys
         if keys is None:
-            store = await self._binding.use()
+            store = self._binding.ready or await self._binding.open()
             keys = self._keys = store.scan(self._pattern, batch_size=self._batch)
         return await keys.__anext__()
 

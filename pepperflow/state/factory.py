@@ -23,9 +23,11 @@ from __future__ import annotations
 from typing import Any, Literal, Self, overload
 
 import anyio
+import anyio.abc
 
-from .._hosting import Runner, StoreBinding
+from .._binding import StoreBinding
 from .._metrics import MetricsSink
+from .._runner import Runner, close_each
 from .._store_specs import StoreSpec, check_spec, default_state_path, resolve
 from ._types import StateType, as_state_type
 from .managers import BaseStateManager, PersistentStateManager, SharedStateManager
@@ -39,7 +41,7 @@ _KINDS: dict[StateType, type[BaseStateManager[Any]]] = {
 }
 
 
-class StateManagerFactory:
+class StateManagerFactory(anyio.abc.AsyncResource):
     """Makes (once per name) and closes the state managers of an application.
 
     Args:
@@ -145,34 +147,24 @@ class StateManagerFactory:
         return manager
 
     async def __aenter__(self) -> Self:
+        """Run the factory's task group for the block (refused when it runs already)."""
         await self._runner.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        try:
-            await self._close_managers()
-        finally:
-            await self._runner.__aexit__(None, None, None)
+        self._runner.end_block()
+        await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every manager and the stores the factory built (idempotent).
+        """Close every manager, the last made first, and the stores the factory built.
 
-        Stores given as they are stay open (the application's).
+        Idempotent. Stores given as they are stay open (the application's).
+        One failure to close is raised as itself, several as one
+        ``ExceptionGroup``.
         """
+        self._runner.refuse()
         try:
-            await self._close_managers()
+            managers = reversed(list(self._managers.values()))
+            await close_each((repr(manager), manager.aclose) for manager in managers)
         finally:
             await self._runner.aclose()
-
-    async def _close_managers(self) -> None:
-        self._runner.closed = True
-        errors: list[Exception] = []
-        for manager in reversed(list(self._managers.values())):
-            try:
-                await manager.aclose()
-            except Exception as exc:
-                errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup("closing failed", errors)

@@ -182,14 +182,22 @@ async def test_metrics_go_to_the_registry_passed_in() -> None:
         await memory.set("k", 1, ttl=-1)
     with pytest.raises(InvalidPattern):
         await memory.clear(3)  # type: ignore[arg-type]
-    value = metrics.value
-    assert value("memory_store_set", success="true", store="mem") == 1
-    assert value("memory_store_set", success="false", reason="InvalidTTL", store="mem") == 1
-    assert value("memory_store_get", success="true", store="mem") == 1
-    assert value("memory_store_get", success="false", reason="not_found", store="mem") == 1
-    assert value("memory_store_delete", success="true", store="mem") == 1
-    assert value("memory_store_delete", success="false", reason="not_found", store="mem") == 1
-    assert metrics.total("memory_store_clear", success="false") == 1
+
+    counted = {
+        (sample.labels["operation"], sample.labels["outcome"]): sample.value
+        for sample in metrics.samples()
+        if sample.name == "pepperflow_operations"
+        and sample.labels == {**sample.labels, "component": "memory", "store": "mem"}
+    }
+    assert counted == {
+        ("set", "ok"): 1,
+        ("set", "InvalidTTL"): 1,
+        ("get", "ok"): 1,
+        ("get", "not_found"): 1,
+        ("delete", "ok"): 1,
+        ("delete", "not_found"): 1,
+        ("clear", "InvalidPattern"): 1,
+    }
 
 
 async def test_an_expired_entry_reads_as_absent_without_deadlock() -> None:

@@ -246,9 +246,10 @@ async def test_every_manager_records_into_the_factorys_metrics(in_tmp: Path) -> 
             manager: BaseStateManager[Any] = factory.create_manager(name, kind)
             await manager.set("k", 1)
             await manager.get("missing")
-    assert metrics.total("state_manager_set", success="true") == 3
-    assert metrics.value("state_manager_set", success="true", manager="p") == 1
-    assert metrics.total("state_manager_get", reason="not_found") == 3
+    ops = "pepperflow_operations"
+    assert metrics.total(ops, component="state", operation="set", outcome="ok") == 3
+    assert metrics.value(ops, component="state", operation="set", outcome="ok", manager="p") == 1
+    assert metrics.total(ops, component="state", operation="get", outcome="not_found") == 3
 
 
 async def test_entering_twice_or_after_use_is_refused(in_tmp: Path) -> None:
@@ -293,3 +294,31 @@ async def test_a_cancelled_first_use_leaves_the_manager_usable(in_tmp: Path) -> 
         entry = await persistent.entry("k")
         assert entry is not None
         assert 1 <= entry.version <= 5
+
+
+class _FailsToClose(MemoryStore):
+    async def aclose(self) -> None:
+        await super().aclose()
+        raise OSError(f"{self.name} could not flush")
+
+
+async def test_closing_closes_everything_then_raises_what_failed(in_tmp: Path) -> None:
+    factory = StateManagerFactory(ephemeral=_FailsToClose)
+    async with factory:
+        await factory.create_manager("a").set("k", 1)
+        fine = factory.create_manager("b", "persistent")
+        await fine.set("k", 1)
+        with pytest.raises(OSError, match="a could not flush"):
+            await factory.aclose()  # inside the block: the group stays for it
+        assert fine.store.statistics().closed, "the other stores are closed too"
+    factory = StateManagerFactory(ephemeral=_FailsToClose)
+    async with factory:
+        for name in ("a", "b"):
+            await factory.create_manager(name).set("k", 1)
+        with pytest.raises(ExceptionGroup, match="closing failed") as caught:
+            await factory.aclose()
+    assert [str(error) for error in caught.value.exceptions] == [
+        "b could not flush",
+        "a could not flush",
+    ], "the last manager made is closed first"
+    assert "BaseStateManager 'a'" in str(caught.value)

@@ -245,14 +245,35 @@ async def test_metrics_go_to_the_registry_passed_in() -> None:
         await state.get("")
     with pytest.raises(UnencodableValue):
         await state.set("k", object())  # type: ignore[arg-type]
-    value = metrics.value
-    assert value("state_manager_set", success="true", manager="m") == 1
-    assert value("state_manager_get", success="true", manager="m") == 1
-    assert value("state_manager_get", success="false", reason="not_found", manager="m") == 1
-    assert value("state_manager_get", success="false", reason="InvalidKey", manager="m") == 1
-    assert value("state_manager_delete", success="true", manager="m") == 1
-    assert value("state_manager_delete", success="false", reason="not_found", manager="m") == 1
-    assert value("state_manager_set", success="false", reason="UnencodableValue", manager="m") == 1
+
+    counts: dict[tuple[str, str, str], float] = {}
+    for sample in metrics.samples():
+        assert sample.labels["component"] == "state" and sample.labels["manager"] == "m"
+        operation = (sample.name, sample.labels["operation"], sample.labels["outcome"])
+        counts[operation] = sample.count or sample.value  # a histogram's count, a counter's value
+    for outcome in ("get", "ok"), ("get", "not_found"), ("get", "InvalidKey"), ("set", "ok"):
+        assert counts["pepperflow_operations", *outcome] == 1
+        assert counts["pepperflow_operation_seconds", *outcome] == 1
+    assert counts["pepperflow_operations", "delete", "ok"] == 1
+    assert counts["pepperflow_operations", "delete", "not_found"] == 1
+    assert counts["pepperflow_operations", "set", "UnencodableValue"] == 1
+
+
+async def test_a_view_without_metrics_records_nothing_and_one_with_them_everything() -> None:
+    quiet: BaseStateManager[int] = BaseStateManager(name="q")
+    metrics = MetricsRegistry()
+    counted: BaseStateManager[int] = BaseStateManager(name="c", metrics=metrics)
+    for state in (quiet, counted):
+        await state.set("k", 1)
+        assert await state.get("k") == 1
+        assert await state.get("nope", -1) == -1
+        assert await state.exists("k") and await state.delete("k")
+        assert await state.list() == [] and await state.entry("k") is None
+    ops = "pepperflow_operations"
+    assert metrics.total(ops, manager="c") == 7
+    assert metrics.total(ops, manager="q") == 0
+    for operation in ("set", "exists", "delete", "list", "entry"):
+        assert metrics.value(ops, component="state", manager="c", operation=operation, outcome="ok")
 
 
 async def test_a_metrics_object_without_counter_is_refused() -> None:

@@ -108,11 +108,9 @@ async def test_a_failing_callback_is_isolated_logged_and_counted(
         record.exc_info and isinstance(record.exc_info[1], RuntimeError)
         for record in caplog.records
     )
-    labels = {"manager": "iso"}
-    assert metrics.value("state_manager_notify", success="true", **labels) == 1
-    assert (
-        metrics.value("state_manager_notify", success="false", reason="RuntimeError", **labels) == 1
-    )
+    labels = {"component": "state", "manager": "iso", "operation": "notify"}
+    assert metrics.value("pepperflow_operations", outcome="ok", **labels) == 1
+    assert metrics.value("pepperflow_operations", outcome="RuntimeError", **labels) == 1
 
 
 async def test_unsubscribe_removes_one_subscription_at_a_time() -> None:
