@@ -50,6 +50,16 @@ def _memory(url: str) -> Store:
     return MemoryStore(name)
 
 
+#: A sqlite URL's query options and how each is read.
+_SQLITE_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "namespace": str,
+    "durability": str,
+    "busy_timeout": float,
+    "poll_interval": float,
+    "retain": int,
+}
+
+
 def _sqlite(url: str) -> Store:
     from .sqlite import SqliteStore
 
@@ -63,17 +73,12 @@ def _sqlite(url: str) -> Store:
     if not path:
         raise UnknownStoreURL(f"{url!r}: name the file, e.g. sqlite:///app.db")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    kwargs: dict[str, Any] = {}
     try:
-        if "namespace" in options:
-            kwargs["namespace"] = options.pop("namespace")
-        if "durability" in options:
-            kwargs["durability"] = options.pop("durability")
-        for name in ("busy_timeout", "poll_interval"):
-            if name in options:
-                kwargs[name] = float(options.pop(name))
-        if "retain" in options:
-            kwargs["retain"] = int(options.pop("retain"))
+        kwargs = {
+            name: convert(options.pop(name))
+            for name, convert in _SQLITE_OPTIONS.items()
+            if name in options
+        }
     except ValueError as exc:
         raise UnknownStoreURL(f"{url!r}: {exc}") from exc
     if options:

@@ -65,49 +65,65 @@ def parse_marbles(
         ValueError: an unclosed or nested group, an empty group, or an event
             after the end.
     """
-    values = values or {}
-    events: list[Event] = []
-    tick = 0
-    group: list[Event] | None = None
-    ended = False
+    parser = _Parser(diagram, values or {}, error)
     for pos, char in enumerate(diagram):
-        if char == " ":
-            continue
-        if char == "(":
-            if group is not None:
-                raise ValueError(f"marbles {diagram!r}: nested '(' at {pos}")
-            group = []
-            continue
-        if char == ")":
-            if not group:
-                raise ValueError(f"marbles {diagram!r}: ')' at {pos} closes no group")
-            events.extend(group)
-            group = None
-            tick += 1
-            continue
-        if char == "-":
-            if group is not None:
-                raise ValueError(f"marbles {diagram!r}: '-' inside a group at {pos}")
-            tick += 1
-            continue
-        if ended:
-            raise ValueError(f"marbles {diagram!r}: {char!r} at {pos} comes after the end")
-        if char == "|":
-            event: Event = (tick, "close", None)
-            ended = True
-        elif char == "#":
-            event = (tick, "error", error if error is not None else MarbleError("#"))
-            ended = True
-        else:
-            event = (tick, "next", values.get(char, char))
-        if group is not None:
-            group.append(event)
-        else:
-            events.append(event)
-            tick += 1
-    if group is not None:
+        if char != " ":
+            parser.feed(pos, char)
+    if parser.group is not None:
         raise ValueError(f"marbles {diagram!r}: unclosed '('")
-    return events
+    return parser.events
+
+
+class _Parser:
+    """The state of :func:`parse_marbles`: one character at a time."""
+
+    def __init__(self, diagram: str, values: Mapping[str, Any], error: Exception | None) -> None:
+        self.diagram = diagram
+        self.values = values
+        self.error = error
+        self.events: list[Event] = []
+        self.tick = 0
+        self.group: list[Event] | None = None
+        self.ended = False
+
+    def feed(self, pos: int, char: str) -> None:
+        if char == "(":
+            self._fail_in_group(pos, "nested '('")
+            self.group = []
+        elif char == ")":
+            if not self.group:
+                raise ValueError(f"marbles {self.diagram!r}: ')' at {pos} closes no group")
+            self.events.extend(self.group)
+            self.group = None
+            self.tick += 1
+        elif char == "-":
+            self._fail_in_group(pos, "'-' inside a group")
+            self.tick += 1
+        else:
+            self._event(pos, char)
+
+    def _fail_in_group(self, pos: int, what: str) -> None:
+        if self.group is not None:
+            raise ValueError(f"marbles {self.diagram!r}: {what} at {pos}")
+
+    def _event(self, pos: int, char: str) -> None:
+        if self.ended:
+            raise ValueError(f"marbles {self.diagram!r}: {char!r} at {pos} comes after the end")
+        event: Event
+        if char == "|":
+            event = (self.tick, "close", None)
+            self.ended = True
+        elif char == "#":
+            error = self.error if self.error is not None else MarbleError("#")
+            event = (self.tick, "error", error)
+            self.ended = True
+        else:
+            event = (self.tick, "next", self.values.get(char, char))
+        if self.group is not None:
+            self.group.append(event)
+        else:
+            self.events.append(event)
+            self.tick += 1
 
 
 def _symbol(kind: Kind, value: Any, values: Mapping[str, Any]) -> str:
