@@ -13,9 +13,8 @@ added here, once for every operator:
   (``asend* (athrow | aclose)?``, nothing after a terminal or a dispose),
   routes an exception raised by the downstream observer's ``asend`` to that
   observer's ``athrow``, and disposes its upstream when it terminates.
-* :class:`Serializer`: one delivery at a time to an observer fed by several
-  producers (subjects, merge, ...), in arrival order, with backpressure; a
-  producer re-entering from inside a delivery is queued, never deadlocked.
+* :class:`~pepperflow.streams._serial.Serializer` (its own module): one
+  delivery at a time to an observer fed by several producers.
 * :func:`throw_to` / :func:`close_to`: a terminal for an observer; if the
   observer's own ``athrow``/``aclose`` raises, nobody downstream is left to
   tell, so the error is logged on the ``"pepperflow"`` logger.
@@ -29,14 +28,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-import sys
 from abc import abstractmethod
-from collections import deque
 from collections.abc import Awaitable, Callable
-from types import CodeType, FrameType
 from typing import Any, Generic, TypeAlias, TypeVar
 
-import anyio
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
 __all__ = [
@@ -44,12 +39,10 @@ __all__ = [
     "Observable",
     "Operator",
     "Piped",
-    "Serializer",
     "Sink",
     "SyncDisposable",
     "as_observer",
     "close_to",
-    "delivers",
     "logger",
     "throw_to",
 ]
@@ -260,135 +253,6 @@ class Sink(AsyncObserver[_In], AsyncDisposable, Generic[_In, _Out]):
 
     def _on_dispose(self) -> None:
         """Cancel the sink's tasks, if any (synchronously; may run more than once)."""
-
-
-class _Item:
-    __slots__ = ("arg", "delivered", "fn", "turn")
-
-    def __init__(self, fn: Callable[[Any], Awaitable[None]], arg: Any) -> None:
-        self.fn = fn
-        self.arg = arg
-        self.turn: anyio.Event | None = None
-        self.delivered = False
-
-
-#: Code of the functions that deliver for a serializer held in their local ``gate``.
-_DELIVERING: set[CodeType] = set()
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def delivers(fn: _F) -> _F:
-    """Mark ``fn`` as delivering for the :class:`Serializer` in its local ``gate``.
-
-    :meth:`Serializer.is_reentrant` looks for such frames among the callers.
-    """
-    _DELIVERING.add(fn.__code__)
-    return fn
-
-
-class Serializer:
-    """Deliveries one at a time, in arrival order, with backpressure.
-
-    ``await serializer.run(deliver, item)`` returns once ``deliver(item)``
-    has run. When a delivery is in progress, a call from another task
-    waits for its turn (the task delivering runs the queued items in
-    order); a call made from inside a delivery (an observer feeding back
-    into its own source) is queued and returns at once, since waiting
-    would deadlock. If the delivering task is cancelled, the next waiter
-    takes over the queue; a waiter that is cancelled still has its item
-    delivered.
-
-    A hot path may inline :meth:`run` in a function marked with
-    :func:`delivers`: when ``not (s.busy or s.queue)``, bind the local
-    ``gate = s`` (only then: a frame with ``gate`` bound is delivering), set
-    ``gate.busy = True``, deliver, ``if gate.queue: await gate.drain()``,
-    and ``gate.leave()`` in a ``finally``. Nothing is paid per delivery to
-    detect re-entrant calls: only a call that finds the serializer busy
-    looks at its callers' frames (:meth:`is_reentrant`).
-    """
-
-    __slots__ = ("busy", "queue")
-
-    def __init__(self) -> None:
-        self.busy = False
-        self.queue: deque[_Item] = deque()
-
-    @delivers
-    async def run(self, deliver: Callable[[_X], Awaitable[None]], item: _X) -> None:
-        if self.busy or self.queue:
-            await self._run_queued(_Item(deliver, item))
-            return
-        gate = self  # bound only now: from here on this frame delivers
-        gate.busy = True
-        try:
-            await deliver(item)
-            if gate.queue:
-                await gate.drain()
-        finally:
-            gate.leave()
-
-    def leave(self) -> None:
-        """Stop delivering; if items are still queued (cancelled), wake a waiter."""
-        self.busy = False
-        if self.queue:
-            self._hand_over()
-
-    def is_reentrant(self) -> bool:
-        """Whether the current call comes from inside this serializer's delivery.
-
-        True when a caller's frame is one of a :func:`delivers` function
-        whose ``gate`` is this serializer: the same task, further up its
-        stack. Another task's frames never include it.
-        """
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code in _DELIVERING and frame.f_locals.get("gate") is self:
-                return True
-            frame = frame.f_back
-        return False
-
-    async def _run_queued(self, item: _Item) -> None:
-        self.queue.append(item)
-        if self.busy and self.is_reentrant():
-            return  # delivered right after the current delivery
-        while self.busy:
-            item.turn = turn = anyio.Event()
-            try:
-                await turn.wait()
-            except BaseException:
-                if turn.is_set() and not item.delivered and not self.busy:
-                    self._hand_over()  # it was our turn to deliver: pass it on
-                raise
-            if item.delivered:
-                return
-        self.busy = True
-        try:
-            await self.drain()
-        finally:
-            self.leave()
-
-    @delivers
-    async def drain(self) -> None:
-        """Deliver the queued items, in order (only the delivering task calls this)."""
-        gate = self
-        queue = gate.queue
-        while queue:
-            item = queue.popleft()
-            try:
-                await item.fn(item.arg)
-            finally:
-                item.delivered = True
-                if item.turn is not None:
-                    item.turn.set()
-
-    def _hand_over(self) -> None:
-        """The delivering task stopped with items queued: wake a waiter to deliver them."""
-        for item in self.queue:
-            turn = item.turn
-            if turn is not None and not turn.is_set():
-                turn.set()
-                return
 
 
 class Piped(Observable[_Out], Generic[_In, _Out]):

@@ -2,7 +2,7 @@
 
 Values from several sources reach the downstream observer one at a time,
 in arrival order (each source's own order is kept), through a
-:class:`~pepperflow.streams._core.Serializer`: a source's ``asend`` returns
+:class:`~pepperflow.streams._serial.Serializer`: a source's ``asend`` returns
 once the downstream observer took its value (backpressure), and a source
 that sends while another one is being delivered waits for its turn. No
 tasks, no buffer. The first error from any source (or from a user
@@ -18,7 +18,8 @@ from typing import Any, Generic, TypeVar
 
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
-from ._core import Observable, Operator, Piped, Serializer, Sink, close_to, throw_to
+from ._core import Observable, Operator, Piped, Sink, close_to, throw_to
+from ._serial import Serializer
 from .subjects import Subject
 
 __all__ = ["GroupedObservable", "combine_latest", "flat_map", "group_by_key", "merge"]

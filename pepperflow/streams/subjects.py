@@ -30,7 +30,8 @@ from typing import Generic, TypeVar
 
 from aioreactive import AsyncDisposable, AsyncObserver
 
-from ._core import Observable, Serializer, close_to, delivers, throw_to
+from ._core import Observable, close_to, throw_to
+from ._serial import Serializer, delivers
 
 __all__ = ["LatestSubject", "Subject"]
 
