@@ -129,17 +129,21 @@ async def _abandon(ledger: Ledger, held: Held, exc: BaseException) -> None:
         held.settle()
 
 
-async def release(kind: Kind, ledger: Ledger, held: Held, cleaned: bool = False) -> None:
+def release(kind: Kind, ledger: Ledger, held: Held, cleaned: bool = False) -> Awaitable[object]:
     """Clean up active ``held`` and delete its record (shielded from cancellation).
 
     ``cleaned``: by cleanup, sweep, expiry or close rather than ``release``.
+    Without a cleanup, this is the record's delete (one coroutine less).
 
     Raises:
         the cleanup's error (the resource is removed anyway).
     """
     if held.gen is None and held.cleanup is None:
-        await ledger.drop(held, cleaned=cleaned)
-        return
+        return ledger.drop(held, cleaned=cleaned)
+    return _clean_up(ledger, held, cleaned)
+
+
+async def _clean_up(ledger: Ledger, held: Held, cleaned: bool) -> None:
     error: Exception | None = None
     try:
         with anyio.CancelScope(shield=True):
@@ -155,7 +159,7 @@ async def release(kind: Kind, ledger: Ledger, held: Held, cleaned: bool = False)
 
 
 AcquireStep = Callable[[Kind, Ledger, str, Factory | None, dict[str, Any]], Awaitable[Any]]
-ReleaseStep = Callable[[Kind, Ledger, Held, bool], Awaitable[None]]
+ReleaseStep = Callable[[Kind, Ledger, Held, bool], Awaitable[object]]
 
 _measured_acquire: AcquireStep = measured("acquire")(acquire)
 _measured_release: ReleaseStep = measured("release")(release)

@@ -46,6 +46,7 @@ class Kind:
         "meter",
         "name",
         "registered",
+        "timed",
         "ttl",
     )
 
@@ -68,13 +69,10 @@ class Kind:
         self.idle_timeout = idle_timeout
         self.ttl = ttl
         self.registered = registered
+        # Whether its active records carry a ttl in the store.
+        self.timed = idle_timeout is not None or ttl is not None
         self.meter = Meter(sink, "resource", kind=name)
         self.count = 0  # resources of this kind with a record (any status)
-
-    @property
-    def timed(self) -> bool:
-        """Whether its active records carry a ttl in the store."""
-        return self.idle_timeout is not None or self.ttl is not None
 
     @property
     def waiting(self) -> int:

@@ -50,7 +50,7 @@ async def release_all(
     """
     released: list[str] = []
 
-    def closers() -> Iterator[tuple[str, Callable[[], Awaitable[None]]]]:
+    def closers() -> Iterator[tuple[str, Callable[[], Awaitable[object]]]]:
         for held in targets:
             if ledger.held.get(held.id) is not held or held.status is not _ACTIVE:
                 continue  # released meanwhile, or listed twice

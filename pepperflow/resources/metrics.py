@@ -78,7 +78,6 @@ class ResourceMetrics:
         kind: str,
         before: ResourceStatus | None,
         after: ResourceStatus | None,
-        *,
         cleaned: bool = False,
         errors: int = 0,
     ) -> None:
