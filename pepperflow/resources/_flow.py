@@ -148,7 +148,7 @@ async def _clean_up(ledger: Ledger, held: Held, cleaned: bool) -> None:
     try:
         with anyio.CancelScope(shield=True):
             try:
-                await ledger.write(held, _RELEASING)
+                await ledger.write(held, _RELEASING, cleaned=cleaned)
                 error = await finish(held)
             finally:
                 await ledger.drop(held, cleaned=cleaned, errors=int(error is not None))

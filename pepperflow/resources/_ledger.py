@@ -132,13 +132,14 @@ class Ledger:
         status: ResourceStatus,
         *,
         error: str | None = None,
+        cleaned: bool = False,
         errors: int = 0,
     ) -> Awaitable[int]:
         """Set ``held``'s record to ``status`` (an active one with its ttl).
 
         The transition is counted now; the store's write is returned, to be
         awaited (a plain function: one coroutine less on the hot path).
-        ``errors``: the factory errors of this step, for the figures.
+        ``cleaned``, ``errors``: as for :meth:`drop`.
         """
         record = held.record
         before = record.status if held.stored else None
@@ -147,7 +148,7 @@ class Ledger:
         held.stored = True
         if before is None:
             held.kind.count += 1
-        self.metrics.observe(held.kind.name, before, status, False, errors)
+        self.metrics.observe(held.kind.name, before, status, cleaned, errors)
         ttl = None
         if status is _ACTIVE and held.kind.timed:
             ttl = _ttl(record, held.kind.idle_timeout, self.clock())
