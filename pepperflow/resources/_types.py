@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import msgspec
+from anyio.abc import AsyncResource
 
 __all__ = ["Cleanup", "Factory", "ResourceManager", "ResourceRecord", "ResourceStatus"]
 
@@ -21,8 +21,12 @@ Factory = Callable[..., Any]
 Cleanup = Callable[[Any], "Awaitable[None] | None"]
 
 
-class ResourceManager(ABC):
-    """Acquire, release, clean up and monitor resources named by ids like ``"db:main"``."""
+class ResourceManager(AsyncResource):
+    """Acquire, release, clean up and monitor resources named by ids like ``"db:main"``.
+
+    An async context manager (anyio's ``AsyncResource``): the end of
+    ``async with`` awaits :meth:`aclose`.
+    """
 
     @abstractmethod
     async def acquire(self, resource_id: str, /, **kwargs: Any) -> Any:
@@ -63,17 +67,6 @@ class ResourceManager(ABC):
         """Release every resource; the default calls :meth:`cleanup`."""
         await self.cleanup()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 class ResourceStatus(enum.StrEnum):
     """Where a resource is: ``acquiring`` (waiting for its kind's limit or its
@@ -88,10 +81,14 @@ class ResourceStatus(enum.StrEnum):
 
 
 class ResourceRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A resource's status as kept in the manager's store (``resource:<id>``).
+    """A resource's record, the value (as a dict) of ``resource:<id>`` in the
+    manager's store.
 
-    Times are seconds since the epoch; ``expires_at`` is when the periodic
-    cleanup removes it (its kind's ``ttl``), ``None`` without one.
+    Times are seconds since the epoch; ``expires_at`` is the end of its
+    kind's ``ttl`` (``acquired_at + ttl``), ``None`` without one. An active
+    record of a kind with an ``idle_timeout`` or a ``ttl`` also carries a
+    ttl in the store (the idle timeout, renewed on each use, or what is
+    left of ``ttl``, the smaller); its expiry releases the resource.
     """
 
     id: str
