@@ -3,6 +3,7 @@
 :class:`~pepperflow.stores.redis.RedisStore` speaks to Redis through
 :class:`Driver`: ``EVALSHA`` (raw replies, the same shape from every
 client), ``SCRIPT LOAD``, ``GET`` and a blocking ``XREAD``.
+:func:`open_driver` picks one for a URL or a client.
 :class:`RedisPyDriver` runs redis-py's asyncio client (asyncio
 only; hiredis parses when installed); :class:`CoredisDriver` runs coredis,
 which is built on anyio and so runs on trio too.
@@ -15,17 +16,65 @@ its own policy (documented).
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
+import sniffio
 
-__all__ = ["CoredisDriver", "Driver", "RedisPyDriver"]
+from ..._errors import MissingExtra
+from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
+from ._protocol import Arg, LogEntry
 
-Arg = str | bytes | int | float
+__all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver", "open_driver"]
+
+DriverName = Literal["auto", "redis-py", "coredis"]
+
+
+def open_driver(url: str | Any, name: DriverName) -> Driver:
+    """The driver for ``url`` (a URL, or a client: its own driver) on the
+    running async library; ``"auto"`` is redis-py on asyncio, else coredis.
+
+    Raises:
+        MissingExtra: the driver's client is not installed.
+        RuntimeError: redis-py on trio.
+        TypeError: ``url`` is neither a str nor a client of either.
+    """
+    if not isinstance(url, str):
+        return _driver_for_client(url)
+    try:
+        backend = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:  # pragma: no cover - always in a loop
+        backend = "asyncio"
+    if name == "auto":
+        name = "redis-py" if backend == "asyncio" else "coredis"
+    if name == "redis-py" and backend != "asyncio":
+        raise RuntimeError(
+            "redis-py's asyncio client runs on asyncio only; use driver='coredis'"
+            " (or 'auto') on trio"
+        )
+    try:
+        if name == "redis-py":
+            return RedisPyDriver.from_url(url)
+        return CoredisDriver.from_url(url)
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(
+            f"RedisStore needs {exc.name!r}: pip install 'pepperflow[redis]'"
+        ) from exc
+
+
+def _driver_for_client(client: Any) -> Driver:
+    module = type(client).__module__
+    if module.startswith("redis."):
+        return RedisPyDriver(client, owned=False)
+    if module.startswith("coredis"):
+        return CoredisDriver(client, owned=False)
+    raise TypeError(
+        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client;"
+        f" got {type(client).__name__}"
+    )
 
 
 class Driver(ABC):
@@ -76,20 +125,21 @@ class Driver(ABC):
         """``GET`` through the client."""
 
     @abstractmethod
-    async def xread(
-        self, stream: str, after: str, count: int, block_ms: int
-    ) -> list[tuple[bytes, list[bytes]]]:
-        """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: (id, the
-        values of its fields) per entry."""
+    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
+        """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: the
+        changelog's entries (ids ``0-<seq>``)."""
 
 
-def _entries(raw: Any) -> list[tuple[bytes, list[bytes]]]:
-    """(id, the values of its fields) from a stream reply's entries."""
-    out: list[tuple[bytes, list[bytes]]] = []
-    for entry_id, fields in raw:
-        values = fields.values() if isinstance(fields, dict) else fields[1::2]
-        out.append((_bytes(entry_id), [_bytes(value) for value in values]))
-    return out
+def _entry(entry_id: Any, values: Any) -> LogEntry:
+    return LogEntry(int(_bytes(entry_id)[2:]), [_bytes(value) for value in values])
+
+
+def _entries(raw: Any) -> list[LogEntry]:
+    """The entries of a stream reply (RESP2's field lists or RESP3's maps)."""
+    return [
+        _entry(entry_id, fields.values() if isinstance(fields, dict) else fields[1::2])
+        for entry_id, fields in raw
+    ]
 
 
 def _bytes(value: Any) -> bytes:
@@ -100,7 +150,7 @@ class RedisPyDriver(Driver):
     """redis-py's ``redis.asyncio.Redis`` (asyncio only).
 
     A client the driver made (``owned``) over TCP or a unix socket also gets
-    a connection of the driver's own, a :class:`~._redis_wire.KeptWire`,
+    a connection of the driver's own, a :class:`~._wire.KeptWire`,
     opened with the client's address, credentials, database, client name
     and timeouts (``socket_timeout`` is the deadline of each command, 5 s by
     default): it skips redis-py's pool checkout, its per-send task and
@@ -122,7 +172,7 @@ class RedisPyDriver(Driver):
             )
         self.client = client
         self.owned = owned
-        self._kept = _redis_py_wire(client) if owned else None
+        self._kept = redis_py_wire(client) if owned else None
         self.connection_errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -157,9 +207,7 @@ class RedisPyDriver(Driver):
         result: bytes | None = await self.client.get(key)
         return result
 
-    async def xread(
-        self, stream: str, after: str, count: int, block_ms: int
-    ) -> list[tuple[bytes, list[bytes]]]:
+    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
         reply = await self.client.xread({stream: after}, count=count, block=block_ms)
         if not reply:
             return []
@@ -174,75 +222,12 @@ def _unwrap(entries: Any) -> Any:
     return entries
 
 
-def _redis_py_wire(client: Any) -> Any:
-    """A KeptWire for ``client``'s plain TCP or unix-socket connections, else None."""
-    try:
-        import redis.asyncio.connection as connections
-        import redis.exceptions
-
-        from ._redis_wire import Wire
-    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
-        return None
-    pool = client.connection_pool
-    kind = pool.connection_class
-    if kind is connections.Connection:
-        template = pool.make_connection()
-        host, port = template.host, template.port
-
-        def connect() -> Any:
-            return anyio.connect_tcp(host, port)
-
-    elif kind is connections.UnixDomainSocketConnection:
-        template = pool.make_connection()
-        path = template.path
-
-        def connect() -> Any:
-            return anyio.connect_unix(path)
-
-    else:  # TLS or a class of the user's: the client's own path
-        return None
-    if template.credential_provider is not None:
-        return None
-    setup: list[tuple[Arg, ...]] = []
-    if template.password is not None:
-        if template.username:
-            setup.append(("AUTH", template.username, template.password))
-        else:
-            setup.append(("AUTH", template.password))
-    if template.db:
-        setup.append(("SELECT", template.db))
-    if template.client_name:
-        setup.append(("CLIENT", "SETNAME", template.client_name))
-    timeout, connect_timeout = template.socket_timeout, template.socket_connect_timeout
-
-    async def open_wire() -> Wire:
-        return await Wire.open(
-            connect, setup, command_timeout=timeout, connect_timeout=connect_timeout
-        )
-
-    return _kept_wire(open_wire, redis.exceptions)
-
-
-def _kept_wire(open_wire: Any, errors: Any) -> Any:
-    """A KeptWire raising the client's own exceptions (``errors``: the
-    client's exceptions module; redis-py's and coredis's use the same names)."""
-    from ._redis_wire import KeptWire  # imports hiredis: only once a wire is made
-
-    return KeptWire(
-        open_wire,
-        connection_error=errors.ConnectionError,
-        noscript_error=errors.NoScriptError,
-        auth_error=errors.AuthenticationError,
-        response_error=errors.ResponseError,
-    )
-
-
 class CoredisDriver(Driver):
     """coredis's ``coredis.Redis`` (anyio: asyncio and trio).
 
     A client the driver made (``owned``) also gets a connection of the
     driver's own while :meth:`run` holds its pool open, a
-    :class:`~._redis_wire.KeptWire`: its transport opened by the pool's
+    :class:`~._wire.KeptWire`: its transport opened by the pool's
     connection class (``_connect``: the same TCP, TLS or unix socket and
     connect timeout as the client's), then the URL's credentials
     (``AUTH``), ``SELECT``, ``CLIENT SETNAME`` and ``CLIENT NO-EVICT`` /
@@ -275,7 +260,7 @@ class CoredisDriver(Driver):
         )
         pool = client.connection_pool
         if pool.connection_class is TCPConnection:
-            pool.connection_class = _closing_tcp_connection()
+            pool.connection_class = closing_tcp_connection()
         return cls(client, owned=True)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
@@ -285,7 +270,7 @@ class CoredisDriver(Driver):
             await anyio.sleep_forever()
         try:
             async with self.client:
-                self._kept = _coredis_wire(self.client.connection_pool)
+                self._kept = coredis_wire(self.client.connection_pool)
                 task_status.started()
                 await anyio.sleep_forever()
         finally:
@@ -306,96 +291,12 @@ class CoredisDriver(Driver):
         result: bytes | None = await self.client.get(key)
         return result
 
-    async def xread(
-        self, stream: str, after: str, count: int, block_ms: int
-    ) -> list[tuple[bytes, list[bytes]]]:
+    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
         reply = await self.client.xread({stream: after}, count=count, block=block_ms)
         if not reply:
             return []
         return [
-            (_bytes(entry.identifier), [_bytes(value) for value in entry.field_values.values()])
+            _entry(entry.identifier, entry.field_values.values())
             for entries in reply.values()
             for entry in entries
         ]
-
-
-def _coredis_wire(pool: Any) -> Any:
-    """A KeptWire connected as ``pool``'s connections are, else None."""
-    kwargs = pool.connection_kwargs
-    if kwargs.get("noreply"):
-        return None
-    try:
-        import coredis.exceptions
-
-        from ._redis_wire import Wire
-    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
-        return None
-
-    async def connect() -> anyio.abc.ByteStream:
-        # The connection class opens the transport; its own tasks never run.
-        template = pool.connection_class(pool.location, **kwargs)
-        try:
-            stream: anyio.abc.ByteStream = await template._connect()
-        finally:
-            _close_buffers(template)
-        return stream
-
-    async def open_wire() -> Wire:
-        setup: list[tuple[Arg, ...]] = []
-        provider = kwargs.get("credential_provider")
-        if provider is not None:
-            creds = await provider.get_credentials()
-            setup.append(("AUTH", creds.username or "default", creds.password or b""))
-        elif kwargs.get("username") or kwargs.get("password"):
-            setup.append(
-                ("AUTH", kwargs.get("username") or "default", kwargs.get("password") or "")
-            )
-        if kwargs.get("db"):
-            setup.append(("SELECT", kwargs["db"]))
-        if kwargs.get("client_name") is not None:
-            setup.append(("CLIENT", "SETNAME", kwargs["client_name"]))
-        if kwargs.get("noevict"):
-            setup.append(("CLIENT", "NO-EVICT", "ON"))
-        if kwargs.get("notouch"):
-            setup.append(("CLIENT", "NO-TOUCH", "ON"))
-        return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
-
-    return _kept_wire(open_wire, coredis.exceptions)
-
-
-def _close_buffers(connection: Any) -> None:
-    """Close the memory streams coredis 6 makes when it builds a connection."""
-    for name in _CONNECTION_STREAMS:
-        stream = getattr(connection, name, None)
-        if stream is not None:
-            stream.close()
-
-
-@functools.cache
-def _closing_tcp_connection() -> type[Any]:
-    """coredis's TCP connection, closing its buffers when connecting fails.
-
-    coredis 6 makes a connection's memory streams when it builds it and
-    closes them only once connected, so each refused connect (a server that
-    is down) leaks them with a ResourceWarning.
-    """
-    from coredis.connection import TCPConnection
-
-    class ClosingTCPConnection(TCPConnection):
-        async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
-            try:
-                await super().run(task_status=task_status)
-            finally:
-                _close_buffers(self)
-
-    return ClosingTCPConnection
-
-
-_CONNECTION_STREAMS = (
-    "_write_buffer_in",
-    "_write_buffer_out",
-    "_push_message_buffer_in",
-    "_push_message_buffer_out",
-    "_streamed_message_buffer_in",
-    "_streamed_message_buffer_out",
-)
