@@ -18,8 +18,8 @@ import msgspec
 
 from ..._errors import StoreUnavailable
 from ._drivers import Driver
-from ._protocol import LogEntry, Reply, argv
-from ._scripts import SCRIPTS, Script
+from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
+from ._scripts import SCRIPTS, STATUS, Script
 
 __all__ = ["Commands"]
 
@@ -38,7 +38,18 @@ class Commands:
     ``writing`` counts the write scripts of this process awaiting their reply.
     """
 
-    __slots__ = ("_args", "_check_open", "_keys", "driver", "log_key", "owner", "prefix", "writing")
+    __slots__ = (
+        "_args",
+        "_check_open",
+        "_keys",
+        "_namespace",
+        "_old_seq_key",
+        "driver",
+        "log_key",
+        "owner",
+        "prefix",
+        "writing",
+    )
 
     def __init__(
         self, namespace: str, changelog_length: int, owner: str, check_open: Callable[[], None]
@@ -48,6 +59,8 @@ class Commands:
         self.prefix = tag + "k:"  # an entry's key is this + the store's key
         self._keys = [self.log_key, tag + "meta", tag + "exp"]
         self._args: list[Any] = [namespace, changelog_length, self.prefix]
+        self._namespace = namespace
+        self._old_seq_key = tag + "seq"  # an earlier layout's; refused
         self.owner = owner
         self._check_open = check_open
         self.driver: Driver | None = None
@@ -68,6 +81,24 @@ class Commands:
                 await driver.script_load(script.source)
         except driver.connection_errors as exc:
             raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {exc}") from exc
+
+    async def probe(self) -> StatusHead:
+        """The namespace's figures, once the server and the namespace's layout
+        are checked: StoreUnavailable for a server older than Redis 6.2 or
+        a namespace in an earlier development build's layout."""
+        head = (await self.call(STATUS, StatusArgs(True, self._old_seq_key))).head
+        if not head.supported:
+            raise StoreUnavailable(
+                f"{self.owner}: the Redis server lacks ZMSCORE and SET ... PXAT;"
+                " RedisStore needs Redis 6.2 or newer"
+            )
+        if head.old_layout:
+            raise StoreUnavailable(
+                f"{self.owner}: namespace {self._namespace!r} holds keys in the layout of an"
+                f" earlier pepperflow development build ({self._old_seq_key} exists);"
+                f" delete its keys (pf:{{{self._namespace}}}:*) or use another namespace"
+            )
+        return head
 
     async def call(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
         """Run ``script`` with ``args`` (on the bookkeeping keys + ``keys``)."""

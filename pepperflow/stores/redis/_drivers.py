@@ -93,6 +93,8 @@ class Driver(ABC):
     async def aclose(self) -> None:
         """Release the connections this driver opened (not a user's client)."""
 
+    #: the redis-py or coredis client
+    client: Any
     #: the driver's own connection (a ``KeptWire``) while it has one
     _kept: Any = None
 
@@ -108,9 +110,9 @@ class Driver(ABC):
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA`` through the client."""
 
-    @abstractmethod
     async def script_load(self, source: str) -> None:
         """``SCRIPT LOAD``."""
+        await self.client.script_load(source)
 
     async def get(self, key: str) -> bytes | None:
         """``GET``, on the driver's own connection when it is free."""
@@ -118,23 +120,25 @@ class Driver(ABC):
         if kept is not None and kept.free():
             direct: bytes | None = await kept.call("GET", key)
             return direct
-        return await self._client_get(key)
+        result: bytes | None = await self.client.get(key)
+        return result
 
-    @abstractmethod
-    async def _client_get(self, key: str) -> bytes | None:
-        """``GET`` through the client."""
-
-    @abstractmethod
     async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
         """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: the
         changelog's entries (ids ``0-<seq>``)."""
+        reply = await self.client.xread({stream: after}, count=count, block=block_ms)
+        return self._entries(reply) if reply else []
+
+    @abstractmethod
+    def _entries(self, reply: Any) -> list[LogEntry]:
+        """The entries of the client's non-empty ``XREAD`` reply."""
 
 
 def _entry(entry_id: Any, values: Any) -> LogEntry:
     return LogEntry(int(_bytes(entry_id)[2:]), [_bytes(value) for value in values])
 
 
-def _entries(raw: Any) -> list[LogEntry]:
+def _stream_entries(raw: Any) -> list[LogEntry]:
     """The entries of a stream reply (RESP2's field lists or RESP3's maps)."""
     return [
         _entry(entry_id, fields.values() if isinstance(fields, dict) else fields[1::2])
@@ -200,19 +204,9 @@ class RedisPyDriver(Driver):
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, len(keys), *keys, *args)
 
-    async def script_load(self, source: str) -> None:
-        await self.client.script_load(source)
-
-    async def _client_get(self, key: str) -> bytes | None:
-        result: bytes | None = await self.client.get(key)
-        return result
-
-    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
-        reply = await self.client.xread({stream: after}, count=count, block=block_ms)
-        if not reply:
-            return []
+    def _entries(self, reply: Any) -> list[LogEntry]:
         streams = reply.values() if isinstance(reply, dict) else (e for _n, e in reply)
-        return [entry for entries in streams for entry in _entries(_unwrap(entries))]
+        return [entry for entries in streams for entry in _stream_entries(_unwrap(entries))]
 
 
 def _unwrap(entries: Any) -> Any:
@@ -284,17 +278,7 @@ class CoredisDriver(Driver):
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, keys=list(keys), args=list(args))
 
-    async def script_load(self, source: str) -> None:
-        await self.client.script_load(source)
-
-    async def _client_get(self, key: str) -> bytes | None:
-        result: bytes | None = await self.client.get(key)
-        return result
-
-    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
-        reply = await self.client.xread({stream: after}, count=count, block=block_ms)
-        if not reply:
-            return []
+    def _entries(self, reply: Any) -> list[LogEntry]:
         return [
             _entry(entry.identifier, entry.field_values.values())
             for entries in reply.values()

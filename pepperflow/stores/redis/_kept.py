@@ -9,6 +9,7 @@ client's usual path (these return None).
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -30,24 +31,30 @@ def redis_py_wire(client: Any) -> Any:
         return None
     pool = client.connection_pool
     kind = pool.connection_class
+    connect: Callable[[], Awaitable[anyio.abc.ByteStream]]
     if kind is connections.Connection:
         template = pool.make_connection()
-        host, port = template.host, template.port
-
-        def connect() -> Any:
-            return anyio.connect_tcp(host, port)
-
+        connect = functools.partial(anyio.connect_tcp, template.host, template.port)
     elif kind is connections.UnixDomainSocketConnection:
         template = pool.make_connection()
-        path = template.path
-
-        def connect() -> Any:
-            return anyio.connect_unix(path)
-
+        connect = functools.partial(anyio.connect_unix, template.path)
     else:  # TLS or a class of the user's: the client's own path
         return None
     if template.credential_provider is not None:
         return None
+    setup = _redis_py_setup(template)
+    timeout, connect_timeout = template.socket_timeout, template.socket_connect_timeout
+
+    async def open_wire() -> Wire:
+        return await Wire.open(
+            connect, setup, command_timeout=timeout, connect_timeout=connect_timeout
+        )
+
+    return _kept_wire(open_wire, redis.exceptions)
+
+
+def _redis_py_setup(template: Any) -> list[tuple[Arg, ...]]:
+    """The commands that make a wire a redis-py ``template`` connection's like."""
     setup: list[tuple[Arg, ...]] = []
     if template.password is not None:
         if template.username:
@@ -58,14 +65,7 @@ def redis_py_wire(client: Any) -> Any:
         setup.append(("SELECT", template.db))
     if template.client_name:
         setup.append(("CLIENT", "SETNAME", template.client_name))
-    timeout, connect_timeout = template.socket_timeout, template.socket_connect_timeout
-
-    async def open_wire() -> Wire:
-        return await Wire.open(
-            connect, setup, command_timeout=timeout, connect_timeout=connect_timeout
-        )
-
-    return _kept_wire(open_wire, redis.exceptions)
+    return setup
 
 
 def _kept_wire(open_wire: Any, errors: Any) -> Any:
@@ -104,26 +104,30 @@ def coredis_wire(pool: Any) -> Any:
         return stream
 
     async def open_wire() -> Wire:
-        setup: list[tuple[Arg, ...]] = []
-        provider = kwargs.get("credential_provider")
-        if provider is not None:
-            creds = await provider.get_credentials()
-            setup.append(("AUTH", creds.username or "default", creds.password or b""))
-        elif kwargs.get("username") or kwargs.get("password"):
-            setup.append(
-                ("AUTH", kwargs.get("username") or "default", kwargs.get("password") or "")
-            )
-        if kwargs.get("db"):
-            setup.append(("SELECT", kwargs["db"]))
-        if kwargs.get("client_name") is not None:
-            setup.append(("CLIENT", "SETNAME", kwargs["client_name"]))
-        if kwargs.get("noevict"):
-            setup.append(("CLIENT", "NO-EVICT", "ON"))
-        if kwargs.get("notouch"):
-            setup.append(("CLIENT", "NO-TOUCH", "ON"))
+        setup = await _coredis_setup(kwargs)
         return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
 
     return _kept_wire(open_wire, coredis.exceptions)
+
+
+async def _coredis_setup(kwargs: dict[str, Any]) -> list[tuple[Arg, ...]]:
+    """The commands that make a wire a coredis pool's connections' like."""
+    setup: list[tuple[Arg, ...]] = []
+    provider = kwargs.get("credential_provider")
+    if provider is not None:
+        creds = await provider.get_credentials()
+        setup.append(("AUTH", creds.username or "default", creds.password or b""))
+    elif kwargs.get("username") or kwargs.get("password"):
+        setup.append(("AUTH", kwargs.get("username") or "default", kwargs.get("password") or ""))
+    if kwargs.get("db"):
+        setup.append(("SELECT", kwargs["db"]))
+    if kwargs.get("client_name") is not None:
+        setup.append(("CLIENT", "SETNAME", kwargs["client_name"]))
+    if kwargs.get("noevict"):
+        setup.append(("CLIENT", "NO-EVICT", "ON"))
+    if kwargs.get("notouch"):
+        setup.append(("CLIENT", "NO-TOUCH", "ON"))
+    return setup
 
 
 def _close_buffers(connection: Any) -> None:

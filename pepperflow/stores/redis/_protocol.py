@@ -31,6 +31,7 @@ import msgspec
 
 from ..._patterns import Pattern
 from ...streams.events import Change, SetChange
+from ..base import check_value
 
 __all__ = [
     "Arg",
@@ -57,6 +58,8 @@ __all__ = [
     "decode_entry",
     "decode_value",
     "encode",
+    "encode_head",
+    "encode_heads",
     "redis_match",
     "str_array",
 ]
@@ -259,6 +262,25 @@ class Head(msgspec.Struct):
     key: str
     value: Any
     metadata: dict[str, Any] | None
+
+
+def encode_head(store: str, key: str, value: Any, metadata: dict[str, Any] | None) -> bytes:
+    """The encoded :class:`Head` of a set of ``key`` (input already checked)."""
+    try:
+        return encode(Head("set", store, key, value, metadata))
+    except (TypeError, OverflowError, ValueError):
+        check_value(store, key, value)  # raises the clear error
+        raise
+
+
+def encode_heads(store: str, items: dict[str, Any], metadata: dict[str, Any] | None) -> list[bytes]:
+    """The encoded :class:`Head` of each set of ``items``."""
+    try:
+        return [encode(Head("set", store, key, value, metadata)) for key, value in items.items()]
+    except (TypeError, OverflowError, ValueError):
+        for key, value in items.items():
+            encode_head(store, key, value, metadata)  # raises the clear error of the first
+        raise
 
 
 _STR8 = [b"\xd9" + bytes((size,)) for size in range(256)]  # msgpack str 8 headers

@@ -7,47 +7,26 @@
 
 The state lives in Redis; every process that opens the same namespace sees
 the same keys, and a subscriber in one process receives the changes every
-process commits, in commit order (``seq``).
+process commits, in commit order (``seq``). This module holds the
+contract's methods; the rooms beside it hold the rest:
 
-**Writes** are Lua scripts (:mod:`._scripts`; ``EVALSHA``, reloaded on
-``NOSCRIPT``): the entry, its version, its ttl and its changelog entry
-commit atomically, and ``if_version`` is checked inside the script. The
-script builds each change once, as the msgpack bytes it appends to the
-changelog and returns to the writer (:mod:`._protocol`).
+- :mod:`._scripts` / :mod:`._protocol`: every write is one Lua script (the
+  entry, its version, its ttl and its changelog entry commit atomically;
+  ``if_version`` is checked inside), which builds each change once: the
+  msgpack bytes it appends to the changelog (a Redis Stream, ids
+  ``0-<seq>``) are the bytes its reply carries;
+- :mod:`._follower`: ordered delivery of every process's changes, a
+  process's own before its write returns, others' read from the changelog;
+- :mod:`._sweeper`: expiry (each expired key gets exactly one expire
+  change, whichever process sweeps) and the key counts;
+- :mod:`._commands`, :mod:`._drivers`: a write whose reply is lost raises
+  :class:`~pepperflow.StoreUnavailable` (it may or may not have been
+  applied); reads retry briefly first. redis-py's asyncio client on asyncio,
+  coredis on trio, or a client you pass (made with
+  ``decode_responses=False``; not closed by the store, and its retry policy
+  is yours: a client that retries writes may apply a write twice).
 
-**The changelog** is a Redis Stream per namespace whose entry ids are
-``0-<seq>``, trimmed approximately to ``changelog_length`` entries. While
-the store is open, a follower task reads it and hands the changes of every
-process to the subscribers and feeds, in seq order; a process's own writes
-are delivered before the write returns (:mod:`._follower`).
-``changes(replay=True)`` reads the state and its seq atomically and follows
-from that seq: no gap, no duplicate.
-
-**Expiry**: a key with a ttl carries Redis's own expiry (reads never see it
-after its deadline) and an entry in the namespace's expiry index, swept
-atomically by every open store (:mod:`._sweeper`), so each expired key gets
-exactly one expire change. Keyspace notifications are not used.
-
-**Keys** of namespace ``ns`` share the hash tag ``{ns}`` (one cluster
-slot)::
-
-    pf:{ns}:log    the changelog stream     pf:{ns}:exp   key -> deadline
-    pf:{ns}:meta   key -> created, ttl flag, version; '' -> the last seq
-    pf:{ns}:k:<key>  the entry (a string: the encoded last set)
-
-**Faults**: the client reconnects on the next command. A write whose reply
-is lost raises :class:`~pepperflow.StoreUnavailable` (it was not
-acknowledged; it may or may not have been applied); reads retry briefly
-first. The follower resumes from the last seq it read, so subscribers get
-no gap and no duplicate across a server restart, as long as the server kept
-its data (AOF or replication) and the changelog was not trimmed past it.
-
-**Drivers** (:mod:`._drivers`): redis-py's asyncio client on asyncio
-(hiredis when installed), coredis on trio (and on asyncio with
-``driver="coredis"``). Pass a URL, or a ``redis.asyncio.Redis`` /
-``coredis.Redis`` client you already have (made with
-``decode_responses=False``; the store does not close it, and its retry
-policy is yours: a client that retries writes may apply a write twice).
+docs/redis.md states the key layout, the scripts and the faults.
 """
 
 from __future__ import annotations
@@ -60,33 +39,33 @@ from typing import Any, Self
 
 import anyio
 
-from ..._errors import StoreUnavailable, VersionConflict
+from ..._errors import VersionConflict
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
 from .._hub import Subscription
-from ..base import Callback, Entry, Snapshot, Store, StoreStatistics, check_key, check_value
+from ..base import Callback, Entry, Snapshot, Store, StoreStatistics, check_key
 from ..feed import ChangeFeed
 from ._commands import Commands
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
 from ._protocol import (
     DeleteArgs,
-    Head,
     NoArgs,
     Reply,
     ScanArgs,
     SetArgs,
     SetManyArgs,
-    StatusArgs,
     WriteHead,
     decode_entry,
     decode_value,
     encode,
+    encode_head,
+    encode_heads,
     redis_match,
     str_array,
 )
-from ._scripts import DELETE, GET_MANY, SCAN, SET, SET_MANY, SNAPSHOT, STATUS
+from ._scripts import DELETE, GET_MANY, SCAN, SET, SET_MANY, SNAPSHOT
 from ._sweeper import Counts, Sweeper
 
 __all__ = ["DriverName", "RedisStore"]
@@ -158,7 +137,9 @@ class RedisStore(Store):
             await self._tasks.open()
             await self._tasks.start(driver.run)
             await self._commands.load_scripts()
-            await self._probe()
+            head = await self._commands.probe()
+            self._follower.start_at(head.seq)
+            self._counts.take(head.seq, head.keys, head.ttl_keys)
             # Each background task makes its connection before the store is
             # ready, so closing never cancels a connection half made.
             await self._tasks.start(self._follower.run)
@@ -167,24 +148,6 @@ class RedisStore(Store):
             await self.aclose()
             raise
         return self
-
-    async def _probe(self) -> None:
-        """Check the server and the namespace's layout; start at its seq."""
-        old_seq_key = f"pf:{{{self.namespace}}}:seq"  # an earlier layout's; refused
-        head = (await self._commands.call(STATUS, StatusArgs(True, old_seq_key))).head
-        if not head.supported:
-            raise StoreUnavailable(
-                f"{self!r}: the Redis server lacks ZMSCORE and SET ... PXAT;"
-                " RedisStore needs Redis 6.2 or newer"
-            )
-        if head.old_layout:
-            raise StoreUnavailable(
-                f"{self!r}: namespace {self.namespace!r} holds keys in the layout of an"
-                f" earlier pepperflow development build ({old_seq_key} exists);"
-                f" delete its keys (pf:{{{self.namespace}}}:*) or use another namespace"
-            )
-        self._follower.start_at(head.seq)
-        self._counts.take(head.seq, head.keys, head.ttl_keys)
 
     async def aclose(self) -> None:
         """Stop following and sweeping, end the feeds, close the connections we opened."""
@@ -266,14 +229,6 @@ class RedisStore(Store):
 
     # -- writing -------------------------------------------------------------
 
-    def _head(self, key: str, value: Any, meta: dict[str, Any] | None) -> bytes:
-        """The encoded :class:`Head` of a set of ``key`` (input already checked)."""
-        try:
-            return encode(Head("set", self.name, key, value, meta))
-        except (TypeError, OverflowError, ValueError):
-            check_value(self.name, key, value)  # raises the clear error
-            raise
-
     async def _set(
         self,
         key: str,
@@ -282,7 +237,7 @@ class RedisStore(Store):
         metadata: dict[str, Any] | None,
         if_version: int | None,
     ) -> int:
-        head = self._head(key, value, metadata)
+        head = encode_head(self.name, key, value, metadata)
         args = SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
         return await self._written(await self._commands.call(SET, args), key, if_version)
 
@@ -300,13 +255,7 @@ class RedisStore(Store):
             [(key, value)] = latest.items()
             await self._set(key, value, ttl, metadata, None)
             return
-        name = self.name
-        try:
-            heads = [encode(Head("set", name, key, v, metadata)) for key, v in latest.items()]
-        except (TypeError, OverflowError, ValueError):
-            for key, v in latest.items():
-                self._head(key, v, metadata)  # raises the clear error for the first bad value
-            raise
+        heads = encode_heads(self.name, latest, metadata)
         args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))
         await self._written(await self._commands.call(SET_MANY, args), "", None)
 
@@ -363,7 +312,7 @@ class RedisStore(Store):
         heads: list[tuple[Entry, bytes]] = []
         for item in snapshot.entries:
             meta = None if item.metadata is None else dict(item.metadata)
-            heads.append((item, self._head(item.key, item.value, meta)))
+            heads.append((item, encode_head(self.name, item.key, item.value, meta)))
         self._check_open()
         wanted = {item.key for item, _ in heads}
         await self._delete_all([key async for key in self._scan("*", 1000) if key not in wanted])
