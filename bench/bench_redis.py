@@ -592,6 +592,44 @@ def versions() -> str:
     return ", ".join(f"{name} {version(name)}" for name in names)
 
 
+def latency_rounds(server: Server, sizes: Sizes) -> dict[str, list[float]]:
+    """The latency rows' samples. The rows run in turn, a round at a time,
+    and pool their rounds: a slow spell of the machine falls on every row alike."""
+    latencies: dict[str, list[float]] = {}
+    for _ in range(sizes.latency_rounds):
+        for backend, mode in (
+            ("asyncio", "redis-py"),
+            ("asyncio", "coredis"),
+            ("trio", "coredis"),
+            ("asyncio", "raw"),
+        ):
+            label = "raw XADD -> XREAD (redis-py)" if mode == "raw" else f"{backend}, {mode}"
+            samples = sizes.samples // sizes.latency_rounds
+            latencies.setdefault(label, []).extend(latency(backend, mode, server, samples))
+    return latencies
+
+
+def print_limits(bench: list[tuple[str, float]] | None) -> None:
+    if bench is None:
+        print("redis-benchmark is not installed: no server limit measured\n")
+        return
+    print("redis-benchmark (the server's limit, C client, requests/s):")
+    for label, value in bench:
+        print(f"  {label:<40}{value:>12,.0f}")
+    print()
+
+
+def print_verdicts(checks: list[tuple[bool, str]]) -> None:
+    for title, wanted in (("targets met:", True), ("targets missed:", False)):
+        lines = [text for met, text in checks if met is wanted]
+        if lines:
+            print(title)
+            for line in lines:
+                print("  " + line)
+    if all(met for met, _ in checks):
+        print("all targets met on asyncio and trio")
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         backend, mode, url, namespace, n = sys.argv[2:7]
@@ -619,37 +657,11 @@ def main() -> int:
             results[backend] = rates
             report(backend, rates, server_us)
         compare_backends(results)
-        latencies: dict[str, list[float]] = {}
-        # The rows run in turn, a round at a time, and pool their rounds: a
-        # slow spell of the machine falls on every row alike.
-        for _ in range(sizes.latency_rounds):
-            for backend, mode in (
-                ("asyncio", "redis-py"),
-                ("asyncio", "coredis"),
-                ("trio", "coredis"),
-                ("asyncio", "raw"),
-            ):
-                label = "raw XADD -> XREAD (redis-py)" if mode == "raw" else f"{backend}, {mode}"
-                samples = sizes.samples // sizes.latency_rounds
-                latencies.setdefault(label, []).extend(latency(backend, mode, server, samples))
+        latencies = latency_rounds(server, sizes)
         latency_report(latencies, sizes.latency_rounds)
         bench = redis_benchmark(server, 20_000 if args.quick else 100_000)
-    if bench is None:
-        print("redis-benchmark is not installed: no server limit measured\n")
-    else:
-        print("redis-benchmark (the server's limit, C client, requests/s):")
-        for label, value in bench:
-            print(f"  {label:<40}{value:>12,.0f}")
-        print()
-    checks = verdicts(results, latencies)
-    for title, wanted in (("targets met:", True), ("targets missed:", False)):
-        lines = [text for met, text in checks if met is wanted]
-        if lines:
-            print(title)
-            for line in lines:
-                print("  " + line)
-    if all(met for met, _ in checks):
-        print("all targets met on asyncio and trio")
+    print_limits(bench)
+    print_verdicts(verdicts(results, latencies))
     return 0
 
 

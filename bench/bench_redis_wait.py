@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 import redis
 
-from pepperflow.stores._redis_wire import Wire
+from pepperflow.stores.redis._wire import Wire
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPS = (0, 200, 500, 1000, 2000, 4000, 8000)

@@ -97,7 +97,8 @@ async def test_a_client_that_decodes_responses_is_refused(
     )
     try:
         with pytest.raises(ValueError, match="decode_responses=False"):
-            RedisStore(client, namespace=_ns("decoding"))._make_driver()
+            async with RedisStore(client, namespace=_ns("decoding")):
+                pass
     finally:
         await client.aclose()
 

@@ -44,44 +44,56 @@ async def wait_for_line() -> None:
     await anyio.to_thread.run_sync(sys.stdin.readline)
 
 
+async def follow(store: RedisStore, got: list[Change], n: int) -> None:
+    with anyio.fail_after(10):
+        while len(got) < n:
+            await anyio.sleep(0.005)
+    say({"changes": got})
+
+
+async def write(store: RedisStore, got: list[Change], n: int) -> None:
+    await wait_for_line()
+    for i in range(n):
+        await store.set(f"w:{i}", i)
+    say({"seq": store.statistics().seq})
+
+
+async def increment(store: RedisStore, got: list[Change], n: int) -> None:
+    await wait_for_line()
+    conflicts = 0
+    for _ in range(n):
+        while True:
+            entry = await store.entry("counter")
+            version = 0 if entry is None else entry.version
+            value = 0 if entry is None else entry.value
+            try:
+                await store.set("counter", value + 1, if_version=version)
+                break
+            except VersionConflict:
+                conflicts += 1
+    say({"conflicts": conflicts})
+
+
+async def expire(store: RedisStore, got: list[Change], n: int) -> None:
+    with anyio.fail_after(10):
+        while sum(isinstance(c, ExpireChange) for c in got) < n:
+            await anyio.sleep(0.005)
+    await anyio.sleep(0.3)
+    say({"changes": [c for c in got if isinstance(c, ExpireChange)]})
+
+
+ROLES = {"follow": follow, "write": write, "increment": increment, "expire": expire}
+
+
 async def main(role: str, url: str, namespace: str, n: int) -> None:
+    if role not in ROLES:
+        raise SystemExit(f"unknown role {role!r}")
     async with RedisStore(url, namespace=namespace) as store:
         got: list[Change] = []
         if role in ("follow", "expire"):
             store.subscribe(None, got.append)
         say("ready")
-        if role == "follow":
-            with anyio.fail_after(10):
-                while len(got) < n:
-                    await anyio.sleep(0.005)
-            say({"changes": got})
-        elif role == "write":
-            await wait_for_line()
-            for i in range(n):
-                await store.set(f"w:{i}", i)
-            say({"seq": store.statistics().seq})
-        elif role == "increment":
-            await wait_for_line()
-            conflicts = 0
-            for _ in range(n):
-                while True:
-                    entry = await store.entry("counter")
-                    version = 0 if entry is None else entry.version
-                    value = 0 if entry is None else entry.value
-                    try:
-                        await store.set("counter", value + 1, if_version=version)
-                        break
-                    except VersionConflict:
-                        conflicts += 1
-            say({"conflicts": conflicts})
-        elif role == "expire":
-            with anyio.fail_after(10):
-                while sum(isinstance(c, ExpireChange) for c in got) < n:
-                    await anyio.sleep(0.005)
-            await anyio.sleep(0.3)
-            say({"changes": [c for c in got if isinstance(c, ExpireChange)]})
-        else:
-            raise SystemExit(f"unknown role {role!r}")
+        await ROLES[role](store, got, n)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,159 @@
+"""A namespace's commands on one driver.
+
+Scripts run by ``EVALSHA`` on the namespace's bookkeeping keys and the
+store's arguments (:mod:`._scripts`), loaded again when the server lost them
+(``NOSCRIPT``: nothing ran). A lost connection comes out as
+:class:`~pepperflow.StoreUnavailable`: a write whose reply was lost may or
+may not have been applied, so writes are never retried; reads are, briefly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import msgspec
+
+from ..._errors import StoreUnavailable
+from ._drivers import Driver
+from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
+from ._scripts import SCRIPTS, STATUS, Script
+
+__all__ = ["Commands"]
+
+A = TypeVar("A", bound=msgspec.Struct)
+H = TypeVar("H")
+_T = TypeVar("_T")
+
+_READ_RETRIES = 3
+_FOLLOW_COUNT = 1000  # changelog entries per XREAD
+
+
+class Commands:
+    """The commands of namespace ``namespace``, on :attr:`driver` while the
+    store is open (``check_open`` raises the store's error otherwise).
+
+    ``writing`` counts the write scripts of this process awaiting their reply.
+    """
+
+    __slots__ = (
+        "_args",
+        "_check_open",
+        "_keys",
+        "_namespace",
+        "_old_seq_key",
+        "driver",
+        "log_key",
+        "owner",
+        "prefix",
+        "writing",
+    )
+
+    def __init__(
+        self, namespace: str, changelog_length: int, owner: str, check_open: Callable[[], None]
+    ) -> None:
+        tag = f"pf:{{{namespace}}}:"
+        self.log_key = tag + "log"
+        self.prefix = tag + "k:"  # an entry's key is this + the store's key
+        self._keys = [self.log_key, tag + "meta", tag + "exp"]
+        self._args: list[Any] = [namespace, changelog_length, self.prefix]
+        self._namespace = namespace
+        self._old_seq_key = tag + "seq"  # an earlier layout's; refused
+        self.owner = owner
+        self._check_open = check_open
+        self.driver: Driver | None = None
+        self.writing = 0
+
+    def _driver(self) -> Driver:
+        driver = self.driver
+        if driver is None:
+            self._check_open()
+            raise AssertionError("unreachable: a closed store has no driver")
+        return driver
+
+    async def load_scripts(self) -> None:
+        """``SCRIPT LOAD`` every script; StoreUnavailable when Redis is unreachable."""
+        driver = self._driver()
+        try:
+            for script in SCRIPTS:
+                await driver.script_load(script.source)
+        except driver.connection_errors as exc:
+            raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {exc}") from exc
+
+    async def probe(self) -> StatusHead:
+        """The namespace's figures, once the server and the namespace's layout
+        are checked: StoreUnavailable for a server older than Redis 6.2 or
+        a namespace in an earlier development build's layout."""
+        head = (await self.call(STATUS, StatusArgs(True, self._old_seq_key))).head
+        if not head.supported:
+            raise StoreUnavailable(
+                f"{self.owner}: the Redis server lacks ZMSCORE and SET ... PXAT;"
+                " RedisStore needs Redis 6.2 or newer"
+            )
+        if head.old_layout:
+            raise StoreUnavailable(
+                f"{self.owner}: namespace {self._namespace!r} holds keys in the layout of an"
+                f" earlier pepperflow development build ({self._old_seq_key} exists);"
+                f" delete its keys (pf:{{{self._namespace}}}:*) or use another namespace"
+            )
+        return head
+
+    async def call(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
+        """Run ``script`` with ``args`` (on the bookkeeping keys + ``keys``)."""
+        driver = self._driver()
+        all_keys = [*self._keys, *keys]
+        all_args = [*self._args, *argv(args)]
+        writes = script.writes
+        if writes:
+            self.writing += 1
+        try:
+            try:
+                raw = await driver.evalsha(script.sha, all_keys, all_args)
+            except driver.noscript_error:
+                # The server lost its script cache (a restart): nothing ran.
+                await driver.script_load(script.source)
+                raw = await driver.evalsha(script.sha, all_keys, all_args)
+        except driver.connection_errors as exc:
+            raise StoreUnavailable(
+                f"{self.owner}: the connection to Redis failed during {script.name}: {exc}"
+            ) from exc
+        finally:
+            if writes:
+                self.writing -= 1
+        return script.reply(raw)
+
+    async def read(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
+        """A read-only script, retried on connection errors before giving up."""
+        return await _retrying(partial(self.call, script, args, keys))
+
+    async def get(self, key: str) -> bytes | None:
+        """The entry of the store's ``key`` (its encoded last set), retried
+        on connection errors before giving up."""
+        return await _retrying(partial(self._get, self.prefix + key))
+
+    async def _get(self, entry_key: str) -> bytes | None:
+        driver = self._driver()
+        try:
+            return await driver.get(entry_key)
+        except driver.connection_errors as exc:
+            raise StoreUnavailable(f"{self.owner}: cannot reach Redis to read: {exc}") from exc
+
+    async def xread(self, after: int, block_ms: int) -> list[LogEntry]:
+        """The changelog's entries after seq ``after``, waiting up to ``block_ms``."""
+        driver = self._driver()
+        try:
+            return await driver.xread(self.log_key, f"0-{after}", _FOLLOW_COUNT, block_ms)
+        except driver.connection_errors as exc:
+            raise StoreUnavailable(f"{self.owner}: lost Redis: {exc}") from exc
+
+
+async def _retrying(read: Callable[[], Awaitable[_T]]) -> _T:
+    """Run ``read``; on StoreUnavailable retry it with a short backoff, then give up."""
+    for attempt in range(_READ_RETRIES - 1):
+        try:
+            return await read()
+        except StoreUnavailable:
+            await anyio.sleep(0.05 * 2**attempt)
+    return await read()

@@ -1,0 +1,286 @@
+"""Two thin Redis drivers under one command layer.
+
+:class:`~pepperflow.stores.redis.RedisStore` speaks to Redis through
+:class:`Driver`: ``EVALSHA`` (raw replies, the same shape from every
+client), ``SCRIPT LOAD``, ``GET`` and a blocking ``XREAD``.
+:func:`open_driver` picks one for a URL or a client.
+:class:`RedisPyDriver` runs redis-py's asyncio client (asyncio
+only; hiredis parses when installed); :class:`CoredisDriver` runs coredis,
+which is built on anyio and so runs on trio too.
+
+Drivers never retry a command on their own: a write whose reply was lost
+may have been applied, so the store decides (see ``RedisStore``). Clients
+the store creates are made without retries; a client the user passes keeps
+its own policy (documented).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import sniffio
+
+from ..._errors import MissingExtra
+from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
+from ._protocol import Arg, LogEntry
+
+__all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver", "open_driver"]
+
+DriverName = Literal["auto", "redis-py", "coredis"]
+
+
+def open_driver(url: str | Any, name: DriverName) -> Driver:
+    """The driver for ``url`` (a URL, or a client: its own driver) on the
+    running async library; ``"auto"`` is redis-py on asyncio, else coredis.
+
+    Raises:
+        MissingExtra: the driver's client is not installed.
+        RuntimeError: redis-py on trio.
+        TypeError: ``url`` is neither a str nor a client of either.
+    """
+    if not isinstance(url, str):
+        return _driver_for_client(url)
+    try:
+        backend = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:  # pragma: no cover - always in a loop
+        backend = "asyncio"
+    if name == "auto":
+        name = "redis-py" if backend == "asyncio" else "coredis"
+    if name == "redis-py" and backend != "asyncio":
+        raise RuntimeError(
+            "redis-py's asyncio client runs on asyncio only; use driver='coredis'"
+            " (or 'auto') on trio"
+        )
+    try:
+        if name == "redis-py":
+            return RedisPyDriver.from_url(url)
+        return CoredisDriver.from_url(url)
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(
+            f"RedisStore needs {exc.name!r}: pip install 'pepperflow[redis]'"
+        ) from exc
+
+
+def _driver_for_client(client: Any) -> Driver:
+    module = type(client).__module__
+    if module.startswith("redis."):
+        return RedisPyDriver(client, owned=False)
+    if module.startswith("coredis"):
+        return CoredisDriver(client, owned=False)
+    raise TypeError(
+        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client;"
+        f" got {type(client).__name__}"
+    )
+
+
+class Driver(ABC):
+    """The commands RedisStore needs, with raw replies (bytes, ints, lists)."""
+
+    #: exceptions meaning "the connection failed": the command may or may not have run
+    connection_errors: tuple[type[BaseException], ...] = (OSError,)
+    #: the exception a missing script raises
+    noscript_error: type[BaseException] = Exception
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Hold what the client needs open while the store runs (a task of its group)."""
+        task_status.started()
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the connections this driver opened (not a user's client)."""
+
+    #: the redis-py or coredis client
+    client: Any
+    #: the driver's own connection (a ``KeptWire``) while it has one
+    _kept: Any = None
+
+    async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """``EVALSHA`` with the raw reply: on the driver's own connection when
+        it is free, else on the client's usual path."""
+        kept = self._kept
+        if kept is not None and kept.free():
+            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
+        return await self._client_evalsha(sha, keys, args)
+
+    @abstractmethod
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """``EVALSHA`` through the client."""
+
+    async def script_load(self, source: str) -> None:
+        """``SCRIPT LOAD``."""
+        await self.client.script_load(source)
+
+    async def get(self, key: str) -> bytes | None:
+        """``GET``, on the driver's own connection when it is free."""
+        kept = self._kept
+        if kept is not None and kept.free():
+            direct: bytes | None = await kept.call("GET", key)
+            return direct
+        result: bytes | None = await self.client.get(key)
+        return result
+
+    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
+        """``XREAD COUNT count BLOCK block_ms STREAMS stream after``: the
+        changelog's entries (ids ``0-<seq>``)."""
+        reply = await self.client.xread({stream: after}, count=count, block=block_ms)
+        return self._entries(reply) if reply else []
+
+    @abstractmethod
+    def _entries(self, reply: Any) -> list[LogEntry]:
+        """The entries of the client's non-empty ``XREAD`` reply."""
+
+
+def _entry(entry_id: Any, values: Any) -> LogEntry:
+    return LogEntry(int(_bytes(entry_id)[2:]), [_bytes(value) for value in values])
+
+
+def _stream_entries(raw: Any) -> list[LogEntry]:
+    """The entries of a stream reply (RESP2's field lists or RESP3's maps)."""
+    return [
+        _entry(entry_id, fields.values() if isinstance(fields, dict) else fields[1::2])
+        for entry_id, fields in raw
+    ]
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+class RedisPyDriver(Driver):
+    """redis-py's ``redis.asyncio.Redis`` (asyncio only).
+
+    A client the driver made (``owned``) over TCP or a unix socket also gets
+    a connection of the driver's own, a :class:`~._wire.KeptWire`,
+    opened with the client's address, credentials, database, client name
+    and timeouts (``socket_timeout`` is the deadline of each command, 5 s by
+    default): it skips redis-py's pool checkout, its per-send task and
+    asyncio's stream reader, about a third of a plain command's time here.
+    TLS connections and clients with a credential provider take the
+    client's usual path. A user's client keeps its own path and policy
+    throughout.
+    """
+
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        import redis.exceptions
+
+        kwargs = client.connection_pool.connection_kwargs
+        if kwargs.get("decode_responses"):
+            raise ValueError(
+                "RedisStore needs a redis-py client with decode_responses=False (values"
+                " are msgpack bytes); create one with redis.asyncio.Redis(...,"
+                " decode_responses=False) or pass a URL"
+            )
+        self.client = client
+        self.owned = owned
+        self._kept = redis_py_wire(client) if owned else None
+        self.connection_errors = (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            OSError,
+        )
+        self.noscript_error = redis.exceptions.NoScriptError
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisPyDriver:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        client = redis.asyncio.Redis.from_url(
+            url, decode_responses=False, retry=Retry(NoBackoff(), 0)
+        )
+        return cls(client, owned=True)
+
+    async def aclose(self) -> None:
+        if self._kept is not None:
+            await self._kept.aclose()
+        if self.owned:
+            await self.client.aclose()
+
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        return await self.client.evalsha(sha, len(keys), *keys, *args)
+
+    def _entries(self, reply: Any) -> list[LogEntry]:
+        streams = reply.values() if isinstance(reply, dict) else (e for _n, e in reply)
+        return [entry for entries in streams for entry in _stream_entries(_unwrap(entries))]
+
+
+def _unwrap(entries: Any) -> Any:
+    """A stream's entries, from RESP2's list or RESP3's (possibly nested) list."""
+    if entries and isinstance(entries[0], list) and entries[0] and isinstance(entries[0][0], list):
+        return entries[0]
+    return entries
+
+
+class CoredisDriver(Driver):
+    """coredis's ``coredis.Redis`` (anyio: asyncio and trio).
+
+    A client the driver made (``owned``) also gets a connection of the
+    driver's own while :meth:`run` holds its pool open, a
+    :class:`~._wire.KeptWire`: its transport opened by the pool's
+    connection class (``_connect``: the same TCP, TLS or unix socket and
+    connect timeout as the client's), then the URL's credentials
+    (``AUTH``), ``SELECT``, ``CLIENT SETNAME`` and ``CLIENT NO-EVICT`` /
+    ``NO-TOUCH`` when asked, with the pool's ``stream_timeout`` as each
+    command's deadline (none by default, as on coredis's own path). With
+    ``noreply=true`` there is no reply to read: coredis's path only. A
+    user's client keeps its own path and policy throughout.
+    """
+
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        import coredis.exceptions
+
+        self.client = client
+        self.owned = owned
+        self.connection_errors = (
+            coredis.exceptions.ConnectionError,
+            TimeoutError,
+            OSError,
+        )
+        self.noscript_error = coredis.exceptions.NoScriptError
+
+    @classmethod
+    def from_url(cls, url: str) -> CoredisDriver:
+        import coredis
+        from coredis.connection import TCPConnection
+        from coredis.retry import NoRetryPolicy
+
+        client = coredis.Redis.from_url(
+            url, decode_responses=False, retry_policy=NoRetryPolicy(), verify_version=False
+        )
+        pool = client.connection_pool
+        if pool.connection_class is TCPConnection:
+            pool.connection_class = closing_tcp_connection()
+        return cls(client, owned=True)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Keep the client's connection pool open until cancelled (a task of the store's group)."""
+        if not self.owned:
+            task_status.started()
+            await anyio.sleep_forever()
+        try:
+            async with self.client:
+                self._kept = coredis_wire(self.client.connection_pool)
+                task_status.started()
+                await anyio.sleep_forever()
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        kept, self._kept = self._kept, None  # run() closed the pool
+        if kept is not None:
+            await kept.aclose()
+
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        return await self.client.evalsha(sha, keys=list(keys), args=list(args))
+
+    def _entries(self, reply: Any) -> list[LogEntry]:
+        return [
+            _entry(entry.identifier, entry.field_values.values())
+            for entries in reply.values()
+            for entry in entries
+        ]

@@ -1,0 +1,30 @@
+-- The keys of KEYS[4..]: ARGV[4] if_version or '', ARGV[5] '1' for the
+-- changes in the reply. Deletes the entries that exist; replies as every
+-- write script (write.lua's reply()), with the count of keys deleted, or
+-- on a compare-and-set conflict the key's version.
+local if_version = tonumber(ARGV[4])
+local details = ARGV[5] == '1'
+local names = {}
+for i = 4, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
+local metas = read_metas(names)
+local scores = deadlines(names, metas)
+local deleted = 0
+for i, key in ipairs(names) do
+  local version = meta_version(metas[i])
+  if scores[i] and expire_if_due(key, version, scores[i]) then version = 0 end
+  if if_version and version ~= if_version then
+    finish(false)
+    return reply(false, version, 0, nil, details)
+  end
+  if version ~= 0 then
+    local seq = next_seq()
+    redis.call('DEL', KEYS[i + 3])
+    D_KEYS = D_KEYS - redis.call('HDEL', META, key)
+    if scores[i] then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
+    emit(seq, pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
+                    committed_at=NOW}))
+    deleted = deleted + 1
+  end
+end
+finish(false)
+return reply(true, 0, deleted, nil, details)

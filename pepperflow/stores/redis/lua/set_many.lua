@@ -1,0 +1,84 @@
+-- Many keys: ARGV[4] ttl seconds or '', ARGV[5] a msgpack array of the keys,
+-- ARGV[6] one of their heads, each without its first byte (its map header)
+-- and as a msgpack str, ARGV[7] '1' for the changes in the reply. (Two
+-- strings that cmsgpack splits, not thousands of arguments or a split in
+-- Lua: most of a large set_many's cost is the script's. The entries share
+-- the namespace's hash tag, so they are in the slot of the declared keys.)
+local expires = ARGV[4] ~= '' and NOW + tonumber(ARGV[4]) or nil
+local expires_str = expires and string.format('%.17g', expires)
+local start, P_EXPIRES, FLAG = P_START, '', '-'
+if expires then
+  start, P_EXPIRES, FLAG = P_START_EXPIRES, '\170expires_at' .. pack(expires), 't'
+end
+local names, heads = cmsgpack.unpack(ARGV[5]), cmsgpack.unpack(ARGV[6])
+local n = #names
+local metas = read_metas(names)
+-- The expiries due among these keys commit first; the keys that keep a
+-- ttl they had lose it unless this set gives one.
+local had_ttl = {}
+local scores = deadlines(names, metas)
+for i = 1, n do
+  local score = scores[i]
+  if score then
+    if expire_if_due(names[i], meta_version(metas[i]), score) then
+      metas[i] = false
+    else
+      had_ttl[#had_ttl + 1] = names[i]
+    end
+  end
+end
+-- MSET / HSET calls built in place, run every CHUNK keys; the last HSET
+-- writes the seq too. (The loop builds the commands in place and counts
+-- their lengths: a call or a # per key shows.)
+local entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
+for i = 1, n do
+  local key, meta = names[i], metas[i]
+  local version, created = 1, P_NOW
+  if meta then
+    local _, old = unpack_one(meta, 10)
+    version = old + 1
+    created = string.sub(meta, 1, 9)
+  end
+  local pv, ps = pack(version), pack(next_seq())
+  local blob = start .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED ..
+    created .. P_EXPIRES .. heads[i]
+  if expires then
+    -- Redis drops the entry 1 ms before its deadline: reads never see it after.
+    redis.call('SET', KPREFIX .. key, blob, 'PXAT', math.floor(expires * 1000) - 1)
+  else
+    entries[ne + 1] = KPREFIX .. key
+    entries[ne + 2] = blob
+    ne = ne + 2
+  end
+  new_meta[nm + 1] = key
+  new_meta[nm + 2] = created .. FLAG .. pv
+  nm = nm + 2
+  if nm > 2 * CHUNK then
+    if ne > 1 then redis.call(unpack(entries, 1, ne)) end
+    D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm))
+    entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
+  end
+  PENDING[N_PENDING + 1] = ps
+  PENDING[N_PENDING + 2] = blob
+  N_PENDING = N_PENDING + 2
+end
+if ne > 1 then redis.call(unpack(entries, 1, ne)) end
+new_meta[nm + 1] = ''
+new_meta[nm + 2] = SEQ_NOW
+D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm + 2)) - (SEQ_FIELD_NEW and 1 or 0)
+if expires then
+  for i = 1, n, CHUNK do
+    local call = {'ZADD', EXP}
+    for j = i, math.min(i + CHUNK - 1, n) do
+      call[#call + 1] = expires_str
+      call[#call + 1] = names[j]
+    end
+    D_TTL = D_TTL + redis.call(unpack(call))
+  end
+else
+  for i = 1, #had_ttl, CHUNK do
+    D_TTL = D_TTL - redis.call('ZREM', EXP, unpack(had_ttl, i, math.min(i + CHUNK - 1, #had_ttl)))
+  end
+end
+finish(true)
+return reply(true, 0, n, expires, ARGV[7] == '1')

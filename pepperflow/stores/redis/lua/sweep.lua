@@ -1,0 +1,17 @@
+-- ARGV[4] the most keys to expire, ARGV[5] '1' for the changes in the
+-- reply. Replies with its head, a msgpack array: keys expired, live keys,
+-- keys with a ttl, the next deadline (nil: none), last seq, now; then the
+-- expire changes when asked.
+local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, tonumber(ARGV[4]))
+if #due > 0 then
+  local metas = read_metas(due)
+  for i, key in ipairs(due) do
+    expire(key, meta_version(metas[i]))
+  end
+  finish(false)
+end
+local nxt = redis.call('ZRANGE', EXP, 0, 0, 'WITHSCORES')
+local seq, keys, ttl_keys = counts()
+local out = {'\150' .. pack(#due, keys, ttl_keys, tonumber(nxt[2]), seq, NOW)}
+if ARGV[5] == '1' then return with_changes(out) end
+return out

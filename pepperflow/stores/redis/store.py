@@ -1,0 +1,394 @@
+"""RedisStore: state shared across processes and machines.
+
+::
+
+    async with RedisStore("redis://127.0.0.1:6379/0", namespace="app") as store:
+        await store.set("user:1", {"name": "Ada"})
+
+The state lives in Redis; every process that opens the same namespace sees
+the same keys, and a subscriber in one process receives the changes every
+process commits, in commit order (``seq``). This module holds the
+contract's methods; the rooms beside it hold the rest:
+
+- :mod:`._scripts` / :mod:`._protocol`: every write is one Lua script (the
+  entry, its version, its ttl and its changelog entry commit atomically;
+  ``if_version`` is checked inside), which builds each change once: the
+  msgpack bytes it appends to the changelog (a Redis Stream, ids
+  ``0-<seq>``) are the bytes its reply carries;
+- :mod:`._follower`: ordered delivery of every process's changes, a
+  process's own before its write returns, others' read from the changelog;
+- :mod:`._sweeper`: expiry (each expired key gets exactly one expire
+  change, whichever process sweeps) and the key counts;
+- :mod:`._commands`, :mod:`._drivers`: a write whose reply is lost raises
+  :class:`~pepperflow.StoreUnavailable` (it may or may not have been
+  applied); reads retry briefly first. redis-py's asyncio client on asyncio,
+  coredis on trio, or a client you pass (made with
+  ``decode_responses=False``; not closed by the store, and its retry policy
+  is yours: a client that retries writes may apply a write twice).
+
+docs/redis.md states the key layout, the scripts and the faults.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterable
+from operator import attrgetter
+from typing import Any, Self
+
+import anyio
+
+from ..._errors import VersionConflict
+from ..._lifecycle import TaskRunner
+from ..._patterns import compile_pattern
+from ...streams.events import Change, SetChange
+from .._checks import check_key
+from .._hub import Feed, Subscription
+from ..base import Callback, Entry, Snapshot, Store, StoreStatistics
+from ._commands import Commands
+from ._drivers import DriverName, open_driver
+from ._follower import Follower
+from ._protocol import (
+    DeleteArgs,
+    NoArgs,
+    Reply,
+    ScanArgs,
+    SetArgs,
+    SetManyArgs,
+    WriteHead,
+    decode_entry,
+    decode_value,
+    encode,
+    encode_head,
+    encode_heads,
+    redis_match,
+    str_array,
+)
+from ._scripts import DELETE, GET_MANY, SCAN, SET, SET_MANY, SNAPSHOT
+from ._sweeper import Counts, Sweeper
+
+__all__ = ["DriverName", "RedisStore"]
+
+_by_seq = attrgetter("seq")
+_DELETE_BATCH = 500
+
+
+class RedisStore(Store):
+    """The store contract on Redis; see the module docstring.
+
+    Args:
+        url: ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://``),
+            or a redis-py / coredis client to use (not closed by the store).
+        namespace: the store's name; its keys share the hash tag
+            ``{namespace}``, so it must not contain ``{`` or ``}``.
+        changelog_length: the changelog stream is trimmed to about this many
+            entries; a follower further behind than this misses changes
+            (logged as a gap).
+        sweep_interval: seconds between expiry sweeps when no deadline is
+            known nearer (deadlines of this process's writes, and of every
+            process's keys after each sweep, are).
+        driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
+            ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
+
+    Use it with ``async with`` (or ``await store.aclose()``); operations
+    on a store that is not open raise ``RuntimeError``.
+    """
+
+    backend = "redis"
+
+    def __init__(
+        self,
+        url: str | Any = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str = "default",
+        changelog_length: int = 100_000,
+        sweep_interval: float = 1.0,
+        driver: DriverName = "auto",
+    ) -> None:
+        _check_options(namespace, changelog_length, sweep_interval, driver)
+        super().__init__(namespace)
+        self.namespace = namespace
+        self._url = url
+        self._driver_name: DriverName = driver
+        self._state = "new"  # new -> open -> closed
+        self._tasks = TaskRunner(repr(self))
+        commands = self._commands = Commands(
+            namespace, changelog_length, repr(self), self._check_open
+        )
+        self._counts = Counts()
+        self._follower = follower = Follower(
+            commands, self._hub, self._counts, self._note_deadline, float(sweep_interval)
+        )
+        self._sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
+
+    def _note_deadline(self, deadline: float) -> None:
+        self._sweeper.note_deadline(deadline)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise RuntimeError(f"{self!r} was already opened; make a new RedisStore")
+        driver = open_driver(self._url, self._driver_name)
+        self._commands.driver = driver
+        self._state = "open"
+        try:
+            await self._tasks.open()
+            await self._tasks.start(driver.run)
+            await self._commands.load_scripts()
+            head = await self._commands.probe()
+            self._follower.start_at(head.seq)
+            self._counts.take(head.seq, head.keys, head.ttl_keys)
+            # Each background task makes its connection before the store is
+            # ready, so closing never cancels a connection half made.
+            await self._tasks.start(self._follower.run)
+            await self._tasks.start(self._sweeper.run)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def _shutdown(self) -> None:
+        """Stop following and sweeping, close the connections we opened."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        try:
+            await self._tasks.aclose()
+        finally:
+            driver, self._commands.driver = self._commands.driver, None
+            if driver is not None:
+                with anyio.CancelScope(shield=True):
+                    await driver.aclose()
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            if self._state == "closed":
+                raise anyio.ClosedResourceError(f"{self!r} is closed")
+            raise RuntimeError(f"{self!r} is not open; use `async with RedisStore(...) as store:`")
+
+    # -- reading -------------------------------------------------------------
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        if type(key) is not str or not key:
+            check_key(self.name, key)
+        sweeper = self._sweeper
+        if sweeper.next_deadline <= time.time() + sweeper.clock_offset:
+            await sweeper.sweep_due()
+        blob = await self._commands.get(key)
+        if blob is None:
+            return default
+        return decode_value(blob).value
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        wanted = list(dict.fromkeys(check_key(self.name, key) for key in keys))
+        await self._sweeper.sweep_due()
+        if not wanted:
+            self._check_open()
+            return {}
+        prefix = self._commands.prefix
+        reply = await self._commands.read(GET_MANY, NoArgs(), [prefix + key for key in wanted])
+        return {
+            key: decode_value(blob).value
+            for key, blob in zip(wanted, reply.items, strict=True)
+            if blob
+        }
+
+    async def exists(self, key: str) -> bool:
+        await self._sweeper.sweep_due()
+        return await self._commands.get(check_key(self.name, key)) is not None
+
+    async def entry(self, key: str) -> Entry | None:
+        await self._sweeper.sweep_due()
+        blob = await self._commands.get(check_key(self.name, key))
+        return None if blob is None else Entry.from_change(decode_entry(blob))
+
+    def scan(self, pattern: str | None = None, *, batch_size: int = 100) -> AsyncIterator[str]:
+        compiled = compile_pattern(pattern)
+        if type(batch_size) is not int or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self._check_open()
+        return self._scan(redis_match(compiled), batch_size)
+
+    async def _scan(self, match: str, batch_size: int) -> AsyncIterator[str]:
+        await self._sweeper.sweep_due()
+        cursor = "0"
+        seen: set[str] = set()
+        while True:
+            reply = await self._commands.read(SCAN, ScanArgs(cursor, match, batch_size))
+            for raw in reply.items:
+                key = raw.decode()
+                if key not in seen:  # HSCAN may return a field twice
+                    seen.add(key)
+                    yield key
+            cursor = reply.head.cursor
+            if cursor == "0":
+                return
+
+    # -- writing -------------------------------------------------------------
+
+    async def _set(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+        if_version: int | None,
+    ) -> int:
+        head = encode_head(self.name, key, value, metadata)
+        args = SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
+        return await self._written(await self._commands.call(SET, args), key, if_version)
+
+    async def _set_many(
+        self,
+        items: list[tuple[str, Any]],
+        ttl: float | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        latest = dict(items)
+        if not latest:
+            self._check_open()
+            return
+        if len(latest) == 1:
+            [(key, value)] = latest.items()
+            await self._set(key, value, ttl, metadata, None)
+            return
+        heads = encode_heads(self.name, latest, metadata)
+        args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))
+        await self._written(await self._commands.call(SET_MANY, args), "", None)
+
+    async def _written(self, reply: Reply[WriteHead], key: str, if_version: int | None) -> int:
+        """Record a write script's reply and deliver its changes; the set's
+        version, or VersionConflict (after delivering a due expiry it committed)."""
+        head = reply.head
+        self._sweeper.clock_offset = head.now - time.time()
+        self._counts.add(head.seq, head.keys, head.ttl_keys)
+        follower = self._follower
+        follower.learn_seq(head.seq)
+        if head.expires_at is not None:
+            self._sweeper.note_deadline(head.expires_at)
+        await follower.committed(reply.items, head.seq)
+        if not head.committed:
+            raise VersionConflict(self.name, key, if_version or 0, head.version)
+        return head.version
+
+    async def _delete(self, key: str, if_version: int | None) -> bool:
+        return await self._delete_keys([key], if_version) > 0
+
+    async def _delete_keys(self, keys: list[str], if_version: int | None) -> int:
+        """Delete ``keys`` (one script); how many existed."""
+        args = DeleteArgs(if_version, bool(self._hub.count))
+        prefix = self._commands.prefix
+        reply = await self._commands.call(DELETE, args, [prefix + key for key in keys])
+        await self._written(reply, keys[0], if_version)
+        return reply.head.changed
+
+    async def clear(self, pattern: str | None = None) -> int:
+        compiled = compile_pattern(pattern)
+        self._check_open()
+        keys = [key async for key in self._scan(redis_match(compiled), 1000)]
+        return await self._delete_all(keys)
+
+    async def _delete_all(self, keys: list[str]) -> int:
+        deleted = 0
+        for start in range(0, len(keys), _DELETE_BATCH):
+            deleted += await self._delete_keys(keys[start : start + _DELETE_BATCH], None)
+        return deleted
+
+    async def snapshot(self) -> Snapshot:
+        self._check_open()
+        seq, now, entries = await self._snapshot()
+        return Snapshot(self.name, seq, now, [Entry.from_change(c) for c in entries])
+
+    async def _snapshot(self) -> tuple[int, float, list[SetChange]]:
+        reply = await self._commands.read(SNAPSHOT, NoArgs())
+        entries = [decode_entry(blob) for blob in reply.items]
+        entries.sort(key=_by_seq)  # commit order
+        return reply.head.seq, reply.head.now, entries
+
+    async def _restore(self, snapshot: Snapshot) -> None:
+        heads: list[tuple[Entry, bytes]] = []
+        for item in snapshot.entries:
+            meta = None if item.metadata is None else dict(item.metadata)
+            heads.append((item, encode_head(self.name, item.key, item.value, meta)))
+        self._check_open()
+        wanted = {item.key for item, _ in heads}
+        await self._delete_all([key async for key in self._scan("*", 1000) if key not in wanted])
+        now = self._sweeper.now()
+        for item, head in heads:
+            if item.expires_at is not None and item.expires_at <= now:
+                continue
+            key, details = item.key, bool(self._hub.count)
+            args = SetArgs(None, None, item.expires_at, item.created_at, key, head[1:], details)
+            await self._written(await self._commands.call(SET, args), item.key, None)
+
+    # -- feeds and figures ---------------------------------------------------
+
+    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
+        """As :meth:`Store.subscribe`; receives the changes of every process.
+
+        It starts from the newest seq this process knows, which may trail
+        the server by up to ``sweep_interval`` when nothing here was
+        subscribed: changes committed by others in that moment before may
+        arrive too. ``changes(replay=True)`` starts at an exact seq.
+        """
+        sub = super().subscribe(pattern, callback)
+        self._follower.listen()
+        return sub
+
+    async def _attach_feed(self, feed: Feed) -> None:
+        """Subscribe ``feed`` at one seq: the state at that seq, then every later change."""
+        self._check_open()
+        follower = self._follower
+        async with follower.lock:
+            replay: list[Change] = []
+            if feed.replay:
+                seq, _, entries = await self._snapshot()
+                match = feed.pattern.match
+                replay.extend(change for change in entries if match(change.key))
+                # The current subscribers get everything up to seq first.
+                replay.extend(await follower.catch_up(seq, match))
+            sub = self._hub.add_feed(feed)
+            follower.listen()
+        feed.attach(sub, replay)
+
+    def statistics(self) -> StoreStatistics:
+        """The figures this process knows: ``keys``/``ttl_keys`` as of its last
+        sweep (at least every ``sweep_interval``) plus its own writes since
+        (a write cancelled or failed before its reply came counts from the
+        next sweep on), ``seq`` the newest change it has seen."""
+        counts = self._counts
+        return StoreStatistics(
+            store=self.name,
+            backend=self.backend,
+            keys=counts.keys,
+            seq=self._follower.seq,
+            ttl_keys=counts.ttl_keys,
+            subscriptions=self._hub.subscriptions,
+            feeds=len(self._hub.feeds),
+            callback_errors=self._hub.callback_errors,
+            expired=self._sweeper.expired,
+            running=self._state == "open",
+            closed=self._state == "closed",
+        )
+
+    def __repr__(self) -> str:
+        return f"<RedisStore {self.namespace!r}>"
+
+
+def _check_options(
+    namespace: object, changelog_length: object, sweep_interval: object, driver: object
+) -> None:
+    """Raise ValueError for a bad constructor option."""
+    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
+        raise ValueError(
+            f"RedisStore namespace must be a non-empty str without '{{' or '}}'"
+            f" (it becomes the keys' hash tag), got {namespace!r}"
+        )
+    if type(changelog_length) is not int or changelog_length < 1:
+        raise ValueError(f"changelog_length must be an int >= 1, got {changelog_length!r}")
+    if not isinstance(sweep_interval, int | float) or not 0 < sweep_interval < math.inf:
+        raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
+    if driver not in ("auto", "redis-py", "coredis"):
+        raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")
