@@ -11,7 +11,7 @@ import anyio.lowlevel
 import pytest
 
 from pepperflow.stores import SqliteStore
-from pepperflow.stores._sqlite_schema import SCHEMA_VERSION, SchemaTooNew
+from pepperflow.stores.sqlite._schema import SCHEMA_VERSION, SchemaTooNew
 from pepperflow.streams import Change, ExpireChange, SetChange, fold
 
 pytestmark = pytest.mark.anyio
