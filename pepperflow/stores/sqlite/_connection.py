@@ -54,7 +54,7 @@ class Connection:
     data_version`` changes only when another connection commits: a write
     transaction that finds it unchanged since the last one knows nothing
     else was written, and skips looking for foreign changes. All statements
-    go through one cursor (``execute``).
+    go through one cursor (``execute``, ``executemany``).
     """
 
     def __init__(
@@ -65,7 +65,9 @@ class Connection:
         clock: Callable[[], float],
     ) -> None:
         self.conn = conn
-        self.execute = conn.cursor().execute
+        cursor = conn.cursor()
+        self.execute = cursor.execute
+        self.executemany = cursor.executemany
         self.ns = ns
         self.retain = retain
         self.clock = clock

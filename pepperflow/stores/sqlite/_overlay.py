@@ -7,9 +7,9 @@ back). :class:`Overlay` is that view: a mutable mapping of key to latest
 :class:`~pepperflow.streams.SetChange` that reads through to the state
 below it and keeps its own writes (and deletions, as tombstones) in a small
 dict on top. Changes are folded into it with
-:func:`pepperflow.streams.events.apply`, as into any state. An overlay on an
-overlay is a savepoint: :meth:`Overlay.merge` keeps its writes, dropping it
-forgets them.
+:func:`pepperflow.streams.events.apply`, as into any state. One job among
+others runs on an overlay of the transaction's overlay: :meth:`Overlay.merge`
+keeps its writes, dropping it forgets them.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Overlay(MutableMapping[str, SetChange]):
         return sum(1 for _ in self)
 
     def merge(self) -> None:
-        """Keep this savepoint's writes: write them into the overlay below."""
+        """Keep this overlay's writes: write them into the overlay below it."""
         below = self.below
-        assert isinstance(below, Overlay), "only a savepoint merges into its transaction"
+        assert isinstance(below, Overlay), "only an overlay on an overlay merges"
         below.top.update(self.top)

@@ -187,9 +187,9 @@ class OwnerThread(Generic[C]):
         self._thread: threading.Thread | None = None
         self._stopped = anyio.Event()
         self._open_error: BaseException | None = None
-        # Set while no group's on_done is pending on the loop (the groups' turn).
-        self._settled = threading.Event()
-        self._settled.set()
+        # Held from the start of a group until the loop settles it: the next
+        # group's acquire waits for that (a lock, released by the other thread).
+        self._turn = threading.Lock()
 
     async def start(self) -> None:
         """Start the thread and wait until ``open`` has run (re-raising its error)."""
@@ -229,8 +229,10 @@ class OwnerThread(Generic[C]):
         return job.result  # type: ignore[no-any-return]
 
     def settle(self) -> None:
-        """On the loop: the last group is taken in; the next may start."""
-        self._settled.set()
+        """On the loop: the last group is taken in; the next may start.
+
+        Call it once per group whose ``on_done`` returned False."""
+        self._turn.release()
 
     async def stop(self) -> None:
         """Run the queued jobs, then ``close``, and end the thread."""
@@ -249,7 +251,7 @@ class OwnerThread(Generic[C]):
             settled = self._on_done(jobs, value)
         finally:
             if group and settled:
-                self._settled.set()
+                self._turn.release()
             assert self._loop is not None
             wake = self._loop.wake
             for job in jobs:
@@ -330,16 +332,15 @@ class OwnerThread(Generic[C]):
             batch.append(job)
 
     def _run(self, context: C, group: list[Job[C]]) -> None:
-        self._settled.wait()  # the loop has taken in the group before
+        self._turn.acquire()  # once the loop has settled the group before
         try:
             value = self._run_group(context, group)
         except BaseException as exc:
             for job in group:
                 job.error = job.error or exc
             value = None
-        self._settled.clear()
         if not self._post(self._finish, group, value, True):
-            self._settled.set()
+            self._turn.release()  # nobody is left to settle it
 
     def _run_alone(self, context: C, job: Job[C]) -> None:
         try:

@@ -1,14 +1,22 @@
 """Group transactions: the write jobs of one commit, on the connection's thread.
 
 :func:`run_group` runs a group of write jobs (:mod:`._jobs`) in one SQLite
-transaction, each job in a savepoint when there are several, and commits
-once (group commit). A job sees the state through the transaction's
-:class:`~._overlay.Overlay`: the store's state (read only, see
-:mod:`.store`), the changes other processes committed since this one last
-looked (read first, inside the transaction, so version checks are exact
-across processes), and the transaction's own writes. Nothing here changes
-the store's state: the group returns its changes, in ``seq`` order, and the
-event loop folds them into the state after the commit.
+transaction and commits once (group commit). A job sees the state through
+the transaction's :class:`~._overlay.Overlay`: the store's state (read only,
+see :mod:`.store`), the changes other processes committed since this one
+last looked (read first, inside the transaction, so version checks are
+exact across processes), and the transaction's own writes.
+
+Jobs run no SQL: their changelog rows are gathered and inserted with one
+``executemany`` just before the commit. So a job that raises has written
+nothing to the file, and dropping its rows and its overlay (each job of a
+group has one of its own on the transaction's) undoes it, with no
+savepoint. If the insert or the commit fails, the whole transaction rolls
+back and every job of the group gets the error.
+
+Nothing here changes the store's state: the group returns its changes, in
+``seq`` order, and the event loop folds them into the state after the
+commit.
 """
 
 from __future__ import annotations
@@ -29,15 +37,14 @@ _INSERT = "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?, ?)"
 
 
 class Transaction:
-    """One group transaction: what its jobs see (``view``) and the changes made.
+    """One group transaction: what its jobs see (``view``) and what they wrote.
 
     ``changes`` starts with the ``foreign`` changes other processes committed
-    since this process last looked; the jobs' changes follow.
+    since this process last looked; the jobs' changes follow, each with its
+    changelog row in ``rows``.
     """
 
     def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.execute = connection.execute
         self.ns = connection.ns
         self.view = Overlay(connection.state)
         self.changes: list[Change] = connection.foreign_changes()
@@ -45,6 +52,7 @@ class Transaction:
             apply(self.view, change)
         self.foreign = len(self.changes)
         self.base_seq = self.seq = self.changes[-1].seq if self.changes else connection.seq
+        self.rows: list[tuple[str, int, str, int, bytes]] = []
         self.now = connection.clock()
 
     def live(self, key: str) -> SetChange | None:
@@ -71,7 +79,7 @@ class Transaction:
             created_at = now if old is None else old.created_at
         version = 1 if old is None else old.version + 1
         change = SetChange(self.ns, key, version, seq, now, value, created_at, meta, expires_at)
-        self.execute(_INSERT, (self.ns, seq, key, 1, _encode(change)))
+        self.rows.append((self.ns, seq, key, 1, _encode(change)))
         apply(self.view, change)
         self.changes.append(change)
         return change
@@ -81,53 +89,58 @@ class Transaction:
         self.seq = seq = self.seq + 1
         kind = ExpireChange if expire else DeleteChange
         change = kind(self.ns, entry.key, entry.version, seq, self.now)
-        self.execute(_INSERT, (self.ns, seq, entry.key, 0, _encode(change)))
+        self.rows.append((self.ns, seq, entry.key, 0, _encode(change)))
         apply(self.view, change)
         self.changes.append(change)
 
-    def run_in_savepoint(self, job: Job[Any]) -> None:
-        """Run ``job``; if it raises, undo its writes and keep its error."""
-        execute, outer = self.execute, self.view
-        mark_seq, mark_len = self.seq, len(self.changes)
-        execute("SAVEPOINT job")
+    def run(self, job: Job[Any]) -> bool:
+        """Run ``job`` alone in the transaction; whether it succeeded (else
+        its error is kept, and the transaction must roll back)."""
+        try:
+            job.result = job.fn(self)
+        except Exception as exc:
+            job.error = exc
+            return False
+        return True
+
+    def run_among_others(self, job: Job[Any]) -> None:
+        """Run ``job`` on an overlay of its own; if it raises, drop what it
+        wrote and keep its error, and the other jobs go on."""
+        outer = self.view
+        mark = (self.seq, len(self.changes), len(self.rows))
         self.view = Overlay(outer)
         try:
             job.result = job.fn(self)
         except Exception as exc:
-            execute("ROLLBACK TO job")
-            self.seq = mark_seq
-            del self.changes[mark_len:]
             job.error = exc
+            self.seq, changes, rows = mark
+            del self.changes[changes:], self.rows[rows:]
         else:
             self.view.merge()
         finally:
             self.view = outer
-        execute("RELEASE job")
 
 
 def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
     """Run write jobs in one transaction; return the changes committed, in order.
 
-    A lone job needs no savepoint: if it raises, the transaction rolls back
-    and only the other processes' changes it read are returned. If the
-    transaction itself fails, this raises and nothing is returned: the
-    foreign changes are read again by the next transaction.
+    If a lone job raises, the transaction rolls back and only the other
+    processes' changes it read are returned. If the transaction itself
+    fails, this raises and returns nothing: the next transaction reads the
+    foreign changes again.
     """
     execute = connection.execute
     execute("BEGIN IMMEDIATE")
     try:
         txn = Transaction(connection)
-        committed = True
         if len(jobs) == 1:
-            job = jobs[0]
-            try:
-                job.result = job.fn(txn)
-            except Exception as exc:
-                job.error = exc
-                committed = False
+            committed = txn.run(jobs[0])
         else:
             for job in jobs:
-                txn.run_in_savepoint(job)
+                txn.run_among_others(job)
+            committed = True
+        if committed:
+            _insert(connection, txn.rows)
         execute("COMMIT" if committed else "ROLLBACK")
     except BaseException:
         if connection.conn.in_transaction:
@@ -138,5 +151,12 @@ def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
         connection.seq = txn.base_seq
         return txn.changes[: txn.foreign]
     connection.seq = txn.seq
-    connection.unchecked += 1 + len(txn.changes) // ROWS_PER_PAGE
+    connection.unchecked += 1 + len(txn.rows) // ROWS_PER_PAGE
     return txn.changes
+
+
+def _insert(connection: Connection, rows: list[tuple[str, int, str, int, bytes]]) -> None:
+    if len(rows) == 1:  # a lone set: execute costs less than executemany
+        connection.execute(_INSERT, rows[0])
+    elif rows:
+        connection.executemany(_INSERT, rows)
