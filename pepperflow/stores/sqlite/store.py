@@ -15,13 +15,15 @@ its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
 dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
 committed group's changes in with :func:`pepperflow.streams.events.apply`
-(:meth:`SqliteStore._on_done`). The thread reads it, and only while a write
-transaction runs, through an overlay that holds the transaction's own
-writes (:mod:`._overlay`); it never writes it. The two take turns
-(:class:`~._thread.OwnerThread`): a transaction starts only once the loop
-has folded in the one before it, and the loop folds a group in only after
-its transaction ended, so neither sees the state half-changed, with no
-lock and no second copy.
+(:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
+delivery starts; see :class:`_Delivery`). The thread reads it, and only
+while a write transaction runs, through an overlay that holds the
+transaction's own writes (:mod:`._overlay`); it never writes it. The two
+take turns (:class:`~._thread.OwnerThread`): a transaction starts only once
+the loop has folded in the one before it, and the loop folds a group in
+only after its transaction ended, so neither sees the state half-changed,
+with no lock around it and no second copy. The thread side keeps only
+scalars (the last ``seq`` seen, the file's ``data_version``).
 
 Several processes may open the same file, each with its own state: every
 write transaction first reads the changes other processes committed, and an
