@@ -48,8 +48,8 @@ from typing import Any
 import anyio
 from _timing import rate
 
-from pepperflow.stores._thread import OwnerThread
 from pepperflow.stores.sqlite import Durability, SqliteStore
+from pepperflow.stores.sqlite._thread import OwnerThread
 
 SyncOp = Callable[[int], Any]
 KEYS = [f"user:{i}" for i in range(1000)]
@@ -116,10 +116,14 @@ def _nothing(*args: object) -> None:
     return None
 
 
+def _settled(*args: object) -> bool:
+    return True
+
+
 async def round_trip_rate(n: int, repeat: int) -> float:
     """Best empty jobs/s through the thread SqliteStore runs its connection on."""
     thread: OwnerThread[object] = OwnerThread(
-        open=object, run_group=_nothing, close=_nothing, on_done=_nothing, name="bench"
+        open=object, run_group=_nothing, close=_nothing, on_done=_settled, name="bench"
     )
     await thread.start()
     try:

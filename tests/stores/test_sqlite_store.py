@@ -10,8 +10,9 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from pepperflow import VersionConflict
 from pepperflow.stores import SqliteStore
-from pepperflow.stores._sqlite_schema import SCHEMA_VERSION, SchemaTooNew
+from pepperflow.stores.sqlite._schema import SCHEMA_VERSION, SchemaTooNew
 from pepperflow.streams import Change, ExpireChange, SetChange, fold
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +227,57 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
         SqliteStore(tmp_path / "s.db", durability="fast")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="retain"):
         SqliteStore(tmp_path / "s.db", retain=-1)
+
+
+async def test_a_reader_never_sees_a_change_its_subscribers_have_not_received(
+    tmp_path: Path,
+) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+        writing = True
+        ahead = 0
+
+        async def read() -> None:
+            nonlocal ahead
+            while writing:
+                last = got[-1] if got else None
+                delivered = last.value if isinstance(last, SetChange) else None
+                if await store.get("k") != delivered:
+                    ahead += 1
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            for i in range(300):
+                await store.set("k", i)
+            writing = False
+        assert ahead == 0, f"the state was ahead of the subscribers {ahead} times"
+
+
+async def test_a_failing_write_in_a_group_commit_leaves_the_others_whole(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+        await store.set("seen", 0)
+        outcomes: list[object] = []
+
+        async def create(i: int) -> None:
+            try:
+                outcomes.append(await store.set("k", i, if_version=0))
+            except VersionConflict as error:
+                outcomes.append(error)
+            await store.set(f"own:{i}", i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(32):
+                tg.start_soon(create, i)
+        assert outcomes.count(1) == 1, "exactly one creation of k wins"
+        assert sum(isinstance(o, VersionConflict) for o in outcomes) == 31
+        history = await store.changes_since(0)
+        assert history == got
+        assert [c.seq for c in history] == list(range(1, 35)), "no seq is lost or reused"
+        assert len({c.committed_at for c in history}) < 34, "writes shared transactions"
+        state = {key: change.value for key, change in fold(history).items()}
+        assert state == {item.key: item.value for item in (await store.snapshot()).entries}
+        assert len(state) == 34

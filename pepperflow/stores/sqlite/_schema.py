@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._errors import PepperflowError
+from ..._errors import PepperflowError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaTooNew", "migrate"]
 

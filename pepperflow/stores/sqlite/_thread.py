@@ -11,6 +11,13 @@ waiter directly (an asyncio future, or trio's ``reschedule`` of the waiting
 task), with no event object in between. This is the only module that names
 asyncio or trio.
 
+Groups and the event loop take turns: a group starts only once the group
+before it is *settled* on the loop (when ``on_done`` returns True, or at
+the :meth:`OwnerThread.settle` that follows a False). So the loop may fold
+a group's outcome into state that the next group reads, and the two never
+touch it at once, with no lock. Lone jobs do not wait for that turn (they
+must not read such state).
+
 Housekeeping (for SQLite: WAL checkpoints, changelog compaction) runs on the
 thread after a batch's results were handed back, so no waiting writer pays
 for it, and again once the queue has been empty for a while.
@@ -18,8 +25,9 @@ for it, and again once the queue has been empty for a while.
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import logging
+import operator
 import queue
 import threading
 from collections.abc import Callable
@@ -34,6 +42,8 @@ logger = logging.getLogger("pepperflow")
 
 R = TypeVar("R")
 C = TypeVar("C")
+
+_grouped = operator.attrgetter("grouped")
 
 
 class Job(Generic[C]):
@@ -143,8 +153,10 @@ class OwnerThread(Generic[C]):
             error) and returns a value handed to ``on_done`` with them.
         close: called on the thread last, with the context.
         on_done: called on the event loop with each finished batch of jobs
-            and the group's value (``None`` for a lone job), before their
-            waiters wake.
+            and the group's value (``None`` for a lone job, or when
+            ``run_group`` raised), before their waiters wake. It returns
+            whether a group is settled; if not, the next group waits for
+            :meth:`settle`.
         name: the thread's name.
         housekeep: called on the thread as ``housekeep(context, idle)`` after
             each batch's results were handed back (``idle=False``), and once
@@ -158,7 +170,7 @@ class OwnerThread(Generic[C]):
         open: Callable[[], C],
         run_group: Callable[[C, list[Job[C]]], Any],
         close: Callable[[C], None],
-        on_done: Callable[[list[Job[C]], Any], None],
+        on_done: Callable[[list[Job[C]], Any], bool],
         name: str,
         housekeep: Callable[[C, bool], None] | None = None,
         housekeep_after: float = 0.005,
@@ -175,6 +187,9 @@ class OwnerThread(Generic[C]):
         self._thread: threading.Thread | None = None
         self._stopped = anyio.Event()
         self._open_error: BaseException | None = None
+        # Held from the start of a group until the loop settles it: the next
+        # group's acquire waits for that (a lock, released by the other thread).
+        self._turn = threading.Lock()
 
     async def start(self) -> None:
         """Start the thread and wait until ``open`` has run (re-raising its error)."""
@@ -213,6 +228,12 @@ class OwnerThread(Generic[C]):
             raise job.error
         return job.result  # type: ignore[no-any-return]
 
+    def settle(self) -> None:
+        """On the loop: the last group is taken in; the next may start.
+
+        Call it once per group whose ``on_done`` returned False."""
+        self._turn.release()
+
     async def stop(self) -> None:
         """Run the queued jobs, then ``close``, and end the thread."""
         if self._thread is None:
@@ -224,10 +245,13 @@ class OwnerThread(Generic[C]):
 
     # -- on the event loop -----------------------------------------------------
 
-    def _finish(self, jobs: list[Job[C]], value: Any) -> None:
+    def _finish(self, jobs: list[Job[C]], value: Any, group: bool) -> None:
+        settled = True  # if on_done raises, the thread must not wait forever
         try:
-            self._on_done(jobs, value)
+            settled = self._on_done(jobs, value)
         finally:
+            if group and settled:
+                self._turn.release()
             assert self._loop is not None
             wake = self._loop.wake
             for job in jobs:
@@ -236,10 +260,14 @@ class OwnerThread(Generic[C]):
 
     # -- on the thread ---------------------------------------------------------
 
-    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+    def _post(self, fn: Callable[..., object], *args: Any) -> bool:
+        """Have the loop run ``fn(*args)``; False if the loop is gone (nobody waits)."""
         assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+        try:
             self._loop.call_soon(fn, *args)
+        except RuntimeError:
+            return False
+        return True
 
     def _main(self, opened: anyio.Event) -> None:
         try:
@@ -266,55 +294,57 @@ class OwnerThread(Generic[C]):
             logger.exception("pepperflow: housekeeping on %s failed", self._name)
 
     def _serve(self, context: C) -> None:
-        get, get_nowait = self._queue.get, self._queue.get_nowait
-        finish = self._finish
-        housekeep, idle_after = self._housekeep, self._housekeep_after
+        """Take batches of jobs off the queue and run them until told to stop."""
         waiting: float | None = None  # how long to wait before housekeeping when idle
-        stopping = False
-        while not stopping:
-            if waiting is None:
-                first = get()
-            else:
-                try:
-                    first = get(timeout=waiting)
-                except queue.Empty:
-                    waiting = None
-                    self._tidy(context, True)
-                    continue
+        while True:
+            try:
+                first = self._queue.get(timeout=waiting)
+            except queue.Empty:
+                waiting = None
+                self._tidy(context, True)
+                continue
             if first is None:
-                break
-            batch = [first]
-            while True:
-                try:
-                    job = get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                batch.append(job)
-            start = 0
-            while start < len(batch):
-                end = start + 1
-                if batch[start].grouped:
-                    while end < len(batch) and batch[end].grouped:
-                        end += 1
-                    group = batch[start:end] if start or end < len(batch) else batch
-                    try:
-                        value = self._run_group(context, group)
-                    except BaseException as exc:
-                        for job in group:
-                            job.error = job.error or exc
-                        value = None
-                    self._post(finish, group, value)
+                return
+            batch, stopping = self._drain(first)
+            for grouped, jobs in itertools.groupby(batch, _grouped):
+                if grouped:
+                    self._run(context, list(jobs))
                 else:
-                    job = batch[start]
-                    try:
-                        job.result = job.fn(context)
-                    except BaseException as exc:
-                        job.error = exc
-                    self._post(finish, [job], None)
-                start = end
-            if housekeep is not None:
+                    for job in jobs:
+                        self._run_alone(context, job)
+            if self._housekeep is not None:
                 self._tidy(context, False)
-                waiting = idle_after
+                waiting = self._housekeep_after
+            if stopping:
+                return
+
+    def _drain(self, first: Job[C]) -> tuple[list[Job[C]], bool]:
+        """``first`` and the jobs queued behind it; whether a stop came after them."""
+        get_nowait = self._queue.get_nowait
+        batch = [first]
+        while True:
+            try:
+                job = get_nowait()
+            except queue.Empty:
+                return batch, False
+            if job is None:
+                return batch, True
+            batch.append(job)
+
+    def _run(self, context: C, group: list[Job[C]]) -> None:
+        self._turn.acquire()  # once the loop has settled the group before
+        try:
+            value = self._run_group(context, group)
+        except BaseException as exc:
+            for job in group:
+                job.error = job.error or exc
+            value = None
+        if not self._post(self._finish, group, value, True):
+            self._turn.release()  # nobody is left to settle it
+
+    def _run_alone(self, context: C, job: Job[C]) -> None:
+        try:
+            job.result = job.fn(context)
+        except BaseException as exc:
+            job.error = exc
+        self._post(self._finish, [job], None, False)

@@ -1,0 +1,13 @@
+"""SqliteStore: the store contract in one SQLite file.
+
+The event-loop side is :mod:`.store` (the contract, the one state, delivery,
+following other processes); the thread side is :mod:`._connection` (the
+sqlite3 connection), :mod:`._transaction` and :mod:`._jobs` (group commits
+and the writes in them), over :mod:`._thread` (the thread and its turns
+with the loop). The file layout and its migrations are :mod:`._schema`.
+"""
+
+from .store import Durability as Durability
+from .store import SqliteStore as SqliteStore
+
+__all__ = ["Durability", "SqliteStore"]

@@ -1,0 +1,221 @@
+"""The thread side of SqliteStore: its sqlite3 connection and what runs on it alone.
+
+:class:`Connection` opens the file (WAL mode, the durability asked for, the
+schema's migrations), loads the state from the changelog, reads the
+changelog, and keeps the bookkeeping of what this process has seen
+committed. Every method runs on the connection's thread
+(:class:`~._thread.OwnerThread`); the write transactions are in
+:mod:`._transaction`, the housekeeping between them (:func:`housekeep`:
+compaction and WAL checkpoints) here.
+
+The connection holds no copy of the state: :meth:`Connection.load` folds the
+changelog into the mapping that the event loop's view then owns, and keeps
+a read-only reference to it for the write transactions (see
+:mod:`.store` for who touches it when).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import msgspec
+
+from ...streams.events import Change, SetChange, fold
+from ._schema import migrate
+
+__all__ = ["Connection", "Durability", "compact", "housekeep", "others_wrote"]
+
+logger = logging.getLogger("pepperflow")
+
+Durability = Literal["normal", "full"]
+SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+
+_decode_change = msgspec.msgpack.Decoder(Change).decode
+
+# WAL checkpoints are run by the connection's thread between writes (see
+# housekeep), counted in estimated pages: one per commit, plus one per
+# ROWS_PER_PAGE changes. SQLite's automatic checkpoint would run inside the
+# commit of whichever writer crossed its bound (1,000 pages), stalling it.
+ROWS_PER_PAGE = 32
+_CHECKPOINT_BUSY = 1000
+_CHECKPOINT_IDLE = 100
+
+
+class Connection:
+    """One store's connection to its file, and what this process has seen of it.
+
+    ``seq`` is the last seq this process has seen committed (its own writes
+    and those of other processes it has read). SQLite's ``PRAGMA
+    data_version`` changes only when another connection commits: a write
+    transaction that finds it unchanged since the last one knows nothing
+    else was written, and skips looking for foreign changes. All statements
+    go through one cursor (``execute``, ``executemany``).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        ns: str,
+        retain: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.conn = conn
+        cursor = conn.cursor()
+        self.execute = cursor.execute
+        self.executemany = cursor.executemany
+        self.ns = ns
+        self.retain = retain
+        self.clock = clock
+        #: The state (key -> latest SetChange), owned by the event loop's view;
+        #: read here only by write transactions, while the loop leaves it alone.
+        self.state: Mapping[str, SetChange] = {}
+        self.seq = 0
+        self.compacted_at = 0
+        self.unchecked = 0  # estimated WAL pages written since the last checkpoint
+        self.poll_version = -1  # data_version at the last poll (others_wrote)
+        self.write_version = -1  # data_version at the last look for foreign changes
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        ns: str,
+        durability: Durability,
+        busy_timeout: float,
+        retain: int,
+        clock: Callable[[], float],
+    ) -> Connection:
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            mode = _enter_wal(conn, busy_timeout)
+            if mode != "wal":
+                raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[durability]}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # see housekeep
+            migrate(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, ns, retain, clock)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def load(self) -> tuple[int, dict[str, SetChange]]:
+        """Fold the changelog into a new state; return the seq and the state.
+
+        The caller (the event loop's view) owns the state from then on; the
+        connection keeps it as :attr:`state` for the write transactions.
+        """
+        execute = self.execute
+        execute("BEGIN")
+        try:
+            rows = execute(
+                "SELECT data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
+            ).fetchall()
+            # The baseline for noticing other processes' commits: taken inside
+            # the read transaction, so a commit after it is seen by the first poll.
+            (version,) = execute("PRAGMA data_version").fetchone()
+            self.poll_version = self.write_version = version
+        finally:
+            execute("COMMIT")
+        state = fold(_decode_change(data) for (data,) in rows)
+        seq = _decode_change(rows[-1][0]).seq if rows else 0
+        self.seq = self.compacted_at = seq
+        self.state = state
+        return seq, state
+
+    def max_seq(self) -> int:
+        (seq,) = self.execute(
+            "SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?", (self.ns,)
+        ).fetchone()
+        return int(seq or 0)
+
+    def read_changes(self, after: int, upto: int) -> list[Change]:
+        """The changelog's changes with ``after < seq <= upto``, in order."""
+        rows = self.execute(
+            "SELECT data FROM pepperflow_changes WHERE ns = ? AND seq > ? AND seq <= ?"
+            " ORDER BY seq",
+            (self.ns, after, upto),
+        ).fetchall()
+        return [_decode_change(data) for (data,) in rows]
+
+    def foreign_changes(self) -> list[Change]:
+        """Inside a write transaction: what other connections committed since
+        this one last looked (empty without a query when nothing was)."""
+        (version,) = self.execute("PRAGMA data_version").fetchone()
+        if version == self.write_version:
+            return []
+        self.write_version = version
+        db_seq = self.max_seq()
+        if db_seq == self.seq:
+            return []
+        return self.read_changes(self.seq, db_seq)
+
+
+def _enter_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
+    """Switch the file to WAL, waiting up to ``busy_timeout`` for a creator.
+
+    While another process still holds the write lock of a new file in
+    rollback-journal mode, SQLite answers ``PRAGMA journal_mode=WAL`` with
+    "database is locked" at once, without calling its busy handler."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.001
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def housekeep(connection: Connection, idle: bool) -> None:
+    """Run after the writers got their results: compaction every ``retain``
+    changes, and a WAL checkpoint (SQLite's own is off) every
+    :data:`_CHECKPOINT_BUSY` pages, or from :data:`_CHECKPOINT_IDLE` pages
+    once the store has been idle for a moment."""
+    if connection.retain and connection.seq - connection.compacted_at >= connection.retain:
+        try:
+            compact(connection)
+        except sqlite3.Error:  # retried at the next bound
+            logger.exception("pepperflow: changelog compaction of %r failed", connection.ns)
+    if connection.unchecked >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY):
+        connection.unchecked = 0
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # retried at the next bound
+            logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
+
+
+def compact(connection: Connection) -> int:
+    """Drop rows older than the last ``retain`` that are not the latest of their
+    key, and deletes/expiries older than that (nothing folds to them); the
+    namespace's newest row always stays, so ``seq`` never goes back."""
+    bound = min(connection.seq - connection.retain, connection.max_seq() - 1)
+    cursor = connection.execute(
+        "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND (is_set = 0 OR seq"
+        " NOT IN (SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?1 GROUP BY key))",
+        (connection.ns, bound),
+    )
+    connection.compacted_at = connection.seq
+    return cursor.rowcount
+
+
+def others_wrote(connection: Connection) -> bool:
+    """Whether another connection committed since the last call (the idle poll)."""
+    (version,) = connection.execute("PRAGMA data_version").fetchone()
+    changed = connection.poll_version not in (-1, version)
+    connection.poll_version = version
+    return changed

@@ -1,0 +1,162 @@
+"""Group transactions: the write jobs of one commit, on the connection's thread.
+
+:func:`run_group` runs a group of write jobs (:mod:`._jobs`) in one SQLite
+transaction and commits once (group commit). A job sees the state through
+the transaction's :class:`~._overlay.Overlay`: the store's state (read only,
+see :mod:`.store`), the changes other processes committed since this one
+last looked (read first, inside the transaction, so version checks are
+exact across processes), and the transaction's own writes.
+
+Jobs run no SQL: their changelog rows are gathered and inserted with one
+``executemany`` just before the commit. So a job that raises has written
+nothing to the file, and dropping its rows and its overlay (each job of a
+group has one of its own on the transaction's) undoes it, with no
+savepoint. If the insert or the commit fails, the whole transaction rolls
+back and every job of the group gets the error.
+
+Nothing here changes the store's state: the group returns its changes, in
+``seq`` order, and the event loop folds them into the state after the
+commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ...streams.events import Change, DeleteChange, ExpireChange, SetChange, apply
+from ._connection import ROWS_PER_PAGE, Connection
+from ._overlay import Overlay
+from ._thread import Job
+
+__all__ = ["Transaction", "run_group"]
+
+_encode = msgspec.msgpack.Encoder().encode
+_INSERT = "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?, ?)"
+
+
+class Transaction:
+    """One group transaction: what its jobs see (``view``) and what they wrote.
+
+    ``changes`` starts with the ``foreign`` changes other processes committed
+    since this process last looked; the jobs' changes follow, each with its
+    changelog row in ``rows``.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.ns = connection.ns
+        self.view = Overlay(connection.state)
+        self.changes: list[Change] = connection.foreign_changes()
+        for change in self.changes:
+            apply(self.view, change)
+        self.foreign = len(self.changes)
+        self.base_seq = self.seq = self.changes[-1].seq if self.changes else connection.seq
+        self.rows: list[tuple[str, int, str, int, bytes]] = []
+        self.now = connection.clock()
+
+    def live(self, key: str) -> SetChange | None:
+        """The key's entry, expiring it first if it is past its deadline."""
+        entry: SetChange | None = self.view.get(key)
+        if entry is not None and entry.expires_at is not None and entry.expires_at <= self.now:
+            self.remove(entry, expire=True)
+            return None
+        return entry
+
+    def put(
+        self,
+        key: str,
+        value: Any,
+        meta: dict[str, Any] | None,
+        expires_at: float | None,
+        created_at: float | None = None,
+    ) -> SetChange:
+        """Write a set of ``key`` (after expiring its old entry if due)."""
+        old = self.live(key)
+        self.seq = seq = self.seq + 1
+        now = self.now
+        if created_at is None:
+            created_at = now if old is None else old.created_at
+        version = 1 if old is None else old.version + 1
+        change = SetChange(self.ns, key, version, seq, now, value, created_at, meta, expires_at)
+        self.rows.append((self.ns, seq, key, 1, _encode(change)))
+        apply(self.view, change)
+        self.changes.append(change)
+        return change
+
+    def remove(self, entry: SetChange, *, expire: bool) -> None:
+        """Write the delete (or the expiry) of ``entry``."""
+        self.seq = seq = self.seq + 1
+        kind = ExpireChange if expire else DeleteChange
+        change = kind(self.ns, entry.key, entry.version, seq, self.now)
+        self.rows.append((self.ns, seq, entry.key, 0, _encode(change)))
+        apply(self.view, change)
+        self.changes.append(change)
+
+    def run(self, job: Job[Any]) -> bool:
+        """Run ``job`` alone in the transaction; whether it succeeded (else
+        its error is kept, and the transaction must roll back)."""
+        try:
+            job.result = job.fn(self)
+        except Exception as exc:
+            job.error = exc
+            return False
+        return True
+
+    def run_among_others(self, job: Job[Any]) -> None:
+        """Run ``job`` on an overlay of its own; if it raises, drop what it
+        wrote and keep its error, and the other jobs go on."""
+        outer = self.view
+        mark = (self.seq, len(self.changes), len(self.rows))
+        self.view = Overlay(outer)
+        try:
+            job.result = job.fn(self)
+        except Exception as exc:
+            job.error = exc
+            self.seq, changes, rows = mark
+            del self.changes[changes:], self.rows[rows:]
+        else:
+            self.view.merge()
+        finally:
+            self.view = outer
+
+
+def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
+    """Run write jobs in one transaction; return the changes committed, in order.
+
+    If a lone job raises, the transaction rolls back and only the other
+    processes' changes it read are returned. If the transaction itself
+    fails, this raises and returns nothing: the next transaction reads the
+    foreign changes again.
+    """
+    execute = connection.execute
+    execute("BEGIN IMMEDIATE")
+    try:
+        txn = Transaction(connection)
+        if len(jobs) == 1:
+            committed = txn.run(jobs[0])
+        else:
+            for job in jobs:
+                txn.run_among_others(job)
+            committed = True
+        if committed:
+            _insert(connection, txn.rows)
+        execute("COMMIT" if committed else "ROLLBACK")
+    except BaseException:
+        if connection.conn.in_transaction:
+            execute("ROLLBACK")
+        connection.write_version = -1  # look for the foreign changes again
+        raise
+    if not committed:
+        connection.seq = txn.base_seq
+        return txn.changes[: txn.foreign]
+    connection.seq = txn.seq
+    connection.unchecked += 1 + len(txn.rows) // ROWS_PER_PAGE
+    return txn.changes
+
+
+def _insert(connection: Connection, rows: list[tuple[str, int, str, int, bytes]]) -> None:
+    if len(rows) == 1:  # a lone set: execute costs less than executemany
+        connection.execute(_INSERT, rows[0])
+    elif rows:
+        connection.executemany(_INSERT, rows)
