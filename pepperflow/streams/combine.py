@@ -4,10 +4,9 @@ Values from several sources reach the downstream observer one at a time,
 in arrival order (each source's own order is kept), through a
 :class:`~pepperflow.streams._serial.Serializer`: a source's ``asend`` returns
 once the downstream observer took its value (backpressure), and a source
-that sends while another one is being delivered waits for its turn. No
-tasks, no buffer. The first error from any source (or from a user
-function) ends the stream: every source is unsubscribed, then the error
-goes to ``athrow``. Disposing the subscription unsubscribes every source.
+that sends while another one is being delivered waits for its turn. No tasks, no
+buffer. The first error from any source (or from a user function) ends the stream:
+every source is unsubscribed, then the error goes to ``athrow``; disposing unsubscribes all.
 """
 
 from __future__ import annotations
