@@ -4,7 +4,10 @@
 
 Measures acquire+release of one resource through DefaultResourceManager (a
 bare resource; a kind with a sync factory and a limit; a kind with an async
-generator factory; with a subscriber watching the status records) and
+generator factory; a kind with an idle timeout, whose record carries a ttl
+in the store and whose expiries the manager follows; a second acquire of an
+active resource with an idle timeout, which sets its record's ttl again;
+with a subscriber watching the status records) and
 through managed_resource (as an async context manager and as a decorator),
 next to a bare anyio CapacityLimiter round trip (``async with limiter:``),
 the smallest thing that bounds concurrent resources, and an empty
@@ -38,6 +41,7 @@ TARGET_ROWS = {
 IDS = [f"job:{i}" for i in range(1000)]
 DB_IDS = [f"db:{i}" for i in range(1000)]
 TMP_IDS = [f"tmp:{i}" for i in range(1000)]
+IDLE_IDS = [f"idle:{i}" for i in range(1000)]
 
 
 class Conn:
@@ -70,6 +74,7 @@ async def run_backend(n: int) -> dict[str, float]:
     async with DefaultResourceManager() as resources:
         resources.register_factory("db", Conn, limit=10)
         resources.register_factory("tmp", temp_file)
+        resources.register_factory("idle", None, idle_timeout=300)
 
         async def bare(i: int) -> None:
             resource_id = IDS[i % 1000]
@@ -83,6 +88,17 @@ async def run_backend(n: int) -> dict[str, float]:
 
         async def generator(i: int) -> None:
             resource_id = TMP_IDS[i % 1000]
+            await resources.acquire(resource_id)
+            await resources.release(resource_id)
+
+        async def idle(i: int) -> None:
+            resource_id = IDLE_IDS[i % 1000]
+            await resources.acquire(resource_id)
+            await resources.release(resource_id)
+
+        async def idle_reuse(i: int) -> None:
+            resource_id = IDLE_IDS[i % 1000]
+            await resources.acquire(resource_id)
             await resources.acquire(resource_id)
             await resources.release(resource_id)
 
@@ -102,6 +118,10 @@ async def run_backend(n: int) -> dict[str, float]:
 
         rows["managed_resource, async with"] = await rate(context, n)
         rows["managed_resource, decorator"] = await rate(lambda i: decorated(), n)
+        # After the rows above: from its first timed record on, the manager
+        # subscribes to the expiries of the kind's records.
+        rows["idle timeout (record ttl)"] = await rate(idle, n)
+        rows["idle timeout, acquired twice"] = await rate(idle_reuse, n)
 
         async def watcher(change: Change) -> None:
             return None

@@ -3,14 +3,17 @@
 An active record of a kind with an ``idle_timeout`` or a ``ttl`` carries a
 ttl in the store; the store's one TTL structure decides when it runs out,
 and its :class:`~pepperflow.streams.ExpireChange` marks the resource due.
-:class:`Expiries` subscribes to the records once the first timed record is
-written (untimed managers pay nothing), collects the due resources, and
-wakes the task that releases them. A running store commits expiries on
-time; one that is not running (or runs on a test clock) commits them when
-the key is read, which :meth:`Expiries.force` does for the timed records.
+:class:`Expiries` subscribes to the records of a kind once its first
+timed record is written (so writes of untimed kinds pay no delivery),
+collects the due resources, and wakes the task that releases them. A
+running store commits expiries on time; one that is not running (or runs
+on a test clock) commits them when the key is read, which
+:meth:`Expiries.force` does for the timed records.
 """
 
 from __future__ import annotations
+
+import re
 
 import anyio
 
@@ -34,21 +37,22 @@ class Expiries:
         held: the manager's held resources by id (read, never changed here).
     """
 
-    __slots__ = ("_cut", "_due", "_held", "_prefix", "_store", "_sub", "_wake")
+    __slots__ = ("_cut", "_due", "_held", "_prefix", "_store", "_subs", "_wake")
 
     def __init__(self, store: Store, prefix: str, held: dict[str, Held]) -> None:
         self._store = store
         self._prefix = prefix
         self._cut = len(prefix)
         self._held = held
-        self._sub: Subscription | None = None
+        self._subs: dict[str, Subscription] = {}  # by kind
         self._due: list[Held] = []
         self._wake: anyio.Event | None = None
 
-    def watch(self) -> None:
-        """Follow the records' expiries from now on (idempotent)."""
-        if self._sub is None:
-            self._sub = self._store.subscribe(self._prefix, self._on_change)
+    def watch(self, kind: str) -> None:
+        """Follow the expiries of the records of ``kind`` from now on (idempotent)."""
+        if kind not in self._subs:
+            pattern = _literal(self._prefix + kind)  # its ids, and a few others
+            self._subs[kind] = self._store.subscribe(pattern, self._on_change)
 
     def _on_change(self, change: Change) -> None:
         if type(change) is not ExpireChange:
@@ -81,6 +85,11 @@ class Expiries:
 
     def close(self) -> None:
         """Stop following the expiries."""
-        if self._sub is not None:
-            self._sub.unsubscribe()
-            self._sub = None
+        for sub in self._subs.values():
+            sub.unsubscribe()
+        self._subs.clear()
+
+
+def _literal(text: str) -> str:
+    """``text`` as a pattern that means it literally (a prefix, never a glob)."""
+    return re.sub(r"([\\*?\[])", r"\\\1", text)

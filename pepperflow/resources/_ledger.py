@@ -152,7 +152,7 @@ class Ledger:
         ttl = None
         if status is _ACTIVE and held.kind.timed:
             ttl = _ttl(record, held.kind.idle_timeout, self.clock())
-            self.expiry.watch()
+            self.expiry.watch(held.kind.name)
         return self.store.set(held.key, _asdict(record), ttl=ttl)
 
     async def touch(self, held: Held) -> None:

@@ -24,7 +24,7 @@ from ._held import Held
 from ._ledger import Ledger
 from ._types import ResourceStatus
 
-__all__ = ["release_all", "release_expired", "sweep_periodically", "warn_unreleased"]
+__all__ = ["release_all", "release_expired", "release_left", "sweep_periodically"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -99,14 +99,25 @@ async def sweep_periodically(
         await _logged(sweep())
 
 
-def warn_unreleased(left: list[Held]) -> None:
-    """The ``ResourceWarning`` of a manager closed with resources never released."""
-    shown = ", ".join(repr(held.id) for held in left[:10])
-    more = f" and {len(left) - 10} more" if len(left) > 10 else ""
-    warnings.warn(
-        f"DefaultResourceManager closed with {len(left)} resource(s) never released:"
-        f" {shown}{more}; they were released now. Release each resource when done"
-        " (or use managed_resource)",
-        ResourceWarning,
-        stacklevel=4,
-    )
+async def release_left(ledger: Ledger, release: ReleaseStep) -> ExceptionGroup[Exception] | None:
+    """At close: release every active resource, newest first, shielded from
+    cancellation; warn (``ResourceWarning``) about them; return the failures."""
+    left = [held for held in ledger.held.values() if held.status is _ACTIVE]
+    left.reverse()
+    group: ExceptionGroup[Exception] | None = None
+    with anyio.CancelScope(shield=True):
+        try:
+            await release_all(ledger, release, left)
+        except ExceptionGroup as exc:
+            group = exc
+    if left:
+        shown = ", ".join(repr(held.id) for held in left[:10])
+        more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+        warnings.warn(
+            f"DefaultResourceManager closed with {len(left)} resource(s) never released:"
+            f" {shown}{more}; they were released now. Release each resource when done"
+            " (or use managed_resource)",
+            ResourceWarning,
+            stacklevel=4,
+        )
+    return group

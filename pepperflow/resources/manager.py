@@ -38,9 +38,10 @@ Rules:
 * **Idle and expired resources**: with ``idle_timeout`` (not acquired again
   for that long) or ``ttl`` (older than that), an active record carries a
   ttl in the store; its :class:`~pepperflow.streams.ExpireChange` releases
-  the resource (:mod:`._expiry`), at once while the manager runs
-  (``start()`` or ``async with``), else at the next ``sweep()``. The
-  periodic cleanup runs ``sweep()`` every ``cleanup_interval``.
+  the resource (:mod:`._expiry`): at once while the manager and its store
+  run (``start()`` or ``async with`` runs the manager's own store), else
+  at the next ``sweep()``, which the periodic cleanup runs every
+  ``cleanup_interval``.
 * **Closing** (``aclose``/``stop``/end of ``async with``) releases what is
   left, in reverse order of acquisition, and warns (``ResourceWarning``)
   about the resources that were never released.
@@ -56,9 +57,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Self
 
-import anyio
-import anyio.abc
-
 from .._durations import seconds
 from .._errors import InvalidKey
 from .._lifecycle import TaskRunner
@@ -71,7 +69,7 @@ from ..stores.memory import MemoryStore
 from ._flow import steps
 from ._kinds import duration, registered_kind
 from ._ledger import Ledger
-from ._sweeping import release_all, release_expired, sweep_periodically, warn_unreleased
+from ._sweeping import release_all, release_expired, release_left, sweep_periodically
 from ._types import Cleanup, Factory, ResourceManager, ResourceRecord, ResourceStatus
 from .metrics import ResourceMetrics
 
@@ -371,20 +369,10 @@ class DefaultResourceManager(ResourceManager):
             return
         ledger.closed = True
         await self._runner.aclose()
-        left = [h for h in ledger.held.values() if h.status is _ACTIVE]
-        left.reverse()
-        group: ExceptionGroup[Exception] | None = None
-        with anyio.CancelScope(shield=True):
-            try:
-                await release_all(ledger, self._release, left)
-            except ExceptionGroup as exc:
-                group = exc
+        group = await release_left(ledger, self._release)
         ledger.expiry.close()
         if self._owns_store:
-            # Not in the shield: the store's task group was entered before it.
             await self._store.aclose()
-        if left:
-            warn_unreleased(left)
         if group is not None:
             raise group
 

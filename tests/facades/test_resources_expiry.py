@@ -9,17 +9,9 @@ from pepperflow import DefaultResourceManager, MetricsRegistry, ResourceMetrics
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange
 
+from .test_resources_lifecycle import Clock
+
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_an_idle_record_expires_in_the_store_and_its_expiry_releases_it() -> None:
