@@ -118,6 +118,6 @@ async def release_left(ledger: Ledger, release: ReleaseStep) -> ExceptionGroup[E
             f" {shown}{more}; they were released now. Release each resource when done"
             " (or use managed_resource)",
             ResourceWarning,
-            stacklevel=4,
+            stacklevel=3,  # the caller of aclose()
         )
     return group
