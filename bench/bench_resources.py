@@ -26,7 +26,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import anyio
-from _timing import rate
+from _timing import Op, rate
 
 from pepperflow import DefaultResourceManager, managed_resource
 from pepperflow.streams import Change
@@ -76,35 +76,21 @@ async def run_backend(n: int) -> dict[str, float]:
         resources.register_factory("tmp", temp_file)
         resources.register_factory("idle", None, idle_timeout=300)
 
-        async def bare(i: int) -> None:
-            resource_id = IDS[i % 1000]
-            await resources.acquire(resource_id)
-            await resources.release(resource_id)
+        def round_trip(ids: list[str], uses: int = 1) -> Op:
+            """acquire ``uses`` times, then release, one of ``ids`` per call."""
 
-        async def factory(i: int) -> None:
-            resource_id = DB_IDS[i % 1000]
-            await resources.acquire(resource_id)
-            await resources.release(resource_id)
+            async def op(i: int) -> None:
+                resource_id = ids[i % 1000]
+                for _ in range(uses):
+                    await resources.acquire(resource_id)
+                await resources.release(resource_id)
 
-        async def generator(i: int) -> None:
-            resource_id = TMP_IDS[i % 1000]
-            await resources.acquire(resource_id)
-            await resources.release(resource_id)
+            return op
 
-        async def idle(i: int) -> None:
-            resource_id = IDLE_IDS[i % 1000]
-            await resources.acquire(resource_id)
-            await resources.release(resource_id)
-
-        async def idle_reuse(i: int) -> None:
-            resource_id = IDLE_IDS[i % 1000]
-            await resources.acquire(resource_id)
-            await resources.acquire(resource_id)
-            await resources.release(resource_id)
-
+        bare = round_trip(IDS)
         rows["bare resource"] = await rate(bare, n)
-        rows["sync factory, limit"] = await rate(factory, n)
-        rows["async generator factory"] = await rate(generator, n)
+        rows["sync factory, limit"] = await rate(round_trip(DB_IDS), n)
+        rows["async generator factory"] = await rate(round_trip(TMP_IDS), n)
 
         hold = managed_resource("job", resources)
 
@@ -120,8 +106,8 @@ async def run_backend(n: int) -> dict[str, float]:
         rows["managed_resource, decorator"] = await rate(lambda i: decorated(), n)
         # After the rows above: from its first timed record on, the manager
         # subscribes to the expiries of the kind's records.
-        rows["idle timeout (record ttl)"] = await rate(idle, n)
-        rows["idle timeout, acquired twice"] = await rate(idle_reuse, n)
+        rows["idle timeout (record ttl)"] = await rate(round_trip(IDLE_IDS), n)
+        rows["idle timeout, acquired twice"] = await rate(round_trip(IDLE_IDS, 2), n)
 
         async def watcher(change: Change) -> None:
             return None
