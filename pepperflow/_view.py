@@ -9,10 +9,8 @@ a store to build (a view made by a factory runs in the factory's).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Coroutine
-from types import MethodType
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 import anyio.abc
 
@@ -22,44 +20,12 @@ from ._metrics import MetricsSink
 from ._runner import Runner
 from .stores.base import Store
 
-__all__ = ["StoreView", "measured_coroutine", "view_meter"]
+__all__ = ["StoreView", "view_meter"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _V = TypeVar("_V", bound="StoreView")
 _Method = Callable[Concatenate[_V, _P], Coroutine[Any, Any, _R]]
-
-
-def measured_coroutine(
-    operation: str, *, outcome: Callable[[Any], str] | None = None
-) -> Callable[[_Method[_V, _P, _R]], _Method[_V, _P, _R]]:
-    """:func:`~pepperflow._meter.measured` for the operations of a :class:`StoreView`.
-
-    Typed for ``async def`` methods: ``measured`` types the method it
-    returns as returning an ``Awaitable``; it is an ``async def``, so it
-    returns a coroutine, as the abstract ``async def`` methods of R055 and
-    R058 it overrides declare. A view without a metrics sink calls the
-    method itself (see :meth:`StoreView._init_view`).
-    """
-    measure = measured(operation, outcome=outcome)
-
-    def decorate(method: _Method[_V, _P, _R]) -> _Method[_V, _P, _R]:
-        wrapper = measure(method)
-        setattr(wrapper, _PLAIN, method)
-        return cast("_Method[_V, _P, _R]", wrapper)
-
-    return decorate
-
-
-#: The attribute of a measured operation that holds the method it wraps.
-_PLAIN = "_pepperflow_unmeasured"
-
-
-@functools.cache
-def _operations(cls: type) -> tuple[tuple[str, Callable[..., Any]], ...]:
-    """The operations of ``cls`` measured by :func:`measured_coroutine`, unwrapped."""
-    found = ((name, getattr(getattr(cls, name, None), _PLAIN, None)) for name in dir(cls))
-    return tuple((name, plain) for name, plain in found if plain is not None)
 
 
 def view_meter(metrics: MetricsSink | None, component: str, **labels: str) -> Meter:
@@ -103,12 +69,6 @@ class StoreView(anyio.abc.AsyncResource):
         self._binding = binding
         self._own_runner = own_runner
         self.meter = meter
-        if meter.sink is None:
-            # Nothing to record: the operations skip measured's wrapper, a
-            # coroutine layer that costs about 0.2 µs a call, a third of a
-            # get (measured with bench/bench_state.py).
-            for name, plain in _operations(type(self)):
-                setattr(self, name, MethodType(plain, self))
 
     @property
     def store(self) -> Store:
@@ -157,13 +117,13 @@ class StoreView(anyio.abc.AsyncResource):
     # R055's and R058's delete and exists (a view is the first base of their
     # classes, so these implement the abstract methods).
 
-    @measured_coroutine("delete", outcome=_deleted)
+    @measured("delete", outcome=_deleted)
     async def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it was present (``outcome="not_found"`` if not)."""
         store = self._binding.ready or await self._binding.open()
         return await store.delete(key)
 
-    @measured_coroutine("exists")
+    @measured("exists")
     async def exists(self, key: str) -> bool:
         """Return whether ``key`` is present (and not expired)."""
         store = self._binding.ready or await self._binding.open()

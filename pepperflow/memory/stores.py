@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from .._binding import StoreBinding
+from .._meter import measured
 from .._metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._runner import Runner
 from .._store_specs import StoreSpec, named_url, resolve
-from .._view import StoreView, measured_coroutine, view_meter
+from .._view import StoreView, view_meter
 from ..stores.base import Store
 from ..stores.memory import MemoryStore as _MemoryBackend
 from ..stores.redis import RedisStore
@@ -80,7 +81,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} over {self.store!r}>"
 
-    @measured_coroutine("get", outcome=_found)
+    @measured("get", outcome=_found)
     async def get(self, key: str) -> MemoryEntry[T] | None:
         store = self._binding.ready or await self._binding.open()
         entry = await store.entry(key)
@@ -97,7 +98,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
             version=entry.version,
         )
 
-    @measured_coroutine("set")
+    @measured("set")
     async def set(
         self,
         key: str,
@@ -114,7 +115,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
         compile_pattern(pattern)
         return _Scan(self._binding, pattern, batch_size)
 
-    @measured_coroutine("clear")
+    @measured("clear")
     async def clear(self, pattern: str | None = None) -> int:
         store = self._binding.ready or await self._binding.open()
         return await store.clear(pattern)

@@ -66,7 +66,7 @@ from ..stores._hub import Subscription
 from ..stores.base import Callback, Store
 from ..stores.feed import ChangeFeed, Overflow
 from ..stores.memory import MemoryStore
-from ._flow import steps
+from ._flow import measured_acquire, measured_release
 from ._kinds import duration, registered_kind
 from ._ledger import Ledger
 from ._sweeping import release_all, release_expired, release_left, sweep_periodically
@@ -127,7 +127,6 @@ class DefaultResourceManager(ResourceManager):
         self._metrics = ResourceMetrics() if metrics is None else metrics
         self.meter = Meter(self._metrics.sink, "resource")
         self._ledger = Ledger(self._store, prefix, clock, self._metrics, defaults)
-        self._acquire, self._release = steps(self._metrics.sink is not None)
         self._runner = TaskRunner("this DefaultResourceManager")
 
     @property
@@ -216,13 +215,13 @@ class DefaultResourceManager(ResourceManager):
         """
         held = self._ledger.held.get(resource_id)
         if held is not None:
-            return await self._acquire(held.kind, self._ledger, resource_id, factory, kwargs)
+            return await measured_acquire(held.kind, self._ledger, resource_id, factory, kwargs)
         if type(resource_id) is not str or not resource_id:
             raise InvalidKey(f"resource ids are non-empty str like 'db:main', got {resource_id!r}")
         ledger = self._ledger
         name = resource_id.partition(":")[0]
         kind = ledger.kinds.get(name) or ledger.new_kind(name)
-        return await self._acquire(kind, ledger, resource_id, factory, kwargs)
+        return await measured_acquire(kind, ledger, resource_id, factory, kwargs)
 
     async def release(self, resource_id: str) -> None:
         """Clean up and remove ``resource_id`` (idempotent).
@@ -246,7 +245,7 @@ class DefaultResourceManager(ResourceManager):
             await held.settled_event().wait()
             if releasing:
                 return
-        await self._release(held.kind, self._ledger, held, False)
+        await measured_release(held.kind, self._ledger, held, False)
 
     def __contains__(self, resource_id: object) -> bool:
         """Whether ``resource_id`` is active."""
@@ -273,7 +272,7 @@ class DefaultResourceManager(ResourceManager):
         self._metrics.on_cleanup_run()
         targets = [h for h in self._ledger.held.values() if h.status is _ACTIVE and match(h.id)]
         targets.reverse()
-        return await release_all(self._ledger, self._release, targets)
+        return await release_all(self._ledger, measured_release, targets)
 
     @measured("sweep")
     async def sweep(self) -> int:
@@ -289,7 +288,9 @@ class DefaultResourceManager(ResourceManager):
         """
         self._metrics.on_cleanup_run()
         await self._ledger.expiry.force()
-        return await release_all(self._ledger, self._release, self._ledger.expiry.take(), due=True)
+        return await release_all(
+            self._ledger, measured_release, self._ledger.expiry.take(), due=True
+        )
 
     # -- monitoring and observable state -----------------------------------------
 
@@ -347,7 +348,7 @@ class DefaultResourceManager(ResourceManager):
         if self._owns_store:
             await self._store.__aenter__()
         await self._runner.open()
-        await self._runner.start(release_expired, self._ledger, self._release)
+        await self._runner.start(release_expired, self._ledger, measured_release)
         await self._runner.start(sweep_periodically, self.sweep, self._interval)
 
     async def stop(self) -> None:
@@ -369,7 +370,7 @@ class DefaultResourceManager(ResourceManager):
             return
         ledger.closed = True
         await self._runner.aclose()
-        group = await release_left(ledger, self._release)
+        group = await release_left(ledger, measured_release)
         ledger.expiry.close()
         if self._owns_store:
             await self._store.aclose()

@@ -22,10 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self, TypeVar
 
 from .._binding import StoreBinding
+from .._meter import measured
 from .._metrics import MetricsSink
 from .._runner import Runner
 from .._store_specs import StoreSpec, resolve
-from .._view import StoreView, measured_coroutine, view_meter
+from .._view import StoreView, view_meter
 from ..memory.stores import BaseMemoryStore
 from ..stores.base import Entry
 from ..stores.memory import MemoryStore
@@ -141,13 +142,13 @@ class BaseStateManager(StoreView, StateManager[T]):
         value: T = await self._get(key)
         return default if value is _MISSING else value
 
-    @measured_coroutine("get", outcome=_found)
+    @measured("get", outcome=_found)
     async def _get(self, key: str) -> Any:
         """The value of ``key``, or ``_MISSING``."""
         store = self._binding.ready or await self._binding.open()
         return await store.get(key, _MISSING)
 
-    @measured_coroutine("set")
+    @measured("set")
     async def set(
         self,
         key: str,
@@ -166,7 +167,7 @@ class BaseStateManager(StoreView, StateManager[T]):
         store = self._binding.ready or await self._binding.open()
         await store.set(key, value, ttl=ttl, metadata=meta)
 
-    @measured_coroutine("list")
+    @measured("list")
     async def list(
         self, pattern: str | None = None, type: StateType | None = None
     ) -> builtins.list[str]:
@@ -182,7 +183,7 @@ class BaseStateManager(StoreView, StateManager[T]):
         keys.sort()
         return keys
 
-    @measured_coroutine("entry")
+    @measured("entry")
     async def entry(self, key: str) -> StateEntry[T] | None:
         store = self._binding.ready or await self._binding.open()
         entry = await store.entry(key)

@@ -276,16 +276,10 @@ class ChangeHub:
         if self._busy:
             await self._enqueue(batch)
             return
-        self._busy = True
-        try:
-            self._pending.extend((change, subs, None) for change, subs in batch)
-            await self._drain()
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._drain(wait=False)
-            raise
-        finally:
-            self._busy = False
+        # Not busy, so nothing is pending: queue all but the first, then
+        # deliver the first as one change; publish drains the rest after it.
+        self._pending.extend((change, subs, None) for change, subs in batch[1:])
+        await self.publish(batch[0][0])
 
     async def _enqueue(self, batch: list[tuple[Change, list[Subscription]]]) -> None:
         pending = self._pending
