@@ -55,9 +55,8 @@ import anyio.abc
 
 from .._errors import UnknownProvider
 from .._lifecycle import TaskRunner, close_all
-from ..stores._hub import Subscription
-from ..stores.base import Callback, Store
-from ..stores.feed import ChangeFeed, Overflow
+from ..stores._scoped import ScopedChanges
+from ..stores.base import Store
 from ..stores.memory import MemoryStore
 from ._host import Host
 from ._records import RecordBook, describe
@@ -75,8 +74,12 @@ def _cleanup_failed(names: list[str]) -> str:
     return f"cleanup of provider(s) {', '.join(repr(name) for name in names)} failed"
 
 
-class ProviderManager(anyio.abc.AsyncResource):
+class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
     """A registry of providers; see the module docstring for the rules.
+
+    :meth:`changes` and :meth:`subscribe` follow the records by provider
+    name: each change's key is ``<prefix><name>`` and a set's value a
+    record (decode it with ``ProviderRecord.from_value``).
 
     Args:
         store: where provider records are kept; by default a new in-process
@@ -310,28 +313,8 @@ class ProviderManager(anyio.abc.AsyncResource):
         """Every record under the prefix, by provider name."""
         return await self._book.all()
 
-    def changes(
-        self,
-        pattern: str | None = None,
-        *,
-        replay: bool = False,
-        buffer: int = 1024,
-        overflow: Overflow = "block",
-    ) -> ChangeFeed:
-        """A change feed of the provider records (``async with``).
-
-        ``pattern`` matches provider names (the store's pattern rule: a
-        prefix, or a glob with ``*``/``?``/``[...]``). Each change's key is
-        ``provider:<name>`` and a set's value a record (decode it with
-        ``ProviderRecord.from_value``). See :meth:`pepperflow.stores.Store.changes`.
-        """
-        return self._book.store.changes(
-            self._book.key(pattern or ""), replay=replay, buffer=buffer, overflow=overflow
-        )
-
-    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
-        """Call ``callback(change)`` on each change of the records of names matching ``pattern``."""
-        return self._book.store.subscribe(self._book.key(pattern or ""), callback)
+    def _scope(self) -> tuple[Store, str]:
+        return self._book.store, self._book.prefix
 
     # -- internals ---------------------------------------------------------------
 

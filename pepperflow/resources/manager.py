@@ -62,9 +62,8 @@ from .._errors import InvalidKey
 from .._lifecycle import TaskRunner
 from .._meter import Meter, measured
 from .._patterns import compile_pattern
-from ..stores._hub import Subscription
-from ..stores.base import Callback, Store
-from ..stores.feed import ChangeFeed, Overflow
+from ..stores._scoped import ScopedChanges
+from ..stores.base import Store
 from ..stores.memory import MemoryStore
 from ._flow import measured_acquire, measured_release
 from ._kinds import duration, registered_kind
@@ -79,8 +78,14 @@ _ACTIVE = ResourceStatus.ACTIVE
 _RELEASING = ResourceStatus.RELEASING
 
 
-class DefaultResourceManager(ResourceManager):
+class DefaultResourceManager(ScopedChanges, ResourceManager):
     """Resources by id; see the module docstring for the rules.
+
+    :meth:`changes` and :meth:`subscribe` follow the records by resource
+    id: a set change's value is a record (``ResourceRecord.from_value``); a
+    delete change means the resource was released (or its acquire failed);
+    an expire change, that its idle timeout or ttl ran out (its release
+    follows).
 
     Args:
         cleanup_interval: seconds (or a timedelta) between runs of
@@ -309,29 +314,8 @@ class DefaultResourceManager(ResourceManager):
         value = await self._store.get(self._prefix + resource_id)
         return None if value is None else ResourceRecord.from_value(value)
 
-    def changes(
-        self,
-        pattern: str | None = None,
-        *,
-        replay: bool = False,
-        buffer: int = 1024,
-        overflow: Overflow = "block",
-    ) -> ChangeFeed:
-        """A change feed of the resource records (``async with``).
-
-        ``pattern`` matches resource ids (the store's pattern rule). A set
-        change's value is a record (``ResourceRecord.from_value``); a delete
-        change means the resource was released (or its acquire failed); an
-        expire change, that its idle timeout or ttl ran out (its release
-        follows).
-        """
-        return self._store.changes(
-            self._prefix + (pattern or ""), replay=replay, buffer=buffer, overflow=overflow
-        )
-
-    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
-        """Call ``callback(change)`` on each change of the records of ids matching ``pattern``."""
-        return self._store.subscribe(self._prefix + (pattern or ""), callback)
+    def _scope(self) -> tuple[Store, str]:
+        return self._store, self._prefix
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -1,0 +1,50 @@
+"""The change feed of the records under one key prefix of a store.
+
+A façade that keeps its records in a store (providers, resources) offers
+their changes as its own: :meth:`ScopedChanges.changes` and
+:meth:`ScopedChanges.subscribe` take a pattern over the records' names
+(ids), put the prefix in front, and hand back the store's feed or
+subscription. The changes' keys keep the prefix.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from ._hub import Subscription
+from .base import Callback, Store
+from .feed import ChangeFeed, Overflow
+
+__all__ = ["ScopedChanges"]
+
+
+class ScopedChanges:
+    """Feeds and subscriptions over the records under ``_scope()``'s prefix."""
+
+    @abstractmethod
+    def _scope(self) -> tuple[Store, str]:
+        """The store holding the records, and the prefix of their keys."""
+
+    def changes(
+        self,
+        pattern: str | None = None,
+        *,
+        replay: bool = False,
+        buffer: int = 1024,
+        overflow: Overflow = "block",
+    ) -> ChangeFeed:
+        """A change feed of the records whose names match ``pattern`` (``async with``).
+
+        ``pattern`` follows the store's rule (a prefix, or a glob with
+        ``*``/``?``/``[...]``) over the names; the changes' keys carry the
+        records' key prefix. See :meth:`pepperflow.stores.Store.changes`.
+        """
+        store, prefix = self._scope()
+        return store.changes(
+            prefix + (pattern or ""), replay=replay, buffer=buffer, overflow=overflow
+        )
+
+    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
+        """Call ``callback(change)`` on each change of the records whose names match ``pattern``."""
+        store, prefix = self._scope()
+        return store.subscribe(prefix + (pattern or ""), callback)
