@@ -11,6 +11,7 @@ in-process MemoryStore works unopened unless its runner was entered.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -50,11 +51,11 @@ class StoreBinding:
     def __init__(
         self,
         owner: str,
-        store: Store,
+        store: Store[Any],
         *,
-        make: Callable[[], Store] | None = None,
+        make: Callable[[], Store[Any]] | None = None,
         runner: Runner | None = None,
-        on_ready: Callable[[Store], None] | None = None,
+        on_ready: Callable[[Store[Any]], None] | None = None,
     ) -> None:
         if (make is None) != (runner is None):
             raise ValueError("an owned store needs both make and runner")
@@ -66,14 +67,14 @@ class StoreBinding:
         self._closed = False
         #: The store while it needs no opening (an operation's fast path:
         #: ``binding.ready or await binding.open()``), else ``None``.
-        self.ready: Store | None = None
+        self.ready: Store[Any] | None = None
         if runner is None or (isinstance(store, MemoryStore) and not runner.entered):
             self.ready = store  # used as it is unless it must be hosted
         self._lock = anyio.Lock()
         self.owner = owner
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Store[Any]:
         """The store (replaced by a fresh one when an owned store failed to open)."""
         return self._store
 
@@ -92,7 +93,7 @@ class StoreBinding:
     def closed(self) -> bool:
         return self._closed
 
-    async def open(self) -> Store:
+    async def open(self) -> Store[Any]:
         """Open (run) the store now if it must be and is not yet; return it."""
         if self._closed:
             raise anyio.ClosedResourceError(f"{self.owner} is closed")

@@ -11,6 +11,8 @@ says what was wrong, where, and how to fix it::
         ├── InvalidDuration (ValueError, TypeError)  not a positive duration
         │   └── InvalidTTL             a store's ttl that is not one
         ├── UnencodableValue (TypeError)  a value or metadata msgspec cannot encode
+        │   └── InvalidValue            a value that is not the store's type
+        ├── UndecodableValue (ValueError)  stored bytes that no longer fit the store's type
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
         ├── MissingExtra (ImportError)    a backend needs an optional extra
@@ -75,6 +77,24 @@ class InvalidTTL(InvalidDuration):
 
 class UnencodableValue(PepperflowError, TypeError):
     """A value or metadata that msgspec cannot encode; nothing was stored."""
+
+
+class InvalidValue(UnencodableValue):
+    """A value or metadata that is not the store's declared type; nothing was stored.
+
+    The message names the store, the key, the type and what did not fit
+    (msgspec's path into the value, e.g. ``at `$.role```).
+    """
+
+
+class UndecodableValue(PepperflowError, ValueError):
+    """Stored bytes that do not decode as the store's type.
+
+    The type changed since the entry was written in a way msgspec's schema
+    evolution does not cover (a new field without a default, a field whose
+    type changed). The message names the store and, where known, the key;
+    other keys stay readable.
+    """
 
 
 class FeedOverflow(PepperflowError):

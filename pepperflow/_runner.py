@@ -30,7 +30,7 @@ closed) when its owner closes, even in a cancelled application.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Self
+from typing import Any, Self
 
 import anyio
 import anyio.abc
@@ -60,7 +60,7 @@ class _Host:
 
     __slots__ = ("close_error", "done", "error", "ok", "opened", "scope", "stop", "store")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store[Any]) -> None:
         self.store = store
         self.opened = anyio.Event()  # the open ended (well or not)
         self.stop = anyio.Event()  # asked to close
@@ -157,7 +157,7 @@ class Runner(anyio.abc.AsyncResource):
         """Refuse to open stores from now on (the owner is closing)."""
         self.closed = True
 
-    async def open(self, store: Store) -> None:
+    async def open(self, store: Store[Any]) -> None:
         """Run ``store`` in a host task; return once it is open (or raise why not).
 
         The same store is opened once; concurrent callers wait for the same
@@ -175,7 +175,7 @@ class Runner(anyio.abc.AsyncResource):
         if not host.ok:
             raise anyio.ClosedResourceError(f"{self.owner} is closed")
 
-    async def _start(self, store: Store) -> _Host:
+    async def _start(self, store: Store[Any]) -> _Host:
         """The host of ``store``, started now (opening the group here if it is not open)."""
         self._check_open()
         if not self._tasks.running:
@@ -190,7 +190,7 @@ class Runner(anyio.abc.AsyncResource):
             self._tasks.start_soon(host.run, name=f"pepperflow host of {store!r}")
         return host
 
-    async def close(self, store: Store) -> None:
+    async def close(self, store: Store[Any]) -> None:
         """Close ``store`` (run by :meth:`open`) and wait until it is closed."""
         host = self._hosts.pop(id(store), None)
         if host is not None:

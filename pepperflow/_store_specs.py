@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .stores.base import Store
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: A store, a store URL, a SQLite file path, or ``make(name) -> Store``.
-StoreSpec: TypeAlias = "Store | str | os.PathLike[str] | Callable[[str], Store]"
+StoreSpec: TypeAlias = "Store[Any] | str | os.PathLike[str] | Callable[[str], Store[Any]]"
 
 #: The environment variable naming the directory of the default state file.
 ENVIRONMENT_HOME = "PEPPERFLOW_HOME"
@@ -102,7 +102,7 @@ def check_spec(spec: object, *, what: str) -> None:
 
 def resolve(
     spec: object, name: str | None, *, what: str
-) -> tuple[Store, Callable[[], Store] | None]:
+) -> tuple[Store[Any], Callable[[], Store[Any]] | None]:
     """The store ``spec`` describes for the view ``name``, and how to build another.
 
     The second item is ``None`` for a Store given as it is (the
@@ -112,26 +112,26 @@ def resolve(
     check_spec(spec, what=what)
     if isinstance(spec, Store):
         return spec, None
-    make: Callable[[], Store]
+    make: Callable[[], Store[Any]]
     if isinstance(spec, str | os.PathLike):
         text = os.fspath(spec)
         if isinstance(text, str) and "://" in text:
             url = named_url(text, name)
 
-            def make() -> Store:
+            def make() -> Store[Any]:
                 return store_from_url(url)
 
         else:
             path, namespace = text, name if name is not None else "default"
 
-            def make() -> Store:
+            def make() -> Store[Any]:
                 return SqliteStore(path, namespace=namespace)
 
     else:
         assert callable(spec)
         factory = spec
 
-        def make() -> Store:
+        def make() -> Store[Any]:
             store = factory(name if name is not None else "default")
             if not isinstance(store, Store):
                 raise TypeError(

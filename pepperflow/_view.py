@@ -71,7 +71,7 @@ class StoreView(anyio.abc.AsyncResource):
         self.meter = meter
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Store[Any]:
         """The pepperflow store this is a view of (its change feed: ``store.changes()``)."""
         return self._binding.store
 

@@ -67,7 +67,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
         built, make = resolve(store, None, what=what)
         self._setup(built, make, metrics)
 
-    def _setup(self, store: Store, make: Any, metrics: MetricsSink | None) -> None:
+    def _setup(self, store: Store[Any], make: Any, metrics: MetricsSink | None) -> None:
         owner = f"{type(self).__name__} {store.name!r}"
         runner = None if make is None else Runner(owner)
         binding = StoreBinding(owner, store, make=make, runner=runner)
@@ -159,7 +159,7 @@ class LocalMemoryStore(BaseMemoryStore[T]):
         if not isinstance(name, str) or not name:
             raise ValueError(f"LocalMemoryStore name must be a non-empty str, got {name!r}")
 
-        def make() -> Store:
+        def make() -> Store[Any]:
             return _MemoryBackend(name)
 
         self._setup(make(), make, metrics)
@@ -208,14 +208,14 @@ class RedisMemoryStore(BaseMemoryStore[T]):
         if isinstance(url, str):
             spec = _redis_url(url, namespace)
 
-            def make() -> Store:
+            def make() -> Store[Any]:
                 built, _ = resolve(spec, None, what="RedisMemoryStore(url=...)")
                 return built
 
         else:
             client = url
 
-            def make() -> Store:
+            def make() -> Store[Any]:
                 return RedisStore(client, namespace=namespace or _DEFAULT_NAMESPACE)
 
         self._setup(make(), make, metrics)

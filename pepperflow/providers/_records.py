@@ -47,7 +47,7 @@ class RecordBook:
 
     __slots__ = ("clock", "prefix", "store")
 
-    def __init__(self, store: Store, prefix: str, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store[Any], prefix: str, clock: Callable[[], float]) -> None:
         self.store = store
         self.prefix = prefix
         self.clock = clock

@@ -95,7 +95,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
 
     def __init__(
         self,
-        store: Store | None = None,
+        store: Store[Any] | None = None,
         *,
         prefix: str = "provider:",
         monitor: ProviderMonitor | None = None,
@@ -115,7 +115,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
         self._closed = False
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Store[Any]:
         """The store holding the provider records."""
         return self._book.store
 
@@ -313,7 +313,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
         """Every record under the prefix, by provider name."""
         return await self._book.all()
 
-    def _scope(self) -> tuple[Store, str]:
+    def _scope(self) -> tuple[Store[Any], str]:
         return self._book.store, self._book.prefix
 
     # -- internals ---------------------------------------------------------------

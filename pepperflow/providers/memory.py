@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -24,10 +24,10 @@ class MemoryProvider(Provider[T]):
 
     def __init__(self, metadata: ProviderMetadata, config: T) -> None:
         super().__init__(metadata, config)
-        self._store: Store | None = None
+        self._store: Store[Any] | None = None
 
     @property
-    def store(self) -> Store | None:
+    def store(self) -> Store[Any] | None:
         """The provider's store; ``None`` before initialize and after cleanup."""
         return self._store
 

@@ -8,7 +8,7 @@ R065's storage backend (items with content type and tags), so R084's is
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..stores.base import Store
 from ..stores.url import store_from_url
@@ -39,10 +39,10 @@ class StoreProvider(Provider[T]):
         if url is not None and not isinstance(url, str):
             raise TypeError(f"provider {metadata.name!r}: url must be a str, got {url!r}")
         self.url = url
-        self._storage: Store | None = None
+        self._storage: Store[Any] | None = None
 
     @property
-    def storage(self) -> Store | None:
+    def storage(self) -> Store[Any] | None:
         """The provider's store; ``None`` before initialize and after cleanup."""
         return self._storage
 

@@ -14,6 +14,7 @@ on a test clock) commits them when the key is read, which
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import anyio
 
@@ -39,7 +40,7 @@ class Expiries:
 
     __slots__ = ("_cut", "_due", "_held", "_prefix", "_store", "_subs", "_wake")
 
-    def __init__(self, store: Store, prefix: str, held: dict[str, Held]) -> None:
+    def __init__(self, store: Store[Any], prefix: str, held: dict[str, Held]) -> None:
         self._store = store
         self._prefix = prefix
         self._cut = len(prefix)

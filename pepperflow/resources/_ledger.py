@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import msgspec
@@ -73,7 +74,7 @@ class Ledger:
 
     def __init__(
         self,
-        store: Store,
+        store: Store[Any],
         prefix: str,
         clock: Callable[[], float],
         metrics: ResourceMetrics,

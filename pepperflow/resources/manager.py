@@ -111,7 +111,7 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         self,
         cleanup_interval: float | timedelta = timedelta(minutes=5),
         *,
-        store: Store | None = None,
+        store: Store[Any] | None = None,
         prefix: str = "resource:",
         idle_timeout: float | timedelta | None = None,
         ttl: float | timedelta | None = None,
@@ -135,7 +135,7 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         self._runner = TaskRunner("this DefaultResourceManager")
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Store[Any]:
         """The store holding the resource records."""
         return self._store
 
@@ -314,7 +314,7 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         value = await self._store.get(self._prefix + resource_id)
         return None if value is None else ResourceRecord.from_value(value)
 
-    def _scope(self) -> tuple[Store, str]:
+    def _scope(self) -> tuple[Store[Any], str]:
         return self._store, self._prefix
 
     # -- lifecycle ---------------------------------------------------------------

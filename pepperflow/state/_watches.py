@@ -49,7 +49,7 @@ class Watch:
         self.meter = meter
         self.subscription: Any = None  # the store's, once attached
 
-    def attach(self, store: Store) -> None:
+    def attach(self, store: Store[Any]) -> None:
         """Subscribe to ``store``'s changes (again, for a fresh store)."""
         self.subscription = store.subscribe(self.pattern, self.deliver)
 
@@ -86,7 +86,7 @@ class Watches:
     def __init__(self) -> None:
         self._watches: list[Watch] = []
 
-    def add(self, watch: Watch, store: Store | None) -> None:
+    def add(self, watch: Watch, store: Store[Any] | None) -> None:
         """Keep ``watch``; attach it now to ``store`` unless that is ``None`` (not open yet)."""
         self._watches.append(watch)
         if store is not None:
@@ -105,7 +105,7 @@ class Watches:
                 return True
         return False
 
-    def attach_all(self, store: Store) -> None:
+    def attach_all(self, store: Store[Any]) -> None:
         """Attach every watch not attached yet to ``store`` (the store just opened)."""
         for watch in self._watches:
             if watch.subscription is None:

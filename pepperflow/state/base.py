@@ -228,7 +228,7 @@ class BaseStateManager(StoreView, StateManager[T]):
             )
         return {**metadata, STATE_TYPE_KEY: kind.value}
 
-    def _type_of(self, entry: Entry) -> StateType:
+    def _type_of(self, entry: Entry[Any]) -> StateType:
         """The entry's state type (this manager's for entries written without one)."""
         label = (entry.metadata or {}).get(STATE_TYPE_KEY)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -10,24 +10,26 @@ from ..streams.events import SetChange
 
 __all__ = ["Entry", "Snapshot", "StoreStatistics"]
 
+T = TypeVar("T")
 
-class Entry(msgspec.Struct, frozen=True):
-    """A key's value with its bookkeeping (``store.entry(key)``).
+
+class Entry(msgspec.Struct, Generic[T], frozen=True):
+    """A key's value (a ``T``, the store's type) with its bookkeeping (``store.entry(key)``).
 
     Times are seconds since the epoch; ``expires_at`` is ``None`` without a
     ttl. ``version`` counts the sets since the key was created.
     """
 
     key: str
-    value: Any
+    value: T
     version: int
     created_at: float
     updated_at: float
     expires_at: float | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Any = None
 
     @classmethod
-    def from_change(cls, change: SetChange) -> Entry:
+    def from_change(cls, change: SetChange[T, Any]) -> Entry[T]:
         return cls(
             change.key,
             change.value,
@@ -45,7 +47,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     store: str
     seq: int
     taken_at: float
-    entries: list[Entry]
+    entries: list[Entry[Any]]
 
 
 class StoreStatistics(msgspec.Struct, frozen=True):

@@ -10,6 +10,7 @@ subscription. The changes' keys keep the prefix.
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Any
 
 from ._hub import Subscription
 from .base import Callback, Store
@@ -22,7 +23,7 @@ class ScopedChanges:
     """Feeds and subscriptions over the records under ``_scope()``'s prefix."""
 
     @abstractmethod
-    def _scope(self) -> tuple[Store, str]:
+    def _scope(self) -> tuple[Store[Any], str]:
         """The store holding the records, and the prefix of their keys."""
 
     def changes(

@@ -38,7 +38,7 @@ __all__ = ["ViewStore"]
 _EXPIRE_BATCH = 1024  # expiries committed per step of the expiry task
 
 
-class _Closed(dict[str, SetChange]):
+class _Closed(dict[str, SetChange[Any, Any]]):
     """Stands in for the data of a closed store: any use raises."""
 
     def _closed(self, *args: object, **kwargs: object) -> NoReturn:
@@ -48,7 +48,7 @@ class _Closed(dict[str, SetChange]):
     __iter__ = __len__ = values = keys = items = _closed
 
 
-class ViewStore(Store):
+class ViewStore(Store[Any]):
     """A store whose reads come from an in-memory view of its latest changes.
 
     Args:
@@ -60,7 +60,7 @@ class ViewStore(Store):
 
     def __init__(self, name: str = "default", *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(name)
-        self._data: dict[str, SetChange] = {}
+        self._data: dict[str, SetChange[Any, Any]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0
         self._seq = 0
@@ -92,7 +92,7 @@ class ViewStore(Store):
         data = self._data
         now = self._clock()
         found: dict[str, Any] = {}
-        expired: list[SetChange] = []
+        expired: list[SetChange[Any, Any]] = []
         for key in keys:
             entry = data.get(key)
             if entry is None:
@@ -116,7 +116,7 @@ class ViewStore(Store):
             return False
         return True
 
-    async def entry(self, key: str) -> Entry | None:
+    async def entry(self, key: str) -> Entry[Any] | None:
         entry = self._data.get(key)
         if entry is None:
             check_key(self.name, key)
@@ -155,7 +155,7 @@ class ViewStore(Store):
 
     def _current_state(
         self, match: Callable[[str], bool], now: float | None = None
-    ) -> list[SetChange]:
+    ) -> list[SetChange[Any, Any]]:
         if now is None:
             now = self._clock()
         live = [
@@ -206,10 +206,10 @@ class ViewStore(Store):
                 self._wake = None
                 self._next_wake = -math.inf
 
-    def _pop_due(self, now: float) -> list[SetChange]:
+    def _pop_due(self, now: float) -> list[SetChange[Any, Any]]:
         """Pop the heap items due at ``now`` (a batch at most); their live entries."""
         heap, data = self._heap, self._data
-        due: list[SetChange] = []
+        due: list[SetChange[Any, Any]] = []
         while heap and heap[0][0] <= now and len(due) < _EXPIRE_BATCH:
             _, seq, key = heapq.heappop(heap)
             entry = data.get(key)
@@ -222,11 +222,11 @@ class ViewStore(Store):
         """Commit and publish the expiries due at ``now``; return whether there were any."""
 
     @abstractmethod
-    async def _expire_lazily(self, entry: SetChange) -> None:
+    async def _expire_lazily(self, entry: SetChange[Any, Any]) -> None:
         """Commit and publish the expiry of ``entry``, found expired on access."""
 
     @abstractmethod
-    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
+    async def _expire_entries(self, entries: list[SetChange[Any, Any]], now: float) -> None:
         """Commit and publish the expiry of ``entries`` that are still current."""
 
     # -- lifecycle -----------------------------------------------------------
@@ -277,7 +277,7 @@ def _every_key(key: str) -> bool:
     return True
 
 
-def _seq_of(change: SetChange) -> int:
+def _seq_of(change: SetChange[Any, Any]) -> int:
     return change.seq
 
 

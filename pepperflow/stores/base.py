@@ -44,23 +44,20 @@ import math
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
+import msgspec
 from anyio.abc import AsyncResource
 
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
 from ._checks import (
-    INT_MAX,
-    INT_MIN,
-    SCALARS,
     bad_key,
     check_key,
-    check_metadata,
-    check_value,
     check_version,
     ttl_seconds,
 )
+from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
 from ._records import Entry as Entry
 from ._records import Snapshot as Snapshot
@@ -74,8 +71,16 @@ __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
 Callback = Callable[[Change], object]
 
 
-class Store(AsyncResource):
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+class Store(AsyncResource, Generic[T]):
     """The contract every store implements; see the module docstring.
+
+    ``T`` is the store's value type (``type=``; ``Any`` by default): every
+    value set must be a ``T`` and every read gives one, on every backend
+    (:mod:`pepperflow.stores._codec` states the rules, typed and untyped).
 
     The public writes check their input here, once, then call the
     backend's commit (:meth:`_set`, :meth:`_set_many`, :meth:`_delete`,
@@ -90,13 +95,24 @@ class Store(AsyncResource):
     #: The backend's short name (``"memory"``, ``"sqlite"``, ``"redis"``).
     backend: str = ""
 
-    def __init__(self, name: str = "default") -> None:
+    def __init__(
+        self, name: str = "default", *, type: Any = Any, metadata_type: Any = Metadata
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
         self.name = name
+        #: The value and metadata types, with their encoders and decoders.
+        self.codec: Codec[T] = Codec(name, type, metadata_type)
+        self._typed = self.codec.typed
         self._hub = ChangeHub(name)
 
     # -- reading -------------------------------------------------------------
+
+    @overload
+    async def get(self, key: str) -> T | None: ...
+
+    @overload
+    async def get(self, key: str, default: D) -> T | D: ...
 
     @abstractmethod
     async def get(self, key: str, default: Any = None) -> Any:
@@ -107,7 +123,7 @@ class Store(AsyncResource):
         """
 
     @abstractmethod
-    async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
         """Return ``{key: value}`` for the keys of ``keys`` that are present."""
 
     @abstractmethod
@@ -115,7 +131,7 @@ class Store(AsyncResource):
         """Return whether ``key`` is present (and not expired)."""
 
     @abstractmethod
-    async def entry(self, key: str) -> Entry | None:
+    async def entry(self, key: str) -> Entry[T] | None:
         """Return the :class:`Entry` of ``key``, or ``None`` when it is absent."""
 
     @abstractmethod
@@ -157,15 +173,17 @@ class Store(AsyncResource):
         if type(key) is not str or not key:
             raise bad_key(name, key)
         kind = type(value)
-        if kind not in SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX):
-            check_value(name, key, value)
+        if self._typed or (
+            kind not in SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX)
+        ):
+            value = self.codec.admit(key, value)
         ttl_s: float | None = None
         if ttl is not None:
             if (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
                 ttl_s = float(ttl)
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
-        meta = None if metadata is None else check_metadata(name, key, metadata)
+        meta = None if metadata is None else self._admit_metadata(key, metadata)
         if if_version is not None:
             check_version(name, key, if_version)
         return self._set(key, value, ttl_s, meta, if_version)
@@ -182,12 +200,13 @@ class Store(AsyncResource):
         A key given twice is set to its last value.
         """
         name = self.name
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        for key, value in pairs:
-            check_key(name, key)
-            check_value(name, key, value)
+        admit = self.codec.admit
+        pairs = [
+            (check_key(name, key), admit(key, value))
+            for key, value in (items.items() if isinstance(items, Mapping) else items)
+        ]
         first = pairs[0][0] if pairs else ""
-        meta = None if metadata is None else check_metadata(name, first, metadata)
+        meta = None if metadata is None else self._admit_metadata(first, metadata)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
         await self._set_many(pairs, ttl_s, meta)
 
@@ -266,13 +285,25 @@ class Store(AsyncResource):
             raise TypeError(
                 f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
             )
-        name = self.name
-        for item in snapshot.entries:
-            check_key(name, item.key)
-            check_value(name, item.key, item.value)
-            if item.metadata is not None:
-                check_metadata(name, item.key, item.metadata)
-        await self._restore(snapshot)
+        name, codec = self.name, self.codec
+        entries = [
+            msgspec.structs.replace(
+                item,
+                key=check_key(name, item.key),
+                value=codec.admit(item.key, item.value),
+                metadata=None
+                if item.metadata is None
+                else self._admit_metadata(item.key, item.metadata),
+            )
+            for item in snapshot.entries
+        ]
+        await self._restore(msgspec.structs.replace(snapshot, entries=entries))
+
+    def _admit_metadata(self, key: str, metadata: Any) -> Any:
+        """The store's copy of ``metadata``, checked against its ``metadata_type``."""
+        if isinstance(metadata, Mapping) and not isinstance(metadata, dict):
+            metadata = dict(metadata)
+        return self.codec.admit_metadata(key, metadata)
 
     @abstractmethod
     def statistics(self) -> StoreStatistics:
@@ -325,7 +356,7 @@ class Store(AsyncResource):
         replay = self._current_state(feed.pattern.match) if feed.replay else ()
         feed.attach(self._hub.add_feed(feed), replay)
 
-    def _current_state(self, match: Callable[[str], bool]) -> list[SetChange]:
+    def _current_state(self, match: Callable[[str], bool]) -> list[SetChange[Any, Any]]:
         """The live sets of the keys ``match`` accepts, in commit order (in-process stores)."""
         raise NotImplementedError(f"{type(self).__name__} must override _attach_feed")
 

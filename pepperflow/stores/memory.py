@@ -201,14 +201,14 @@ class MemoryStore(ViewStore):
             self._schedule(expires_at, seq, key)
         changes.append(change)
 
-    def _commit_delete(self, entry: SetChange, now: float) -> DeleteChange:
+    def _commit_delete(self, entry: SetChange[Any, Any], now: float) -> DeleteChange:
         del self._data[entry.key]
         if entry.expires_at is not None:
             self._ttl_keys -= 1
         self._seq = seq = self._seq + 1
         return DeleteChange(self.name, entry.key, entry.version, seq, now)
 
-    def _commit_expire(self, entry: SetChange, now: float) -> ExpireChange:
+    def _commit_expire(self, entry: SetChange[Any, Any], now: float) -> ExpireChange:
         del self._data[entry.key]
         self._ttl_keys -= 1
         self._expired += 1
@@ -217,11 +217,11 @@ class MemoryStore(ViewStore):
 
     # -- expiry --------------------------------------------------------------
 
-    async def _expire_lazily(self, entry: SetChange) -> None:
+    async def _expire_lazily(self, entry: SetChange[Any, Any]) -> None:
         change = self._commit_expire(entry, self._clock())
         await self._hub.publish(change)
 
-    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
+    async def _expire_entries(self, entries: list[SetChange[Any, Any]], now: float) -> None:
         data = self._data
         changes: list[Change] = []
         for entry in entries:

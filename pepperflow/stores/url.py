@@ -33,7 +33,7 @@ from .base import Store
 __all__ = ["BACKENDS", "open_store", "require"]
 
 
-def _memory(url: str) -> Store:
+def _memory(url: str) -> Store[Any]:
     from .memory import MemoryStore
 
     parts = urlsplit(url)
@@ -60,7 +60,7 @@ _SQLITE_OPTIONS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _sqlite(url: str) -> Store:
+def _sqlite(url: str) -> Store[Any]:
     from .sqlite import SqliteStore
 
     parts = urlsplit(url)
@@ -95,7 +95,7 @@ def _sqlite(url: str) -> Store:
 _REDIS_OPTIONS = ("namespace", "changelog_length", "sweep_interval", "driver")
 
 
-def _redis(url: str) -> Store:
+def _redis(url: str) -> Store[Any]:
     from .redis import RedisStore
 
     parts = urlsplit(url)
@@ -121,7 +121,7 @@ def _redis(url: str) -> Store:
 
 
 #: URL scheme -> function that builds an (unopened) store from the URL.
-BACKENDS: dict[str, Callable[[str], Store]] = {
+BACKENDS: dict[str, Callable[[str], Store[Any]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "redis": _redis,
@@ -142,7 +142,7 @@ def require(module: str, extra: str, feature: str) -> object:
         ) from exc
 
 
-def store_from_url(url: str) -> Store:
+def store_from_url(url: str) -> Store[Any]:
     """Build the store ``url`` names, without opening it."""
     if not isinstance(url, str):
         raise UnknownStoreURL(f"a store URL must be a str, got {type(url).__name__}: {url!r}")
@@ -162,7 +162,7 @@ def store_from_url(url: str) -> Store:
 
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
+async def open_store(url: str) -> AsyncIterator[Store[Any]]:
     """Open the store ``url`` names, running it for the block; close it after.
 
     ::

@@ -31,24 +31,31 @@ the state of a store is the fold of its changes (:func:`fold`).
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import msgspec
 
 __all__ = ["Change", "DeleteChange", "ExpireChange", "SetChange", "apply", "fold"]
 
+T = TypeVar("T")
+M = TypeVar("M")
 
-class SetChange(msgspec.Struct, frozen=True, tag="set", tag_field="kind"):
-    """A key was set to ``value`` (created when ``version == 1``)."""
+
+class SetChange(msgspec.Struct, Generic[T, M], frozen=True, tag="set", tag_field="kind"):
+    """A key was set to ``value`` (created when ``version == 1``).
+
+    Generic in the store's value type ``T`` and metadata type ``M``: a
+    store decodes its changes as ``SetChange[T, M]`` (``store.codec``).
+    """
 
     store: str
     key: str
     version: int
     seq: int
     committed_at: float
-    value: Any
+    value: T
     created_at: float
-    metadata: dict[str, Any] | None = None
+    metadata: M | None = None
     expires_at: float | None = None
 
 
@@ -72,11 +79,11 @@ class ExpireChange(msgspec.Struct, frozen=True, tag="expire", tag_field="kind"):
     committed_at: float
 
 
-Change: TypeAlias = SetChange | DeleteChange | ExpireChange
+Change: TypeAlias = SetChange[Any, Any] | DeleteChange | ExpireChange
 """Any change event; decode with ``msgspec.msgpack.decode(data, type=Change)``."""
 
 
-def apply(state: MutableMapping[str, SetChange], change: Change) -> None:
+def apply(state: MutableMapping[str, SetChange[Any, Any]], change: Change) -> None:
     """Apply one change to ``state``, a mapping of key to its latest set."""
     if type(change) is SetChange:
         state[change.key] = change
@@ -84,9 +91,9 @@ def apply(state: MutableMapping[str, SetChange], change: Change) -> None:
         state.pop(change.key, None)
 
 
-def fold(changes: Iterable[Change]) -> dict[str, SetChange]:
+def fold(changes: Iterable[Change]) -> dict[str, SetChange[Any, Any]]:
     """The state a sequence of changes leaves: the latest set per live key."""
-    state: dict[str, SetChange] = {}
+    state: dict[str, SetChange[Any, Any]] = {}
     for change in changes:
         apply(state, change)
     return state

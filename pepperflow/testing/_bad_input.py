@@ -15,7 +15,7 @@ from ..stores.base import Store
 from ._support import MakeStore, Recorder, raises
 
 
-def _keyed_operations(store: Store) -> dict[str, Callable[[Any], Awaitable[object]]]:
+def _keyed_operations(store: Store[Any]) -> dict[str, Callable[[Any], Awaitable[object]]]:
     """Every operation that takes a key, by name, as a function of the key."""
     return {
         "set": lambda k: store.set(k, 1),

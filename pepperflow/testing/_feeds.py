@@ -6,6 +6,7 @@ overflow policies, and the end of a feed when its store closes.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -81,7 +82,7 @@ async def check_feed_overflow(make_store: MakeStore) -> None:
         await _block_loses_nothing(store)
 
 
-async def _overflow_drop_latest_error(store: Store) -> None:
+async def _overflow_drop_latest_error(store: Store[Any]) -> None:
     """``drop_oldest``, ``latest_per_key`` and ``error`` feeds of two changes each."""
     async with (
         store.changes(buffer=2, overflow="drop_oldest") as dropping,
@@ -100,7 +101,7 @@ async def _overflow_drop_latest_error(store: Store) -> None:
             await failing.__anext__()
 
 
-async def _overflow_block(store: Store) -> None:
+async def _overflow_block(store: Store[Any]) -> None:
     """A full ``block`` feed makes the writer wait; its cancelled change is not lost."""
     async with store.changes("blk", buffer=2, overflow="block") as blocking:
         await store.set("blk", 1)
@@ -119,7 +120,7 @@ async def _overflow_block(store: Store) -> None:
             assert value_of(third) == 3
 
 
-async def _block_loses_nothing(store: Store) -> None:
+async def _block_loses_nothing(store: Store[Any]) -> None:
     """A feed (``block`` by default) with room for one change: every change arrives, in order."""
     async with store.changes("w", buffer=1) as waiting:
         values: list[int] = []

@@ -69,7 +69,7 @@ def _strategies() -> tuple[Any, Any]:
     return st.lists(operation, max_size=25), st.integers(0, 25)
 
 
-async def _run_and_compare(store: Store, ops: list[tuple[Any, ...]], join_at: int) -> None:
+async def _run_and_compare(store: Store[Any], ops: list[tuple[Any, ...]], join_at: int) -> None:
     """Apply ``ops`` (a replaying feed joins before ``ops[join_at]``), then compare."""
     everything = Recorder.on(store)
     feed = None
@@ -95,7 +95,7 @@ async def _run_and_compare(store: Store, ops: list[tuple[Any, ...]], join_at: in
     assert {e.key: e.value for e in snap.entries} == state
 
 
-async def _apply(store: Store, op: tuple[Any, ...]) -> None:
+async def _apply(store: Store[Any], op: tuple[Any, ...]) -> None:
     """Apply one random operation; a compare-and-set may lose."""
     match op:
         case ("set", key, value, ttl):

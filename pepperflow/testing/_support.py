@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from ..stores.base import Store
 from ..streams.events import Change, ExpireChange, SetChange, fold
 
-MakeStore = Callable[[], Store]
+MakeStore = Callable[[], Store[Any]]
 StoreCheck = Callable[[MakeStore], Awaitable[None]]
 
 E = TypeVar("E", bound=BaseException)
@@ -29,7 +29,7 @@ class Recorder:
         self.changes: list[Change] = []
 
     @classmethod
-    def on(cls, store: Store, pattern: str | None = None) -> Recorder:
+    def on(cls, store: Store[Any], pattern: str | None = None) -> Recorder:
         """A recorder subscribed to ``store`` (for keys matching ``pattern``)."""
         recorder = cls()
         store.subscribe(pattern, recorder)
@@ -63,7 +63,7 @@ def state_of(changes: list[Change]) -> dict[str, Any]:
     return {key: change.value for key, change in fold(changes).items()}
 
 
-async def all_items(store: Store) -> dict[str, Any]:
+async def all_items(store: Store[Any]) -> dict[str, Any]:
     """Every key -> value the store holds, read through ``scan`` and ``get_many``."""
     keys = [key async for key in store.scan()]
     return await store.get_many(keys)

@@ -31,6 +31,7 @@ async def test_a_record_edited_in_the_store_is_what_the_manager_reads_and_keeps(
         await providers.register(scratch())
         key = providers.key("scratch")
         value = await providers.store.get(key)
+        assert value is not None
         await providers.store.set(key, {**value, "labels": {"owner": "ops"}})
         record = await providers.status("scratch")
         assert record is not None and record.labels == {"owner": "ops"}
@@ -61,7 +62,7 @@ async def test_an_update_that_loses_a_race_is_applied_to_the_winners_record() ->
     read = store.entry
     raced = False
 
-    async def entry_then_another_writer(key: str) -> Entry | None:
+    async def entry_then_another_writer(key: str) -> Entry[Any] | None:
         nonlocal raced
         found = await read(key)
         if not raced:  # another writer commits between this read and the write

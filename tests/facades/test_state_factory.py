@@ -108,7 +108,7 @@ async def test_store_specs_per_type(tmp_path: Path) -> None:
     app_store = MemoryStore("app-owned")
     made: list[str] = []
 
-    def make(name: str) -> Store:
+    def make(name: str) -> Store[Any]:
         made.append(name)
         return MemoryStore(f"made:{name}")
 

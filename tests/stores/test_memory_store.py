@@ -102,11 +102,14 @@ async def test_set_over_an_expired_key_expires_it_first() -> None:
     await store.aclose()
 
 
-async def test_values_are_kept_by_reference() -> None:
+async def test_the_store_keeps_a_copy_of_its_own() -> None:
     async with MemoryStore() as store:
         value = {"a": [1]}
         await store.set("k", value)
-        assert await store.get("k") is value
+        value["a"].append(2)  # the caller's object, changed after the set
+        assert await store.get("k") == {"a": [1]}
+        # Readers share the store's copy (treat it as read-only).
+        assert await store.get("k") is await store.get("k")
 
 
 async def test_failing_callback_is_logged_with_key_and_store(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pepperflow.stores.sqlite._overlay import Overlay
 from pepperflow.streams import DeleteChange, SetChange, apply, fold
 
 
-def set_(key: str, seq: int) -> SetChange:
+def set_(key: str, seq: int) -> SetChange[Any, Any]:
     return SetChange("s", key, 1, seq, 0.0, seq, 0.0)
 
 

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -149,7 +150,7 @@ class FollowReport(msgspec.Struct):
     seq: int
     changes: list[Change]
     received_at: list[float]
-    entries: list[Entry]
+    entries: list[Entry[Any]]
 
 
 @pytest.mark.parametrize(
@@ -305,7 +306,7 @@ async def test_opening_a_file_another_process_is_creating_waits_for_it(
 
 class PopulateReport(msgspec.Struct):
     seq: int
-    entries: dict[str, Entry]
+    entries: dict[str, Entry[Any]]
     short_expires_at: float
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -40,7 +42,7 @@ def test_optional_fields_may_be_missing_in_old_data() -> None:
 
 
 def test_changes_are_frozen() -> None:
-    change = SetChange("s", "a", 1, 1, 10.0, 1, 10.0)
+    change: SetChange[int, Any] = SetChange("s", "a", 1, 1, 10.0, 1, 10.0)
     with pytest.raises(AttributeError):
         change.value = 5  # type: ignore[misc]
 
@@ -49,7 +51,7 @@ def test_fold_is_the_latest_set_per_live_key() -> None:
     state = fold(CHANGES)
     assert list(state) == ["a"]
     assert state["a"].value is None and state["a"].version == 2
-    partial: dict[str, SetChange] = {}
+    partial: dict[str, SetChange[Any, Any]] = {}
     for change in CHANGES[:2]:
         apply(partial, change)
     assert sorted(partial) == ["a", "b"]

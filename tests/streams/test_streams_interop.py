@@ -206,7 +206,7 @@ async def test_an_athrow_that_raises_is_logged(caplog: pytest.LogCaptureFixture)
 _namespaces = itertools.count()
 
 
-def open_backend(backend: str, request: pytest.FixtureRequest, anyio_backend: str) -> Store:
+def open_backend(backend: str, request: pytest.FixtureRequest, anyio_backend: str) -> Store[Any]:
     if backend == "memory":
         return MemoryStore()
     if backend == "sqlite":

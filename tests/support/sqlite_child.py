@@ -197,7 +197,7 @@ async def populate(path: str) -> None:
         await store.delete("deleted")
         await store.set_many({"m1": 1.5, "m2": "two"}, ttl=7200, metadata={"batch": True})
         await store.set("m1", 2.5, ttl=7200, metadata={"batch": False})
-        entries: dict[str, Entry] = {}
+        entries: dict[str, Entry[Any]] = {}
         async for key in store.scan():
             entry = await store.entry(key)
             assert entry is not None

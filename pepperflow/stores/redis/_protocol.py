@@ -241,7 +241,7 @@ def decode_changes(blobs: Sequence[bytes]) -> list[Change]:
     return _DECODE_CHANGES(_array_header(len(blobs)) + b"".join(blobs))
 
 
-def decode_entry(blob: bytes) -> SetChange:
+def decode_entry(blob: bytes) -> SetChange[Any, Any]:
     """An entry: its key's last set change."""
     return _DECODE_ENTRY(blob)
 

@@ -74,7 +74,7 @@ _by_seq = attrgetter("seq")
 _DELETE_BATCH = 500
 
 
-class RedisStore(Store):
+class RedisStore(Store[Any]):
     """The store contract on Redis; see the module docstring.
 
     Args:
@@ -199,7 +199,7 @@ class RedisStore(Store):
         await self._sweeper.sweep_due()
         return await self._commands.get(check_key(self.name, key)) is not None
 
-    async def entry(self, key: str) -> Entry | None:
+    async def entry(self, key: str) -> Entry[Any] | None:
         await self._sweeper.sweep_due()
         blob = await self._commands.get(check_key(self.name, key))
         return None if blob is None else Entry.from_change(decode_entry(blob))
@@ -301,14 +301,14 @@ class RedisStore(Store):
         seq, now, entries = await self._snapshot()
         return Snapshot(self.name, seq, now, [Entry.from_change(c) for c in entries])
 
-    async def _snapshot(self) -> tuple[int, float, list[SetChange]]:
+    async def _snapshot(self) -> tuple[int, float, list[SetChange[Any, Any]]]:
         reply = await self._commands.read(SNAPSHOT, NoArgs())
         entries = [decode_entry(blob) for blob in reply.items]
         entries.sort(key=_by_seq)  # commit order
         return reply.head.seq, reply.head.now, entries
 
     async def _restore(self, snapshot: Snapshot) -> None:
-        heads: list[tuple[Entry, bytes]] = []
+        heads: list[tuple[Entry[Any], bytes]] = []
         for item in snapshot.entries:
             meta = None if item.metadata is None else dict(item.metadata)
             heads.append((item, encode_head(self.name, item.key, item.value, meta)))

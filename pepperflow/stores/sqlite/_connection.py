@@ -21,7 +21,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -73,7 +73,7 @@ class Connection:
         self.clock = clock
         #: The state (key -> latest SetChange), owned by the event loop's view;
         #: read here only by write transactions, while the loop leaves it alone.
-        self.state: Mapping[str, SetChange] = {}
+        self.state: Mapping[str, SetChange[Any, Any]] = {}
         self.seq = 0
         self.compacted_at = 0
         self.unchecked = 0  # estimated WAL pages written since the last checkpoint
@@ -110,7 +110,7 @@ class Connection:
     def close(self) -> None:
         self.conn.close()
 
-    def load(self) -> tuple[int, dict[str, SetChange]]:
+    def load(self) -> tuple[int, dict[str, SetChange[Any, Any]]]:
         """Fold the changelog into a new state; return the seq and the state.
 
         The caller (the event loop's view) owns the state from then on; the

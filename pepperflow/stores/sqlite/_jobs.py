@@ -21,7 +21,9 @@ from ._transaction import Transaction
 __all__ = ["clear", "delete", "expire", "nothing", "restore", "set_many", "set_one"]
 
 
-def _check_version(txn: Transaction, key: str, entry: SetChange | None, wanted: int) -> None:
+def _check_version(
+    txn: Transaction, key: str, entry: SetChange[Any, Any] | None, wanted: int
+) -> None:
     actual = 0 if entry is None else entry.version
     if actual != wanted:
         raise VersionConflict(txn.ns, key, wanted, actual)
@@ -98,7 +100,7 @@ def expire(items: list[tuple[str, int]], txn: Transaction) -> None:
     (so however many processes sweep, a key expires once)."""
     view, now = txn.view, txn.now
     for key, seq in items:
-        entry: SetChange | None = view.get(key)
+        entry: SetChange[Any, Any] | None = view.get(key)
         if (
             entry is not None
             and entry.seq == seq

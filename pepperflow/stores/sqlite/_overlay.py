@@ -24,15 +24,15 @@ __all__ = ["Overlay"]
 _BELOW: Any = object()  # "not written here: ask the state below"
 
 
-class Overlay(MutableMapping[str, SetChange]):
+class Overlay(MutableMapping[str, SetChange[Any, Any]]):
     """``below`` with this transaction's writes on top (see the module docstring)."""
 
     __slots__ = ("below", "top")
 
-    def __init__(self, below: Mapping[str, SetChange]) -> None:
+    def __init__(self, below: Mapping[str, SetChange[Any, Any]]) -> None:
         self.below = below
         #: Each key written here: its latest SetChange, or None once removed.
-        self.top: dict[str, SetChange | None] = {}
+        self.top: dict[str, SetChange[Any, Any] | None] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
         change = self.top.get(key, _BELOW)
@@ -40,13 +40,13 @@ class Overlay(MutableMapping[str, SetChange]):
             return self.below.get(key, default)
         return default if change is None else change
 
-    def __getitem__(self, key: str) -> SetChange:
+    def __getitem__(self, key: str) -> SetChange[Any, Any]:
         change = self.get(key)
         if change is None:
             raise KeyError(key)
         return change  # type: ignore[no-any-return]
 
-    def __setitem__(self, key: str, change: SetChange) -> None:
+    def __setitem__(self, key: str, change: SetChange[Any, Any]) -> None:
         self.top[key] = change
 
     def __delitem__(self, key: str) -> None:

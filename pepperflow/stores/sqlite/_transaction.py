@@ -55,9 +55,9 @@ class Transaction:
         self.rows: list[tuple[str, int, str, int, bytes]] = []
         self.now = connection.clock()
 
-    def live(self, key: str) -> SetChange | None:
+    def live(self, key: str) -> SetChange[Any, Any] | None:
         """The key's entry, expiring it first if it is past its deadline."""
-        entry: SetChange | None = self.view.get(key)
+        entry: SetChange[Any, Any] | None = self.view.get(key)
         if entry is not None and entry.expires_at is not None and entry.expires_at <= self.now:
             self.remove(entry, expire=True)
             return None
@@ -70,7 +70,7 @@ class Transaction:
         meta: dict[str, Any] | None,
         expires_at: float | None,
         created_at: float | None = None,
-    ) -> SetChange:
+    ) -> SetChange[Any, Any]:
         """Write a set of ``key`` (after expiring its old entry if due)."""
         old = self.live(key)
         self.seq = seq = self.seq + 1
@@ -84,7 +84,7 @@ class Transaction:
         self.changes.append(change)
         return change
 
-    def remove(self, entry: SetChange, *, expire: bool) -> None:
+    def remove(self, entry: SetChange[Any, Any], *, expire: bool) -> None:
         """Write the delete (or the expiry) of ``entry``."""
         self.seq = seq = self.seq + 1
         kind = ExpireChange if expire else DeleteChange

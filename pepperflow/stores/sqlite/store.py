@@ -168,10 +168,10 @@ class SqliteStore(ViewStore):
 
     # -- expiry (committed in the file like any write) -----------------------
 
-    async def _expire_lazily(self, entry: SetChange) -> None:
+    async def _expire_lazily(self, entry: SetChange[Any, Any]) -> None:
         await self._write(partial(_jobs.expire, [(entry.key, entry.seq)]))
 
-    async def _expire_entries(self, entries: list[SetChange], now: float) -> None:
+    async def _expire_entries(self, entries: list[SetChange[Any, Any]], now: float) -> None:
         await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in entries]))
 
     async def _expire_due(self, now: float) -> bool:

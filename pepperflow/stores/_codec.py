@@ -1,0 +1,175 @@
+"""A store's value type: how values and metadata are checked, copied, encoded and decoded.
+
+Every store has a :class:`Codec`. With a declared type (``type=T``) a value
+is admitted only if it is a ``T`` (checked by msgspec on the value's
+msgpack encoding, decoded back with a typed decoder), and every read on
+every backend decodes stored bytes with msgspec's typed decoders, so the
+same ``T`` comes back from memory, SQLite and Redis, after a restart, after
+``restore`` and in another process.
+
+Without a type (``Any``, the default) one rule holds on every backend: a
+value comes back as msgspec decodes its msgpack encoding without a type.
+Strings, bytes, numbers, booleans, ``None``, lists, dicts with str keys and
+datetimes come back as they went in; Structs, dataclasses and attrs classes
+come back as dicts; tuples, sets and frozensets as lists; ``date``,
+``time``, ``UUID`` and ``Decimal`` as strings; enums as their values.
+
+Either way the store keeps a copy of its own (the admitted value), made
+when the value is set: mutating the object you passed changes nothing in
+the store. What ``get`` returns is the store's copy, shared by every
+reader in the process: treat it as read-only (frozen Structs and tuples
+make that a guarantee).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from .._errors import InvalidValue, UndecodableValue, UnencodableValue
+from ..streams.events import DeleteChange, ExpireChange, SetChange
+
+__all__ = ["Codec", "Metadata", "SCALARS", "INT_MAX", "INT_MIN"]
+
+T = TypeVar("T")
+
+#: The metadata type of a store without ``metadata_type=``.
+Metadata = dict[str, Any]
+
+# Immutable values that come back as they went in on every backend (no copy).
+SCALARS: frozenset[type] = frozenset({str, bytes, float, bool, type(None)})
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
+_ENCODER = msgspec.msgpack.Encoder()
+_ENCODE = _ENCODER.encode
+_ENCODE_ERRORS = (TypeError, OverflowError, ValueError)
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__qualname__", None) or repr(kind)
+
+
+class Codec(Generic[T]):
+    """The value and metadata types of one store, and their encoders and decoders.
+
+    Args:
+        store: the store's name, for errors.
+        value_type: the values' type (``Any``: untyped, see the module docstring).
+        metadata_type: the metadata's type (a dict of str keys by default).
+    """
+
+    __slots__ = (
+        "_metadata",
+        "_untyped",
+        "_value",
+        "decode_change",
+        "decode_changes",
+        "decode_entry",
+        "decode_metadata",
+        "decode_value",
+        "metadata_type",
+        "store",
+        "value_type",
+    )
+
+    def __init__(self, store: str, value_type: Any = Any, metadata_type: Any = Metadata) -> None:
+        self.store = store
+        self.value_type = value_type
+        self.metadata_type = metadata_type
+        self._untyped = value_type is Any
+        try:
+            self._value = msgspec.msgpack.Decoder(value_type)
+            self._metadata = msgspec.msgpack.Decoder(metadata_type)
+            entry: Any = SetChange[value_type, metadata_type]
+            change = msgspec.msgpack.Decoder(entry | DeleteChange | ExpireChange)
+            changes = msgspec.msgpack.Decoder(list[entry | DeleteChange | ExpireChange])
+            entries = msgspec.msgpack.Decoder(entry)
+        except TypeError as exc:
+            raise TypeError(
+                f"store {store!r}: msgspec cannot decode values to type={value_type!r} or"
+                f" metadata_type={metadata_type!r}: {exc}; use a type msgspec supports"
+                " (a Struct, dataclass, attrs class, TypedDict, datetime, UUID, Decimal,"
+                " enum, tuple, set, list, dict, ...)"
+            ) from exc
+        self.decode_value = self._guarded(self._value.decode, "value")
+        self.decode_metadata = self._guarded(self._metadata.decode, "metadata")
+        self.decode_change = self._guarded(change.decode, "change")
+        self.decode_changes = self._guarded(changes.decode, "changes")
+        self.decode_entry = self._guarded(entries.decode, "entry")
+
+    @property
+    def typed(self) -> bool:
+        """Whether the store declared a value type."""
+        return not self._untyped
+
+    # -- admitting what is written ---------------------------------------------
+
+    def admit(self, key: str, value: Any) -> T:
+        """The store's own copy of ``value``, checked to be a ``T``.
+
+        Raises:
+            InvalidValue: ``value`` is not a ``T`` (names the key, the type
+                and what did not fit).
+            UnencodableValue: msgspec cannot encode ``value``.
+        """
+        kind = type(value)
+        if self._untyped and (kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)):
+            return value  # type: ignore[no-any-return]
+        data = self._encode(key, value, "value")
+        try:
+            return self._value.decode(data)  # type: ignore[no-any-return]
+        except msgspec.ValidationError as exc:
+            raise InvalidValue(
+                f"store {self.store!r}, key {key!r}: the value is not a"
+                f" {_type_name(self.value_type)} (the store's type): {exc}"
+            ) from exc
+
+    def admit_metadata(self, key: str, metadata: Any) -> Any:
+        """The store's own copy of ``metadata``, checked to be a ``metadata_type``.
+
+        Raises:
+            InvalidValue, UnencodableValue: as :meth:`admit`.
+        """
+        data = self._encode(key, metadata, "metadata")
+        try:
+            return self._metadata.decode(data)
+        except msgspec.ValidationError as exc:
+            raise InvalidValue(
+                f"store {self.store!r}, key {key!r}: the metadata is not a"
+                f" {_type_name(self.metadata_type)} (the store's metadata_type): {exc}"
+            ) from exc
+
+    def _encode(self, key: str, value: Any, what: str) -> bytes:
+        try:
+            return _ENCODE(value)
+        except _ENCODE_ERRORS as exc:
+            raise UnencodableValue(
+                f"store {self.store!r}, key {key!r}: msgspec cannot encode the {what}"
+                f" ({type(value).__name__}): {exc}; store plain data (dict, list, str,"
+                " int, float, bool, None, bytes) or a msgspec Struct / dataclass"
+            ) from exc
+
+    # -- reading stored bytes ---------------------------------------------------
+
+    def _guarded(self, decode: Any, what: str) -> Any:
+        store = self.store
+        types = f"type={_type_name(self.value_type)}"
+
+        def decode_stored(data: bytes | bytearray | memoryview, key: str | None = None) -> Any:
+            try:
+                return decode(data)
+            except msgspec.ValidationError as exc:
+                where = "" if key is None else f", key {key!r}"
+                raise UndecodableValue(
+                    f"store {store!r}{where}: a stored {what} does not decode as the store's"
+                    f" {types}: {exc}; the type changed since it was written? Add new"
+                    " fields with defaults (msgspec's schema evolution), or migrate or"
+                    " delete the old entries"
+                ) from exc
+
+        decode_stored.__name__ = f"decode_{what}"
+        return decode_stored
+
+    def __repr__(self) -> str:
+        return f"<Codec {_type_name(self.value_type)} for store {self.store!r}>"
