@@ -17,7 +17,7 @@ import math
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn, Self, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -26,6 +26,7 @@ import anyio.lowlevel
 from .._patterns import compile_pattern
 from ..streams.events import SetChange
 from ._checks import bad_key, check_key
+from ._codec import Metadata
 from .base import (
     Entry,
     Snapshot,
@@ -48,18 +49,31 @@ class _Closed(dict[str, SetChange[Any, Any]]):
     __iter__ = __len__ = values = keys = items = _closed
 
 
-class ViewStore(Store[Any]):
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+class ViewStore(Store[T]):
     """A store whose reads come from an in-memory view of its latest changes.
 
     Args:
         name: the store's name, carried by its changes.
+        type: the values' type (``Any`` by default; see :class:`~pepperflow.stores.Store`).
+        metadata_type: the metadata's type (``dict[str, Any]`` by default).
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
     """
 
-    def __init__(self, name: str = "default", *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        type: Any = Any,
+        metadata_type: Any = Metadata,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(name, type=type, metadata_type=metadata_type)
         self._data: dict[str, SetChange[Any, Any]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0
@@ -74,6 +88,12 @@ class ViewStore(Store[Any]):
 
     # -- reading -------------------------------------------------------------
 
+    @overload
+    async def get(self, key: str) -> T | None: ...
+
+    @overload
+    async def get(self, key: str, default: D) -> T | D: ...
+
     async def get(self, key: str, default: Any = None) -> Any:
         entry = self._data.get(key)
         if entry is None:
@@ -86,7 +106,7 @@ class ViewStore(Store[Any]):
             return default
         return entry.value
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
         if isinstance(keys, str):
             raise TypeError("get_many takes an iterable of keys, not one str; use get()")
         data = self._data
@@ -116,7 +136,7 @@ class ViewStore(Store[Any]):
             return False
         return True
 
-    async def entry(self, key: str) -> Entry[Any] | None:
+    async def entry(self, key: str) -> Entry[T] | None:
         entry = self._data.get(key)
         if entry is None:
             check_key(self.name, key)
@@ -286,7 +306,7 @@ class _Scan:
 
     __slots__ = ("_batch", "_keys", "_pos", "_store")
 
-    def __init__(self, store: ViewStore, keys: list[str], batch_size: int) -> None:
+    def __init__(self, store: ViewStore[Any], keys: list[str], batch_size: int) -> None:
         self._store = store
         self._keys = keys
         self._batch = batch_size

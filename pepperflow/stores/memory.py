@@ -17,28 +17,69 @@ SqliteStore or RedisStore unchanged.
 from __future__ import annotations
 
 import heapq
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from .._errors import VersionConflict
 from .._patterns import compile_pattern
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
+from ._codec import Metadata
 from ._view import ViewStore
 from .base import Snapshot
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(ViewStore):
+T = TypeVar("T")
+
+
+class MemoryStore(ViewStore[T]):
     """The store contract in process memory.
+
+    ``MemoryStore(type=Msg)`` is a ``MemoryStore[Msg]``: values set must be
+    ``Msg`` instances and reads give ``Msg`` instances (the store's own
+    copies); see :mod:`pepperflow.stores._codec`.
 
     Args:
         name: the store's name, carried by its changes.
+        type: the values' type (``Any`` by default).
+        metadata_type: the metadata's type (``dict[str, Any]`` by default).
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
     """
 
     backend = "memory"
+
+    @overload
+    def __init__(
+        self: MemoryStore[Any],
+        name: str = "default",
+        *,
+        metadata_type: Any = ...,
+        clock: Callable[[], float] = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        type: type[T],
+        metadata_type: Any = ...,
+        clock: Callable[[], float] = ...,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        type: Any = Any,
+        metadata_type: Any = Metadata,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(name, type=type, metadata_type=metadata_type, clock=clock)
 
     # -- writing -------------------------------------------------------------
 

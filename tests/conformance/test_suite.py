@@ -72,7 +72,7 @@ async def test_raises_lets_cancellation_through() -> None:
     assert scope.cancelled_caught
 
 
-class _NoCompareAndSet(MemoryStore):
+class _NoCompareAndSet(MemoryStore[Any]):
     """A store that ignores ``if_version``: it breaks the compare-and-set check."""
 
     async def set(self, key: str, value: Any, **options: Any) -> int:

@@ -296,7 +296,7 @@ async def test_a_cancelled_first_use_leaves_the_manager_usable(in_tmp: Path) -> 
         assert 1 <= entry.version <= 5
 
 
-class _FailsToClose(MemoryStore):
+class _FailsToClose(MemoryStore[Any]):
     async def aclose(self) -> None:
         await super().aclose()
         raise OSError(f"{self.name} could not flush")

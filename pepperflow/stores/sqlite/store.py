@@ -62,7 +62,7 @@ from ._transaction import Transaction, run_group
 __all__ = ["Durability", "SqliteStore"]
 
 
-class SqliteStore(ViewStore):
+class SqliteStore(ViewStore[Any]):
     """The store contract in a SQLite file; see the module docstring.
 
     Open it with ``async with SqliteStore("app.db") as store:`` (or
