@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,26 @@ def test_errors_subclass_the_matching_builtins() -> None:
         obj = getattr(pepperflow, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, pepperflow.PepperflowError)
+
+
+def test_the_r055_protocol_says_what_to_instantiate_instead() -> None:
+    """``from pepperflow import MemoryStore; MemoryStore()``: the first thing a new user types."""
+    import pepperflow.stores
+
+    protocol: Any = pepperflow.MemoryStore  # mypy refuses to call it: abstract
+    for made in (protocol, protocol[str]):
+        with pytest.raises(TypeError) as raised:
+            made()
+        message = str(raised.value)
+        assert "R055's memory store protocol" in message
+        assert "`from pepperflow.stores import MemoryStore`" in message
+        assert "`from pepperflow import LocalMemoryStore`" in message
+    # What the message points to works; implementations of the protocol still do.
+    assert isinstance(pepperflow.stores.MemoryStore(), pepperflow.stores.Store)
+    assert isinstance(pepperflow.LocalMemoryStore[str](), pepperflow.MemoryStore)
+
+    class Incomplete(pepperflow.MemoryStore[str]):
+        pass
+
+    with pytest.raises(TypeError, match="Can't instantiate abstract class Incomplete"):
+        Incomplete()  # type: ignore[abstract]
