@@ -16,12 +16,17 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+import anyio
+import anyio.lowlevel
 import nbformat
 import pytest
+from anyio.abc import AsyncResource
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+
+from pepperflow._lifecycle import hold
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -123,3 +128,50 @@ def test_the_readme_session_runs_in_an_ipython_shell(tmp_path: Path) -> None:
     shown = [line for line in done.stdout.splitlines() if not line.startswith("Out[")]
     expected = [cell.output or "None" for cell in session]
     assert shown == [*expected, "True"]
+
+
+# -- the mechanism: a resource held open by a detached host task -------------
+
+
+class Resource(AsyncResource):
+    """Records which task entered and closed it; fails where told to."""
+
+    def __init__(self, *, fail_open: bool = False, fail_close: bool = False) -> None:
+        self.fail_open = fail_open
+        self.fail_close = fail_close
+        self.tasks: list[tuple[str, int]] = []
+
+    async def __aenter__(self) -> Self:
+        self.tasks.append(("enter", anyio.get_current_task().id))
+        await anyio.lowlevel.checkpoint()
+        if self.fail_open:
+            raise OSError("cannot open")
+        return self
+
+    async def aclose(self) -> None:
+        self.tasks.append(("close", anyio.get_current_task().id))
+        await anyio.lowlevel.checkpoint()
+        if self.fail_close:
+            raise OSError("cannot close")
+
+
+@pytest.mark.anyio
+async def test_a_held_resource_is_entered_and_closed_by_one_host_task() -> None:
+    resource = await hold(Resource())
+    assert [what for what, _ in resource.tasks] == ["enter"]
+    async with anyio.create_task_group() as cell:  # closed from another task
+        cell.start_soon(resource.aclose)
+    await resource.aclose()  # again: harmless
+    (_, entered), (_, closed) = resource.tasks
+    assert entered == closed != anyio.get_current_task().id
+
+
+@pytest.mark.anyio
+async def test_a_held_resource_raises_what_opening_or_closing_raised() -> None:
+    with pytest.raises(OSError, match="cannot open"):
+        await hold(Resource(fail_open=True))
+    resource = await hold(Resource(fail_close=True))
+    with pytest.raises(OSError, match="cannot close"):
+        await resource.aclose()
+    await resource.aclose()  # raised once
+    assert [what for what, _ in resource.tasks] == ["enter", "close"]
