@@ -236,6 +236,10 @@ def open_store(
 ) -> StoreOpening[T]: ...
 
 
+@overload
+def open_store(url: str, *, type: object, metadata_type: Any = ...) -> StoreOpening[Any]: ...
+
+
 def open_store(url: str, *, type: Any = Any, metadata_type: Any = Metadata) -> StoreOpening[Any]:
     """Open the store ``url`` names: ``async with`` it, or ``await`` it.
 
@@ -251,7 +255,10 @@ def open_store(url: str, *, type: Any = Any, metadata_type: Any = Metadata) -> S
     ``type`` is the values' type (``Any`` by default): with
     ``type=Msg`` the store is a ``Store[Msg]``, refuses values that are not
     ``Msg`` and reads give ``Msg`` instances on every backend;
-    ``metadata_type`` is the metadata's (``dict[str, Any]`` by default).
+    ``metadata_type`` is the metadata's (``dict[str, Any]`` by default). A
+    type that is not a class (a union such as ``type=Ask | Answer``) gives
+    a ``Store[Any]`` to type checkers: annotate the variable
+    (``store: Store[Ask | Answer] = await open_store(...)``).
 
     Raises:
         UnknownStoreURL: the scheme or an option is unknown.

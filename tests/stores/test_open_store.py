@@ -27,6 +27,14 @@ class Source(TypedDict):
     origin: str
 
 
+class Ask(msgspec.Struct, frozen=True, tag=True):
+    question: str
+
+
+class Answer(msgspec.Struct, frozen=True, tag=True):
+    text: str
+
+
 @pytest.mark.parametrize(
     ("url", "name"),
     [("memory://", "default"), ("memory://cache", "cache"), ("memory://?name=x", "x")],
@@ -161,6 +169,14 @@ async def test_awaited_and_typed(tmp_path: Path) -> None:
         entry = await other.entry("m")
         assert entry is not None
         assert (entry.value, entry.metadata) == (Msg(role="bot"), {"origin": "chat"})
+    turns: Store[Ask | Answer] = await open_store("memory://", type=Ask | Answer)
+    try:
+        await turns.set_many({"1": Ask("why?"), "2": Answer("because")})
+        assert await turns.get_many(["1", "2"]) == {"1": Ask("why?"), "2": Answer("because")}
+        with pytest.raises(InvalidValue, match="'3'"):
+            await turns.set("3", Msg(role="user"))
+    finally:
+        await turns.aclose()
 
 
 async def test_a_failed_open_raises_and_leaves_nothing_running(tmp_path: Path) -> None:
