@@ -14,9 +14,11 @@ from ._errors import InvalidDuration as InvalidDuration
 from ._errors import InvalidKey as InvalidKey
 from ._errors import InvalidPattern as InvalidPattern
 from ._errors import InvalidTTL as InvalidTTL
+from ._errors import InvalidValue as InvalidValue
 from ._errors import MissingExtra as MissingExtra
 from ._errors import PepperflowError as PepperflowError
 from ._errors import StoreUnavailable as StoreUnavailable
+from ._errors import UndecodableValue as UndecodableValue
 from ._errors import UnencodableValue as UnencodableValue
 from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStore as UnknownStore
@@ -68,6 +70,7 @@ __all__ = [
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",
+    "InvalidValue",
     "LocalMemoryStore",
     "MemoryEntry",
     "MemoryManager",
@@ -98,6 +101,7 @@ __all__ = [
     "StateType",
     "StoreProvider",
     "StoreUnavailable",
+    "UndecodableValue",
     "UnencodableValue",
     "UnknownProvider",
     "UnknownStore",

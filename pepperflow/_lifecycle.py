@@ -14,17 +14,31 @@ collect errors".
 
 Components are async context managers through anyio's
 :class:`~anyio.abc.AsyncResource` (``__aexit__`` awaits ``aclose()``).
+
+A :class:`Host` runs one such resource in a *host* task: the host enters
+it, waits until asked to stop, then closes it, so the resource's task group
+is entered and exited by one task whatever task uses or closes it.
+:func:`hold` runs a host detached from every task group, for a resource
+opened with ``await`` in a notebook cell or a REPL and closed in another
+(each cell runs in a task of its own): on asyncio the host is a task made
+with the running loop's ``create_task``, on trio a system task. This is the
+one place where pepperflow holds code specific to an event loop library
+(:func:`spawn_detached`, chosen with sniffio).
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
+import sniffio
 
-__all__ = ["TaskRunner", "close_all"]
+__all__ = ["Host", "TaskRunner", "close_all", "hold", "spawn_detached"]
+
+R = TypeVar("R", bound=anyio.abc.AsyncResource)
 
 
 class TaskRunner:
@@ -130,3 +144,163 @@ async def close_all(
             failed.append(label)
     if errors:
         raise ExceptionGroup(message(failed), errors)
+
+
+class Host:
+    """One resource and the events of the host task that runs it (:meth:`run`).
+
+    The host enters the resource, waits until :meth:`halt` asks it to stop,
+    then closes it, all in one cancel scope (the resource's own task group
+    nests in it). Opening and closing are shielded from the host task's
+    cancellation; an open in progress is not aborted (a halt waits for it,
+    then closes).
+
+    Args:
+        resource: what the host enters and closes.
+        shield_wait: whether the wait for :meth:`halt` is shielded too. A
+            detached host leaves it unshielded, so the end of the event
+            loop's run (which cancels it) still closes the resource.
+    """
+
+    __slots__ = (
+        "_close",
+        "_close_error",
+        "_shield_wait",
+        "done",
+        "error",
+        "ok",
+        "opened",
+        "resource",
+        "stop",
+    )
+
+    def __init__(self, resource: anyio.abc.AsyncResource, *, shield_wait: bool = True) -> None:
+        self.resource = resource
+        self._close = resource.aclose  # bound now: the host's close, whatever happens later
+        self._shield_wait = shield_wait
+        self.opened = anyio.Event()  # the open ended (well or not)
+        self.stop = anyio.Event()  # asked to close
+        self.done = anyio.Event()  # the host task ended
+        self.ok = False  # the resource is open
+        self.error: Exception | None = None  # why it did not open
+        self._close_error: Exception | None = None  # what closing it raised
+
+    async def run(self) -> None:
+        """The host task: open the resource, wait for :attr:`stop`, close it.
+
+        Never raises an ``Exception``: failures are kept in :attr:`error`
+        (opening) and raised by :meth:`halt` (closing).
+        """
+        try:
+            with anyio.CancelScope(shield=True) as scope:
+                if self.stop.is_set() or not await self._open():
+                    return
+                scope.shield = self._shield_wait
+                try:
+                    await self.stop.wait()
+                finally:
+                    scope.shield = True
+                    await self._close_now()
+        finally:
+            self.opened.set()
+            self.done.set()
+
+    async def _open(self) -> bool:
+        """Enter the resource; return whether it is open (else :attr:`error` says why)."""
+        try:
+            await self.resource.__aenter__()
+            self.ok = True
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.opened.set()
+        return self.ok
+
+    async def _close_now(self) -> None:
+        self.ok = False
+        try:
+            await self._close()
+        except Exception as exc:
+            self._close_error = exc
+
+    async def wait_open(self) -> None:
+        """Wait until the resource is open; raise why it did not open.
+
+        Raises:
+            Exception: what opening it raised.
+            anyio.ClosedResourceError: it was closed before it opened.
+        """
+        await self.opened.wait()
+        if self.error is not None:
+            raise self.error
+        if not self.ok:
+            raise anyio.ClosedResourceError(f"{self.resource!r} was closed while opening")
+
+    async def halt(self) -> None:
+        """Ask the host to close the resource and wait until it did (shielded).
+
+        Idempotent; what closing raised is raised once.
+
+        Raises:
+            Exception: what closing the resource raised.
+        """
+        self.stop.set()
+        with anyio.CancelScope(shield=True):
+            await self.done.wait()
+        error, self._close_error = self._close_error, None
+        if error is not None:
+            raise error
+
+
+#: The detached asyncio host tasks, referenced until they end (the loop
+#: keeps only weak references to its tasks).
+_DETACHED: set[Any] = set()
+
+
+def spawn_detached(fn: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+    """Start ``fn()`` in a task of no task group; it must not raise an ``Exception``.
+
+    On asyncio, a task of the running loop (cancelled when ``asyncio.run``
+    ends); on trio, a system task (cancelled when the main task ends), run
+    in a copy of the caller's context like an asyncio task.
+
+    Raises:
+        RuntimeError: another async library than asyncio or trio.
+    """
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        import asyncio
+
+        task = asyncio.get_running_loop().create_task(fn(), name=name)
+        _DETACHED.add(task)
+        task.add_done_callback(_DETACHED.discard)
+    elif library == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(fn, name=name, context=contextvars.copy_context())
+    else:
+        raise RuntimeError(f"pepperflow runs on asyncio or trio, not on {library}")
+
+
+async def hold(resource: R) -> R:
+    """Open ``resource`` in a detached host task and return it, open.
+
+    The resource stays open beyond the task that called this (a notebook
+    cell, a REPL line) until ``await resource.aclose()``, from any task,
+    stops the host and waits until the host closed it: that instance's
+    ``aclose`` is the host's :meth:`Host.halt` from now on. Unclosed, it is
+    closed when the event loop's run ends. Cancelling the caller while the
+    resource opens closes it once open, then raises the cancellation.
+
+    Raises:
+        Exception: what opening the resource raised (it is then closed).
+    """
+    host = Host(resource, shield_wait=False)
+    spawn_detached(host.run, f"pepperflow host of {resource!r}")
+    try:
+        await host.wait_open()
+    except BaseException:
+        await host.halt()
+        raise
+    resource.aclose = host.halt  # type: ignore[method-assign]  # this instance only
+    return resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 __all__ = ["MemoryEntry", "MemoryStore"]
 
@@ -78,8 +78,19 @@ class MemoryStore(ABC, Generic[T]):
     implementation into a :class:`~pepperflow.MemoryManager`.
 
     Not to be confused with :class:`pepperflow.stores.MemoryStore`, the
-    in-process backend of the store contract.
+    in-process backend of the store contract: ``MemoryStore()`` itself
+    raises a ``TypeError`` naming both what to use instead.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        if cls is MemoryStore:
+            raise TypeError(
+                "pepperflow.MemoryStore is R055's memory store protocol (abstract), not a store:"
+                " for the in-process store write `from pepperflow.stores import MemoryStore`"
+                " (or `await open_store('memory://')`); for an R055 memory store write"
+                " `from pepperflow import LocalMemoryStore` and `LocalMemoryStore()`"
+            )
+        return super().__new__(cls)
 
     @abstractmethod
     async def get(self, key: str) -> MemoryEntry[T] | None:

@@ -1,10 +1,24 @@
-"""Stores: the store contract and its backends.
+"""Stores: the store contract, its backends and its errors.
 
 ``MemoryStore`` here is the in-process backend of the store contract. (The
-top-level name ``pepperflow.MemoryStore`` is reserved for the R055 memory
-protocol.) Open a store from a URL with :func:`pepperflow.open_store`.
+top-level name ``pepperflow.MemoryStore`` is R055's memory protocol.) Open a
+store from a URL with :func:`pepperflow.open_store`. The store errors are
+the ones :mod:`pepperflow` exports (the same classes), so that
+``from pepperflow.stores import SqliteStore, VersionConflict`` works.
 """
 
+from .._errors import FeedOverflow as FeedOverflow
+from .._errors import InvalidKey as InvalidKey
+from .._errors import InvalidPattern as InvalidPattern
+from .._errors import InvalidTTL as InvalidTTL
+from .._errors import InvalidValue as InvalidValue
+from .._errors import MissingExtra as MissingExtra
+from .._errors import PepperflowError as PepperflowError
+from .._errors import StoreUnavailable as StoreUnavailable
+from .._errors import UndecodableValue as UndecodableValue
+from .._errors import UnencodableValue as UnencodableValue
+from .._errors import UnknownStoreURL as UnknownStoreURL
+from .._errors import VersionConflict as VersionConflict
 from ._hub import Subscription as Subscription
 from .base import Entry as Entry
 from .base import Snapshot as Snapshot
@@ -18,19 +32,33 @@ from .redis import RedisStore as RedisStore
 from .sqlite import Durability as Durability
 from .sqlite import SqliteStore as SqliteStore
 from .url import BACKENDS as BACKENDS
+from .url import StoreOpening as StoreOpening
 
 __all__ = [
     "BACKENDS",
     "ChangeFeed",
     "Durability",
     "Entry",
+    "FeedOverflow",
     "FeedStatistics",
+    "InvalidKey",
+    "InvalidPattern",
+    "InvalidTTL",
+    "InvalidValue",
     "MemoryStore",
+    "MissingExtra",
     "Overflow",
+    "PepperflowError",
     "RedisStore",
     "Snapshot",
     "SqliteStore",
     "Store",
+    "StoreOpening",
     "StoreStatistics",
+    "StoreUnavailable",
     "Subscription",
+    "UndecodableValue",
+    "UnencodableValue",
+    "UnknownStoreURL",
+    "VersionConflict",
 ]

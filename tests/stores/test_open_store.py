@@ -1,16 +1,38 @@
-"""open_store(url): schemes, options and the errors for bad URLs."""
+"""open_store(url): schemes, options, the errors for bad URLs, and stores held open by await."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypedDict
 
+import anyio
+import msgspec
 import pytest
 
-from pepperflow import MissingExtra, UnknownStoreURL, open_store
-from pepperflow.stores import MemoryStore, SqliteStore
+from pepperflow import InvalidValue, MissingExtra, UnknownStoreURL, open_store
+from pepperflow.stores import MemoryStore, SqliteStore, Store
 from pepperflow.stores.url import require, store_from_url
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
+
+
+class Msg(msgspec.Struct, frozen=True):
+    role: str
+
+
+class Source(TypedDict):
+    origin: str
+
+
+class Ask(msgspec.Struct, frozen=True, tag=True):
+    question: str
+
+
+class Answer(msgspec.Struct, frozen=True, tag=True):
+    text: str
 
 
 @pytest.mark.parametrize(
@@ -76,3 +98,118 @@ def test_a_missing_extra_names_the_pip_command() -> None:
     with pytest.raises(MissingExtra, match=r"pip install 'pepperflow\[redis\]'"):
         require("pepperflow_no_such_module", "redis", "redis:// stores")
     assert require("json", "x", "y") is not None
+
+
+# -- store = await open_store(url): held open across tasks (notebook cells) ---
+
+
+async def _in_a_task_of_its_own(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``fn`` as a notebook runs a cell: in a task that ends with it."""
+    async with anyio.create_task_group() as cell:
+        cell.start_soon(fn)
+
+
+@pytest.mark.parametrize("scheme", ["memory", "sqlite", "redis"])
+async def test_a_store_opened_in_one_task_is_used_and_closed_in_others(
+    scheme: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'cells.db'}"}.get(scheme)
+    if url is None:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        url = f"redis://127.0.0.1:{server.port}/0?namespace=cells-{uuid.uuid4().hex}"
+    cells: dict[str, Any] = {}
+
+    async def open_it() -> None:
+        cells["store"] = await open_store(url)
+
+    async def use_it() -> None:
+        store = cells["store"]
+        cells["version"] = await store.set("k", {"a": 1})
+        assert await store.get("k") == {"a": 1}
+        assert store.statistics().running
+
+    async def close_it() -> None:
+        await cells["store"].aclose()
+
+    for cell in (open_it, use_it, use_it, close_it):
+        await _in_a_task_of_its_own(cell)
+    store = cells["store"]
+    assert cells["version"] == 2
+    assert store.statistics().closed
+    with pytest.raises(anyio.ClosedResourceError):
+        await store.get("k")
+    await store.aclose()  # again: harmless
+
+
+async def test_an_awaited_memory_store_runs_its_expiry_task() -> None:
+    expired: list[str] = []
+    store = await open_store("memory://")
+    store.subscribe(None, lambda change: expired.append(change.key))
+    await store.set("k", 1, ttl=0.01)
+    with anyio.fail_after(5):
+        while len(expired) < 2:  # the set, then its expiry, with no access
+            await anyio.sleep(0.01)
+    await store.aclose()
+
+
+async def test_awaited_and_typed(tmp_path: Path) -> None:
+    store: Store[Msg] = await open_store("memory://typed", type=Msg)
+    try:
+        await store.set("m", Msg(role="user"))
+        message: Msg | None = await store.get("m")
+        assert message == Msg(role="user")
+        with pytest.raises(InvalidValue, match="'m'"):
+            await store.set("m", "not a message")
+    finally:
+        await store.aclose()
+    async with open_store("memory://", type=Msg, metadata_type=Source) as other:
+        await other.set("m", Msg(role="bot"), metadata={"origin": "chat"})
+        with pytest.raises(InvalidValue, match="'m'"):
+            await other.set("m", Msg(role="bot"), metadata={"origin": 1})
+        entry = await other.entry("m")
+        assert entry is not None
+        assert (entry.value, entry.metadata) == (Msg(role="bot"), {"origin": "chat"})
+    turns: Store[Ask | Answer] = await open_store("memory://", type=Ask | Answer)
+    try:
+        await turns.set_many({"1": Ask("why?"), "2": Answer("because")})
+        assert await turns.get_many(["1", "2"]) == {"1": Ask("why?"), "2": Answer("because")}
+        with pytest.raises(InvalidValue, match="'3'"):
+            await turns.set("3", Msg(role="user"))
+    finally:
+        await turns.aclose()
+
+
+async def test_a_failed_open_raises_and_leaves_nothing_running(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    with pytest.raises(Exception, match=r"unable to open|is a directory"):
+        await open_store(f"sqlite:///{tmp_path / 'a-directory.db'}")
+
+
+async def test_a_caller_cancelled_while_opening_leaves_nothing_running(tmp_path: Path) -> None:
+    opening = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await opening
+    assert scope.cancelled_caught
+    assert not opening.store.statistics().running  # closed, or never opened
+
+
+def test_the_opening_says_to_await_it() -> None:
+    opening: Any = open_store("memory://")
+    with pytest.raises(AttributeError, match=r"write `store = await open_store\(url\)`"):
+        opening.set("k", 1)
+    assert repr(opening) == "<StoreOpening of <MemoryStore 'default'>>"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_store_left_open_closes_when_the_run_ends(backend: str, tmp_path: Path) -> None:
+    held: list[Store[Any]] = []
+
+    async def main() -> None:
+        held.append(await open_store(f"sqlite:///{tmp_path / 'left.db'}"))
+        held.append(await open_store("memory://"))
+        for store in held:
+            await store.set("k", 1)
+
+    anyio.run(main, backend=backend)
+    assert [store.statistics().closed for store in held] == [True, True]
