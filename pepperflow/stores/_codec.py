@@ -128,7 +128,11 @@ class Codec(Generic[T]):
             UnencodableValue: msgspec cannot encode ``value``.
         """
         kind = type(value)
-        if self._untyped and (kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)):
+        # An immutable scalar of exactly the store's type (or any one, untyped)
+        # is its own copy: no round trip through msgpack.
+        if (self._untyped or kind is self.value_type) and (
+            kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)
+        ):
             return value  # type: ignore[no-any-return]
         data = self._encode(key, value, "value")
         try:
