@@ -9,8 +9,12 @@ the per-key match cache cannot help), a
 ``changes()`` consumer's events/s, and TTL bookkeeping bytes per key; the
 same operations on an awaited plain dict (the limit), aiocache's
 SimpleMemoryCache and cashews' ``mem://`` (asyncio only: both are built on
-asyncio). Prints one table per backend with each figure's ratio to the
-dict limit, then the targets and whether they were met.
+asyncio). Then a declared value type against none (issue #13): set and get
+of an int on ``MemoryStore(type=int)`` against ``MemoryStore()``, and of a
+small frozen Struct on ``MemoryStore(type=Point)`` against the same data as
+a dict on ``MemoryStore()``, measured in alternating rounds. Prints one
+table per backend with each figure's ratio to the dict limit, then the
+targets and whether they were met.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import tracemalloc
 from typing import Any
 
 import anyio
-from _timing import rate
+import msgspec
+from _timing import Op, rate
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change
@@ -91,6 +96,80 @@ async def feed_rate(n: int) -> float:
                         break
             best = max(best, got / (time.perf_counter() - start))
     return best
+
+
+class Point(msgspec.Struct, frozen=True):
+    """The small frozen Struct of the typed rows."""
+
+    x: int
+    y: int
+    label: str
+
+
+#: A declared type may cost at most this much of MemoryStore set and get.
+TYPED_COST = 1.10
+
+#: The typed rows: (row, values of a typed store, the same data untyped, the type).
+TYPED_CASES: list[tuple[str, list[Any], list[Any], Any]] = [
+    ("int", list(range(1000)), list(range(1000)), int),
+    (
+        "Struct vs dict",
+        [Point(i, -i, "p") for i in range(1000)],
+        [{"x": i, "y": -i, "label": "p"} for i in range(1000)],
+        Point,
+    ),
+]
+
+
+async def paired(first: Op, second: Op, n: int, rounds: int = 5) -> tuple[float, float]:
+    """The best rates of ``first`` and ``second``, measured in alternating rounds."""
+    best = [0.0, 0.0]
+    for _ in range(rounds):
+        for i, op in enumerate((first, second)):
+            best[i] = max(best[i], await rate(op, n, repeat=1))
+    return best[0], best[1]
+
+
+async def typed_rows(n: int) -> dict[str, float]:
+    """set and get ops/s of a typed MemoryStore and of an untyped one, per case."""
+    rows: dict[str, float] = {}
+    for name, typed_values, plain_values, kind in TYPED_CASES:
+        rows |= await typed_case_rows(name, typed_values, plain_values, kind, n)
+    return rows
+
+
+async def typed_case_rows(
+    name: str, typed_values: list[Any], plain_values: list[Any], kind: Any, n: int
+) -> dict[str, float]:
+    rows: dict[str, float] = {}
+    async with MemoryStore(type=kind) as typed, MemoryStore() as plain:
+        for key, value, same in zip(KEYS, typed_values, plain_values, strict=True):
+            await typed.set(key, value)
+            await plain.set(key, same)
+        rows[f"set {name}, typed"], rows[f"set {name}, untyped"] = await paired(
+            lambda i: typed.set(KEYS[i % 1000], typed_values[i % 1000]),
+            lambda i: plain.set(KEYS[i % 1000], plain_values[i % 1000]),
+            n,
+        )
+        rows[f"get {name}, typed"], rows[f"get {name}, untyped"] = await paired(
+            lambda i: typed.get(KEYS[i % 1000]), lambda i: plain.get(KEYS[i % 1000]), n
+        )
+    return rows
+
+
+def typed_report(backend: str, rows: dict[str, float]) -> list[str]:
+    """Print the typed rows with their cost; return the targets missed."""
+    print(f"{'declared type (' + backend + ')':<28}{'typed':>13}{'untyped':>13}{'cost':>9}")
+    failures = []
+    for name, *_ in TYPED_CASES:
+        for op in ("set", "get"):
+            typed, plain = rows[f"{op} {name}, typed"], rows[f"{op} {name}, untyped"]
+            cost = plain / typed
+            print(f"{op + ' ' + name:<28}{fmt(typed):>13}{fmt(plain):>13}{cost:>8.2f}x")
+            if cost > TYPED_COST:
+                failures.append(f"{backend}: {op} {name}: a declared type costs {cost:.2f}x")
+    print(f"  target: a declared type costs at most {TYPED_COST:.2f}x of set and get\n")
+    return failures
 
 
 async def dict_rows(n: int) -> dict[str, float]:
@@ -202,6 +281,7 @@ ORDER = [
 
 async def run_backend(backend: str, n: int) -> dict[str, dict[str, float]]:
     results = {"pepperflow": await memory_store_rows(n), "dict": await dict_rows(n)}
+    results["typed"] = await typed_rows(n)
     if backend == "asyncio":
         results["aiocache"] = await aiocache_rows(n // 4)
         results["cashews"] = await cashews_rows(n // 4)
@@ -228,6 +308,7 @@ TARGETS: dict[str, float] = {
 
 def report(backend: str, results: dict[str, dict[str, float]]) -> list[str]:
     peers = [p for p in ("dict", "aiocache", "cashews") if p in results]
+    failures = typed_report(backend, results["typed"])
     head = f"{'operation (' + backend + ')':<24}{'pepperflow':>13}" + "".join(
         f"{p:>13}" for p in peers
     )
@@ -241,7 +322,6 @@ def report(backend: str, results: dict[str, dict[str, float]]) -> list[str]:
         line += f"{ours[op] / limit:>9.2f}x" if limit else f"{'':>10}"
         print(line)
     print()
-    failures = []
     for op, target in TARGETS.items():
         if ours[op] < target:
             failures.append(f"{backend}: {op} {ours[op]:,.0f}/s < target {target:,.0f}/s")

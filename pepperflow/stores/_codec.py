@@ -9,10 +9,12 @@ same ``T`` comes back from memory, SQLite and Redis, after a restart, after
 
 Without a type (``Any``, the default) one rule holds on every backend: a
 value comes back as msgspec decodes its msgpack encoding without a type.
-Strings, bytes, numbers, booleans, ``None``, lists, dicts with str keys and
-datetimes come back as they went in; Structs, dataclasses and attrs classes
-come back as dicts; tuples, sets and frozensets as lists; ``date``,
-``time``, ``UUID`` and ``Decimal`` as strings; enums as their values.
+Strings, bytes, numbers, booleans, ``None``, lists and dicts with str keys
+come back as they went in, and timezone-aware datetimes as the same instant
+in UTC; Structs, dataclasses and attrs classes come back as dicts (a tagged
+Struct with its tag field); tuples, sets and frozensets as lists; naive
+datetimes, ``date``, ``time``, ``UUID`` and ``Decimal`` as ISO strings;
+enums as their values. A typed store gives aware datetimes back in UTC too.
 
 Either way the store keeps a copy of its own (the admitted value), made
 when the value is set: mutating the object you passed changes nothing in
@@ -23,6 +25,8 @@ make that a guarantee).
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -47,7 +51,17 @@ _ENCODE_ERRORS = (TypeError, OverflowError, ValueError)
 
 
 def _type_name(kind: Any) -> str:
-    return getattr(kind, "__qualname__", None) or repr(kind)
+    """A type as messages name it: ``Msg``, ``tuple[int, str]``, ``Text | Image``."""
+    args, origin = typing.get_args(kind), typing.get_origin(kind)
+    if kind is Ellipsis or kind is None or kind is type(None):
+        return "..." if kind is Ellipsis else "None"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(map(_type_name, args))
+    if origin is typing.Literal:
+        return repr(kind).removeprefix("typing.")
+    if not args:
+        return getattr(kind, "__qualname__", None) or repr(kind)
+    return f"{_type_name(origin)}[{', '.join(map(_type_name, args))}]"
 
 
 class Codec(Generic[T]):
@@ -114,7 +128,11 @@ class Codec(Generic[T]):
             UnencodableValue: msgspec cannot encode ``value``.
         """
         kind = type(value)
-        if self._untyped and (kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)):
+        # An immutable scalar of exactly the store's type (or any one, untyped)
+        # is its own copy: no round trip through msgpack.
+        if (self._untyped or kind is self.value_type) and (
+            kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)
+        ):
             return value  # type: ignore[no-any-return]
         data = self._encode(key, value, "value")
         try:

@@ -104,6 +104,10 @@ class Store(AsyncResource, Generic[T]):
         #: The value and metadata types, with their encoders and decoders.
         self.codec: Codec[T] = Codec(name, type, metadata_type)
         self._typed = self.codec.typed
+        # Immutable scalars are their own copies, admitted as they are: of any
+        # of those types in an untyped store, of exactly its type in a typed one.
+        self._as_is = SCALARS if not self._typed else SCALARS & {type}
+        self._int_as_is = not self._typed or type is int
         self._hub = ChangeHub(name)
 
     # -- reading -------------------------------------------------------------
@@ -173,9 +177,10 @@ class Store(AsyncResource, Generic[T]):
         if type(key) is not str or not key:
             raise bad_key(name, key)
         kind = type(value)
-        if self._typed or (
-            kind not in SCALARS and not (kind is int and INT_MIN <= value <= INT_MAX)
-        ):
+        if kind is int:
+            if not (self._int_as_is and INT_MIN <= value <= INT_MAX):
+                value = self.codec.admit(key, value)
+        elif kind not in self._as_is:
             value = self.codec.admit(key, value)
         ttl_s: float | None = None
         if ttl is not None:

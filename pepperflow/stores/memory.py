@@ -204,7 +204,8 @@ class MemoryStore(ViewStore[T]):
             else:
                 changes.append(self._commit_delete(entry, now))
         for key, item in wanted.items():
-            meta = None if item.metadata is None else dict(item.metadata)
+            # Store.restore admitted the metadata: the store's copy, of its metadata_type.
+            meta = item.metadata
             self._commit_set(key, item.value, meta, item.expires_at, item.created_at, now, changes)
         if changes:
             await self._hub.publish_all(changes)

@@ -1,6 +1,7 @@
 """What the store checks share: the check's signature, a recording
-subscriber, the fold of recorded changes, and :func:`raises`, the one way
-a check expects an error.
+subscriber, the fold of recorded changes, :func:`same` and
+:func:`assert_reads` (a value read back, of the right type), and
+:func:`raises`, the one way a check expects an error.
 
 The suite runs without pytest: a failed expectation is an
 ``AssertionError`` whose message says what was expected and what happened.
@@ -9,14 +10,18 @@ The suite runs without pytest: a failed expectation is an
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from ..stores.base import Store
-from ..streams.events import Change, ExpireChange, SetChange, fold
+import anyio
 
-MakeStore = Callable[[], Store[Any]]
+from ..stores.base import Store
+from ..stores.feed import ChangeFeed
+from ..streams.events import Change, ExpireChange, SetChange, fold
+from ._factory import MakeStore as MakeStore
+
+#: A check: ``async def check_<name>(make_store)``.
 StoreCheck = Callable[[MakeStore], Awaitable[None]]
 
 E = TypeVar("E", bound=BaseException)
@@ -61,6 +66,50 @@ def value_of(change: Change) -> Any:
 def state_of(changes: list[Change]) -> dict[str, Any]:
     """The key -> value state that folding ``changes`` gives."""
     return {key: change.value for key, change in fold(changes).items()}
+
+
+def same(what: str, got: Any, expected: Any) -> None:
+    """``got`` equals ``expected`` and is of the very same type."""
+    assert got == expected and type(got) is type(expected), (
+        f"{what}: expected {expected!r} ({type(expected).__qualname__}),"
+        f" got {got!r} ({type(got).__qualname__})"
+    )
+
+
+async def assert_reads(store: Store[Any], expected: Mapping[str, Any], what: str) -> None:
+    """``get``, ``entry`` and ``get_many`` of each key give its expected value, of its type."""
+    for key, value in expected.items():
+        same(f"{what}: get({key!r})", await store.get(key), value)
+        entry = await store.entry(key)
+        assert entry is not None, f"{what}: entry({key!r}) is None"
+        same(f"{what}: entry({key!r}).value", entry.value, value)
+    many = await store.get_many(list(expected))
+    assert many.keys() == expected.keys(), f"{what}: get_many() gave the keys {sorted(many)}"
+    for key, value in expected.items():
+        same(f"{what}: get_many()[{key!r}]", many[key], value)
+
+
+def assert_changes(changes: list[Change], expected: Mapping[str, Any], what: str) -> None:
+    """The set changes of ``changes`` carry each key's expected value, of its type."""
+    state = fold(changes)
+    assert state.keys() == expected.keys(), f"{what}: changes of the keys {sorted(state)}"
+    for key, value in expected.items():
+        same(f"{what}: SetChange({key!r}).value", state[key].value, value)
+
+
+#: Seconds a check waits for changes another store object delivers.
+FEED_WAIT = 10.0
+
+
+async def take(feed: ChangeFeed, count: int, what: str) -> list[Change]:
+    """The next ``count`` changes of ``feed``, within :data:`FEED_WAIT` seconds."""
+    got: list[Change] = []
+    with anyio.move_on_after(FEED_WAIT):
+        async for change in feed:
+            got.append(change)
+            if len(got) == count:
+                return got
+    raise AssertionError(f"{what}: {len(got)} of {count} changes came in {FEED_WAIT} s")
 
 
 async def all_items(store: Store[Any]) -> dict[str, Any]:

@@ -2,18 +2,21 @@
 
 Both drivers run it: redis-py's asyncio client (asyncio) and coredis
 (asyncio and trio). Each store gets a namespace of its own, so it starts
-empty.
+empty; ``reopen`` connects again to the same namespace (a restart, another
+process following the writes, schema evolution across store objects).
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
+from pepperflow.stores.base import Store
 from pepperflow.stores.redis import RedisStore
-from pepperflow.testing import STORE_CHECKS, StoreCheck
-from tests.conformance import CHECK_IDS
+from pepperflow.testing import STORE_CHECKS, StoreCheck, StoreFactory
+from tests.conformance import CHECK_IDS, skip_if_untyped, takes_types
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -29,12 +32,16 @@ DRIVERS = [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")]
 async def test_redis_store(
     check: StoreCheck, driver: str, anyio_backend: str, redis_server: RedisServer
 ) -> None:
+    skip_if_untyped(check, RedisStore)
     redis_server.ensure_running()
     run = next(_namespaces)
-    await check(
-        lambda: RedisStore(
-            redis_server.url,
-            namespace=f"conformance-{driver}-{run}-{next(_namespaces)}",
-            driver=driver,  # type: ignore[arg-type]
-        )
-    )
+
+    def make(**options: Any) -> RedisStore:
+        namespace = f"conformance-{driver}-{run}-{next(_namespaces)}"
+        return RedisStore(redis_server.url, namespace=namespace, driver=driver, **options)  # type: ignore[arg-type]
+
+    def reopen(store: Store[Any], **options: Any) -> RedisStore:
+        assert isinstance(store, RedisStore)
+        return RedisStore(redis_server.url, namespace=store.namespace, driver=driver, **options)  # type: ignore[arg-type]
+
+    await check(StoreFactory(make, reopen, takes_types(RedisStore)))
