@@ -25,10 +25,12 @@ make that a guarantee).
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from typing import Any, Generic, TypeVar
 
+import attrs
 import msgspec
 
 from .._errors import InvalidValue, UndecodableValue, UnencodableValue
@@ -48,6 +50,12 @@ INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 _ENCODER = msgspec.msgpack.Encoder()
 _ENCODE = _ENCODER.encode
 _ENCODE_ERRORS = (TypeError, OverflowError, ValueError)
+
+
+def _is_record_class(kind: Any) -> bool:
+    return isinstance(kind, type) and (
+        issubclass(kind, msgspec.Struct) or dataclasses.is_dataclass(kind) or attrs.has(kind)
+    )
 
 
 def _type_name(kind: Any) -> str:
@@ -75,6 +83,7 @@ class Codec(Generic[T]):
 
     __slots__ = (
         "_metadata",
+        "_record",
         "_untyped",
         "_value",
         "decode_change",
@@ -92,6 +101,9 @@ class Codec(Generic[T]):
         self.value_type = value_type
         self.metadata_type = metadata_type
         self._untyped = value_type is Any
+        # A record class (Struct, dataclass, attrs) admits its instances only,
+        # not data of the same shape (a dict with its fields).
+        self._record = value_type if _is_record_class(value_type) else None
         try:
             self._value = msgspec.msgpack.Decoder(value_type)
             self._metadata = msgspec.msgpack.Decoder(metadata_type)
@@ -119,8 +131,13 @@ class Codec(Generic[T]):
 
     # -- admitting what is written ---------------------------------------------
 
-    def admit(self, key: str, value: Any) -> T:
+    def admit(self, key: str, value: Any, *, exact: bool = True) -> T:
         """The store's own copy of ``value``, checked to be a ``T``.
+
+        With ``exact`` (writes), a store of a record class (a Struct,
+        dataclass or attrs class) admits its instances only; without it
+        (``restore`` of a snapshot that went through msgpack or JSON), data
+        of the same shape is converted.
 
         Raises:
             InvalidValue: ``value`` is not a ``T`` (names the key, the type
@@ -134,6 +151,13 @@ class Codec(Generic[T]):
             kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)
         ):
             return value  # type: ignore[no-any-return]
+        record = self._record
+        if exact and record is not None and not isinstance(value, record):
+            raise InvalidValue(
+                f"store {self.store!r}, key {key!r}: the value is not a"
+                f" {_type_name(record)} (the store's type), it is a {kind.__name__};"
+                f" make one, e.g. {_type_name(record)}(**data)"
+            )
         data = self._encode(key, value, "value")
         try:
             return self._value.decode(data)  # type: ignore[no-any-return]

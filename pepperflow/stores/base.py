@@ -9,10 +9,13 @@ checks):
 
 * **Keys** are non-empty ``str``; anything else raises
   :class:`~pepperflow.InvalidKey`.
-* **Values and metadata** must be encodable by msgspec (``None``, bool, int,
-  float, str, bytes, lists, dicts with str keys, Structs, dataclasses, ...);
-  anything else raises :class:`~pepperflow.UnencodableValue`. A failed write
-  stores nothing and emits nothing.
+* **Values and metadata** are of the store's types (``type=``, default
+  ``Any``: anything msgspec can encode; ``metadata_type=``, default a dict
+  with str keys). A value of another type raises
+  :class:`~pepperflow.InvalidValue`, one msgspec cannot encode
+  :class:`~pepperflow.UnencodableValue`. A failed write stores nothing and
+  emits nothing. The store keeps a checked copy of its own, and every
+  backend gives the same value back (:mod:`pepperflow.stores._codec`).
 * **TTL** is a positive number of seconds or a ``timedelta``; an expired key
   is never returned, and its expiry emits exactly one
   :class:`~pepperflow.streams.ExpireChange`: within a small bounded delay of
@@ -155,7 +158,7 @@ class Store(AsyncResource, Generic[T]):
         value: Any,
         *,
         ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Any = None,
         if_version: int | None = None,
     ) -> Coroutine[Any, Any, int]:
         """Set ``key`` to ``value``; await it for the key's new version.
@@ -198,7 +201,7 @@ class Store(AsyncResource, Generic[T]):
         items: Mapping[str, Any] | Iterable[tuple[str, Any]],
         *,
         ttl: float | timedelta | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Any = None,
     ) -> None:
         """Set every key of ``items`` at once (all or nothing on bad input).
 
@@ -234,7 +237,7 @@ class Store(AsyncResource, Generic[T]):
         key: str,
         value: Any,
         ttl: float | None,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
         if_version: int | None,
     ) -> int:
         """Commit one set of checked input (``ttl`` in seconds); return the new version.
@@ -248,7 +251,7 @@ class Store(AsyncResource, Generic[T]):
         self,
         items: list[tuple[str, Any]],
         ttl: float | None,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
     ) -> None:
         """Commit the sets of checked ``items`` together (``ttl`` in seconds)."""
 
@@ -295,7 +298,7 @@ class Store(AsyncResource, Generic[T]):
             msgspec.structs.replace(
                 item,
                 key=check_key(name, item.key),
-                value=codec.admit(item.key, item.value),
+                value=codec.admit(item.key, item.value, exact=False),
                 metadata=None
                 if item.metadata is None
                 else self._admit_metadata(item.key, item.metadata),

@@ -8,10 +8,12 @@ store:``) one task commits expiries within 50 ms of their deadline;
 otherwise an expired key is expired on its next access. Either way each
 expiry emits exactly one :class:`~pepperflow.streams.ExpireChange`.
 
-Values are kept as given, not copied: treat what you store (and what
-``get`` returns) as immutable, as you would a dict shared between tasks.
-Every write is checked to be msgspec-encodable, so the same data moves to
-SqliteStore or RedisStore unchanged.
+A set keeps a copy of its own (the store's codec admits it: a checked copy
+of the store's type, or the untyped form every backend gives back), so the
+same value comes back from MemoryStore, SqliteStore and RedisStore, and
+mutating the object you passed changes nothing. ``get`` hands out the
+store's copy, shared by every reader: treat it as read-only (frozen Structs
+and tuples make that a guarantee).
 """
 
 from __future__ import annotations

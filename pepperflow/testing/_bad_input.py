@@ -61,7 +61,7 @@ async def check_unencodable_values(make_store: MakeStore) -> None:
             assert isinstance(caught.value, TypeError)
         for bad_meta in ({"m": object()}, {1: "x"}, ["not", "a", "mapping"]):
             with raises(UnencodableValue, f"set() with metadata {bad_meta!r}"):
-                await store.set("k", 1, metadata=bad_meta)  # type: ignore[arg-type]
+                await store.set("k", 1, metadata=bad_meta)
         with raises(UnencodableValue, "set_many() with one bad value"):
             await store.set_many({"a": 1, "b": object()})
         assert await store.get("k") == "kept"

@@ -118,8 +118,8 @@ async def check_typed_metadata(make_store: MakeStore) -> None:
     options: dict[str, Any] = {"type": Msg, "metadata_type": Tags}
     async with factory(**options) as store, factory(**options) as target:
         recorder = Recorder.on(store)
-        await store.set("k", Msg("user"), metadata=tags)  # type: ignore[arg-type]
-        await store.set_many({"m": Msg("x")}, metadata=batch)  # type: ignore[arg-type]
+        await store.set("k", Msg("user"), metadata=tags)
+        await store.set_many({"m": Msg("x")}, metadata=batch)
         expected = {"k": tags, "m": batch}
         with raises(InvalidValue, "set() with metadata that is not a Tags", match="'k'.*Tags"):
             await store.set("k", Msg("u"), metadata={"labels": "not a tuple"})
