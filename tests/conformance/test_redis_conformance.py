@@ -32,9 +32,9 @@ async def test_redis_store(
     redis_server.ensure_running()
     run = next(_namespaces)
     await check(
-        lambda: RedisStore(
+        lambda: RedisStore(  # type: ignore[call-overload]
             redis_server.url,
             namespace=f"conformance-{driver}-{run}-{next(_namespaces)}",
-            driver=driver,  # type: ignore[arg-type]
+            driver=driver,
         )
     )

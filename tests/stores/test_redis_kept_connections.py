@@ -59,6 +59,7 @@ async def test_tasks_at_once_each_get_their_own_replies_even_when_cancelled(
             assert await store.get(f"t{task}:0") == [task, -1]
         async for key in store.scan():
             value = await store.get(key)
+            assert value is not None
             assert key.startswith(f"t{value[0]}:"), (key, value)
 
 

@@ -44,21 +44,21 @@ async def wait_for_line() -> None:
     await anyio.to_thread.run_sync(sys.stdin.readline)
 
 
-async def follow(store: RedisStore, got: list[Change], n: int) -> None:
+async def follow(store: RedisStore[Any], got: list[Change], n: int) -> None:
     with anyio.fail_after(10):
         while len(got) < n:
             await anyio.sleep(0.005)
     say({"changes": got})
 
 
-async def write(store: RedisStore, got: list[Change], n: int) -> None:
+async def write(store: RedisStore[Any], got: list[Change], n: int) -> None:
     await wait_for_line()
     for i in range(n):
         await store.set(f"w:{i}", i)
     say({"seq": store.statistics().seq})
 
 
-async def increment(store: RedisStore, got: list[Change], n: int) -> None:
+async def increment(store: RedisStore[Any], got: list[Change], n: int) -> None:
     await wait_for_line()
     conflicts = 0
     for _ in range(n):
@@ -74,7 +74,7 @@ async def increment(store: RedisStore, got: list[Change], n: int) -> None:
     say({"conflicts": conflicts})
 
 
-async def expire(store: RedisStore, got: list[Change], n: int) -> None:
+async def expire(store: RedisStore[Any], got: list[Change], n: int) -> None:
     with anyio.fail_after(10):
         while sum(isinstance(c, ExpireChange) for c in got) < n:
             await anyio.sleep(0.005)

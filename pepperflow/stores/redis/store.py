@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from operator import attrgetter
-from typing import Any, Self
+from typing import Any, Self, TypeVar, overload
 
 import anyio
 
@@ -44,9 +44,11 @@ from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
 from .._checks import check_key
+from .._codec import Metadata
 from .._hub import Feed, Subscription
 from ..base import Callback, Entry, Snapshot, Store, StoreStatistics
 from ._commands import Commands
+from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
 from ._protocol import (
@@ -57,8 +59,6 @@ from ._protocol import (
     SetArgs,
     SetManyArgs,
     WriteHead,
-    decode_entry,
-    decode_value,
     encode,
     encode_head,
     encode_heads,
@@ -70,18 +70,29 @@ from ._sweeper import Counts, Sweeper
 
 __all__ = ["DriverName", "RedisStore"]
 
+T = TypeVar("T")
+D = TypeVar("D")
+
 _by_seq = attrgetter("seq")
 _DELETE_BATCH = 500
 
 
-class RedisStore(Store[Any]):
+class RedisStore(Store[T]):
     """The store contract on Redis; see the module docstring.
+
+    ``RedisStore(url, type=Msg)`` is a ``RedisStore[Msg]``: values set must
+    be ``Msg`` instances, and every read, in this process or another that
+    opens the namespace with the same type, decodes the stored bytes to
+    ``Msg`` (see :mod:`._decoding` for bytes that no longer fit).
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://``),
             or a redis-py / coredis client to use (not closed by the store).
         namespace: the store's name; its keys share the hash tag
             ``{namespace}``, so it must not contain ``{`` or ``}``.
+        type: the values' type (``Any`` by default: see
+            :mod:`pepperflow.stores._codec` for both rules).
+        metadata_type: the metadata's type (``dict[str, Any]`` by default).
         changelog_length: the changelog stream is trimmed to about this many
             entries; a follower further behind than this misses changes
             (logged as a gap).
@@ -97,17 +108,45 @@ class RedisStore(Store[Any]):
 
     backend = "redis"
 
+    @overload
+    def __init__(
+        self: RedisStore[Any],
+        url: str | Any = ...,
+        *,
+        namespace: str = ...,
+        metadata_type: Any = ...,
+        changelog_length: int = ...,
+        sweep_interval: float = ...,
+        driver: DriverName = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        url: str | Any = ...,
+        *,
+        namespace: str = ...,
+        type: type[T],
+        metadata_type: Any = ...,
+        changelog_length: int = ...,
+        sweep_interval: float = ...,
+        driver: DriverName = ...,
+    ) -> None: ...
+
     def __init__(
         self,
         url: str | Any = "redis://127.0.0.1:6379/0",
         *,
         namespace: str = "default",
+        type: Any = Any,
+        metadata_type: Any = Metadata,
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
     ) -> None:
         _check_options(namespace, changelog_length, sweep_interval, driver)
-        super().__init__(namespace)
+        super().__init__(namespace, type=type, metadata_type=metadata_type)
+        self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
         self._url = url
         self._driver_name: DriverName = driver
@@ -118,7 +157,12 @@ class RedisStore(Store[Any]):
         )
         self._counts = Counts()
         self._follower = follower = Follower(
-            commands, self._hub, self._counts, self._note_deadline, float(sweep_interval)
+            commands,
+            self._decoding,
+            self._hub,
+            self._counts,
+            self._note_deadline,
+            float(sweep_interval),
         )
         self._sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
 
@@ -170,6 +214,12 @@ class RedisStore(Store[Any]):
 
     # -- reading -------------------------------------------------------------
 
+    @overload
+    async def get(self, key: str) -> T | None: ...
+
+    @overload
+    async def get(self, key: str, default: D) -> T | D: ...
+
     async def get(self, key: str, default: Any = None) -> Any:
         if type(key) is not str or not key:
             check_key(self.name, key)
@@ -179,9 +229,9 @@ class RedisStore(Store[Any]):
         blob = await self._commands.get(key)
         if blob is None:
             return default
-        return decode_value(blob).value
+        return self._decoding.value(blob, key)
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
         wanted = list(dict.fromkeys(check_key(self.name, key) for key in keys))
         await self._sweeper.sweep_due()
         if not wanted:
@@ -189,20 +239,18 @@ class RedisStore(Store[Any]):
             return {}
         prefix = self._commands.prefix
         reply = await self._commands.read(GET_MANY, NoArgs(), [prefix + key for key in wanted])
-        return {
-            key: decode_value(blob).value
-            for key, blob in zip(wanted, reply.items, strict=True)
-            if blob
-        }
+        value = self._decoding.value
+        blobs = zip(wanted, reply.items, strict=True)
+        return {key: value(blob, key) for key, blob in blobs if blob}
 
     async def exists(self, key: str) -> bool:
         await self._sweeper.sweep_due()
         return await self._commands.get(check_key(self.name, key)) is not None
 
-    async def entry(self, key: str) -> Entry[Any] | None:
+    async def entry(self, key: str) -> Entry[T] | None:
         await self._sweeper.sweep_due()
         blob = await self._commands.get(check_key(self.name, key))
-        return None if blob is None else Entry.from_change(decode_entry(blob))
+        return None if blob is None else Entry.from_change(self._decoding.entry(blob, key))
 
     def scan(self, pattern: str | None = None, *, batch_size: int = 100) -> AsyncIterator[str]:
         compiled = compile_pattern(pattern)
@@ -299,11 +347,19 @@ class RedisStore(Store[Any]):
     async def snapshot(self) -> Snapshot:
         self._check_open()
         seq, now, entries = await self._snapshot()
-        return Snapshot(self.name, seq, now, [Entry.from_change(c) for c in entries])
+        out: list[Entry[Any]] = []
+        for change in entries:
+            if type(change) is Skipped:
+                raise change.error
+            out.append(Entry.from_change(change))
+        return Snapshot(self.name, seq, now, out)
 
-    async def _snapshot(self) -> tuple[int, float, list[SetChange[Any, Any]]]:
+    async def _snapshot(self) -> tuple[int, float, list[SetChange[T, Any] | Skipped]]:
+        """The live entries at a seq, in commit order: a :class:`Skipped` for
+        each that does not decode as the store's types."""
         reply = await self._commands.read(SNAPSHOT, NoArgs())
-        entries = [decode_entry(blob) for blob in reply.items]
+        decode = self._decoding.entry_or_skipped
+        entries = [decode(blob) for blob in reply.items]
         entries.sort(key=_by_seq)  # commit order
         return reply.head.seq, reply.head.now, entries
 
@@ -342,16 +398,28 @@ class RedisStore(Store[Any]):
         self._check_open()
         follower = self._follower
         async with follower.lock:
-            replay: list[Change] = []
-            if feed.replay:
-                seq, _, entries = await self._snapshot()
-                match = feed.pattern.match
-                replay.extend(change for change in entries if match(change.key))
-                # The current subscribers get everything up to seq first.
-                replay.extend(await follower.catch_up(seq, match))
+            replay = await self._replay(feed.pattern.match) if feed.replay else []
             sub = self._hub.add_feed(feed)
             follower.listen()
         feed.attach(sub, replay)
+
+    async def _replay(self, match: Callable[[str], bool]) -> list[Change]:
+        """A feed's replay (holding the follower's lock): the live entries
+        ``match`` accepts at a seq, then the changes after it already delivered;
+        the entries that do not decode are skipped (logged and counted)."""
+        follower = self._follower
+        seq, _, entries = await self._snapshot()
+        replay: list[Change] = []
+        for change in entries:
+            if not match(change.key):
+                continue
+            if type(change) is Skipped:
+                follower.skip(change)
+            else:
+                replay.append(change)
+        # The current subscribers get everything up to seq first.
+        replay.extend(await follower.catch_up(seq, match))
+        return replay
 
     def statistics(self) -> StoreStatistics:
         """The figures this process knows: ``keys``/``ttl_keys`` as of its last
