@@ -200,6 +200,28 @@ class Follower:
             oldest,
         )
 
+    async def replay(
+        self,
+        seq: int,
+        entries: Iterable[SetChange[Any, Any] | Skipped],
+        match: Callable[[str], bool],
+    ) -> list[Change]:
+        """A feed's replay (holding :attr:`lock`): of the live ``entries`` at
+        ``seq``, those ``match`` accepts, then the changes after ``seq``
+        already delivered (:meth:`catch_up`); an entry that does not decode
+        is skipped (:meth:`skip`)."""
+        out: list[Change] = []
+        for change in entries:
+            if not match(change.key):
+                continue
+            if type(change) is Skipped:
+                self.skip(change)
+            else:
+                out.append(change)
+        # The current subscribers get everything up to seq first.
+        out.extend(await self.catch_up(seq, match))
+        return out
+
     async def catch_up(self, seq: int, match: Callable[[str], bool]) -> list[Change]:
         """For a feed replaying the state at ``seq`` (holding :attr:`lock`):
         deliver everything up to ``seq`` to the current subscribers, and

@@ -17,6 +17,8 @@ contract's methods; the rooms beside it hold the rest:
   ``0-<seq>``) are the bytes its reply carries;
 - :mod:`._follower`: ordered delivery of every process's changes, a
   process's own before its write returns, others' read from the changelog;
+- :mod:`._writes`: the writes' scripts and replies; :mod:`._decoding`:
+  every read decodes with the store's types (``type=``, ``metadata_type=``);
 - :mod:`._sweeper`: expiry (each expired key gets exactly one expire
   change, whichever process sweeps) and the key counts;
 - :mod:`._commands`, :mod:`._drivers`: a write whose reply is lost raises
@@ -33,13 +35,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from operator import attrgetter
 from typing import Any, Self, TypeVar, overload
 
 import anyio
 
-from ..._errors import VersionConflict
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
@@ -51,22 +52,10 @@ from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
-from ._protocol import (
-    DeleteArgs,
-    NoArgs,
-    Reply,
-    ScanArgs,
-    SetArgs,
-    SetManyArgs,
-    WriteHead,
-    encode,
-    encode_head,
-    encode_heads,
-    redis_match,
-    str_array,
-)
-from ._scripts import DELETE, GET_MANY, SCAN, SET, SET_MANY, SNAPSHOT
+from ._protocol import NoArgs, ScanArgs, redis_match
+from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
+from ._writes import Writes
 
 __all__ = ["DriverName", "RedisStore"]
 
@@ -74,7 +63,6 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 _by_seq = attrgetter("seq")
-_DELETE_BATCH = 500
 
 
 class RedisStore(Store[T]):
@@ -164,7 +152,8 @@ class RedisStore(Store[T]):
             self._note_deadline,
             float(sweep_interval),
         )
-        self._sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
+        self._sweeper = sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
+        self._writes = Writes(namespace, commands, self._hub, follower, sweeper, self._counts)
 
     def _note_deadline(self, deadline: float) -> None:
         self._sweeper.note_deadline(deadline)
@@ -276,73 +265,36 @@ class RedisStore(Store[T]):
 
     # -- writing -------------------------------------------------------------
 
-    async def _set(
+    def _set(
         self,
         key: str,
         value: Any,
         ttl: float | None,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
         if_version: int | None,
-    ) -> int:
-        head = encode_head(self.name, key, value, metadata)
-        args = SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
-        return await self._written(await self._commands.call(SET, args), key, if_version)
+    ) -> Coroutine[Any, Any, int]:
+        return self._writes.set(key, value, ttl, metadata, if_version)
 
     async def _set_many(
         self,
         items: list[tuple[str, Any]],
         ttl: float | None,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
     ) -> None:
         latest = dict(items)
         if not latest:
             self._check_open()
             return
-        if len(latest) == 1:
-            [(key, value)] = latest.items()
-            await self._set(key, value, ttl, metadata, None)
-            return
-        heads = encode_heads(self.name, latest, metadata)
-        args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))
-        await self._written(await self._commands.call(SET_MANY, args), "", None)
-
-    async def _written(self, reply: Reply[WriteHead], key: str, if_version: int | None) -> int:
-        """Record a write script's reply and deliver its changes; the set's
-        version, or VersionConflict (after delivering a due expiry it committed)."""
-        head = reply.head
-        self._sweeper.clock_offset = head.now - time.time()
-        self._counts.add(head.seq, head.keys, head.ttl_keys)
-        follower = self._follower
-        follower.learn_seq(head.seq)
-        if head.expires_at is not None:
-            self._sweeper.note_deadline(head.expires_at)
-        await follower.committed(reply.items, head.seq)
-        if not head.committed:
-            raise VersionConflict(self.name, key, if_version or 0, head.version)
-        return head.version
+        await self._writes.set_many(latest, ttl, metadata)
 
     async def _delete(self, key: str, if_version: int | None) -> bool:
-        return await self._delete_keys([key], if_version) > 0
-
-    async def _delete_keys(self, keys: list[str], if_version: int | None) -> int:
-        """Delete ``keys`` (one script); how many existed."""
-        args = DeleteArgs(if_version, bool(self._hub.count))
-        prefix = self._commands.prefix
-        reply = await self._commands.call(DELETE, args, [prefix + key for key in keys])
-        await self._written(reply, keys[0], if_version)
-        return reply.head.changed
+        return await self._writes.delete_keys([key], if_version) > 0
 
     async def clear(self, pattern: str | None = None) -> int:
         compiled = compile_pattern(pattern)
         self._check_open()
         keys = [key async for key in self._scan(redis_match(compiled), 1000)]
-        return await self._delete_all(keys)
-
-    async def _delete_all(self, keys: list[str]) -> int:
-        deleted = 0
-        for start in range(0, len(keys), _DELETE_BATCH):
-            deleted += await self._delete_keys(keys[start : start + _DELETE_BATCH], None)
-        return deleted
+        return await self._writes.delete_all(keys)
 
     async def snapshot(self) -> Snapshot:
         self._check_open()
@@ -364,20 +316,11 @@ class RedisStore(Store[T]):
         return reply.head.seq, reply.head.now, entries
 
     async def _restore(self, snapshot: Snapshot) -> None:
-        heads: list[tuple[Entry[Any], bytes]] = []
-        for item in snapshot.entries:
-            meta = None if item.metadata is None else dict(item.metadata)
-            heads.append((item, encode_head(self.name, item.key, item.value, meta)))
         self._check_open()
-        wanted = {item.key for item, _ in heads}
-        await self._delete_all([key async for key in self._scan("*", 1000) if key not in wanted])
-        now = self._sweeper.now()
-        for item, head in heads:
-            if item.expires_at is not None and item.expires_at <= now:
-                continue
-            key, details = item.key, bool(self._hub.count)
-            args = SetArgs(None, None, item.expires_at, item.created_at, key, head[1:], details)
-            await self._written(await self._commands.call(SET, args), item.key, None)
+        wanted = {item.key for item in snapshot.entries}
+        unwanted = [key async for key in self._scan("*", 1000) if key not in wanted]
+        await self._writes.delete_all(unwanted)
+        await self._writes.restore(snapshot.entries)
 
     # -- feeds and figures ---------------------------------------------------
 
@@ -398,28 +341,20 @@ class RedisStore(Store[T]):
         self._check_open()
         follower = self._follower
         async with follower.lock:
-            replay = await self._replay(feed.pattern.match) if feed.replay else []
+            replay: list[Change] = []
+            if feed.replay:
+                seq, _, entries = await self._snapshot()
+                replay = await follower.replay(seq, entries, feed.pattern.match)
             sub = self._hub.add_feed(feed)
             follower.listen()
         feed.attach(sub, replay)
 
-    async def _replay(self, match: Callable[[str], bool]) -> list[Change]:
-        """A feed's replay (holding the follower's lock): the live entries
-        ``match`` accepts at a seq, then the changes after it already delivered;
-        the entries that do not decode are skipped (logged and counted)."""
-        follower = self._follower
-        seq, _, entries = await self._snapshot()
-        replay: list[Change] = []
-        for change in entries:
-            if not match(change.key):
-                continue
-            if type(change) is Skipped:
-                follower.skip(change)
-            else:
-                replay.append(change)
-        # The current subscribers get everything up to seq first.
-        replay.extend(await follower.catch_up(seq, match))
-        return replay
+    @property
+    def undecodable_changes(self) -> int:
+        """How many changes this process's subscribers and feeds skipped
+        because they do not decode as the store's types (each is logged on
+        the ``"pepperflow"`` logger, naming the store, the key and the seq)."""
+        return self._follower.undecodable
 
     def statistics(self) -> StoreStatistics:
         """The figures this process knows: ``keys``/``ttl_keys`` as of its last
