@@ -17,15 +17,10 @@ import redis
 
 from pepperflow import StoreUnavailable
 from pepperflow.stores.redis import DriverName, RedisStore
+from tests.conformance.test_redis_conformance import DRIVERS
 from tests.support.redis_server import RedisServer
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.parametrize(
-        ("anyio_backend", "driver"),
-        [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")],
-    ),
-]
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)]
 
 _namespaces = itertools.count()
 

@@ -21,38 +21,24 @@ import redis
 from pepperflow._errors import InvalidValue, UndecodableValue
 from pepperflow.stores.redis import DriverName, RedisStore
 from pepperflow.streams import Change, SetChange
+from tests.conformance.test_redis_conformance import DRIVERS
+from tests.support.redis_child import Meta, Msg
 from tests.support.redis_server import RedisServer
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.parametrize(
-        ("anyio_backend", "driver"),
-        [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")],
-    ),
-]
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)]
 
 _namespaces = itertools.count()
 AT = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
 
 
-class Msg(msgspec.Struct, frozen=True):
-    role: str
-    text: str
-    at: datetime
-    tags: tuple[str, ...] = ()
-
-
 class MsgV2(msgspec.Struct, frozen=True):
-    """Msg a deployment later: a new field with a default, ``tags`` removed."""
+    """Msg (role, text, at, tags) a deployment later: a new field with a
+    default, ``tags`` removed."""
 
     role: str
     text: str
     at: datetime
     lang: str = "en"
-
-
-class Meta(msgspec.Struct, frozen=True):
-    by: str
 
 
 def _ns(name: str) -> str:

@@ -11,7 +11,7 @@ returns (:meth:`~._follower.Follower.committed`).
 from __future__ import annotations
 
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..._errors import VersionConflict
@@ -59,28 +59,24 @@ class Writes:
         self._sweeper = sweeper
         self._counts = counts
 
-    def set(
-        self,
-        key: str,
-        value: Any,
-        ttl: float | None,
-        metadata: Any,
-        if_version: int | None,
-    ) -> Coroutine[Any, Any, int]:
-        """Set ``key``; await it for the new version (VersionConflict on a
-        compare-and-set that did not match)."""
+    def set_args(
+        self, key: str, value: Any, ttl: float | None, metadata: Any, if_version: int | None
+    ) -> SetArgs:
+        """The arguments of the set script for one key (the head encoded)."""
         head = encode_head(self._name, key, value, metadata)
-        args = SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
-        return self._call_set(args, key, if_version)
+        return SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
 
-    async def _call_set(self, args: SetArgs, key: str, if_version: int | None) -> int:
-        return await self.written(await self._commands.call(SET, args), key, if_version)
+    async def set(self, args: SetArgs) -> int:
+        """Run the set script; the key's new version (VersionConflict on a
+        compare-and-set that did not match)."""
+        reply = await self._commands.call(SET, args)
+        return await self.written(reply, args.key, args.if_version)
 
     async def set_many(self, latest: dict[str, Any], ttl: float | None, metadata: Any) -> None:
         """Set every key of ``latest`` (not empty) in one script."""
         if len(latest) == 1:
             [(key, value)] = latest.items()
-            await self.set(key, value, ttl, metadata, None)
+            await self.set(self.set_args(key, value, ttl, metadata, None))
             return
         heads = encode_heads(self._name, latest, metadata)
         args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))

@@ -273,7 +273,8 @@ class RedisStore(Store[T]):
         metadata: Any,
         if_version: int | None,
     ) -> Coroutine[Any, Any, int]:
-        return self._writes.set(key, value, ttl, metadata, if_version)
+        writes = self._writes
+        return writes.set(writes.set_args(key, value, ttl, metadata, if_version))
 
     async def _set_many(
         self,
