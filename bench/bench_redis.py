@@ -350,7 +350,7 @@ def typed_report(backend: str, rates: dict[str, Rows]) -> None:
         ratio = typed[op] / untyped[op]
         line = f"{op:<26}{fmt(untyped[op]):>13}{fmt(typed[op]):>13}{ratio:>8.2f}x"
         print(line + f"  {TYPED_UNITS.get(op, 'ops/s')}")
-    again = 1e6 / typed["encode head"]  # us: the second encoding of a set's value
+    again = 1e6 / typed["encode again"]  # us: the second encoding of a set's value
     set_us, many_us = 1e6 / typed["set"], 1e6 * 1000 / typed["set_many(1000)"]
     print(
         f"  a set encodes the admitted value again: {again * 1000:,.0f} ns, {again / set_us:.1%}"
