@@ -352,9 +352,11 @@ class RedisStore(Store[T]):
 
     @property
     def undecodable_changes(self) -> int:
-        """How many changes this process's subscribers and feeds skipped
-        because they do not decode as the store's types (each is logged on
-        the ``"pepperflow"`` logger, naming the store, the key and the seq)."""
+        """How many times this process's delivery skipped a change (or a
+        replayed entry) that does not decode as the store's types: once as
+        it is delivered, and again for each feed that replays it. Each skip
+        is logged on the ``"pepperflow"`` logger, naming the store, the key
+        and the seq."""
         return self._follower.undecodable
 
     def statistics(self) -> StoreStatistics:
