@@ -25,7 +25,12 @@ awaited operation at a time on one connection:
   turns in rounds (4, 2 with ``--quick``) whose samples are pooled, so a
   slow spell of the machine hits every row alike;
 - ``redis-benchmark`` (when installed) as the server's limit: ``-t set,get``
-  with 50 clients, with ``-P 16``, and with one client.
+  with 50 clients, with ``-P 16``, and with one client;
+- a declared type against none (``_redis_typed.py``): get, set and
+  set_many of a Struct by a ``RedisStore(type=Msg)`` and of the same data
+  (a dict) by an untyped one, decoding alone, and what a set spends
+  admitting the value and encoding it again, on each backend's default
+  driver.
 
 The columns run round-robin (each operation in turn on every column, best
 of the rounds), so load from elsewhere on the machine hits the figures of a
@@ -54,6 +59,10 @@ from typing import Any, cast
 
 import anyio
 import msgspec
+from _redis_typed import COLUMNS as TYPED_COLUMNS
+from _redis_typed import ROWS as TYPED_ROWS
+from _redis_typed import UNITS as TYPED_UNITS
+from _redis_typed import typed_suite, typed_verdicts
 
 from pepperflow.stores.redis import DriverName, RedisStore
 from pepperflow.streams import Change, SetChange
@@ -313,6 +322,42 @@ async def run_backend(
             suites["aiocache"] = await stack.enter_async_context(aiocache_suite(server, sizes))
             suites["cashews"] = await stack.enter_async_context(cashews_suite(server, sizes))
         return await measure(server, suites, sizes.repeat)
+
+
+async def run_typed(backend: str, server: Server, sizes: Sizes) -> dict[str, Rows]:
+    """The typed section's rates (bench/_redis_typed.py) on ``backend``'s default driver."""
+    server.flush()
+    driver: DriverName = "redis-py" if backend == "asyncio" else "coredis"
+    async with AsyncExitStack() as stack:
+        suites = {
+            column: await stack.enter_async_context(
+                typed_suite(
+                    server.url, server.sync, driver, column == "pf typed", sizes.ops, sizes.batches
+                )
+            )
+            for column in TYPED_COLUMNS
+        }
+        rates, _ = await measure(server, suites, sizes.repeat)
+    return rates
+
+
+def typed_report(backend: str, rates: dict[str, Rows]) -> None:
+    untyped, typed = (rates[column] for column in TYPED_COLUMNS)
+    head = f"{'typed vs untyped (' + backend + ')':<26}{'untyped':>13}{'typed':>13}{'ratio':>9}"
+    print(head + "  unit")
+    print("-" * (len(head) + 10))
+    for op in TYPED_ROWS:
+        ratio = typed[op] / untyped[op]
+        line = f"{op:<26}{fmt(untyped[op]):>13}{fmt(typed[op]):>13}{ratio:>8.2f}x"
+        print(line + f"  {TYPED_UNITS.get(op, 'ops/s')}")
+    again = 1e6 / typed["encode again"]  # us: the second encoding of a set's value
+    set_us, many_us = 1e6 / typed["set"], 1e6 * 1000 / typed["set_many(1000)"]
+    print(
+        f"  a set encodes the admitted value again: {again * 1000:,.0f} ns, {again / set_us:.1%}"
+        f" of a set ({set_us:,.1f} us), {again * 1000 / many_us:.1%} of a set_many(1000)"
+        f" ({many_us:,.0f} us); admit itself {1e9 / typed['admit']:,.0f} ns"
+    )
+    print()
 
 
 # -- a change's latency across processes -----------------------------------------
@@ -652,16 +697,20 @@ def main() -> int:
         info = server.sync.info("server")
         print(f"private redis-server {info['redis_version']} on {server.url}\n")
         results: dict[str, dict[str, Rows]] = {}
+        typed_checks: list[tuple[bool, str]] = []
         for backend in ("asyncio", "trio"):
             rates, server_us = anyio.run(run_backend, backend, server, sizes, backend=backend)
             results[backend] = rates
             report(backend, rates, server_us)
+            typed = anyio.run(run_typed, backend, server, sizes, backend=backend)
+            typed_report(backend, typed)
+            typed_checks += typed_verdicts(backend, typed)
         compare_backends(results)
         latencies = latency_rounds(server, sizes)
         latency_report(latencies, sizes.latency_rounds)
         bench = redis_benchmark(server, 20_000 if args.quick else 100_000)
     print_limits(bench)
-    print_verdicts(verdicts(results, latencies))
+    print_verdicts(verdicts(results, latencies) + typed_checks)
     return 0
 
 

@@ -187,7 +187,7 @@ class RedisMemoryStore(BaseMemoryStore[T]):
 
     def __init__(
         self,
-        url: str | RedisStore | Any = "redis://127.0.0.1:6379/0",
+        url: str | RedisStore[Any] | Any = "redis://127.0.0.1:6379/0",
         *,
         namespace: str | None = None,
         metrics: MetricsSink | None = None,

@@ -36,12 +36,16 @@ async def test_redis_store(
     redis_server.ensure_running()
     run = next(_namespaces)
 
-    def make(**options: Any) -> RedisStore:
+    def make(**options: Any) -> RedisStore[Any]:
         namespace = f"conformance-{driver}-{run}-{next(_namespaces)}"
-        return RedisStore(redis_server.url, namespace=namespace, driver=driver, **options)  # type: ignore[arg-type]
+        options.update(namespace=namespace, driver=driver)
+        store: RedisStore[Any] = RedisStore(redis_server.url, **options)
+        return store
 
-    def reopen(store: Store[Any], **options: Any) -> RedisStore:
+    def reopen(store: Store[Any], **options: Any) -> RedisStore[Any]:
         assert isinstance(store, RedisStore)
-        return RedisStore(redis_server.url, namespace=store.namespace, driver=driver, **options)  # type: ignore[arg-type]
+        options.update(namespace=store.namespace, driver=driver)
+        again: RedisStore[Any] = RedisStore(redis_server.url, **options)
+        return again
 
     await check(StoreFactory(make, reopen, takes_types(RedisStore)))

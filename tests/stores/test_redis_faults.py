@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 _namespaces = itertools.count()
 
 
-async def _write_until_acknowledged(store: RedisStore, key: str, value: int) -> None:
+async def _write_until_acknowledged(store: RedisStore[int], key: str, value: int) -> None:
     with anyio.fail_after(10):
         while True:
             try:

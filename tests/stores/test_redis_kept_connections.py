@@ -17,15 +17,10 @@ import redis
 
 from pepperflow import StoreUnavailable
 from pepperflow.stores.redis import DriverName, RedisStore
+from tests.conformance.test_redis_conformance import DRIVERS
 from tests.support.redis_server import RedisServer
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.parametrize(
-        ("anyio_backend", "driver"),
-        [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")],
-    ),
-]
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)]
 
 _namespaces = itertools.count()
 
@@ -59,6 +54,7 @@ async def test_tasks_at_once_each_get_their_own_replies_even_when_cancelled(
             assert await store.get(f"t{task}:0") == [task, -1]
         async for key in store.scan():
             value = await store.get(key)
+            assert value is not None
             assert key.startswith(f"t{value[0]}:"), (key, value)
 
 

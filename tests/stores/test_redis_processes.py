@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -19,6 +20,7 @@ import pytest
 from pepperflow.stores.redis import RedisStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
 from tests.support.child_process import TIMEOUT, Child, run_child
+from tests.support.redis_child import Meta, Msg
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -148,3 +150,32 @@ async def test_a_key_two_processes_hold_expires_exactly_once(
     expires = [c for c in mine if isinstance(c, ExpireChange)]
     assert sorted(c.key for c in expires) == keys, "one expire change per key"
     assert report.changes == expires, "both processes saw the same expire changes"
+
+
+class TypedChanges(msgspec.Struct):
+    changes: list[SetChange[Msg, Meta] | DeleteChange | ExpireChange]
+    types: list[str]
+
+
+async def test_a_typed_follower_in_another_process_gets_instances_of_the_type(
+    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    redis_server.ensure_running()
+    ns = namespace("typed")
+    at = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+    mine: list[Change] = []
+    async with RedisStore(redis_server.url, namespace=ns, type=Msg, metadata_type=Meta) as store:
+        store.subscribe(None, mine.append)
+        async with spawn(tmp_path, anyio_backend, "follow-typed", redis_server.url, ns, 4) as child:
+            assert msgspec.json.decode(await child.line()) == "ready"
+            msg, meta = Msg("user", "hi", at, ("a", "b")), Meta("ada")
+            await store.set("m:1", msg, metadata=meta)
+            await store.set_many({"m:2": Msg("bot", "yo", at), "m:3": Msg("user", "?", at)})
+            await store.delete("m:3")
+            report = msgspec.json.decode(await child.line(), type=TypedChanges)
+            await child.finish()
+    assert report.types == ["Msg/Meta", "Msg/NoneType", "Msg/NoneType", "Msg", "Msg", "NoneType"]
+    assert report.changes == mine, "the other process decoded other changes than the writer's"
+    first = mine[0]
+    assert isinstance(first, SetChange)
+    assert first.value == Msg("user", "hi", at, ("a", "b")) and first.metadata == Meta("ada")

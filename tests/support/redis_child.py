@@ -7,7 +7,11 @@ round-trip exactly). Roles:
 
 ``follow N``
     Subscribe to every key, print ``ready``, wait until the subscriber got
-    ``N`` changes (at most 10 s), print them (``{"changes": [...]}``).
+    ``N`` changes (at most 10 s), print them (``{"changes": [...], "types":
+    [...]}``, ``types`` naming the class of each set change's value and
+    metadata, and of each key's value read back with ``get``).
+``follow-typed N``
+    ``follow`` on a ``RedisStore(type=Msg, metadata_type=Meta)``.
 ``write N``
     Print ``ready``, wait for a line on stdin, set ``w:0`` .. ``w:N-1``
     (each to its index), print ``{"seq": ...}``.
@@ -22,6 +26,7 @@ round-trip exactly). Roles:
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -30,9 +35,24 @@ import msgspec
 
 from pepperflow import VersionConflict
 from pepperflow.stores.redis import RedisStore
-from pepperflow.streams import Change, ExpireChange
+from pepperflow.streams import Change, ExpireChange, SetChange
 
 _json = msgspec.json.Encoder()
+
+
+class Msg(msgspec.Struct, frozen=True):
+    """The value type of the typed roles (the parent test imports it)."""
+
+    role: str
+    text: str
+    at: datetime
+    tags: tuple[str, ...] = ()
+
+
+class Meta(msgspec.Struct, frozen=True):
+    """The metadata type of the typed roles."""
+
+    by: str
 
 
 def say(message: Any) -> None:
@@ -44,21 +64,24 @@ async def wait_for_line() -> None:
     await anyio.to_thread.run_sync(sys.stdin.readline)
 
 
-async def follow(store: RedisStore, got: list[Change], n: int) -> None:
+async def follow(store: RedisStore[Any], got: list[Change], n: int) -> None:
     with anyio.fail_after(10):
         while len(got) < n:
             await anyio.sleep(0.005)
-    say({"changes": got})
+    sets = [c for c in got if isinstance(c, SetChange)]
+    types = [f"{type(c.value).__name__}/{type(c.metadata).__name__}" for c in sets]
+    types += [type(await store.get(c.key)).__name__ for c in sets]
+    say({"changes": got, "types": types})
 
 
-async def write(store: RedisStore, got: list[Change], n: int) -> None:
+async def write(store: RedisStore[Any], got: list[Change], n: int) -> None:
     await wait_for_line()
     for i in range(n):
         await store.set(f"w:{i}", i)
     say({"seq": store.statistics().seq})
 
 
-async def increment(store: RedisStore, got: list[Change], n: int) -> None:
+async def increment(store: RedisStore[Any], got: list[Change], n: int) -> None:
     await wait_for_line()
     conflicts = 0
     for _ in range(n):
@@ -74,7 +97,7 @@ async def increment(store: RedisStore, got: list[Change], n: int) -> None:
     say({"conflicts": conflicts})
 
 
-async def expire(store: RedisStore, got: list[Change], n: int) -> None:
+async def expire(store: RedisStore[Any], got: list[Change], n: int) -> None:
     with anyio.fail_after(10):
         while sum(isinstance(c, ExpireChange) for c in got) < n:
             await anyio.sleep(0.005)
@@ -82,15 +105,27 @@ async def expire(store: RedisStore, got: list[Change], n: int) -> None:
     say({"changes": [c for c in got if isinstance(c, ExpireChange)]})
 
 
-ROLES = {"follow": follow, "write": write, "increment": increment, "expire": expire}
+ROLES = {
+    "follow": follow,
+    "follow-typed": follow,
+    "write": write,
+    "increment": increment,
+    "expire": expire,
+}
+
+
+def open_store(role: str, url: str, namespace: str) -> RedisStore[Any]:
+    if role.endswith("-typed"):
+        return RedisStore(url, namespace=namespace, type=Msg, metadata_type=Meta)
+    return RedisStore(url, namespace=namespace)
 
 
 async def main(role: str, url: str, namespace: str, n: int) -> None:
     if role not in ROLES:
         raise SystemExit(f"unknown role {role!r}")
-    async with RedisStore(url, namespace=namespace) as store:
+    async with open_store(role, url, namespace) as store:
         got: list[Change] = []
-        if role in ("follow", "expire"):
+        if role in ("follow", "follow-typed", "expire"):
             store.subscribe(None, got.append)
         say("ready")
         await ROLES[role](store, got, n)

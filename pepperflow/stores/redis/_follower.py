@@ -3,7 +3,8 @@
 Every process commits changes with one total order (their ``seq``); this
 process's subscribers and feeds receive them in that order, whoever
 committed them. Changes arrive from two sides, each decoded once from the
-bytes the committing script built (:func:`._protocol.decode_changes`):
+bytes the committing script built, by the store's decoders
+(:class:`._decoding.Decoding`, the store's types):
 
 - a write's reply (its own changes, when someone here listens), delivered
   before the write returns, after any earlier change it had not delivered
@@ -15,6 +16,11 @@ Both hand changes to :meth:`Follower._know` (by seq, so one that arrives
 both ways is delivered once) and deliver in seq order under one lock.
 While nothing here listens the follower does not read the changelog: it
 only refreshes the newest seq every ``sweep_interval``.
+
+A change that does not decode as the store's types (:class:`._decoding.Skipped`)
+keeps its place in the order: delivery passes it, logs it on the
+``"pepperflow"`` logger and counts it in :attr:`Follower.undecodable`; no
+subscriber or feed gets it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -31,7 +38,8 @@ from ..._errors import StoreUnavailable
 from ...streams.events import Change, SetChange
 from .._hub import ChangeHub
 from ._commands import Commands
-from ._protocol import LogEntry, RangeArgs, StatusArgs, decode_changes
+from ._decoding import Decoding, Skipped
+from ._protocol import LogEntry, RangeArgs, StatusArgs
 from ._scripts import RANGE, STATUS
 from ._sweeper import Counts
 
@@ -54,23 +62,26 @@ class Follower:
 
     ``seq`` is the newest seq known, ``read`` the last the follower read,
     ``delivered`` the last delivered (or skipped, with nobody to deliver to).
+    ``undecodable`` counts the changes skipped because they do not decode.
     """
 
     def __init__(
         self,
         commands: Commands,
+        decoding: Decoding[Any],
         hub: ChangeHub,
         counts: Counts,
         note_deadline: Callable[[float], None],
         interval: float,
     ) -> None:
         self._commands = commands
+        self._decoding = decoding
         self._hub = hub
         self._counts = counts
         self._note_deadline = note_deadline
         self._interval = interval
-        self.seq = self.read = self.delivered = 0
-        self._known: dict[int, Change] = {}
+        self.seq = self.read = self.delivered = self.undecodable = 0
+        self._known: dict[int, Change | Skipped] = {}
         self.lock = anyio.Lock(fast_acquire=True)
         self._listening = anyio.Event()  # set when a subscriber or feed arrives
 
@@ -104,11 +115,11 @@ class Follower:
         if not self._hub.count:
             return
         if blobs:
-            self._know(decode_changes(blobs))
+            self._know(self._decoding.changes(blobs))
         with contextlib.suppress(StoreUnavailable):
             await self.deliver(last)
 
-    def _know(self, changes: Iterable[Change]) -> None:
+    def _know(self, changes: Iterable[Change | Skipped]) -> None:
         """Hold ``changes`` until their turn (those not delivered nor held yet)."""
         delivered, known = self.delivered, self._known
         for change in changes:
@@ -143,15 +154,28 @@ class Follower:
                     await self._fetch(nxt, upto)
                     continue
                 self.delivered = nxt
-                if hub.count:
+                if type(change) is Skipped:
+                    self.skip(change)
+                elif hub.count:
                     await hub.publish(change)
         finally:
             _delivering.reset(token)
 
-    async def changes_between(self, first: int, last: int) -> tuple[int, list[Change]]:
+    def skip(self, change: Skipped) -> None:
+        """Pass a change that does not decode: log it and count it."""
+        self.undecodable += 1
+        logger.error(
+            "%s: change %d (key %r) skipped by subscribers and feeds: %s",
+            self._commands.owner,
+            change.seq,
+            change.key,
+            change.error,
+        )
+
+    async def changes_between(self, first: int, last: int) -> tuple[int, list[Change | Skipped]]:
         """The changes ``first..last`` still in the changelog, and its oldest seq."""
         reply = await self._commands.read(RANGE, RangeArgs(first, last - first + 1))
-        changes = decode_changes(reply.items)
+        changes = self._decoding.changes(reply.items)
         return reply.head.oldest, [c for c in changes if first <= c.seq <= last]
 
     async def _fetch(self, first: int, last: int) -> None:
@@ -176,6 +200,28 @@ class Follower:
             oldest,
         )
 
+    async def replay(
+        self,
+        seq: int,
+        entries: Iterable[SetChange[Any, Any] | Skipped],
+        match: Callable[[str], bool],
+    ) -> list[Change]:
+        """A feed's replay (holding :attr:`lock`): of the live ``entries`` at
+        ``seq``, those ``match`` accepts, then the changes after ``seq``
+        already delivered (:meth:`catch_up`); an entry that does not decode
+        is skipped (:meth:`skip`)."""
+        out: list[Change] = []
+        for change in entries:
+            if not match(change.key):
+                continue
+            if type(change) is Skipped:
+                self.skip(change)
+            else:
+                out.append(change)
+        # The current subscribers get everything up to seq first.
+        out.extend(await self.catch_up(seq, match))
+        return out
+
     async def catch_up(self, seq: int, match: Callable[[str], bool]) -> list[Change]:
         """For a feed replaying the state at ``seq`` (holding :attr:`lock`):
         deliver everything up to ``seq`` to the current subscribers, and
@@ -188,7 +234,12 @@ class Follower:
             oldest, changes = await self.changes_between(seq + 1, target)
             if changes and changes[0].seq != seq + 1:
                 self.missed(seq + 1, changes[0].seq - 1, oldest)
-            out.extend(change for change in changes if match(change.key))
+            for change in changes:
+                if match(change.key):
+                    if type(change) is Skipped:
+                        self.skip(change)
+                    else:
+                        out.append(change)
             seq = target
         return out
 
@@ -259,7 +310,7 @@ class Follower:
         delivered = self.delivered
         for entry in entries:
             if entry.seq > delivered:
-                self._know(decode_changes(entry.changes))
+                self._know(self._decoding.changes(entry.changes))
         with contextlib.suppress(StoreUnavailable):
             await self.deliver(last)
 

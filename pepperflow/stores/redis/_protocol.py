@@ -13,8 +13,9 @@ then its items (changes, entries or keys). :class:`Reply` holds both.
 bytes it appends to the changelog (a field per change) are the bytes a
 write's reply carries (when the client asks, because someone here
 listens), the follower reads with ``XREAD`` and replay reads with the
-range script. :func:`decode_changes` is the one decoder of all of them.
-An entry (``{ns}:k:<key>``) is its key's last set change, the same bytes.
+range script; the store's :class:`~._decoding.Decoding` (built from its
+codec) decodes all of them. An entry (``{ns}:k:<key>``) is its key's last
+set change, the same bytes.
 
 The client encodes what only it knows of a set, the :class:`Head`
 (``kind``, ``store``, ``key``, ``value``, ``metadata``), once; the script
@@ -30,8 +31,6 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ..._patterns import Pattern
-from ...streams.events import Change, SetChange
-from .._checks import check_value
 
 __all__ = [
     "Arg",
@@ -54,9 +53,7 @@ __all__ = [
     "SweepHead",
     "WriteHead",
     "argv",
-    "decode_changes",
-    "decode_entry",
-    "decode_value",
+    "array_header",
     "encode",
     "encode_head",
     "encode_heads",
@@ -220,38 +217,16 @@ class LogEntry(msgspec.Struct, frozen=True):
     changes: list[bytes]
 
 
-# -- changes, entries, heads -----------------------------------------------------
-
-_DECODE_CHANGES = msgspec.msgpack.Decoder(list[Change]).decode
-_DECODE_ENTRY = msgspec.msgpack.Decoder(SetChange).decode
+# -- heads and arrays --------------------------------------------------------------
 
 
-def _array_header(count: int) -> bytes:
+def array_header(count: int) -> bytes:
     """The msgpack header of an array of ``count`` items."""
     if count < 16:
         return bytes((0x90 + count,))
     if count < 65536:
         return b"\xdc" + count.to_bytes(2, "big")
     return b"\xdd" + count.to_bytes(4, "big")
-
-
-def decode_changes(blobs: Sequence[bytes]) -> list[Change]:
-    """The changes of ``blobs``, a change's msgpack each (the changelog's
-    values, a write's or a sweep's reply items, range's items)."""
-    return _DECODE_CHANGES(_array_header(len(blobs)) + b"".join(blobs))
-
-
-def decode_entry(blob: bytes) -> SetChange[Any, Any]:
-    """An entry: its key's last set change."""
-    return _DECODE_ENTRY(blob)
-
-
-class _Value(msgspec.Struct):
-    value: Any = None
-
-
-decode_value = msgspec.msgpack.Decoder(_Value).decode
-"""An entry's ``_Value`` (its value alone; the other fields are skipped)."""
 
 
 class Head(msgspec.Struct):
@@ -261,26 +236,18 @@ class Head(msgspec.Struct):
     store: str
     key: str
     value: Any
-    metadata: dict[str, Any] | None
+    metadata: Any
 
 
-def encode_head(store: str, key: str, value: Any, metadata: dict[str, Any] | None) -> bytes:
-    """The encoded :class:`Head` of a set of ``key`` (input already checked)."""
-    try:
-        return encode(Head("set", store, key, value, metadata))
-    except (TypeError, OverflowError, ValueError):
-        check_value(store, key, value)  # raises the clear error
-        raise
+def encode_head(store: str, key: str, value: Any, metadata: Any) -> bytes:
+    """The encoded :class:`Head` of a set of ``key``: ``value`` and
+    ``metadata`` are the store's admitted copies (encodable, of its types)."""
+    return encode(Head("set", store, key, value, metadata))
 
 
-def encode_heads(store: str, items: dict[str, Any], metadata: dict[str, Any] | None) -> list[bytes]:
-    """The encoded :class:`Head` of each set of ``items``."""
-    try:
-        return [encode(Head("set", store, key, value, metadata)) for key, value in items.items()]
-    except (TypeError, OverflowError, ValueError):
-        for key, value in items.items():
-            encode_head(store, key, value, metadata)  # raises the clear error of the first
-        raise
+def encode_heads(store: str, items: dict[str, Any], metadata: Any) -> list[bytes]:
+    """The encoded :class:`Head` of each set of ``items`` (admitted values)."""
+    return [encode(Head("set", store, key, value, metadata)) for key, value in items.items()]
 
 
 _STR8 = [b"\xd9" + bytes((size,)) for size in range(256)]  # msgpack str 8 headers
@@ -290,7 +257,7 @@ def str_array(heads: Sequence[bytes]) -> bytes:
     """A msgpack array of ``heads``, each without its first byte (its map
     header) and as a msgpack str: the scripts split it with cmsgpack, which
     reads no bin."""
-    parts = [_array_header(len(heads))]
+    parts = [array_header(len(heads))]
     append = parts.append
     for head in heads:
         size = len(head) - 1

@@ -17,6 +17,8 @@ contract's methods; the rooms beside it hold the rest:
   ``0-<seq>``) are the bytes its reply carries;
 - :mod:`._follower`: ordered delivery of every process's changes, a
   process's own before its write returns, others' read from the changelog;
+- :mod:`._writes`: the writes' scripts and replies; :mod:`._decoding`:
+  every read decodes with the store's types (``type=``, ``metadata_type=``);
 - :mod:`._sweeper`: expiry (each expired key gets exactly one expire
   change, whichever process sweeps) and the key counts;
 - :mod:`._commands`, :mod:`._drivers`: a write whose reply is lost raises
@@ -33,55 +35,52 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from operator import attrgetter
-from typing import Any, Self
+from typing import Any, Self, TypeVar, overload
 
 import anyio
 
-from ..._errors import VersionConflict
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
 from .._checks import check_key
+from .._codec import Metadata
 from .._hub import Feed, Subscription
 from ..base import Callback, Entry, Snapshot, Store, StoreStatistics
 from ._commands import Commands
+from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
-from ._protocol import (
-    DeleteArgs,
-    NoArgs,
-    Reply,
-    ScanArgs,
-    SetArgs,
-    SetManyArgs,
-    WriteHead,
-    decode_entry,
-    decode_value,
-    encode,
-    encode_head,
-    encode_heads,
-    redis_match,
-    str_array,
-)
-from ._scripts import DELETE, GET_MANY, SCAN, SET, SET_MANY, SNAPSHOT
+from ._protocol import NoArgs, ScanArgs, redis_match
+from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
+from ._writes import Writes
 
 __all__ = ["DriverName", "RedisStore"]
 
+T = TypeVar("T")
+D = TypeVar("D")
+
 _by_seq = attrgetter("seq")
-_DELETE_BATCH = 500
 
 
-class RedisStore(Store[Any]):
+class RedisStore(Store[T]):
     """The store contract on Redis; see the module docstring.
+
+    ``RedisStore(url, type=Msg)`` is a ``RedisStore[Msg]``: values set must
+    be ``Msg`` instances, and every read, in this process or another that
+    opens the namespace with the same type, decodes the stored bytes to
+    ``Msg`` (see :mod:`._decoding` for bytes that no longer fit).
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://``),
             or a redis-py / coredis client to use (not closed by the store).
         namespace: the store's name; its keys share the hash tag
             ``{namespace}``, so it must not contain ``{`` or ``}``.
+        type: the values' type (``Any`` by default: see
+            :mod:`pepperflow.stores._codec` for both rules).
+        metadata_type: the metadata's type (``dict[str, Any]`` by default).
         changelog_length: the changelog stream is trimmed to about this many
             entries; a follower further behind than this misses changes
             (logged as a gap).
@@ -97,17 +96,45 @@ class RedisStore(Store[Any]):
 
     backend = "redis"
 
+    @overload
+    def __init__(
+        self: RedisStore[Any],
+        url: str | Any = ...,
+        *,
+        namespace: str = ...,
+        metadata_type: Any = ...,
+        changelog_length: int = ...,
+        sweep_interval: float = ...,
+        driver: DriverName = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        url: str | Any = ...,
+        *,
+        namespace: str = ...,
+        type: type[T],
+        metadata_type: Any = ...,
+        changelog_length: int = ...,
+        sweep_interval: float = ...,
+        driver: DriverName = ...,
+    ) -> None: ...
+
     def __init__(
         self,
         url: str | Any = "redis://127.0.0.1:6379/0",
         *,
         namespace: str = "default",
+        type: Any = Any,
+        metadata_type: Any = Metadata,
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
     ) -> None:
         _check_options(namespace, changelog_length, sweep_interval, driver)
-        super().__init__(namespace)
+        super().__init__(namespace, type=type, metadata_type=metadata_type)
+        self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
         self._url = url
         self._driver_name: DriverName = driver
@@ -118,9 +145,15 @@ class RedisStore(Store[Any]):
         )
         self._counts = Counts()
         self._follower = follower = Follower(
-            commands, self._hub, self._counts, self._note_deadline, float(sweep_interval)
+            commands,
+            self._decoding,
+            self._hub,
+            self._counts,
+            self._note_deadline,
+            float(sweep_interval),
         )
-        self._sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
+        self._sweeper = sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
+        self._writes = Writes(namespace, commands, self._hub, follower, sweeper, self._counts)
 
     def _note_deadline(self, deadline: float) -> None:
         self._sweeper.note_deadline(deadline)
@@ -170,6 +203,12 @@ class RedisStore(Store[Any]):
 
     # -- reading -------------------------------------------------------------
 
+    @overload
+    async def get(self, key: str) -> T | None: ...
+
+    @overload
+    async def get(self, key: str, default: D) -> T | D: ...
+
     async def get(self, key: str, default: Any = None) -> Any:
         if type(key) is not str or not key:
             check_key(self.name, key)
@@ -179,9 +218,9 @@ class RedisStore(Store[Any]):
         blob = await self._commands.get(key)
         if blob is None:
             return default
-        return decode_value(blob).value
+        return self._decoding.value(blob, key)
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
         wanted = list(dict.fromkeys(check_key(self.name, key) for key in keys))
         await self._sweeper.sweep_due()
         if not wanted:
@@ -189,20 +228,18 @@ class RedisStore(Store[Any]):
             return {}
         prefix = self._commands.prefix
         reply = await self._commands.read(GET_MANY, NoArgs(), [prefix + key for key in wanted])
-        return {
-            key: decode_value(blob).value
-            for key, blob in zip(wanted, reply.items, strict=True)
-            if blob
-        }
+        value = self._decoding.value
+        blobs = zip(wanted, reply.items, strict=True)
+        return {key: value(blob, key) for key, blob in blobs if blob}
 
     async def exists(self, key: str) -> bool:
         await self._sweeper.sweep_due()
         return await self._commands.get(check_key(self.name, key)) is not None
 
-    async def entry(self, key: str) -> Entry[Any] | None:
+    async def entry(self, key: str) -> Entry[T] | None:
         await self._sweeper.sweep_due()
         blob = await self._commands.get(check_key(self.name, key))
-        return None if blob is None else Entry.from_change(decode_entry(blob))
+        return None if blob is None else Entry.from_change(self._decoding.entry(blob, key))
 
     def scan(self, pattern: str | None = None, *, batch_size: int = 100) -> AsyncIterator[str]:
         compiled = compile_pattern(pattern)
@@ -228,100 +265,63 @@ class RedisStore(Store[Any]):
 
     # -- writing -------------------------------------------------------------
 
-    async def _set(
+    def _set(
         self,
         key: str,
         value: Any,
         ttl: float | None,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
         if_version: int | None,
-    ) -> int:
-        head = encode_head(self.name, key, value, metadata)
-        args = SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
-        return await self._written(await self._commands.call(SET, args), key, if_version)
+    ) -> Coroutine[Any, Any, int]:
+        writes = self._writes
+        return writes.set(writes.set_args(key, value, ttl, metadata, if_version))
 
     async def _set_many(
         self,
         items: list[tuple[str, Any]],
         ttl: float | None,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
     ) -> None:
         latest = dict(items)
         if not latest:
             self._check_open()
             return
-        if len(latest) == 1:
-            [(key, value)] = latest.items()
-            await self._set(key, value, ttl, metadata, None)
-            return
-        heads = encode_heads(self.name, latest, metadata)
-        args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))
-        await self._written(await self._commands.call(SET_MANY, args), "", None)
-
-    async def _written(self, reply: Reply[WriteHead], key: str, if_version: int | None) -> int:
-        """Record a write script's reply and deliver its changes; the set's
-        version, or VersionConflict (after delivering a due expiry it committed)."""
-        head = reply.head
-        self._sweeper.clock_offset = head.now - time.time()
-        self._counts.add(head.seq, head.keys, head.ttl_keys)
-        follower = self._follower
-        follower.learn_seq(head.seq)
-        if head.expires_at is not None:
-            self._sweeper.note_deadline(head.expires_at)
-        await follower.committed(reply.items, head.seq)
-        if not head.committed:
-            raise VersionConflict(self.name, key, if_version or 0, head.version)
-        return head.version
+        await self._writes.set_many(latest, ttl, metadata)
 
     async def _delete(self, key: str, if_version: int | None) -> bool:
-        return await self._delete_keys([key], if_version) > 0
-
-    async def _delete_keys(self, keys: list[str], if_version: int | None) -> int:
-        """Delete ``keys`` (one script); how many existed."""
-        args = DeleteArgs(if_version, bool(self._hub.count))
-        prefix = self._commands.prefix
-        reply = await self._commands.call(DELETE, args, [prefix + key for key in keys])
-        await self._written(reply, keys[0], if_version)
-        return reply.head.changed
+        return await self._writes.delete_keys([key], if_version) > 0
 
     async def clear(self, pattern: str | None = None) -> int:
         compiled = compile_pattern(pattern)
         self._check_open()
         keys = [key async for key in self._scan(redis_match(compiled), 1000)]
-        return await self._delete_all(keys)
-
-    async def _delete_all(self, keys: list[str]) -> int:
-        deleted = 0
-        for start in range(0, len(keys), _DELETE_BATCH):
-            deleted += await self._delete_keys(keys[start : start + _DELETE_BATCH], None)
-        return deleted
+        return await self._writes.delete_all(keys)
 
     async def snapshot(self) -> Snapshot:
         self._check_open()
         seq, now, entries = await self._snapshot()
-        return Snapshot(self.name, seq, now, [Entry.from_change(c) for c in entries])
+        out: list[Entry[Any]] = []
+        for change in entries:
+            if type(change) is Skipped:
+                raise change.error
+            out.append(Entry.from_change(change))
+        return Snapshot(self.name, seq, now, out)
 
-    async def _snapshot(self) -> tuple[int, float, list[SetChange[Any, Any]]]:
+    async def _snapshot(self) -> tuple[int, float, list[SetChange[T, Any] | Skipped]]:
+        """The live entries at a seq, in commit order: a :class:`Skipped` for
+        each that does not decode as the store's types."""
         reply = await self._commands.read(SNAPSHOT, NoArgs())
-        entries = [decode_entry(blob) for blob in reply.items]
+        decode = self._decoding.entry_or_skipped
+        entries = [decode(blob) for blob in reply.items]
         entries.sort(key=_by_seq)  # commit order
         return reply.head.seq, reply.head.now, entries
 
     async def _restore(self, snapshot: Snapshot) -> None:
-        heads: list[tuple[Entry[Any], bytes]] = []
-        for item in snapshot.entries:
-            meta = None if item.metadata is None else dict(item.metadata)
-            heads.append((item, encode_head(self.name, item.key, item.value, meta)))
         self._check_open()
-        wanted = {item.key for item, _ in heads}
-        await self._delete_all([key async for key in self._scan("*", 1000) if key not in wanted])
-        now = self._sweeper.now()
-        for item, head in heads:
-            if item.expires_at is not None and item.expires_at <= now:
-                continue
-            key, details = item.key, bool(self._hub.count)
-            args = SetArgs(None, None, item.expires_at, item.created_at, key, head[1:], details)
-            await self._written(await self._commands.call(SET, args), item.key, None)
+        wanted = {item.key for item in snapshot.entries}
+        unwanted = [key async for key in self._scan("*", 1000) if key not in wanted]
+        await self._writes.delete_all(unwanted)
+        await self._writes.restore(snapshot.entries)
 
     # -- feeds and figures ---------------------------------------------------
 
@@ -345,13 +345,19 @@ class RedisStore(Store[Any]):
             replay: list[Change] = []
             if feed.replay:
                 seq, _, entries = await self._snapshot()
-                match = feed.pattern.match
-                replay.extend(change for change in entries if match(change.key))
-                # The current subscribers get everything up to seq first.
-                replay.extend(await follower.catch_up(seq, match))
+                replay = await follower.replay(seq, entries, feed.pattern.match)
             sub = self._hub.add_feed(feed)
             follower.listen()
         feed.attach(sub, replay)
+
+    @property
+    def undecodable_changes(self) -> int:
+        """How many times this process's delivery skipped a change (or a
+        replayed entry) that does not decode as the store's types: once as
+        it is delivered, and again for each feed that replays it. Each skip
+        is logged on the ``"pepperflow"`` logger, naming the store, the key
+        and the seq."""
+        return self._follower.undecodable
 
     def statistics(self) -> StoreStatistics:
         """The figures this process knows: ``keys``/``ttl_keys`` as of its last

@@ -1,0 +1,128 @@
+"""The commits of one RedisStore: each write is one script, then its reply.
+
+A write encodes what only the client knows of each set (its
+:class:`~._protocol.Head`: the store's admitted value and metadata), runs
+its script (:mod:`._scripts`), then records the reply: the server's clock,
+the key counts, the newest seq, a ttl's deadline, and the changes it
+committed, delivered to this process's subscribers before the write
+returns (:meth:`~._follower.Follower.committed`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ..._errors import VersionConflict
+from .._hub import ChangeHub
+from ..base import Entry
+from ._commands import Commands
+from ._follower import Follower
+from ._protocol import (
+    DeleteArgs,
+    Reply,
+    SetArgs,
+    SetManyArgs,
+    WriteHead,
+    encode,
+    encode_head,
+    encode_heads,
+    str_array,
+)
+from ._scripts import DELETE, SET, SET_MANY
+from ._sweeper import Counts, Sweeper
+
+__all__ = ["Writes"]
+
+_DELETE_BATCH = 500  # keys per delete script of clear() and restore()
+
+
+class Writes:
+    """The write commits of store ``name`` on ``commands``; input already checked."""
+
+    __slots__ = ("_commands", "_counts", "_follower", "_hub", "_name", "_sweeper")
+
+    def __init__(
+        self,
+        name: str,
+        commands: Commands,
+        hub: ChangeHub,
+        follower: Follower,
+        sweeper: Sweeper,
+        counts: Counts,
+    ) -> None:
+        self._name = name
+        self._commands = commands
+        self._hub = hub
+        self._follower = follower
+        self._sweeper = sweeper
+        self._counts = counts
+
+    def set_args(
+        self, key: str, value: Any, ttl: float | None, metadata: Any, if_version: int | None
+    ) -> SetArgs:
+        """The arguments of the set script for one key (the head encoded)."""
+        head = encode_head(self._name, key, value, metadata)
+        return SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
+
+    async def set(self, args: SetArgs) -> int:
+        """Run the set script; the key's new version (VersionConflict on a
+        compare-and-set that did not match)."""
+        reply = await self._commands.call(SET, args)
+        return await self.written(reply, args.key, args.if_version)
+
+    async def set_many(self, latest: dict[str, Any], ttl: float | None, metadata: Any) -> None:
+        """Set every key of ``latest`` (not empty) in one script."""
+        if len(latest) == 1:
+            [(key, value)] = latest.items()
+            await self.set(self.set_args(key, value, ttl, metadata, None))
+            return
+        heads = encode_heads(self._name, latest, metadata)
+        args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))
+        await self.written(await self._commands.call(SET_MANY, args), "", None)
+
+    async def delete_keys(self, keys: list[str], if_version: int | None) -> int:
+        """Delete ``keys`` (one script); how many existed."""
+        args = DeleteArgs(if_version, bool(self._hub.count))
+        prefix = self._commands.prefix
+        reply = await self._commands.call(DELETE, args, [prefix + key for key in keys])
+        await self.written(reply, keys[0], if_version)
+        return reply.head.changed
+
+    async def delete_all(self, keys: list[str]) -> int:
+        """Delete ``keys``, a script per 500; how many existed."""
+        deleted = 0
+        for start in range(0, len(keys), _DELETE_BATCH):
+            deleted += await self.delete_keys(keys[start : start + _DELETE_BATCH], None)
+        return deleted
+
+    async def restore(self, entries: Iterable[Entry[Any]]) -> None:
+        """Set each of ``entries`` (admitted) with its created_at and
+        expires_at; those already expired by the server's clock are skipped."""
+        heads = [
+            (item, encode_head(self._name, item.key, item.value, item.metadata)) for item in entries
+        ]
+        now = self._sweeper.now()
+        for item, head in heads:
+            if item.expires_at is not None and item.expires_at <= now:
+                continue
+            key, details = item.key, bool(self._hub.count)
+            args = SetArgs(None, None, item.expires_at, item.created_at, key, head[1:], details)
+            await self.written(await self._commands.call(SET, args), key, None)
+
+    async def written(self, reply: Reply[WriteHead], key: str, if_version: int | None) -> int:
+        """Record a write script's reply and deliver its changes; the set's
+        version, or VersionConflict (after delivering a due expiry it committed)."""
+        head = reply.head
+        sweeper = self._sweeper
+        sweeper.clock_offset = head.now - time.time()
+        self._counts.add(head.seq, head.keys, head.ttl_keys)
+        follower = self._follower
+        follower.learn_seq(head.seq)
+        if head.expires_at is not None:
+            sweeper.note_deadline(head.expires_at)
+        await follower.committed(reply.items, head.seq)
+        if not head.committed:
+            raise VersionConflict(self._name, key, if_version or 0, head.version)
+        return head.version
