@@ -13,6 +13,8 @@ added here, once for every operator:
   (``asend* (athrow | aclose)?``, nothing after a terminal or a dispose),
   routes an exception raised by the downstream observer's ``asend`` to that
   observer's ``athrow``, and disposes its upstream when it terminates.
+* :func:`piped`: the operator a factory returns, a :class:`Piped` per
+  source (each subscription makes a new sink).
 * :class:`~pepperflow.streams._serial.Serializer` (its own module): one
   delivery at a time to an observer fed by several producers.
 * :func:`throw_to` / :func:`close_to`: a terminal for an observer; if the
@@ -44,6 +46,7 @@ __all__ = [
     "as_observer",
     "close_to",
     "logger",
+    "piped",
     "throw_to",
 ]
 
@@ -270,3 +273,16 @@ class Piped(Observable[_Out], Generic[_In, _Out]):
 
     async def _subscribe(self, observer: AsyncObserver[_Out]) -> AsyncDisposable:
         return await self._make_sink(observer).attach(self._source)
+
+
+def piped(make_sink: Callable[[AsyncObserver[_Out]], Sink[_In, _Out]]) -> Operator[_In, _Out]:
+    """The operator that pipes a source into a new ``make_sink(downstream)`` per subscription.
+
+    An operator factory validates its arguments, then returns
+    ``piped(lambda down: _MySink(down, ...))``.
+    """
+
+    def _operator(source: AsyncObservable[_In]) -> AsyncObservable[_Out]:
+        return Piped(source, make_sink)
+
+    return _operator

@@ -29,7 +29,7 @@ import anyio
 import anyio.abc
 from aioreactive import AsyncObservable, AsyncObserver
 
-from ._core import Operator, Piped, Sink
+from ._core import Operator, Sink, piped
 from ._worker import WorkerSink, check_seconds, check_task_group
 from .subjects import Subject
 
@@ -189,14 +189,11 @@ def buffer(
     """
     size, span, tg = _batch_options("buffer", count, seconds, task_group)
 
-    def _buffer(source: AsyncObservable[_T]) -> AsyncObservable[list[_T]]:
-        if span is None:
-            assert size is not None
-            return Piped(source, lambda down: _CountBuffer(down, size))
-        assert tg is not None
-        return Piped(source, lambda down: _TimedBuffer(down, tg, size, span))
-
-    return _buffer
+    if span is None:
+        assert size is not None
+        return piped(lambda down: _CountBuffer(down, size))
+    assert tg is not None
+    return piped(lambda down: _TimedBuffer(down, tg, size, span))
 
 
 class _Window(WorkerSink[_T, AsyncObservable[_T]]):
@@ -300,10 +297,7 @@ def window(
     """
     size, span, tg = _batch_options("window", count, seconds, task_group)
 
-    def _window(source: AsyncObservable[_T]) -> AsyncObservable[AsyncObservable[_T]]:
-        return Piped(source, lambda down: _Window(down, tg, size, span))
-
-    return _window
+    return piped(lambda down: _Window(down, tg, size, span))
 
 
 _change_key = attrgetter("key")
@@ -389,7 +383,4 @@ def latest_per_key(
     if type(max_keys) is not int or max_keys < 1:
         raise ValueError(f"latest_per_key(max_keys): must be an int >= 1, got {max_keys!r}")
 
-    def _latest(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _LatestPerKey(down, tg, key_of, max_keys))
-
-    return _latest
+    return piped(lambda down: _LatestPerKey(down, tg, key_of, max_keys))

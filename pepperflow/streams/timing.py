@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
-from aioreactive import AsyncObservable, AsyncObserver
+from aioreactive import AsyncObserver
 
-from ._core import Operator, Piped, Sink
+from ._core import Operator, Sink, piped
 from ._worker import WorkerSink, check_seconds, check_task_group
 
 __all__ = ["debounce", "delay", "sample", "throttle"]
@@ -83,10 +83,7 @@ def debounce(seconds: float, *, task_group: anyio.abc.TaskGroup) -> Operator[_T,
     span = check_seconds("debounce", seconds)
     tg = check_task_group("debounce", task_group)
 
-    def _debounce(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Debounce(down, tg, span))
-
-    return _debounce
+    return piped(lambda down: _Debounce(down, tg, span))
 
 
 class _Throttle(Sink[_T, _T]):
@@ -125,10 +122,7 @@ def throttle(seconds: float) -> Operator[_T, _T]:
     """
     span = check_seconds("throttle", seconds)
 
-    def _throttle(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Throttle(down, span))
-
-    return _throttle
+    return piped(lambda down: _Throttle(down, span))
 
 
 class _Sample(WorkerSink[_T, _T]):
@@ -185,10 +179,7 @@ def sample(seconds: float, *, task_group: anyio.abc.TaskGroup) -> Operator[_T, _
     span = check_seconds("sample", seconds)
     tg = check_task_group("sample", task_group)
 
-    def _sample(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Sample(down, tg, span))
-
-    return _sample
+    return piped(lambda down: _Sample(down, tg, span))
 
 
 class _Delay(WorkerSink[_T, _T]):
@@ -261,7 +252,4 @@ def delay(
     if type(max_pending) is not int or max_pending < 1:
         raise ValueError(f"delay(max_pending): must be an int >= 1, got {max_pending!r}")
 
-    def _delay(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Delay(down, tg, span, max_pending))
-
-    return _delay
+    return piped(lambda down: _Delay(down, tg, span, max_pending))

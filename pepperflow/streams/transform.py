@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from aioreactive import AsyncObservable, AsyncObserver
 
-from ._core import Operator, Piped, Sink
+from ._core import Operator, Sink, piped
 
 __all__ = ["distinct_until_changed", "skip", "take", "take_while"]
 
@@ -69,10 +69,7 @@ def take(count: int) -> Operator[_T, _T]:
     """
     n = _count("take", count)
 
-    def _take(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Take(down, n))
-
-    return _take
+    return piped(lambda down: _Take(down, n))
 
 
 class _Skip(Sink[_T, _T]):
@@ -105,10 +102,7 @@ def skip(count: int) -> Operator[_T, _T]:
     """
     n = _count("skip", count)
 
-    def _skip(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Skip(down, n))
-
-    return _skip
+    return piped(lambda down: _Skip(down, n))
 
 
 class _TakeWhile(Sink[_T, _T]):
@@ -151,10 +145,7 @@ def take_while(predicate: Callable[[_T], object], *, inclusive: bool = False) ->
     if not callable(predicate):
         raise TypeError(f"take_while(predicate): predicate must be callable, got {predicate!r}")
 
-    def _take_while(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _TakeWhile(down, predicate, inclusive))
-
-    return _take_while
+    return piped(lambda down: _TakeWhile(down, predicate, inclusive))
 
 
 _NOTHING: Any = object()
@@ -198,7 +189,4 @@ def distinct_until_changed(key: Callable[[_T], object] | None = None) -> Operato
     if key is not None and not callable(key):
         raise TypeError(f"distinct_until_changed(key): key must be callable, got {key!r}")
 
-    def _distinct(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Distinct(down, key))
-
-    return _distinct
+    return piped(lambda down: _Distinct(down, key))
