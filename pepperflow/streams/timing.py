@@ -26,7 +26,7 @@ import anyio.abc
 from aioreactive import AsyncObserver
 
 from ._core import Operator, Sink, piped
-from ._worker import WorkerSink, check_seconds, check_task_group
+from ._worker import WorkerSink, check_count, check_seconds, check_task_group
 
 __all__ = ["debounce", "delay", "sample", "throttle"]
 
@@ -249,7 +249,6 @@ def delay(
     """
     span = check_seconds("delay", seconds)
     tg = check_task_group("delay", task_group)
-    if type(max_pending) is not int or max_pending < 1:
-        raise ValueError(f"delay(max_pending): must be an int >= 1, got {max_pending!r}")
+    most = check_count("delay(max_pending):", max_pending)
 
-    return piped(lambda down: _Delay(down, tg, span, max_pending))
+    return piped(lambda down: _Delay(down, tg, span, most))

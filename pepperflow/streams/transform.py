@@ -18,16 +18,11 @@ from typing import Any, TypeVar
 from aioreactive import AsyncObservable, AsyncObserver
 
 from ._core import Operator, Sink, piped
+from ._worker import check_count
 
 __all__ = ["distinct_until_changed", "skip", "take", "take_while"]
 
 _T = TypeVar("_T")
-
-
-def _count(name: str, count: object) -> int:
-    if type(count) is not int or count < 0:
-        raise ValueError(f"{name}(count): count must be an int >= 0, got {count!r}")
-    return count
 
 
 class _Take(Sink[_T, _T]):
@@ -67,7 +62,7 @@ def take(count: int) -> Operator[_T, _T]:
     Raises:
         ValueError: ``count`` is not an int >= 0.
     """
-    n = _count("take", count)
+    n = check_count("take(count): count", count, 0)
 
     return piped(lambda down: _Take(down, n))
 
@@ -100,7 +95,7 @@ def skip(count: int) -> Operator[_T, _T]:
     Raises:
         ValueError: ``count`` is not an int >= 0.
     """
-    n = _count("skip", count)
+    n = check_count("skip(count): count", count, 0)
 
     return piped(lambda down: _Skip(down, n))
 
