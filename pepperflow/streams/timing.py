@@ -122,10 +122,7 @@ class _Throttle(Sink[_T, _T]):
         if now < self._until:
             return
         self._until = now + self._seconds
-        try:
-            await self._down.asend(value)
-        except Exception as exc:
-            await self._fail(exc)
+        await self._send(value)
 
 
 def throttle(seconds: float) -> Operator[_T, _T]:

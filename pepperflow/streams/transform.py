@@ -5,6 +5,10 @@ the downstream observer took the value (backpressure). An exception from
 a user function (predicate, key) ends the stream with that exception
 through ``athrow`` and unsubscribes from the source.
 
+``take``, ``skip`` and ``distinct_until_changed`` send with ``Sink._send``
+inlined (a hot path, measured: calling it took the ``skip -> distinct ->
+take`` pipeline of bench_streams.py from ~1.4 M to ~0.9 M events/s).
+
 Marble diagrams: one tick per character, or per group of events in one
 tick such as ``(b|)``; ``a`` ``b`` ... are values, ``|`` the end
 (``aclose``), ``#`` an error (``athrow``); see docs/streams.md.
