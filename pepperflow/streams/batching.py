@@ -295,7 +295,6 @@ def window(
         TypeError: ``seconds`` without an anyio ``task_group``.
     """
     size, span, tg = _batch_options("window", count, seconds, task_group)
-
     return piped(lambda down: _Window(down, tg, size, span))
 
 
@@ -380,5 +379,4 @@ def latest_per_key(
         raise TypeError(f"latest_per_key(key): key must be callable, got {key!r}")
     tg = check_task_group("latest_per_key", task_group)
     most = check_count("latest_per_key(max_keys):", max_keys)
-
     return piped(lambda down: _LatestPerKey(down, tg, key_of, most))

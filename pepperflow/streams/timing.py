@@ -141,7 +141,6 @@ def throttle(seconds: float) -> Operator[_T, _T]:
         ValueError: ``seconds`` is not a positive finite number.
     """
     span = check_seconds("throttle", seconds)
-
     return piped(lambda down: _Throttle(down, span))
 
 
@@ -255,5 +254,4 @@ def delay(
     span = check_seconds("delay", seconds)
     tg = check_task_group("delay", task_group)
     most = check_count("delay(max_pending):", max_pending)
-
     return piped(lambda down: _Delay(down, tg, span, most))

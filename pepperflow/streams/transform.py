@@ -67,7 +67,6 @@ def take(count: int) -> Operator[_T, _T]:
         ValueError: ``count`` is not an int >= 0.
     """
     n = check_count("take(count): count", count, 0)
-
     return piped(lambda down: _Take(down, n))
 
 
@@ -100,7 +99,6 @@ def skip(count: int) -> Operator[_T, _T]:
         ValueError: ``count`` is not an int >= 0.
     """
     n = check_count("skip(count): count", count, 0)
-
     return piped(lambda down: _Skip(down, n))
 
 
