@@ -13,6 +13,8 @@ Events/s pushed through, in one run, per backend:
   ``map`` and ``filter``, the same chain on aioreactive's own ``AsyncSubject``
   (asyncio only: it is built on asyncio), and reactivex's synchronous
   ``Subject`` with its ``map`` and ``filter`` (the no-await floor);
+- ``latest subject -> map -> filter``: the same chain on a keyed
+  ``LatestSubject`` (it records each value's key before delivering);
 - ``subject -> skip -> distinct -> take``: three pepperflow operators;
 - ``subject -> debounce`` and ``subject -> buffer(100)`` / ``buffer(100,
   seconds=1)``: the producer's side of the time operators.
@@ -43,6 +45,7 @@ from aioreactive import AsyncObserver
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import (
     Change,
+    LatestSubject,
     Operator,
     SetChange,
     Subject,
@@ -150,6 +153,13 @@ async def pepperflow_subject_rx_ops(n: int) -> int:
     return await push(subject, n)
 
 
+async def pepperflow_latest_subject(n: int) -> int:
+    subject: LatestSubject[int] = LatestSubject(key=is_even)
+    count = Count()
+    await rx.pipe(subject, rx.map(plus_one), rx.filter(is_even)).subscribe_async(count)
+    return await push(subject, n)
+
+
 async def aioreactive_subject(n: int) -> int:
     subject: rx.AsyncSubject[int] = rx.AsyncSubject()
     count = Count()
@@ -204,6 +214,7 @@ async def run_backend(backend: str, n: int) -> dict[str, float]:
     if backend == "asyncio":
         rows["  aioreactive AsyncSubject"] = await best(aioreactive_subject, n)
     rows["  reactivex Subject (sync)"] = await best(reactivex_subject, n)
+    rows["latest subject -> map -> filter"] = await best(pepperflow_latest_subject, n)
     rows["subject -> skip -> distinct -> take"] = await best(pepperflow_operators, n)
     rows["subject -> debounce(1s)"] = await best(
         with_task_group(lambda tg: debounce(1, task_group=tg)), n

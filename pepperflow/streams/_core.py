@@ -13,8 +13,13 @@ added here, once for every operator:
   (``asend* (athrow | aclose)?``, nothing after a terminal or a dispose),
   routes an exception raised by the downstream observer's ``asend`` to that
   observer's ``athrow``, and disposes its upstream when it terminates.
+* :func:`piped`: the operator a factory returns, a :class:`Piped` per
+  source (each subscription makes a new sink).
 * :class:`~pepperflow.streams._serial.Serializer` (its own module): one
   delivery at a time to an observer fed by several producers.
+* :func:`send_or_fail`: a value for an observer that is not behind a
+  :class:`Sink` (a subject's subscriber, a test's player); an exception from
+  its ``asend`` stops it and goes to its ``athrow``.
 * :func:`throw_to` / :func:`close_to`: a terminal for an observer; if the
   observer's own ``athrow``/``aclose`` raises, nobody downstream is left to
   tell, so the error is logged on the ``"pepperflow"`` logger.
@@ -44,6 +49,8 @@ __all__ = [
     "as_observer",
     "close_to",
     "logger",
+    "piped",
+    "send_or_fail",
     "throw_to",
 ]
 
@@ -79,6 +86,22 @@ async def close_to(observer: AsyncObserver[Any]) -> None:
         logger.error(
             "an observer's aclose raised; the stream had already ended for it", exc_info=exc
         )
+
+
+async def send_or_fail(observer: AsyncObserver[_T], value: _T, stop: Callable[[], object]) -> bool:
+    """Send ``value`` to ``observer``; True once its ``asend`` returned.
+
+    If ``asend`` raises, ``stop()`` runs first (the caller then sends the
+    observer nothing more), and the exception goes to the observer's
+    ``athrow`` (see :func:`throw_to`); the result is False.
+    """
+    try:
+        await observer.asend(value)
+    except Exception as exc:
+        stop()
+        await throw_to(observer, exc)
+        return False
+    return True
 
 
 class FunctionObserver(AsyncObserver[_T]):
@@ -270,3 +293,16 @@ class Piped(Observable[_Out], Generic[_In, _Out]):
 
     async def _subscribe(self, observer: AsyncObserver[_Out]) -> AsyncDisposable:
         return await self._make_sink(observer).attach(self._source)
+
+
+def piped(make_sink: Callable[[AsyncObserver[_Out]], Sink[_In, _Out]]) -> Operator[_In, _Out]:
+    """The operator that pipes a source into a new ``make_sink(downstream)`` per subscription.
+
+    An operator factory validates its arguments, then returns
+    ``piped(lambda down: _MySink(down, ...))``.
+    """
+
+    def _operator(source: AsyncObservable[_In]) -> AsyncObservable[_Out]:
+        return Piped(source, make_sink)
+
+    return _operator

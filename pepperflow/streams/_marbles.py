@@ -30,7 +30,7 @@ import anyio
 import anyio.abc
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
-from ._core import Observable, close_to, throw_to
+from ._core import Observable, close_to, send_or_fail, throw_to
 
 __all__ = [
     "ColdObservable",
@@ -174,11 +174,7 @@ class _Play(AsyncDisposable):
                     if not self.active:
                         return
                     if kind == "next":
-                        try:
-                            await self._observer.asend(value)
-                        except Exception as exc:
-                            self.active = False
-                            await throw_to(self._observer, exc)
+                        if not await send_or_fail(self._observer, value, self._stop):
                             return
                         source.acks.append(anyio.current_time())
                     elif kind == "error":
@@ -190,6 +186,9 @@ class _Play(AsyncDisposable):
                         await close_to(self._observer)
         finally:
             self._end()
+
+    def _stop(self) -> None:
+        self.active = False
 
     def _end(self) -> None:
         if self.active:

@@ -22,7 +22,7 @@ from aioreactive import AsyncObservable, AsyncObserver
 
 from ._core import Sink
 
-__all__ = ["WorkerSink", "check_seconds", "check_task_group"]
+__all__ = ["WorkerSink", "check_count", "check_seconds", "check_task_group"]
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -40,6 +40,18 @@ def check_seconds(operator: str, seconds: object, name: str = "seconds") -> floa
             f" got {seconds!r}"
         )
     return float(seconds)
+
+
+def check_count(what: str, count: object, minimum: int = 1) -> int:
+    """``count`` as an int >= ``minimum``, or a ValueError opening with ``what``.
+
+    ``what`` names the argument as the message should, e.g.
+    ``"delay(max_pending):"`` gives ``delay(max_pending): must be an int >= 1,
+    got 0``. A bool is not a count.
+    """
+    if type(count) is not int or count < minimum:
+        raise ValueError(f"{what} must be an int >= {minimum}, got {count!r}")
+    return count
 
 
 def check_task_group(operator: str, task_group: object) -> anyio.abc.TaskGroup:

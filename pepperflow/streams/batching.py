@@ -29,8 +29,8 @@ import anyio
 import anyio.abc
 from aioreactive import AsyncObservable, AsyncObserver
 
-from ._core import Operator, Piped, Sink
-from ._worker import WorkerSink, check_seconds, check_task_group
+from ._core import Operator, Sink, piped
+from ._worker import WorkerSink, check_count, check_seconds, check_task_group
 from .subjects import Subject
 
 __all__ = ["buffer", "latest_per_key", "window"]
@@ -43,17 +43,16 @@ def _batch_options(
 ) -> tuple[int | None, float | None, anyio.abc.TaskGroup | None]:
     if count is None and seconds is None:
         raise ValueError(f"{name}: pass count=, seconds=, or both (whichever comes first)")
-    if count is not None and (type(count) is not int or count < 1):
-        raise ValueError(f"{name}(count): count must be an int >= 1, got {count!r}")
+    size = None if count is None else check_count(f"{name}(count): count", count)
     if seconds is None:
-        return count, None, None
+        return size, None, None
     span = check_seconds(name, seconds)
     if task_group is None:
         raise TypeError(
             f"{name}(seconds=...) runs a timer: pass task_group=, the anyio task group"
             " that will own it"
         )
-    return count, span, check_task_group(name, task_group)
+    return size, span, check_task_group(name, task_group)
 
 
 class _CountBuffer(Sink[_T, list[_T]]):
@@ -189,14 +188,11 @@ def buffer(
     """
     size, span, tg = _batch_options("buffer", count, seconds, task_group)
 
-    def _buffer(source: AsyncObservable[_T]) -> AsyncObservable[list[_T]]:
-        if span is None:
-            assert size is not None
-            return Piped(source, lambda down: _CountBuffer(down, size))
-        assert tg is not None
-        return Piped(source, lambda down: _TimedBuffer(down, tg, size, span))
-
-    return _buffer
+    if span is None:
+        assert size is not None
+        return piped(lambda down: _CountBuffer(down, size))
+    assert tg is not None
+    return piped(lambda down: _TimedBuffer(down, tg, size, span))
 
 
 class _Window(WorkerSink[_T, AsyncObservable[_T]]):
@@ -299,11 +295,7 @@ def window(
         TypeError: ``seconds`` without an anyio ``task_group``.
     """
     size, span, tg = _batch_options("window", count, seconds, task_group)
-
-    def _window(source: AsyncObservable[_T]) -> AsyncObservable[AsyncObservable[_T]]:
-        return Piped(source, lambda down: _Window(down, tg, size, span))
-
-    return _window
+    return piped(lambda down: _Window(down, tg, size, span))
 
 
 _change_key = attrgetter("key")
@@ -386,10 +378,5 @@ def latest_per_key(
     if not callable(key_of):
         raise TypeError(f"latest_per_key(key): key must be callable, got {key!r}")
     tg = check_task_group("latest_per_key", task_group)
-    if type(max_keys) is not int or max_keys < 1:
-        raise ValueError(f"latest_per_key(max_keys): must be an int >= 1, got {max_keys!r}")
-
-    def _latest(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _LatestPerKey(down, tg, key_of, max_keys))
-
-    return _latest
+    most = check_count("latest_per_key(max_keys):", max_keys)
+    return piped(lambda down: _LatestPerKey(down, tg, key_of, most))

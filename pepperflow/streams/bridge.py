@@ -21,7 +21,7 @@ import anyio.abc
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
 from ._core import Observable, close_to, throw_to
-from ._worker import check_task_group
+from ._worker import check_count, check_task_group
 
 __all__ = ["ObservableIterator", "from_async_iterable", "to_async_iterator"]
 
@@ -139,9 +139,7 @@ def to_async_iterator(source: AsyncObservable[_T], *, buffer: int = 0) -> Observ
     Raises:
         ValueError: ``buffer`` is not an int >= 0.
     """
-    if type(buffer) is not int or buffer < 0:
-        raise ValueError(f"to_async_iterator(buffer): must be an int >= 0, got {buffer!r}")
-    return ObservableIterator(source, buffer)
+    return ObservableIterator(source, check_count("to_async_iterator(buffer):", buffer, 0))
 
 
 class _Iteration(AsyncDisposable, Generic[_T]):

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
-from ._core import Observable, Operator, Piped, Sink, close_to, throw_to
+from ._core import Observable, Operator, Sink, close_to, piped, throw_to
 from ._serial import Serializer
 from .subjects import Subject
 
@@ -394,7 +394,4 @@ def group_by_key(
     if not callable(key_of):
         raise TypeError(f"group_by_key(key): key must be callable, got {key!r}")
 
-    def _group_by(source: AsyncObservable[_T]) -> AsyncObservable[GroupedObservable[Any, _T]]:
-        return Piped(source, lambda down: _GroupBy(down, key_of))
-
-    return _group_by
+    return piped(lambda down: _GroupBy(down, key_of))

@@ -23,17 +23,23 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
-from aioreactive import AsyncObservable, AsyncObserver
+from aioreactive import AsyncObserver
 
-from ._core import Operator, Piped, Sink
-from ._worker import WorkerSink, check_seconds, check_task_group
+from ._core import Operator, Sink, piped
+from ._worker import WorkerSink, check_count, check_seconds, check_task_group
 
 __all__ = ["debounce", "delay", "sample", "throttle"]
 
 _T = TypeVar("_T")
 
 
-class _Debounce(WorkerSink[_T, _T]):
+class _HoldsLatest(WorkerSink[_T, _T]):
+    """Holds the latest value (a newer one replaces it) until its task sends it on time.
+
+    ``_deadline`` is when the held value is due (debounce) or the next tick
+    (sample); it starts ``seconds`` after the subscription.
+    """
+
     def __init__(
         self, downstream: AsyncObserver[_T], task_group: anyio.abc.TaskGroup, seconds: float
     ) -> None:
@@ -41,8 +47,29 @@ class _Debounce(WorkerSink[_T, _T]):
         self._seconds = seconds
         self._value: Any = None
         self._has = False
-        self._deadline = 0.0
+        self._deadline = anyio.current_time() + seconds
 
+    async def _send_held(self) -> bool:
+        """Send the held value downstream and hold nothing; False once done."""
+        value, self._value, self._has = self._value, None, False
+        return await self._send(value)
+
+
+def _holding_latest(
+    operator: str, sink: type[_HoldsLatest[Any]], seconds: object, task_group: object
+) -> Operator[_T, _T]:
+    """``operator``'s arguments checked, and the operator piping into ``sink``.
+
+    Raises:
+        ValueError: ``seconds`` is not a positive finite number.
+        TypeError: ``task_group`` is not an anyio task group.
+    """
+    span = check_seconds(operator, seconds)
+    tg = check_task_group(operator, task_group)
+    return piped(lambda down: sink(down, tg, span))
+
+
+class _Debounce(_HoldsLatest[_T]):
     async def asend(self, value: _T) -> None:
         if self._done or self._terminal is not None:
             return
@@ -55,8 +82,7 @@ class _Debounce(WorkerSink[_T, _T]):
     async def _run(self) -> None:
         while not self._done:
             if self._has and (self._terminal is not None or anyio.current_time() >= self._deadline):
-                value, self._value, self._has = self._value, None, False
-                await self._send(value)
+                await self._send_held()
             elif self._terminal is not None:
                 await self._deliver_terminal()
                 return
@@ -80,13 +106,7 @@ def debounce(seconds: float, *, task_group: anyio.abc.TaskGroup) -> Operator[_T,
         ValueError: ``seconds`` is not a positive finite number.
         TypeError: ``task_group`` is not an anyio task group.
     """
-    span = check_seconds("debounce", seconds)
-    tg = check_task_group("debounce", task_group)
-
-    def _debounce(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Debounce(down, tg, span))
-
-    return _debounce
+    return _holding_latest("debounce", _Debounce, seconds, task_group)
 
 
 class _Throttle(Sink[_T, _T]):
@@ -102,10 +122,7 @@ class _Throttle(Sink[_T, _T]):
         if now < self._until:
             return
         self._until = now + self._seconds
-        try:
-            await self._down.asend(value)
-        except Exception as exc:
-            await self._fail(exc)
+        await self._send(value)
 
 
 def throttle(seconds: float) -> Operator[_T, _T]:
@@ -124,23 +141,10 @@ def throttle(seconds: float) -> Operator[_T, _T]:
         ValueError: ``seconds`` is not a positive finite number.
     """
     span = check_seconds("throttle", seconds)
-
-    def _throttle(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Throttle(down, span))
-
-    return _throttle
+    return piped(lambda down: _Throttle(down, span))
 
 
-class _Sample(WorkerSink[_T, _T]):
-    def __init__(
-        self, downstream: AsyncObserver[_T], task_group: anyio.abc.TaskGroup, seconds: float
-    ) -> None:
-        super().__init__(downstream, task_group)
-        self._seconds = seconds
-        self._value: Any = None
-        self._has = False
-        self._next = anyio.current_time() + seconds
-
+class _Sample(_HoldsLatest[_T]):
     async def asend(self, value: _T) -> None:
         if not self._done and self._terminal is None:
             self._value = value
@@ -149,21 +153,18 @@ class _Sample(WorkerSink[_T, _T]):
     async def _run(self) -> None:
         while not self._done:
             if self._terminal is not None:
-                if self._has:
-                    value, self._value, self._has = self._value, None, False
-                    if not await self._send(value):
-                        return
+                if self._has and not await self._send_held():
+                    return
                 await self._deliver_terminal()
                 return
             now = anyio.current_time()
-            if now < self._next:
-                await self._wait_until(self._next)
+            if now < self._deadline:
+                await self._wait_until(self._deadline)
                 continue
-            while self._next <= now:
-                self._next += self._seconds
+            while self._deadline <= now:
+                self._deadline += self._seconds
             if self._has:
-                value, self._value, self._has = self._value, None, False
-                await self._send(value)
+                await self._send_held()
 
 
 def sample(seconds: float, *, task_group: anyio.abc.TaskGroup) -> Operator[_T, _T]:
@@ -182,13 +183,7 @@ def sample(seconds: float, *, task_group: anyio.abc.TaskGroup) -> Operator[_T, _
         ValueError: ``seconds`` is not a positive finite number.
         TypeError: ``task_group`` is not an anyio task group.
     """
-    span = check_seconds("sample", seconds)
-    tg = check_task_group("sample", task_group)
-
-    def _sample(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Sample(down, tg, span))
-
-    return _sample
+    return _holding_latest("sample", _Sample, seconds, task_group)
 
 
 class _Delay(WorkerSink[_T, _T]):
@@ -258,10 +253,5 @@ def delay(
     """
     span = check_seconds("delay", seconds)
     tg = check_task_group("delay", task_group)
-    if type(max_pending) is not int or max_pending < 1:
-        raise ValueError(f"delay(max_pending): must be an int >= 1, got {max_pending!r}")
-
-    def _delay(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Delay(down, tg, span, max_pending))
-
-    return _delay
+    most = check_count("delay(max_pending):", max_pending)
+    return piped(lambda down: _Delay(down, tg, span, most))

@@ -5,6 +5,10 @@ the downstream observer took the value (backpressure). An exception from
 a user function (predicate, key) ends the stream with that exception
 through ``athrow`` and unsubscribes from the source.
 
+``take``, ``skip`` and ``distinct_until_changed`` send with ``Sink._send``
+inlined (a hot path, measured: calling it took the ``skip -> distinct ->
+take`` pipeline of bench_streams.py from ~1.4 M to ~0.9 M events/s).
+
 Marble diagrams: one tick per character, or per group of events in one
 tick such as ``(b|)``; ``a`` ``b`` ... are values, ``|`` the end
 (``aclose``), ``#`` an error (``athrow``); see docs/streams.md.
@@ -17,17 +21,12 @@ from typing import Any, TypeVar
 
 from aioreactive import AsyncObservable, AsyncObserver
 
-from ._core import Operator, Piped, Sink
+from ._core import Operator, Sink, piped
+from ._worker import check_count
 
 __all__ = ["distinct_until_changed", "skip", "take", "take_while"]
 
 _T = TypeVar("_T")
-
-
-def _count(name: str, count: object) -> int:
-    if type(count) is not int or count < 0:
-        raise ValueError(f"{name}(count): count must be an int >= 0, got {count!r}")
-    return count
 
 
 class _Take(Sink[_T, _T]):
@@ -67,12 +66,8 @@ def take(count: int) -> Operator[_T, _T]:
     Raises:
         ValueError: ``count`` is not an int >= 0.
     """
-    n = _count("take", count)
-
-    def _take(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Take(down, n))
-
-    return _take
+    n = check_count("take(count): count", count, 0)
+    return piped(lambda down: _Take(down, n))
 
 
 class _Skip(Sink[_T, _T]):
@@ -103,12 +98,8 @@ def skip(count: int) -> Operator[_T, _T]:
     Raises:
         ValueError: ``count`` is not an int >= 0.
     """
-    n = _count("skip", count)
-
-    def _skip(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Skip(down, n))
-
-    return _skip
+    n = check_count("skip(count): count", count, 0)
+    return piped(lambda down: _Skip(down, n))
 
 
 class _TakeWhile(Sink[_T, _T]):
@@ -151,10 +142,7 @@ def take_while(predicate: Callable[[_T], object], *, inclusive: bool = False) ->
     if not callable(predicate):
         raise TypeError(f"take_while(predicate): predicate must be callable, got {predicate!r}")
 
-    def _take_while(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _TakeWhile(down, predicate, inclusive))
-
-    return _take_while
+    return piped(lambda down: _TakeWhile(down, predicate, inclusive))
 
 
 _NOTHING: Any = object()
@@ -198,7 +186,4 @@ def distinct_until_changed(key: Callable[[_T], object] | None = None) -> Operato
     if key is not None and not callable(key):
         raise TypeError(f"distinct_until_changed(key): key must be callable, got {key!r}")
 
-    def _distinct(source: AsyncObservable[_T]) -> AsyncObservable[_T]:
-        return Piped(source, lambda down: _Distinct(down, key))
-
-    return _distinct
+    return piped(lambda down: _Distinct(down, key))

@@ -228,3 +228,86 @@ async def test_a_failing_key_fails_the_subject() -> None:
     assert recorder.values == [5]
     assert len(recorder.errors) == 1
     assert isinstance(recorder.errors[0], ZeroDivisionError)
+
+
+async def test_a_subscriber_failing_on_a_queued_value_gets_its_error_and_leaves() -> None:
+    subject: Subject[int] = Subject()
+    good, bad = Recorder(), Recorder()
+    boom = ValueError("boom")
+
+    async def echo(value: int) -> None:
+        if value == 1:
+            await subject.asend(2)  # queued: delivered right after 1
+
+    async def explode_on_2(value: int) -> None:
+        if value == 2:
+            raise boom
+
+    await subject.subscribe_async(echo)
+    await subject.subscribe_async(explode_on_2, bad.athrow, bad.aclose)
+    await subject.subscribe_async(good)
+    await subject.asend(1)
+    await subject.asend(3)
+    assert bad.errors == [boom]
+    assert good.values == [1, 2, 3]
+    assert subject.subscriber_count == 2
+
+
+async def test_a_subscriber_failing_on_the_replay_gets_its_error_and_is_not_subscribed() -> None:
+    subject: LatestSubject[tuple[str, int]] = LatestSubject(key=lambda kv: kv[0])
+    await subject.asend(("a", 1))
+    await subject.asend(("b", 1))
+    bad, good = Recorder(), Recorder()
+    boom = ValueError("boom")
+    got: list[tuple[str, int]] = []
+
+    async def explode_on_b(value: tuple[str, int]) -> None:
+        got.append(value)
+        if value[0] == "b":
+            raise boom
+
+    await subject.subscribe_async(explode_on_b, bad.athrow, bad.aclose)
+    await subject.subscribe_async(good)
+    await subject.asend(("c", 1))
+    assert got == [("a", 1), ("b", 1)]
+    assert bad.errors == [boom]
+    assert good.values == [("a", 1), ("b", 1), ("c", 1)]
+    assert subject.subscriber_count == 1
+
+
+async def test_sending_into_a_latest_subject_from_its_observer_is_queued_and_remembered() -> None:
+    subject: LatestSubject[tuple[str, int]] = LatestSubject(key=lambda kv: kv[0])
+    seen: list[tuple[str, int]] = []
+
+    async def echo(value: tuple[str, int]) -> None:
+        seen.append(value)
+        if value[1] < 2:
+            await subject.asend((value[0], value[1] + 1))  # delivered right after
+
+    await subject.subscribe_async(echo)
+    with anyio.fail_after(1):
+        await subject.asend(("a", 0))
+        await subject.asend(("b", 1))
+    assert seen == [("a", 0), ("a", 1), ("a", 2), ("b", 1), ("b", 2)]
+    assert subject.latest == [("a", 2), ("b", 2)]
+
+
+async def test_a_key_failing_on_a_queued_value_fails_the_subject_after_the_value_before() -> None:
+    def key(value: int) -> int:
+        return 10 // value
+
+    subject: LatestSubject[int] = LatestSubject(key=key)
+    recorder = Recorder()
+
+    async def echo(value: int) -> None:
+        if value == 5:
+            await subject.asend(0)  # queued; its key raises
+
+    await subject.subscribe_async(echo)
+    await subject.subscribe_async(recorder)
+    await subject.asend(5)
+    await subject.asend(1)
+    assert recorder.values == [5]
+    assert len(recorder.errors) == 1
+    assert isinstance(recorder.errors[0], ZeroDivisionError)
+    assert subject.latest == [5]
