@@ -493,7 +493,7 @@ async def test_closing_waits_for_a_registration_in_flight_not_entered() -> None:
         tg.start_soon(providers.aclose)
         with anyio.fail_after(5):
             while "closed" not in repr(providers):  # the close began (and waits)
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
         probe.release.set()
     assert probe.log == ["validate late", "initialize late", "cleanup late"]
     [error] = failures
