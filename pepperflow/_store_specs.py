@@ -37,6 +37,7 @@ from .stores.url import store_from_url
 __all__ = [
     "ENVIRONMENT_HOME",
     "StoreSpec",
+    "check_record_store",
     "check_spec",
     "check_type",
     "default_memory",
@@ -113,6 +114,20 @@ def check_type(store: Store[Any], value_type: Any, *, what: str) -> Store[Any]:
         f" build it with type={name} (e.g. MemoryStore(..., type={name})), or leave out"
         " type= to use the store's"
     )
+
+
+def check_record_store(store: Store[Any], record_type: type, *, what: str) -> Store[Any]:
+    """``store`` if it can keep a façade's records: typed ``record_type``, or untyped.
+
+    An untyped store keeps a record as a dict (the façade converts it on
+    reading); a store of any other type could not hold it.
+
+    Raises:
+        TypeError: the store keeps values of another type.
+    """
+    if store.codec.typed:
+        check_type(store, record_type, what=what)
+    return store
 
 
 def default_memory(value_type: Any) -> Callable[[str], Store[Any]]:

@@ -507,7 +507,7 @@ async def test_a_reload_cancelled_before_it_began_changes_nothing() -> None:
         await providers.register(probe)
 
         async def slow_subscriber(change: Any) -> None:
-            if change.value["status"] == "reloading":
+            if change.value.status is ProviderStatus.RELOADING:
                 await anyio.sleep(1)
 
         providers.subscribe(None, slow_subscriber)
