@@ -24,6 +24,7 @@ been built with the same type (:func:`check_type`).
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -44,6 +45,7 @@ __all__ = [
     "default_state_path",
     "named_url",
     "resolve",
+    "type_name",
     "typed",
 ]
 
@@ -95,8 +97,13 @@ def typed(value_type: Any) -> dict[str, Any]:
     return {} if value_type is Any else {"type": value_type}
 
 
-def _type_name(value_type: Any) -> str:
-    return "Any" if value_type is Any else getattr(value_type, "__qualname__", repr(value_type))
+def type_name(value_type: Any) -> str:
+    """How errors name a value type (``Any``, ``Msg``, ``list[int]``)."""
+    if value_type is Any:
+        return "Any"
+    if isinstance(value_type, types.GenericAlias) or not isinstance(value_type, type):
+        return repr(value_type)  # list[int], Msg | None, ...
+    return value_type.__qualname__
 
 
 def check_type(store: Store[Any], value_type: Any, *, what: str) -> Store[Any]:
@@ -108,9 +115,9 @@ def check_type(store: Store[Any], value_type: Any, *, what: str) -> Store[Any]:
     kept = store.codec.value_type
     if value_type is Any or kept == value_type:
         return store
-    name = _type_name(value_type)
+    name = type_name(value_type)
     raise TypeError(
-        f"{what}: the store {store!r} keeps values of type {_type_name(kept)}, not {name};"
+        f"{what}: the store {store!r} keeps values of type {type_name(kept)}, not {name};"
         f" build it with type={name} (e.g. MemoryStore(..., type={name})), or leave out"
         " type= to use the store's"
     )

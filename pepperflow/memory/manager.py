@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
 from .._errors import UnknownStore
+from .._store_specs import type_name
 from ._types import MemoryEntry, MemoryStore
 from .stores import BaseMemoryStore
 
@@ -89,9 +90,9 @@ class MemoryManager(Generic[T]):
         if wanted is Any or not isinstance(store, BaseMemoryStore):
             return
         if store.value_type != wanted:
-            label = getattr(wanted, "__qualname__", repr(wanted))
+            label = type_name(wanted)
             raise TypeError(
-                f"store {name!r}: {store!r} keeps values of type {store.value_type!r}, and"
+                f"store {name!r}: {store!r} keeps values of type {type_name(store.value_type)}, and"
                 f" this manager's type is {label}; make it with type={label} (e.g."
                 f" LocalMemoryStore(type={label}))"
             )

@@ -29,7 +29,7 @@ import anyio.abc
 from .._binding import StoreBinding
 from .._metrics import MetricsSink
 from .._runner import Runner, close_each
-from .._store_specs import StoreSpec, check_spec, default_state_path, resolve
+from .._store_specs import StoreSpec, check_spec, default_state_path, resolve, type_name
 from ._types import StateType, as_state_type
 from .managers import BaseStateManager, PersistentStateManager, SharedStateManager
 
@@ -57,7 +57,8 @@ def _same(
     if value_type is not Any and manager.value_type != value_type:
         raise TypeError(
             f"state manager {name!r} exists and keeps values of type"
-            f" {manager.value_type!r}, not {value_type!r}; give this one another name"
+            f" {type_name(manager.value_type)}, not {type_name(value_type)}; give this one"
+            " another name"
         )
     return manager
 
