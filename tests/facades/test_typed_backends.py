@@ -6,12 +6,10 @@ tests/facades/test_state_processes.py.)
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
-import msgspec
 import pytest
 import redis.asyncio
 
@@ -23,22 +21,12 @@ from pepperflow import (
     StateManagerFactory,
 )
 from pepperflow.stores import RedisStore, SqliteStore
+from tests.facades.typed_values import HELLO, Msg
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
 _runs = itertools.count()
-AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-class Msg(msgspec.Struct, frozen=True):
-    role: str
-    text: str
-    at: datetime = AT
-    tags: tuple[str, ...] = ()
-
-
-HELLO = Msg("user", "hello", tags=("greeting",))
 
 
 async def wait_for(calls: list[Any], n: int) -> None:

@@ -5,11 +5,10 @@ In process (MemoryStore); SQLite and Redis: tests/facades/test_typed_backends.py
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 import pytest
 
 from pepperflow import (
@@ -25,20 +24,9 @@ from pepperflow import (
 )
 from pepperflow._errors import InvalidValue
 from pepperflow.stores import MemoryStore
+from tests.facades.typed_values import AT, HELLO, Msg
 
 pytestmark = pytest.mark.anyio
-
-AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-class Msg(msgspec.Struct, frozen=True):
-    role: str
-    text: str
-    at: datetime = AT
-    tags: tuple[str, ...] = ()
-
-
-HELLO = Msg("user", "hello", tags=("greeting",))
 
 
 # -- R055: memory stores and the manager ---------------------------------------------
