@@ -92,7 +92,7 @@ def named_url(url: str, name: str | None) -> str:
 def typed(value_type: Any) -> dict[str, Any]:
     """The keyword arguments giving a store built here the value type ``value_type``.
 
-    None for ``Any`` (an untyped store, built as before).
+    Empty for ``Any`` (an untyped store, built as before).
     """
     return {} if value_type is Any else {"type": value_type}
 
@@ -132,9 +132,15 @@ def check_record_store(store: Store[Any], record_type: type, *, what: str) -> St
     Raises:
         TypeError: the store keeps values of another type.
     """
-    if store.codec.typed:
-        check_type(store, record_type, what=what)
-    return store
+    kept = store.codec.value_type
+    if kept is Any or kept == record_type:
+        return store
+    name = record_type.__qualname__
+    raise TypeError(
+        f"{what}: the store {store!r} keeps values of type {type_name(kept)}; the records"
+        f" need a store made with type={name} (e.g. MemoryStore(..., type={name})), or an"
+        " untyped one"
+    )
 
 
 def default_memory(value_type: Any) -> Callable[[str], Store[Any]]:

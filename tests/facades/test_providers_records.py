@@ -129,5 +129,7 @@ async def test_records_are_plain_dicts_in_an_untyped_store_of_the_application() 
 
 
 async def test_a_store_of_another_type_is_refused() -> None:
-    with pytest.raises(TypeError, match="keeps values of type str, not ProviderRecord"):
+    with pytest.raises(
+        TypeError, match="type str; the records need a store made with type=ProviderRecord"
+    ):
         ProviderManager(MemoryStore("app", type=str))

@@ -200,5 +200,5 @@ async def test_resource_records_are_dicts_in_an_untyped_store_and_other_types_ar
         record = await resources.status("db:1")
         assert record is not None and record == ResourceRecord.from_value(value)
         await resources.release("db:1")
-    with pytest.raises(TypeError, match="not ResourceRecord"):
+    with pytest.raises(TypeError, match="keeps values of type Msg; the records need"):
         DefaultResourceManager(store=MemoryStore("app", type=Msg))
