@@ -14,27 +14,39 @@ A *store spec* is one of:
 * a callable ``make(name) -> Store``: called for each view's store.
 
 The persistent default is :func:`default_state_path`.
+
+A view may declare its values' type (``type=Msg``): a store built from a
+URL or a path is then built with that type (so every backend decodes a
+``Msg``), and a store given as it is, or made by ``make(name)``, must have
+been built with the same type (:func:`check_type`).
 """
 
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .stores.base import Store
+from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore
 from .stores.url import store_from_url
 
 __all__ = [
     "ENVIRONMENT_HOME",
     "StoreSpec",
+    "check_record_store",
     "check_spec",
+    "check_type",
+    "default_memory",
     "default_state_path",
     "named_url",
     "resolve",
+    "type_name",
+    "typed",
 ]
 
 #: A store, a store URL, a SQLite file path, or ``make(name) -> Store``.
@@ -77,6 +89,69 @@ def named_url(url: str, name: str | None) -> str:
     return f"{head}?{urlencode([*rest, (option, full)])}"
 
 
+def typed(value_type: Any) -> dict[str, Any]:
+    """The keyword arguments giving a store built here the value type ``value_type``.
+
+    Empty for ``Any`` (an untyped store, built as before).
+    """
+    return {} if value_type is Any else {"type": value_type}
+
+
+def type_name(value_type: Any) -> str:
+    """How errors name a value type (``Any``, ``Msg``, ``list[int]``)."""
+    if value_type is Any:
+        return "Any"
+    if isinstance(value_type, types.GenericAlias) or not isinstance(value_type, type):
+        return repr(value_type)  # list[int], Msg | None, ...
+    return value_type.__qualname__
+
+
+def check_type(store: Store[Any], value_type: Any, *, what: str) -> Store[Any]:
+    """``store`` if it keeps values of type ``value_type`` (any store for ``Any``).
+
+    Raises:
+        TypeError: the store was built with another type (or none).
+    """
+    kept = store.codec.value_type
+    if value_type is Any or kept == value_type:
+        return store
+    name = type_name(value_type)
+    raise TypeError(
+        f"{what}: the store {store!r} keeps values of type {type_name(kept)}, not {name};"
+        f" build it with type={name} (e.g. MemoryStore(..., type={name})), or leave out"
+        " type= to use the store's"
+    )
+
+
+def check_record_store(store: Store[Any], record_type: type, *, what: str) -> Store[Any]:
+    """``store`` if it can keep a façade's records: typed ``record_type``, or untyped.
+
+    An untyped store keeps a record as a dict (the façade converts it on
+    reading); a store of any other type could not hold it.
+
+    Raises:
+        TypeError: the store keeps values of another type.
+    """
+    kept = store.codec.value_type
+    if kept is Any or kept == record_type:
+        return store
+    name = record_type.__qualname__
+    raise TypeError(
+        f"{what}: the store {store!r} keeps values of type {type_name(kept)}; the records"
+        f" need a store made with type={name} (e.g. MemoryStore(..., type={name})), or an"
+        " untyped one"
+    )
+
+
+def default_memory(value_type: Any) -> Callable[[str], Store[Any]]:
+    """``make(name)``: an in-process MemoryStore named ``name`` keeping ``value_type``."""
+
+    def make(name: str) -> Store[Any]:
+        return MemoryStore(name, **typed(value_type))
+
+    return make
+
+
 def check_spec(spec: object, *, what: str) -> None:
     """Raise unless ``spec`` is a store spec; URLs are parsed (user functions are not called).
 
@@ -101,31 +176,38 @@ def check_spec(spec: object, *, what: str) -> None:
 
 
 def resolve(
-    spec: object, name: str | None, *, what: str
+    spec: object, name: str | None, *, what: str, value_type: Any = Any
 ) -> tuple[Store[Any], Callable[[], Store[Any]] | None]:
     """The store ``spec`` describes for the view ``name``, and how to build another.
 
     The second item is ``None`` for a Store given as it is (the
     application's); otherwise the view owns the store, and builds a new one
-    with it when the store failed to open.
+    with it when the store failed to open. A store built from a URL or a
+    path keeps values of ``value_type``; a given or user-made one must
+    (:func:`check_type`).
+
+    Raises:
+        TypeError: as :func:`check_spec` and :func:`check_type` say, or
+            msgspec cannot decode ``value_type``.
     """
     check_spec(spec, what=what)
     if isinstance(spec, Store):
-        return spec, None
+        return check_type(spec, value_type, what=what), None
     make: Callable[[], Store[Any]]
+    options = typed(value_type)
     if isinstance(spec, str | os.PathLike):
         text = os.fspath(spec)
         if isinstance(text, str) and "://" in text:
             url = named_url(text, name)
 
             def make() -> Store[Any]:
-                return store_from_url(url)
+                return store_from_url(url, **options)
 
         else:
             path, namespace = text, name if name is not None else "default"
 
             def make() -> Store[Any]:
-                return SqliteStore(path, namespace=namespace)
+                return SqliteStore(path, namespace=namespace, **options)
 
     else:
         assert callable(spec)
@@ -138,6 +220,6 @@ def resolve(
                     f"{what}: {factory!r} returned {type(store).__name__}, not a"
                     " pepperflow store (e.g. pepperflow.stores.SqliteStore(...))"
                 )
-            return store
+            return check_type(store, value_type, what=what)
 
     return make(), make

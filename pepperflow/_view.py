@@ -76,6 +76,11 @@ class StoreView(anyio.abc.AsyncResource):
         return self._binding.store
 
     @property
+    def value_type(self) -> Any:
+        """The type of the values (the store's ``type=``; ``Any`` when untyped)."""
+        return self._binding.store.codec.value_type
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called (every operation then raises)."""
         return self._binding.closed

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from .._errors import UnknownStore
+from .._store_specs import type_name
 from ._types import MemoryEntry, MemoryStore
+from .stores import BaseMemoryStore
 
 __all__ = ["MemoryManager"]
 
@@ -30,11 +32,26 @@ class MemoryManager(Generic[T]):
     used. The manager does not own its stores: the application opens and
     closes them (``async with``), so a store may be registered in several
     managers.
+
+    ``MemoryManager(type=Msg)`` is a ``MemoryManager[Msg]`` that registers
+    only memory stores made with the same ``type=Msg``
+    (``LocalMemoryStore(type=Msg)``, ``RedisMemoryStore(url, type=Msg)``),
+    so every entry it returns holds a ``Msg``, whatever the backend. Other
+    implementations of :class:`~pepperflow.MemoryStore` are taken at
+    their word.
     """
 
-    def __init__(self) -> None:
+    @overload
+    def __init__(self: MemoryManager[Any]) -> None: ...
+
+    @overload
+    def __init__(self, *, type: type[T]) -> None: ...
+
+    def __init__(self, *, type: Any = Any) -> None:
         self._stores: dict[str, MemoryStore[T]] = {}
         self._default: str | None = None
+        #: The values' type of the stores it registers (``Any``: any store).
+        self.value_type: Any = type
 
     def __repr__(self) -> str:
         return f"<MemoryManager stores={sorted(self._stores)} default={self._default!r}>"
@@ -47,7 +64,9 @@ class MemoryManager(Generic[T]):
         Raises:
             ValueError: an empty name, or a name already registered
                 (unregister it first).
-            TypeError: ``store`` is not a :class:`~pepperflow.MemoryStore`.
+            TypeError: ``store`` is not a :class:`~pepperflow.MemoryStore`,
+                or a :class:`~pepperflow.BaseMemoryStore` whose type is not
+                the manager's.
         """
         if not isinstance(name, str) or not name:
             raise ValueError(f"a memory store's name must be a non-empty str, got {name!r}")
@@ -56,6 +75,7 @@ class MemoryManager(Generic[T]):
                 f"store {name!r}: expected a pepperflow.MemoryStore (e.g."
                 f" LocalMemoryStore()), got {type(store).__name__}: {store!r}"
             )
+        self._check_type(name, store)
         if name in self._stores:
             raise ValueError(
                 f"a memory store named {name!r} is already registered;"
@@ -64,6 +84,18 @@ class MemoryManager(Generic[T]):
         self._stores[name] = store
         if default:
             self._default = name
+
+    def _check_type(self, name: str, store: MemoryStore[T]) -> None:
+        wanted = self.value_type
+        if wanted is Any or not isinstance(store, BaseMemoryStore):
+            return
+        if store.value_type != wanted:
+            label = type_name(wanted)
+            raise TypeError(
+                f"store {name!r}: {store!r} keeps values of type {type_name(store.value_type)}, and"
+                f" this manager's type is {label}; make it with type={label} (e.g."
+                f" LocalMemoryStore(type={label}))"
+            )
 
     def unregister_store(self, name: str) -> MemoryStore[T]:
         """Remove the store ``name`` (the default no longer is one); return it.

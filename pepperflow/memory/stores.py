@@ -12,9 +12,10 @@ a change in the store's change feed (``memory.store.changes()``).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
 from .._binding import StoreBinding
@@ -22,7 +23,7 @@ from .._meter import measured
 from .._metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._runner import Runner
-from .._store_specs import StoreSpec, named_url, resolve
+from .._store_specs import StoreSpec, check_type, named_url, resolve, typed
 from .._view import StoreView, view_meter
 from ..stores.base import Store
 from ..stores.memory import MemoryStore as _MemoryBackend
@@ -52,6 +53,13 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
             it), or a store URL or SQLite file path (the memory store then
             owns the store it builds: ``async with`` runs it, ``aclose()``
             closes it; without ``async with`` it opens on first use).
+        type: the values' type (``Any`` by default). A store built from a
+            URL or path keeps values of that type, so ``get`` gives a
+            :class:`~pepperflow.MemoryEntry` whose ``value`` is a ``type``
+            instance on every backend, and a value that is not one is
+            refused (:class:`~pepperflow.InvalidValue`); a store given as
+            it is must have been built with the same ``type=`` (without
+            ``type=`` the memory store keeps the store's type).
         metrics: the application's :class:`~pepperflow.MetricsSink`, if
             operations are to be recorded.
 
@@ -61,10 +69,25 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
     key (absent or expired) has the outcome ``"not_found"``.
     """
 
-    def __init__(self, store: StoreSpec, *, metrics: MetricsSink | None = None) -> None:
-        kind = type(self).__name__
-        what = f"{kind}(store=...)"
-        built, make = resolve(store, None, what=what)
+    @overload
+    def __init__(
+        self: BaseMemoryStore[Any], store: StoreSpec, *, metrics: MetricsSink | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        store: StoreSpec,
+        *,
+        type: builtins.type[T],
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self, store: StoreSpec, *, type: Any = Any, metrics: MetricsSink | None = None
+    ) -> None:
+        what = f"{builtins.type(self).__name__}(store=...)"
+        built, make = resolve(store, None, what=what, value_type=type)
         self._setup(built, make, metrics)
 
     def _setup(self, store: Store[Any], make: Any, metrics: MetricsSink | None) -> None:
@@ -152,15 +175,33 @@ class LocalMemoryStore(BaseMemoryStore[T]):
 
     Args:
         name: the store's name, carried by its changes.
+        type: the values' type (``Any`` by default); see :class:`BaseMemoryStore`.
         metrics: see :class:`BaseMemoryStore`.
     """
 
-    def __init__(self, *, name: str = "local", metrics: MetricsSink | None = None) -> None:
+    @overload
+    def __init__(
+        self: LocalMemoryStore[Any], *, name: str = "local", metrics: MetricsSink | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        name: str = "local",
+        type: builtins.type[T],
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self, *, name: str = "local", type: Any = Any, metrics: MetricsSink | None = None
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"LocalMemoryStore name must be a non-empty str, got {name!r}")
+        options = typed(type)
 
         def make() -> Store[Any]:
-            return _MemoryBackend(name)
+            return _MemoryBackend(name, **options)
 
         self._setup(make(), make, metrics)
 
@@ -174,6 +215,9 @@ class RedisMemoryStore(BaseMemoryStore[T]):
             opened (used as it is).
         namespace: the namespace of the store built from ``url`` or a
             client (``"memory"`` unless the URL names one).
+        type: the values' type (``Any`` by default): entries come back as
+            ``type`` instances, also those another process wrote; see
+            :class:`BaseMemoryStore`.
         metrics: see :class:`BaseMemoryStore`.
 
     ``async with RedisMemoryStore(url) as memory:`` opens it for a block;
@@ -185,20 +229,41 @@ class RedisMemoryStore(BaseMemoryStore[T]):
             different namespaces (in the URL and the argument).
     """
 
+    @overload
+    def __init__(
+        self: RedisMemoryStore[Any],
+        url: str | RedisStore | Any = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str | None = None,
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    @overload
     def __init__(
         self,
         url: str | RedisStore[Any] | Any = "redis://127.0.0.1:6379/0",
         *,
         namespace: str | None = None,
+        type: builtins.type[T],
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        url: str | RedisStore | Any = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str | None = None,
+        type: Any = Any,
         metrics: MetricsSink | None = None,
     ) -> None:
+        what = "RedisMemoryStore(url=...)"
         if isinstance(url, RedisStore):
             if namespace is not None and namespace != url.namespace:
                 raise ValueError(
                     f"RedisMemoryStore: the store's namespace is {url.namespace!r},"
                     f" not {namespace!r}; drop namespace= or pass a URL"
                 )
-            self._setup(url, None, metrics)
+            self._setup(check_type(url, type, what=what), None, metrics)
             return
         if isinstance(url, Store):
             raise TypeError(
@@ -209,14 +274,14 @@ class RedisMemoryStore(BaseMemoryStore[T]):
             spec = _redis_url(url, namespace)
 
             def make() -> Store[Any]:
-                built, _ = resolve(spec, None, what="RedisMemoryStore(url=...)")
+                built, _ = resolve(spec, None, what=what, value_type=type)
                 return built
 
         else:
-            client = url
+            client, options = url, typed(type)
 
             def make() -> Store[Any]:
-                return RedisStore(client, namespace=namespace or _DEFAULT_NAMESPACE)
+                return RedisStore(client, namespace=namespace or _DEFAULT_NAMESPACE, **options)
 
         self._setup(make(), make, metrics)
 

@@ -1,8 +1,9 @@
 """The provider records, kept in a pepperflow store: the truth of every provider's status.
 
 A provider's :class:`~pepperflow.ProviderRecord` is the value of the key
-``<prefix><name>`` in the manager's store, as a plain dict; nothing else
-holds it. A registration writes a fresh ``registered`` record; every later
+``<prefix><name>`` in the manager's store (a record in a store of that
+type, the manager's own; a dict in an untyped one); nothing else holds
+it. A registration writes a fresh ``registered`` record; every later
 transition reads the record, edits it and writes it back with
 compare-and-set (``if_version``), so two writers of one record (a health
 check and a reload running at once) never lose each other's change.
@@ -69,7 +70,7 @@ class RecordBook:
     async def open(self, metadata: ProviderMetadata) -> None:
         """Write a fresh ``registered`` record, replacing an earlier provider's of that name."""
         record = self.fresh(metadata)
-        await self.store.set(self.key(record.name), msgspec.to_builtins(record))
+        await self.store.set(self.key(record.name), record)
 
     async def get(self, name: str) -> ProviderRecord | None:
         """The record of ``name``, or ``None``."""
@@ -102,7 +103,7 @@ class RecordBook:
                 current, version = ProviderRecord.from_value(entry.value), entry.version
             record = msgspec.structs.replace(current, **edit(current), changed_at=self.clock())
             try:
-                await self.store.set(key, msgspec.to_builtins(record), if_version=version)
+                await self.store.set(key, record, if_version=version)
             except VersionConflict:
                 continue  # written meanwhile: edit what is there now
             return

@@ -185,5 +185,9 @@ class ProviderRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_value(cls, value: Any) -> ProviderRecord:
-        """The record a store value holds (a change's ``value``, a ``get`` result)."""
-        return msgspec.convert(value, cls)
+        """The record a store value holds (a change's ``value``, a ``get`` result).
+
+        A record (from a store of this type) is returned as it is; a dict
+        (from an untyped store) is converted.
+        """
+        return value if type(value) is cls else msgspec.convert(value, cls)

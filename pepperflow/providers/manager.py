@@ -11,8 +11,8 @@
 Each provider's status is a record in a pepperflow store (the manager's own
 in-process :class:`~pepperflow.stores.MemoryStore` by default, or the store
 the application passes): the key ``provider:<name>`` holds the provider's
-:class:`~pepperflow.ProviderRecord` (as a dict), and that record is the
-only copy of it. So ``providers.status()`` and ``providers.statuses()``
+:class:`~pepperflow.ProviderRecord` (a dict in an untyped store), and
+that record is the only copy of it. So ``providers.status()`` and ``providers.statuses()``
 read the store, ``providers.changes()`` streams the transitions and
 ``providers.subscribe`` calls back on them. The manager keeps beside the
 store only what a store cannot hold: the live provider objects, by name.
@@ -55,6 +55,7 @@ import anyio.abc
 
 from .._errors import UnknownProvider
 from .._lifecycle import TaskRunner, close_all
+from .._store_specs import check_record_store
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -79,12 +80,15 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
 
     :meth:`changes` and :meth:`subscribe` follow the records by provider
     name: each change's key is ``<prefix><name>`` and a set's value a
-    record (decode it with ``ProviderRecord.from_value``).
+    record (a :class:`ProviderRecord` in a store of that type, else a dict:
+    ``ProviderRecord.from_value`` takes either).
 
     Args:
         store: where provider records are kept; by default a new in-process
-            :class:`~pepperflow.stores.MemoryStore` that the manager closes
-            with itself. A store passed in stays open (the application owns it).
+            ``MemoryStore(type=ProviderRecord)`` that the manager closes
+            with itself. A store passed in stays open (the application owns
+            it); made with ``type=ProviderRecord`` it holds the records as
+            such, untyped it holds them as dicts (any other type is refused).
         prefix: the key prefix of the records (``"provider:"``); give two
             managers sharing a store different prefixes.
         monitor: a :class:`~pepperflow.ProviderMonitor` whose metrics sink
@@ -107,7 +111,13 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
             raise ValueError(f"prefix must be a non-empty str like 'provider:', got {prefix!r}")
         if monitor is not None and not isinstance(monitor, ProviderMonitor):
             raise TypeError(f"monitor must be a ProviderMonitor, got {type(monitor).__name__}")
-        self._book = RecordBook(MemoryStore("providers") if store is None else store, prefix, clock)
+        self._book = RecordBook(
+            MemoryStore("providers", type=ProviderRecord)
+            if store is None
+            else check_record_store(store, ProviderRecord, what="ProviderManager(store=...)"),
+            prefix,
+            clock,
+        )
         self._owns_store = store is None
         self._sink = None if monitor is None else monitor.metrics
         self._registry = Registry()  # the live provider objects, beside their records

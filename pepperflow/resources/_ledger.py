@@ -1,7 +1,8 @@
 """The ledger: every record a manager writes, and what follows from each write.
 
 A resource's :class:`~pepperflow.ResourceRecord` lives in the manager's
-store at ``<prefix><id>``, as a dict. Every change of a record goes
+store at ``<prefix><id>`` (a :class:`~pepperflow.ResourceRecord` in a
+store of that type, the manager's own; a dict in an untyped one). Every change of a record goes
 through :meth:`Ledger.write` (set it, an active one with its ttl) or
 :meth:`Ledger.drop` (forget the held resource, delete its record). Each is
 a transition from the status last written to the next (``None``: no
@@ -36,7 +37,6 @@ __all__ = ["Ledger", "closed_error"]
 
 _ACTIVE = ResourceStatus.ACTIVE
 _ACQUIRING = ResourceStatus.ACQUIRING
-_asdict = msgspec.structs.asdict
 _replace = msgspec.structs.replace
 # Unregistered kinds without resources are kept (for their next acquire) up to this many.
 _KINDS_KEPT = 256
@@ -154,7 +154,7 @@ class Ledger:
         if status is _ACTIVE and held.kind.timed:
             ttl = _ttl(record, held.kind.idle_timeout, self.clock())
             self.expiry.watch(held.kind.name)
-        return self.store.set(held.key, _asdict(record), ttl=ttl)
+        return self.store.set(held.key, record, ttl=ttl)
 
     async def touch(self, held: Held) -> None:
         """A use of active ``held``, whose kind has an idle timeout: a fresh ttl.
@@ -165,9 +165,7 @@ class Ledger:
         now = self.clock()
         if record.expires_at is not None and record.expires_at <= now:
             return
-        await self.store.set(
-            held.key, _asdict(record), ttl=_ttl(record, held.kind.idle_timeout, now)
-        )
+        await self.store.set(held.key, record, ttl=_ttl(record, held.kind.idle_timeout, now))
         held.due = False  # an expiry committed before this set is outdated
 
     def drop(self, held: Held, *, cleaned: bool = False, errors: int = 0) -> Awaitable[bool]:

@@ -81,8 +81,8 @@ class ResourceStatus(enum.StrEnum):
 
 
 class ResourceRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A resource's record, the value (as a dict) of ``resource:<id>`` in the
-    manager's store.
+    """A resource's record, the value of ``resource:<id>`` in the manager's
+    store (a dict in an untyped store the application passed).
 
     Times are seconds since the epoch; ``expires_at`` is the end of its
     kind's ``ttl`` (``acquired_at + ttl``), ``None`` without one. An active
@@ -100,5 +100,9 @@ class ResourceRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_value(cls, value: Any) -> ResourceRecord:
-        """The record a store value holds (a change's ``value``, a ``get`` result)."""
-        return msgspec.convert(value, cls)
+        """The record a store value holds (a change's ``value``, a ``get`` result).
+
+        A record (from a store of this type) is returned as it is; a dict
+        (from an untyped store) is converted.
+        """
+        return value if type(value) is cls else msgspec.convert(value, cls)

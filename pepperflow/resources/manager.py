@@ -62,6 +62,7 @@ from .._errors import InvalidKey
 from .._lifecycle import TaskRunner
 from .._meter import Meter, measured
 from .._patterns import compile_pattern
+from .._store_specs import check_record_store
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -82,7 +83,9 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
     """Resources by id; see the module docstring for the rules.
 
     :meth:`changes` and :meth:`subscribe` follow the records by resource
-    id: a set change's value is a record (``ResourceRecord.from_value``); a
+    id: a set change's value is a record (a :class:`ResourceRecord` in a
+    store of that type, else a dict: ``ResourceRecord.from_value`` takes
+    either); a
     delete change means the resource was released (or its acquire failed);
     an expire change, that its idle timeout or ttl ran out (its release
     follows).
@@ -91,9 +94,11 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         cleanup_interval: seconds (or a timedelta) between runs of
             :meth:`sweep` while the manager runs.
         store: where the resource records are kept; by default a new
-            in-process :class:`~pepperflow.stores.MemoryStore` that the
+            in-process ``MemoryStore(type=ResourceRecord)`` that the
             manager runs and closes with itself. A store passed in stays
-            open (run it, ``async with store``, for expiries on time).
+            open (run it, ``async with store``, for expiries on time); made
+            with ``type=ResourceRecord`` it holds the records as such,
+            untyped it holds them as dicts (any other type is refused).
         prefix: the key prefix of the records (``"resource:"``).
         idle_timeout: release resources not acquired for this long (seconds
             or timedelta); ``None`` (default) never. A kind may set its own
@@ -127,7 +132,11 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
             raise TypeError(f"metrics must be a ResourceMetrics, got {type(metrics).__name__}")
         defaults = (duration(idle_timeout, "idle_timeout"), duration(ttl, "ttl"))
         self._owns_store = store is None
-        self._store = MemoryStore("resources", clock=clock) if store is None else store
+        self._store = (
+            MemoryStore("resources", type=ResourceRecord, clock=clock)
+            if store is None
+            else check_record_store(store, ResourceRecord, what="DefaultResourceManager(store=...)")
+        )
         self._prefix = prefix
         self._metrics = ResourceMetrics() if metrics is None else metrics
         self.meter = Meter(self._metrics.sink, "resource")

@@ -19,17 +19,16 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, overload
 
 from .._binding import StoreBinding
 from .._meter import measured
 from .._metrics import MetricsSink
 from .._runner import Runner
-from .._store_specs import StoreSpec, resolve
+from .._store_specs import StoreSpec, default_memory, resolve
 from .._view import StoreView, view_meter
 from ..memory.stores import BaseMemoryStore
 from ..stores.base import Entry
-from ..stores.memory import MemoryStore
 from ._types import StateEntry, StateManager, StateType, as_state_type
 
 __all__ = ["STATE_TYPE_KEY", "BaseStateManager"]
@@ -68,6 +67,13 @@ class BaseStateManager(StoreView, StateManager[T]):
             store it builds, named after the manager).
         name: the manager's name: the namespace of a store it builds, the
             ``manager`` label of its metrics.
+        type: the values' type (``Any`` by default): a store the manager
+            builds keeps values of that type, so ``get``, ``entry`` and the
+            callbacks give ``type`` instances on every backend, after a
+            restart and in other processes, and a value that is not one is
+            refused (:class:`~pepperflow.InvalidValue`). A store given as it
+            is must have been built with the same ``type=``; without
+            ``type=`` the manager keeps the store's type.
         metrics: where the manager's operations are recorded (a
             :class:`~pepperflow.MetricsRegistry` the application owns);
             none are recorded without it.
@@ -85,29 +91,58 @@ class BaseStateManager(StoreView, StateManager[T]):
     #: The state type this manager keeps.
     state_type: ClassVar[StateType] = StateType.EPHEMERAL
 
+    @overload
+    def __init__(
+        self: BaseStateManager[Any],
+        store: StoreSpec | BaseMemoryStore[Any] | None = None,
+        *,
+        name: str = "default",
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    @overload
     def __init__(
         self,
         store: StoreSpec | BaseMemoryStore[Any] | None = None,
         *,
         name: str = "default",
+        type: builtins.type[T],
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        store: StoreSpec | BaseMemoryStore[Any] | None = None,
+        *,
+        name: str = "default",
+        type: Any = Any,
         metrics: MetricsSink | None = None,
     ) -> None:
-        self._setup_owned(store, name, metrics)
+        self._setup_owned(store, name, metrics, type)
 
     # -- construction ----------------------------------------------------------
 
-    def _default_store(self) -> StoreSpec:
-        return MemoryStore
+    def _default_store(self, value_type: Any) -> StoreSpec:
+        return default_memory(value_type)
 
-    def _setup_owned(self, spec: object, name: str, metrics: MetricsSink | None) -> None:
+    def _setup_owned(
+        self, spec: object, name: str, metrics: MetricsSink | None, value_type: Any
+    ) -> None:
         kind = type(self).__name__
         _check_name(kind, name)
+        if isinstance(value_type, StateType):
+            raise TypeError(
+                f"{kind}(type=...) is the values' type (e.g. str, or a msgspec Struct);"
+                f" a {kind} keeps {self.state_type.name} state: to keep {value_type.name}"
+                f" state use a {value_type.value} manager"
+            )
         if spec is None:
-            spec = self._default_store()
+            spec = self._default_store(value_type)
         if isinstance(spec, BaseMemoryStore):
             spec = spec.store  # an R055 memory store lends its store (it stays its owner)
         owner = f"{kind} {name!r}"
-        store, make = resolve(spec, name, what=f"{kind}(store=...)")
+        what = f"{kind}(store=...)"
+        store, make = resolve(spec, name, what=what, value_type=value_type)
         runner = None if make is None else Runner(owner)
         binding = StoreBinding(owner, store, make=make, runner=runner)
         self._setup(name, binding, runner, metrics)

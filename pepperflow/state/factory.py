@@ -20,7 +20,8 @@ closes the stores it built. Defaults:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self, overload
+import builtins
+from typing import Any, Literal, Self, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -28,17 +29,38 @@ import anyio.abc
 from .._binding import StoreBinding
 from .._metrics import MetricsSink
 from .._runner import Runner, close_each
-from .._store_specs import StoreSpec, check_spec, default_state_path, resolve
+from .._store_specs import StoreSpec, check_spec, default_state_path, resolve, type_name
 from ._types import StateType, as_state_type
 from .managers import BaseStateManager, PersistentStateManager, SharedStateManager
 
 __all__ = ["StateManagerFactory"]
+
+T = TypeVar("T")
 
 _KINDS: dict[StateType, type[BaseStateManager[Any]]] = {
     StateType.EPHEMERAL: BaseStateManager,
     StateType.PERSISTENT: PersistentStateManager,
     StateType.SHARED: SharedStateManager,
 }
+
+
+def _same(
+    manager: BaseStateManager[Any], kind: StateType, value_type: Any
+) -> BaseStateManager[Any]:
+    """``manager`` (made earlier under its name) if it keeps ``kind`` and ``value_type``."""
+    name = manager.name
+    if manager.state_type is not kind:
+        raise ValueError(
+            f"state manager {name!r} exists and keeps {manager.state_type.name}"
+            f" state; give the {kind.name} one another name"
+        )
+    if value_type is not Any and manager.value_type != value_type:
+        raise TypeError(
+            f"state manager {name!r} exists and keeps values of type"
+            f" {type_name(manager.value_type)}, not {type_name(value_type)}; give this one"
+            " another name"
+        )
+    return manager
 
 
 class StateManagerFactory(anyio.abc.AsyncResource):
@@ -101,25 +123,53 @@ class StateManagerFactory(anyio.abc.AsyncResource):
 
     @overload
     def create_manager(
+        self,
+        name: str,
+        type: Literal[StateType.PERSISTENT, "persistent"],
+        *,
+        value_type: builtins.type[T],
+    ) -> PersistentStateManager[T]: ...
+
+    @overload
+    def create_manager(
         self, name: str, type: Literal[StateType.SHARED, "shared"]
     ) -> SharedStateManager[Any]: ...
+
+    @overload
+    def create_manager(
+        self, name: str, type: Literal[StateType.SHARED, "shared"], *, value_type: builtins.type[T]
+    ) -> SharedStateManager[T]: ...
 
     @overload
     def create_manager(
         self, name: str, type: StateType | str = StateType.EPHEMERAL
     ) -> BaseStateManager[Any]: ...
 
+    @overload
     def create_manager(
-        self, name: str, type: StateType | str = StateType.EPHEMERAL
+        self,
+        name: str,
+        type: StateType | str = StateType.EPHEMERAL,
+        *,
+        value_type: builtins.type[T],
+    ) -> BaseStateManager[T]: ...
+
+    def create_manager(
+        self, name: str, type: StateType | str = StateType.EPHEMERAL, *, value_type: Any = Any
     ) -> BaseStateManager[Any]:
         """The manager named ``name`` keeping state of ``type``, made on first call.
 
         The same name returns the same manager. Its store is opened on its
-        first operation (or ``await manager.open()``).
+        first operation (or ``await manager.open()``). ``value_type`` is
+        the type of its values (``Any`` by default), as ``type=`` of
+        :class:`~pepperflow.BaseStateManager`: a store the factory builds
+        keeps that type; a store given to the factory must have it.
 
         Raises:
             ValueError: an unknown type, an empty name, or a name already
                 used by a manager of another type.
+            TypeError: a name already used by a manager of another
+                ``value_type``, or a given store of another type.
             anyio.ClosedResourceError: the factory is closed.
         """
         if self._runner.closed:
@@ -129,16 +179,14 @@ class StateManagerFactory(anyio.abc.AsyncResource):
             raise ValueError(f"a state manager's name must be a non-empty str, got {name!r}")
         manager = self._managers.get(name)
         if manager is not None:
-            if manager.state_type is not kind:
-                raise ValueError(
-                    f"state manager {name!r} exists and keeps {manager.state_type.name}"
-                    f" state; give the {kind.name} one another name"
-                )
-            return manager
+            return _same(manager, kind, value_type)
         cls = _KINDS[kind]
         owner = f"{cls.__name__} {name!r}"
         store, make = resolve(
-            self._specs[kind], name, what=f"StateManagerFactory({kind.value}=...)"
+            self._specs[kind],
+            name,
+            what=f"StateManagerFactory({kind.value}=...)",
+            value_type=value_type,
         )
         binding = StoreBinding(
             owner, store, make=make, runner=None if make is None else self._runner

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import anyio
 
@@ -50,12 +50,14 @@ class PersistentStateManager(BaseStateManager[T]):
             :class:`BaseStateManager` (an R055 memory store is accepted too:
             its store is used).
         name: the manager's name (the namespace in the file).
+        type: the values' type, as for :class:`BaseStateManager`: after a
+            restart ``get`` gives a ``type`` instance again.
         metrics: see :class:`BaseStateManager`.
     """
 
     state_type = StateType.PERSISTENT
 
-    def _default_store(self) -> StoreSpec:
+    def _default_store(self, value_type: Any) -> StoreSpec:
         return default_state_path()
 
 
@@ -87,19 +89,41 @@ class SharedStateManager(BaseStateManager[T]):
             of a store it builds.
         store: by default a new in-process MemoryStore; or any store spec,
             as for :class:`BaseStateManager` (``"redis://host:6379/0"``).
+        type: the values' type, as for :class:`BaseStateManager`; the
+            callbacks get ``type`` instances too, from every process.
         metrics: see :class:`BaseStateManager`.
     """
 
     state_type = StateType.SHARED
+
+    @overload
+    def __init__(
+        self: SharedStateManager[Any],
+        namespace: str = "default",
+        *,
+        store: StoreSpec | BaseMemoryStore[Any] | None = None,
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        namespace: str = "default",
+        *,
+        store: StoreSpec | BaseMemoryStore[Any] | None = None,
+        type: builtins.type[T],
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
         namespace: str = "default",
         *,
         store: StoreSpec | BaseMemoryStore[Any] | None = None,
+        type: Any = Any,
         metrics: MetricsSink | None = None,
     ) -> None:
-        self._setup_owned(store, namespace, metrics)
+        self._setup_owned(store, namespace, metrics, type)
 
     def _bind(self, binding: StoreBinding) -> None:
         self._watches = Watches()

@@ -246,7 +246,7 @@ async def test_base_memory_store_over_any_store_or_url(tmp_path: Path) -> None:
     assert [k async for k in lazy.scan()] == ["n"]
     await lazy.aclose()
     with pytest.raises(TypeError, match="must be a pepperflow store"):
-        BaseMemoryStore(None)  # type: ignore[arg-type]
+        BaseMemoryStore(None)  # type: ignore[call-overload]
 
 
 async def test_a_scan_opens_the_store_on_its_first_step(tmp_path: Path) -> None:

@@ -461,8 +461,23 @@ async def test_closing_raises_the_failed_cleanups_after_closing_everything(mode:
     assert providers.store.statistics().closed
 
 
+class Gated(Probe):
+    """A probe whose initialize waits until :attr:`release` is set."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+
+    async def initialize(self) -> None:
+        self.acquired = True
+        self.log.append(f"initialize {self.metadata.name}")
+        self.entered.set()
+        await self.release.wait()
+
+
 async def test_closing_waits_for_a_registration_in_flight_not_entered() -> None:
-    probe = Probe("late", slow={"initialize": 0.05})
+    probe = Gated("late")
     providers = ProviderManager()
     failures: list[BaseException] = []
 
@@ -474,9 +489,13 @@ async def test_closing_waits_for_a_registration_in_flight_not_entered() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(register)
-        await anyio.sleep(0.01)
-        await providers.aclose()
-        assert probe.log == ["validate late", "initialize late", "cleanup late"]
+        await probe.entered.wait()  # the registration is in flight
+        tg.start_soon(providers.aclose)
+        with anyio.fail_after(5):
+            while "closed" not in repr(providers):  # the close began (and waits)
+                await anyio.lowlevel.checkpoint()
+        probe.release.set()
+    assert probe.log == ["validate late", "initialize late", "cleanup late"]
     [error] = failures
     assert not hasattr(error, "__notes__")  # its failure was recorded before the store closed
 
@@ -488,7 +507,7 @@ async def test_a_reload_cancelled_before_it_began_changes_nothing() -> None:
         await providers.register(probe)
 
         async def slow_subscriber(change: Any) -> None:
-            if change.value["status"] == "reloading":
+            if change.value.status is ProviderStatus.RELOADING:
                 await anyio.sleep(1)
 
         providers.subscribe(None, slow_subscriber)

@@ -32,7 +32,7 @@ async def test_a_record_edited_in_the_store_is_what_the_manager_reads_and_keeps(
         key = providers.key("scratch")
         value = await providers.store.get(key)
         assert value is not None
-        await providers.store.set(key, {**value, "labels": {"owner": "ops"}})
+        await providers.store.set(key, msgspec.structs.replace(value, labels={"owner": "ops"}))
         record = await providers.status("scratch")
         assert record is not None and record.labels == {"owner": "ops"}
         await providers.reload_provider("scratch")  # a transition edits what the store holds
@@ -108,10 +108,28 @@ async def test_a_health_check_and_a_reload_at_once_keep_both_changes() -> None:
         assert (record.status, record.healthy, record.error) == (ProviderStatus.READY, True, None)
 
 
-async def test_records_are_plain_dicts_in_the_store() -> None:
+async def test_records_are_provider_records_in_the_managers_store() -> None:
     async with ProviderManager() as providers:
+        assert providers.store.codec.value_type is ProviderRecord
         await providers.register(scratch())
         value = await providers.store.get("provider:scratch")
+        assert type(value) is ProviderRecord and value.status is ProviderStatus.READY
+        assert ProviderRecord.from_value(value) is value
+        assert await providers.status("scratch") == value
+
+
+async def test_records_are_plain_dicts_in_an_untyped_store_of_the_application() -> None:
+    async with MemoryStore("app") as store, ProviderManager(store) as providers:
+        await providers.register(scratch())
+        value = await store.get("provider:scratch")
         assert isinstance(value, dict) and value["status"] == "ready"
         record = ProviderRecord.from_value(value)
         assert msgspec.to_builtins(record) == value
+        assert await providers.status("scratch") == record
+
+
+async def test_a_store_of_another_type_is_refused() -> None:
+    with pytest.raises(
+        TypeError, match="type str; the records need a store made with type=ProviderRecord"
+    ):
+        ProviderManager(MemoryStore("app", type=str))

@@ -278,7 +278,7 @@ async def test_a_view_without_metrics_records_nothing_and_one_with_them_everythi
 
 async def test_a_metrics_object_without_counter_is_refused() -> None:
     with pytest.raises(TypeError, match="MetricsSink"):
-        BaseStateManager(metrics=object())  # type: ignore[arg-type]
+        BaseStateManager(metrics=object())  # type: ignore[call-overload]
 
 
 async def test_an_applications_store_is_not_closed_with_the_manager() -> None:
@@ -338,7 +338,7 @@ async def test_any_store_spec_makes_a_store_it_owns(tmp_path: Path) -> None:
 
 async def test_bad_specs_and_names_are_refused() -> None:
     with pytest.raises(TypeError, match="must be a pepperflow store, a store URL"):
-        BaseStateManager(3)  # type: ignore[arg-type]
+        BaseStateManager(3)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="empty path"):
         BaseStateManager("")
     with pytest.raises(TypeError, match="not a pepperflow store"):

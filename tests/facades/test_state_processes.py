@@ -17,9 +17,10 @@ import anyio
 import msgspec
 import pytest
 
-from pepperflow import SharedStateManager, StateManagerFactory
+from pepperflow import PersistentStateManager, SharedStateManager, StateManagerFactory
 from tests.support.child_process import TIMEOUT, Child, run_child
 from tests.support.redis_server import RedisServer
+from tests.support.state_child import NOTE, Note
 
 pytestmark = pytest.mark.anyio
 
@@ -143,3 +144,33 @@ async def test_a_subscriber_here_gets_another_processs_changes(
         ("topic", None),
         ("msg:1", None),
     ]
+
+
+async def test_typed_persistent_state_is_its_type_in_another_process(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    assert await run_role(tmp_path, anyio_backend, "write-typed", cwd=workdir) == "done"
+    path = workdir / ".pepperflow" / "state.db"
+    async with PersistentStateManager(path, name="typed", type=Note) as typed:
+        value = await typed.get("note")
+        assert type(value) is Note and value == NOTE
+
+
+async def test_a_typed_shared_subscriber_in_another_process_gets_its_type(
+    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    redis_server.ensure_running()
+    url = f"{redis_server.url}?namespace=typed-{next(_runs)}"
+    async with (
+        spawn(tmp_path, anyio_backend, "subscribe-typed", url, cwd=tmp_path) as child,
+        SharedStateManager("room", store=url, type=Note) as room,
+    ):
+        assert msgspec.json.decode(await child.line()) == "ready"
+        await room.set("note", NOTE)
+        await room.delete("note")
+        calls = msgspec.json.decode(await child.line())
+        await child.finish()
+    note = msgspec.json.decode(msgspec.json.encode(NOTE))  # as the child printed it
+    assert calls == [["note", "Note", note], ["note", "NoneType", None]]

@@ -18,20 +18,40 @@ is ``asyncio`` or ``trio``. The child prints JSON lines (msgspec). Roles:
 ``publish URL``
     Print ``ready``, wait for a line, then on the SHARED manager ``room``
     over ``URL``: set ``topic``, set ``msg:1``, delete both, print ``done``.
+``write-typed``
+    With the default factory, in the working directory: set ``note`` to
+    :data:`NOTE` on the PERSISTENT manager ``typed`` of value type
+    :class:`Note`, close the factory, print ``done``.
+``subscribe-typed URL``
+    A SHARED manager ``room`` of value type :class:`Note` over ``URL``:
+    subscribe to every key, open it, print ``ready``, wait until two calls
+    came, print them as ``[key, type name of the value, value]``.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import msgspec
 
-from pepperflow import StateEntry, StateManagerFactory
+from pepperflow import SharedStateManager, StateEntry, StateManagerFactory
 
 _json = msgspec.json.Encoder()
+
+
+class Note(msgspec.Struct, frozen=True):
+    """The value type of the typed roles."""
+
+    text: str
+    at: datetime
+    tags: tuple[str, ...] = ()
+
+
+NOTE = Note("hello", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), ("a", "b"))
 
 
 def say(message: Any) -> None:
@@ -106,8 +126,37 @@ async def main(role: str, url: str) -> None:
             await room.delete("topic")
             await room.delete("msg:1")
             say("done")
+    elif role in TYPED:
+        await TYPED[role](url)
     else:
         raise SystemExit(f"unknown role {role!r}")
+
+
+async def write_typed(url: str) -> None:
+    factory = StateManagerFactory()
+    typed = factory.create_manager("typed", "persistent", value_type=Note)
+    await typed.set("note", NOTE)
+    await factory.aclose()
+    say("done")
+
+
+async def subscribe_typed(url: str) -> None:
+    calls: list[list[Any]] = []
+    room = SharedStateManager("room", store=url, type=Note)
+
+    def on_change(key: str, value: Any) -> None:
+        calls.append([key, type(value).__name__, value])
+
+    room.subscribe_pattern(None, on_change)
+    async with room:
+        say("ready")
+        with anyio.fail_after(10):
+            while len(calls) < 2:
+                await anyio.sleep(0.005)
+    say(calls)
+
+
+TYPED = {"write-typed": write_typed, "subscribe-typed": subscribe_typed}
 
 
 if __name__ == "__main__":
