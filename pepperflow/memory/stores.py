@@ -232,7 +232,7 @@ class RedisMemoryStore(BaseMemoryStore[T]):
     @overload
     def __init__(
         self: RedisMemoryStore[Any],
-        url: str | RedisStore | Any = "redis://127.0.0.1:6379/0",
+        url: str | RedisStore[Any] | Any = "redis://127.0.0.1:6379/0",
         *,
         namespace: str | None = None,
         metrics: MetricsSink | None = None,
@@ -250,7 +250,7 @@ class RedisMemoryStore(BaseMemoryStore[T]):
 
     def __init__(
         self,
-        url: str | RedisStore | Any = "redis://127.0.0.1:6379/0",
+        url: str | RedisStore[Any] | Any = "redis://127.0.0.1:6379/0",
         *,
         namespace: str | None = None,
         type: Any = Any,
