@@ -93,7 +93,7 @@ def batch(round_: int) -> dict[str, int]:
 # -- SqliteStore ---------------------------------------------------------------
 
 
-async def concurrent_rate(store: SqliteStore, tasks: int, n: int, repeat: int) -> float:
+async def concurrent_rate(store: SqliteStore[Any], tasks: int, n: int, repeat: int) -> float:
     """Best total sets/s of ``tasks`` tasks each awaiting ``n // tasks`` sets."""
     per_task = n // tasks
     best = 0.0

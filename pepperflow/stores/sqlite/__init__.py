@@ -7,7 +7,8 @@ and the writes in them), over :mod:`._thread` (the thread and its turns
 with the loop). The file layout and its migrations are :mod:`._schema`.
 """
 
+from ._rows import UndecodableSet as UndecodableSet
 from .store import Durability as Durability
 from .store import SqliteStore as SqliteStore
 
-__all__ = ["Durability", "SqliteStore"]
+__all__ = ["Durability", "SqliteStore", "UndecodableSet"]
