@@ -119,16 +119,18 @@ async def test_a_typed_value_comes_back_the_same_after_a_restart(
 
 async def test_restore_of_a_snapshot_gives_typed_values_after_a_restart(tmp_path: Path) -> None:
     values = {"a": note(), "b": note(part=Text("b")), "c": note(tags=set())}
-    async with SqliteStore(tmp_path / "one.db", type=Note) as one:
-        await one.set_many(values)
+    async with SqliteStore(tmp_path / "one.db", type=Note, metadata_type=Meta) as one:
+        await one.set_many(values, metadata={"by": "one", "at": WHEN})
         snapshot = await one.snapshot()
     plain = msgspec.msgpack.decode(msgspec.msgpack.encode(snapshot), type=type(snapshot))
-    async with SqliteStore(tmp_path / "two.db", type=Note) as two:
+    async with SqliteStore(tmp_path / "two.db", type=Note, metadata_type=Meta) as two:
         await two.restore(plain)  # a snapshot sent over the wire: its values are dicts
-    async with SqliteStore(tmp_path / "two.db", type=Note) as two:
+    async with SqliteStore(tmp_path / "two.db", type=Note, metadata_type=Meta) as two:
         got = await two.get_many(values)
         assert got == values
         assert {shape(v) for v in got.values()} == {shape(v) for v in values.values()}
+        entry = await two.entry("a")
+        assert entry is not None and entry.metadata == Meta("one", WHEN)
 
 
 async def test_a_store_typed_for_mypy_gives_its_type(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ class Transaction:
         self,
         key: str,
         value: Any,
-        meta: dict[str, Any] | None,
+        meta: Any,
         expires_at: float | None,
         created_at: float | None = None,
     ) -> SetChange[Any, Any]:
