@@ -15,7 +15,8 @@ read from the file) and a ``changes(replay=True)`` feed consumed to its end
 (state, from memory); and the time to open a file of 100,000 keys.
 Typed against untyped: set, get and open (which decodes every row) with a
 msgspec Struct value and ``type=`` that Struct, against the same data as a
-dict in an untyped store (target: typed decoding no slower than untyped).
+dict in an untyped store, and the changelog's rows decoded by each store's
+codec alone (target: typed decoding no slower than untyped).
 
 Next to it: stdlib ``sqlite3`` doing the same work directly and
 synchronously on a ``(key TEXT PRIMARY KEY, value BLOB)`` table in WAL mode
@@ -38,6 +39,7 @@ so both threads share it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -54,6 +56,7 @@ import msgspec
 from _timing import rate
 
 from pepperflow.stores.sqlite import Durability, SqliteStore
+from pepperflow.stores.sqlite._rows import decode_rows
 from pepperflow.stores.sqlite._thread import OwnerThread
 
 SyncOp = Callable[[int], Any]
@@ -224,7 +227,7 @@ def record_dict(i: int) -> dict[str, Any]:
     return msgspec.structs.asdict(record(i))
 
 
-TYPED_OPS = ("set", "get", "changes_since(0)", "open")
+TYPED_OPS = ("set", "get", "decode", "changes_since(0)", "open")
 TYPED_KINDS: list[tuple[str, Any, Callable[[int], Any]]] = [
     ("Struct", Record, record),
     ("dict", Any, record_dict),
@@ -261,6 +264,10 @@ async def kind_rows(
         for first in range(0, total, BATCH):
             await store.set_many({f"item:{i}": make(i) for i in range(first, first + BATCH)})
         rows["changes_since(0)"] = total * await rate(lambda _: store.changes_since(0), 1, 1)
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            stored = conn.execute("SELECT key, data FROM pepperflow_changes").fetchall()
+        decode = store.codec.decode_change
+        rows["decode"] = len(stored) * sync_rate(lambda _: decode_rows(decode, stored), 1, 1)
     rows["open"] = await open_rate(path, kind, total, 1)
     return rows
 
@@ -273,11 +280,11 @@ def typed_report(backend: str, typed: dict[str, float], sizes: Sizes) -> tuple[b
         print(f"{op:<30}{fmt(struct):>12}{fmt(plain):>12}{struct / plain:>8.2f}x")
     print(
         f"  a Struct of 5 fields in a SqliteStore(type=Struct) against the same data as a dict"
-        f" untyped; changes_since(0) and open decode {sizes.replay:,} rows (changes/s, keys/s)\n"
+        f" untyped; decode = the changelog's rows decoded by the store's codec alone (rows/s),"
+        f" changes_since(0) and open read and decode {sizes.replay:,} rows (changes/s, keys/s)\n"
     )
-    ratio = min(typed[f"{op}, Struct"] / typed[f"{op}, dict"] for op in TYPED_OPS[2:])
-    met = ratio >= 1.0
-    return met, f"{backend}: typed decoding {ratio:.2f}x untyped (worst of changes_since, open)"
+    ratio = typed["decode, Struct"] / typed["decode, dict"]
+    return ratio >= 1.0, f"{backend}: typed decoding {ratio:.2f}x untyped (rows/s), target >= 1x"
 
 
 # -- stdlib sqlite3: the limit ---------------------------------------------------
