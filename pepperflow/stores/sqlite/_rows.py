@@ -30,8 +30,10 @@ __all__ = ["DecodeChange", "UndecodableSet", "apply", "decode_rows"]
 #: The codec's change decoder: ``decode(data, key)``.
 DecodeChange = Callable[[bytes, str], Change]
 
-# The slots of the fields UndecodableSet turns into raising properties.
+# The value field's own slot: in an UndecodableSet it holds the message,
+# behind the property that raises it.
 _VALUE_SLOT: Any = vars(SetChange)["value"]
+# A set's bookkeeping, its value and metadata left as bytes (never decoded).
 _ENVELOPE = msgspec.msgpack.Decoder(SetChange[msgspec.Raw, msgspec.Raw])
 
 
@@ -47,7 +49,7 @@ class UndecodableSet(SetChange[Any, Any], frozen=True, tag="set", tag_field="kin
     may hold one with :func:`apply`.
     """
 
-    @property  # type: ignore[misc]  # the field's slot is read through _VALUE_SLOT
+    @property  # type: ignore[misc]  # mypy lets only an attribute override a field
     def value(self) -> NoReturn:
         raise UndecodableValue(_VALUE_SLOT.__get__(self))
 
