@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -109,7 +110,7 @@ async def test_writers_cancelled_while_their_commit_runs_leave_it_whole(tmp_path
     path = tmp_path / "s.db"
     cancelled = 0
 
-    async def write(store: SqliteStore, i: int) -> None:
+    async def write(store: SqliteStore[Any], i: int) -> None:
         nonlocal cancelled
         try:
             await store.set(f"k{i % 20}", i)
@@ -224,7 +225,7 @@ async def test_changes_since_validates_its_offset(tmp_path: Path) -> None:
 
 def test_bad_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="durability"):
-        SqliteStore(tmp_path / "s.db", durability="fast")  # type: ignore[arg-type]
+        SqliteStore(tmp_path / "s.db", durability="fast")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="retain"):
         SqliteStore(tmp_path / "s.db", retain=-1)
 

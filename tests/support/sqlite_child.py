@@ -32,15 +32,31 @@ exactly). Roles:
 ``populate PATH``
     Make the writes of :func:`populate`, print
     ``{"seq", "entries", "short_expires_at"}``, exit cleanly.
+``typed PATH WAIT_MS``
+    Open the store with ``type=Note, metadata_type=Meta``, subscribe to
+    everything, print ``ready``; read a target ``seq`` on stdin; wait until
+    the subscriber reaches it (at most ``WAIT_MS``); print a
+    :class:`TypedReport`: the changes received, and the :func:`shape` of
+    each value and metadata as this process holds them (from the
+    subscriber, ``get_many``, ``changes_since`` and a replay), so the test
+    sees which Python types the child decoded.
+
+The typed values (:class:`Note`, :class:`Meta`) and :func:`shape` are
+shared with the tests.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import os
 import sys
 import time
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import anyio
 import anyio.to_thread
@@ -49,12 +65,85 @@ import msgspec
 from pepperflow import VersionConflict
 from pepperflow.stores.base import Entry
 from pepperflow.stores.sqlite import SqliteStore
-from pepperflow.streams import Change
+from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange
 
 SAFETY_SECONDS = 30.0  # a writer nobody kills stops by itself
 SHORT_TTL = 0.3  # the ttl of "short" in populate()
 
 _json = msgspec.json.Encoder()
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Text(msgspec.Struct, frozen=True, tag="text"):
+    body: str
+
+
+class Image(msgspec.Struct, frozen=True, tag="image"):
+    url: str
+    size: tuple[int, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Author:
+    name: str
+    since: date
+
+
+class Note(msgspec.Struct, frozen=True):
+    """A value of every kind a typed store must give back as it was set."""
+
+    id: UUID
+    at: datetime
+    price: Decimal
+    tags: set[str]
+    color: Color
+    part: Text | Image
+    author: Author
+
+
+class Meta(msgspec.Struct, frozen=True):
+    by: str
+    at: datetime
+
+
+TypedChange = SetChange[Note, Meta] | DeleteChange | ExpireChange
+
+
+class TypedReport(msgspec.Struct):
+    seq: int
+    changes: list[TypedChange]
+    received: list[str]  # shape of each set's value and metadata, as the subscriber got them
+    got: dict[str, str]  # shape of each value from get_many
+    history: list[str]  # as received, from changes_since(0)
+    replay: list[str]  # shape of each value from changes(replay=True)
+
+
+def shape(value: object) -> str:
+    """The Python types in ``value``, recursively: ``Note(id=UUID, ...)``."""
+    kind = type(value).__name__
+    if isinstance(value, msgspec.Struct):
+        names: tuple[str, ...] = value.__struct_fields__
+    elif dataclasses.is_dataclass(value):
+        names = tuple(field.name for field in dataclasses.fields(value))
+    elif isinstance(value, tuple | list):
+        return f"{kind}[{', '.join(shape(item) for item in value)}]"
+    elif isinstance(value, set | frozenset):
+        return f"{kind}[{', '.join(sorted(shape(item) for item in value))}]"
+    else:
+        return kind
+    return f"{kind}({', '.join(f'{n}={shape(getattr(value, n))}' for n in names)})"
+
+
+def set_shapes(changes: list[Change]) -> list[str]:
+    return [
+        f"{shape(change.value)} / {shape(change.metadata)}"
+        for change in changes
+        if isinstance(change, SetChange)
+    ]
 
 
 def value_for(key: str) -> dict[str, Any]:
@@ -88,7 +177,7 @@ async def write(path: str, tasks: int, batch: int) -> None:
                         group.start_soon(write_steps, store, task, batch)
 
 
-async def write_one_by_one(store: SqliteStore) -> None:
+async def write_one_by_one(store: SqliteStore[Any]) -> None:
     i = 0
     while True:
         key = f"k{i}"
@@ -97,7 +186,7 @@ async def write_one_by_one(store: SqliteStore) -> None:
         i += 1
 
 
-async def write_steps(store: SqliteStore, task: int, batch: int) -> None:
+async def write_steps(store: SqliteStore[Any], task: int, batch: int) -> None:
     step = 0
     while True:
         if step % 2 == 0:
@@ -142,7 +231,7 @@ async def follow(path: str, poll_ms: int, wait_ms: int) -> None:
         )
 
 
-async def produce_ops(store: SqliteStore, count: int) -> None:
+async def produce_ops(store: SqliteStore[Any], count: int) -> None:
     """``count`` writes over 10 keys: sets (some with ttl, metadata), deletes, set_many."""
     for i in range(count):
         key = f"p{i % 10}"
@@ -206,6 +295,34 @@ async def populate(path: str) -> None:
         emit({"seq": store.statistics().seq, "entries": entries, "short_expires_at": short})
 
 
+async def typed(path: str, wait_ms: int) -> None:
+    async with SqliteStore(path, type=Note, metadata_type=Meta, poll_interval=0.02) as store:
+        changes: list[Change] = []
+        store.subscribe(None, changes.append)
+        say("ready")
+        target = int(await read_line())
+        with anyio.move_on_after(wait_ms / 1000):
+            while not changes or changes[-1].seq < target:
+                await anyio.sleep(0.005)
+        keys = [key async for key in store.scan()]
+        got = await store.get_many(keys)
+        replay: list[str] = []
+        async with store.changes(replay=True) as feed:
+            async for change in feed:  # the test wrote some keys: the replay ends
+                replay.append(shape(change.value) if isinstance(change, SetChange) else "")
+                if len(replay) == len(keys):
+                    break
+        report = TypedReport(
+            seq=store.statistics().seq,
+            changes=changes,
+            received=set_shapes(changes),
+            got={key: shape(value) for key, value in got.items()},
+            history=set_shapes(await store.changes_since(0)),
+            replay=replay,
+        )
+        emit(report)
+
+
 def main(argv: list[str]) -> None:
     role, backend, path, *numbers = argv
     if role == "write":
@@ -220,6 +337,8 @@ def main(argv: list[str]) -> None:
         anyio.run(increment, path, int(numbers[0]), backend=backend)
     elif role == "populate":
         anyio.run(populate, path, backend=backend)
+    elif role == "typed":
+        anyio.run(typed, path, int(numbers[0]), backend=backend)
     else:
         raise SystemExit(f"unknown role {role!r}")
 

@@ -4,10 +4,12 @@ The event-loop side is :mod:`.store` (the contract, the one state, delivery,
 following other processes); the thread side is :mod:`._connection` (the
 sqlite3 connection), :mod:`._transaction` and :mod:`._jobs` (group commits
 and the writes in them), over :mod:`._thread` (the thread and its turns
-with the loop). The file layout and its migrations are :mod:`._schema`.
+with the loop). Rows are decoded with the store's types by :mod:`._rows`;
+the file layout and its migrations are :mod:`._schema`.
 """
 
+from ._rows import UndecodableSet as UndecodableSet
 from .store import Durability as Durability
 from .store import SqliteStore as SqliteStore
 
-__all__ = ["Durability", "SqliteStore"]
+__all__ = ["Durability", "SqliteStore", "UndecodableSet"]

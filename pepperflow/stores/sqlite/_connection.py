@@ -23,9 +23,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import msgspec
-
-from ...streams.events import Change, SetChange, fold
+from ...streams.events import Change, SetChange
+from ._rows import DecodeChange, apply, decode_rows
 from ._schema import migrate
 
 __all__ = ["Connection", "Durability", "compact", "housekeep", "others_wrote"]
@@ -34,8 +33,6 @@ logger = logging.getLogger("pepperflow")
 
 Durability = Literal["normal", "full"]
 SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
-
-_decode_change = msgspec.msgpack.Decoder(Change).decode
 
 # WAL checkpoints are run by the connection's thread between writes (see
 # housekeep), counted in estimated pages: one per commit, plus one per
@@ -54,7 +51,8 @@ class Connection:
     data_version`` changes only when another connection commits: a write
     transaction that finds it unchanged since the last one knows nothing
     else was written, and skips looking for foreign changes. All statements
-    go through one cursor (``execute``, ``executemany``).
+    go through one cursor (``execute``, ``executemany``). Rows are read
+    with ``decode``, the store's codec (see :mod:`._rows`).
     """
 
     def __init__(
@@ -63,8 +61,10 @@ class Connection:
         ns: str,
         retain: int,
         clock: Callable[[], float],
+        decode: DecodeChange,
     ) -> None:
         self.conn = conn
+        self.decode = decode
         cursor = conn.cursor()
         self.execute = cursor.execute
         self.executemany = cursor.executemany
@@ -89,6 +89,7 @@ class Connection:
         busy_timeout: float,
         retain: int,
         clock: Callable[[], float],
+        decode: DecodeChange,
     ) -> Connection:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -105,7 +106,7 @@ class Connection:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, ns, retain, clock)
+        return cls(conn, ns, retain, clock, decode)
 
     def close(self) -> None:
         self.conn.close()
@@ -120,7 +121,7 @@ class Connection:
         execute("BEGIN")
         try:
             rows = execute(
-                "SELECT data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
+                "SELECT key, data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
             ).fetchall()
             # The baseline for noticing other processes' commits: taken inside
             # the read transaction, so a commit after it is seen by the first poll.
@@ -128,8 +129,11 @@ class Connection:
             self.poll_version = self.write_version = version
         finally:
             execute("COMMIT")
-        state = fold(_decode_change(data) for (data,) in rows)
-        seq = _decode_change(rows[-1][0]).seq if rows else 0
+        changes = decode_rows(self.decode, rows)
+        state: dict[str, SetChange[Any, Any]] = {}
+        for change in changes:
+            apply(state, change)
+        seq = changes[-1].seq if changes else 0
         self.seq = self.compacted_at = seq
         self.state = state
         return seq, state
@@ -143,11 +147,11 @@ class Connection:
     def read_changes(self, after: int, upto: int) -> list[Change]:
         """The changelog's changes with ``after < seq <= upto``, in order."""
         rows = self.execute(
-            "SELECT data FROM pepperflow_changes WHERE ns = ? AND seq > ? AND seq <= ?"
+            "SELECT key, data FROM pepperflow_changes WHERE ns = ? AND seq > ? AND seq <= ?"
             " ORDER BY seq",
             (self.ns, after, upto),
         ).fetchall()
-        return [_decode_change(data) for (data,) in rows]
+        return decode_rows(self.decode, rows)
 
     def foreign_changes(self) -> list[Change]:
         """Inside a write transaction: what other connections committed since

@@ -32,7 +32,7 @@ def _check_version(
 def set_one(
     key: str,
     value: Any,
-    meta: dict[str, Any] | None,
+    meta: Any,
     seconds: float | None,
     if_version: int | None,
     txn: Transaction,
@@ -46,7 +46,7 @@ def set_one(
 
 def set_many(
     pairs: list[tuple[str, Any]],
-    meta: dict[str, Any] | None,
+    meta: Any,
     seconds: float | None,
     txn: Transaction,
 ) -> None:
@@ -90,9 +90,8 @@ def restore(snapshot: Snapshot, txn: Transaction) -> None:
         entry = txn.live(key)
         if entry is not None:
             txn.remove(entry, expire=False)
-    for key, item in wanted.items():
-        meta = None if item.metadata is None else dict(item.metadata)
-        txn.put(key, item.value, meta, item.expires_at, item.created_at)
+    for key, item in wanted.items():  # value and metadata: the store's admitted copies
+        txn.put(key, item.value, item.metadata, item.expires_at, item.created_at)
 
 
 def expire(items: list[tuple[str, int]], txn: Transaction) -> None:

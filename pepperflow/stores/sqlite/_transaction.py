@@ -25,9 +25,10 @@ from typing import Any
 
 import msgspec
 
-from ...streams.events import Change, DeleteChange, ExpireChange, SetChange, apply
+from ...streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._connection import ROWS_PER_PAGE, Connection
 from ._overlay import Overlay
+from ._rows import apply
 from ._thread import Job
 
 __all__ = ["Transaction", "run_group"]
@@ -67,7 +68,7 @@ class Transaction:
         self,
         key: str,
         value: Any,
-        meta: dict[str, Any] | None,
+        meta: Any,
         expires_at: float | None,
         created_at: float | None = None,
     ) -> SetChange[Any, Any]:

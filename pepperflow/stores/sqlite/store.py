@@ -14,7 +14,7 @@ its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
 (:class:`~pepperflow.stores._view.ViewStore`), which serves every read as a
 dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
-committed group's changes in with :func:`pepperflow.streams.events.apply`
+committed group's changes in with :func:`._rows.apply`
 (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
 delivery starts; see :class:`_Delivery`). The thread reads it, and only
 while a write transaction runs, through an overlay that holds the
@@ -45,32 +45,45 @@ import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import anyio
 import anyio.abc
 
 from ..._patterns import compile_pattern
-from ...streams.events import Change, ExpireChange, SetChange, apply
+from ...streams.events import Change, ExpireChange, SetChange
+from .._codec import Metadata
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
 from ._connection import SYNCHRONOUS, Connection, Durability, compact, housekeep, others_wrote
+from ._rows import apply
 from ._thread import Job, OwnerThread
 from ._transaction import Transaction, run_group
 
 __all__ = ["Durability", "SqliteStore"]
 
+T = TypeVar("T")
 
-class SqliteStore(ViewStore[Any]):
+
+class SqliteStore(ViewStore[T]):
     """The store contract in a SQLite file; see the module docstring.
 
     Open it with ``async with SqliteStore("app.db") as store:`` (or
     ``open_store("sqlite:///app.db")``); it must be open to be used.
 
+    ``SqliteStore("app.db", type=Msg)`` is a ``SqliteStore[Msg]``: values
+    set must be ``Msg`` instances, and every value read from the file (at
+    open, from other processes, by ``changes_since``) is decoded as a
+    ``Msg`` (see :mod:`pepperflow.stores._codec`). A stored set that no
+    longer decodes as ``Msg`` keeps its key, and reading it raises
+    :class:`~pepperflow.UndecodableValue` (see :mod:`._rows`).
+
     Args:
         path: the database file (created, with its directory, if missing).
         namespace: the store's name; one file holds many namespaces.
+        type: the values' type (``Any`` by default).
+        metadata_type: the metadata's type (``dict[str, Any]`` by default).
         durability: ``"normal"`` (default): an acknowledged write survives a
             crash of the process; ``"full"``: it also survives a power loss
             or OS crash (SQLite ``synchronous=FULL``, an fsync per commit).
@@ -82,21 +95,52 @@ class SqliteStore(ViewStore[Any]):
 
     backend = "sqlite"
 
+    @overload
+    def __init__(
+        self: SqliteStore[Any],
+        path: str | os.PathLike[str],
+        *,
+        namespace: str = ...,
+        metadata_type: Any = ...,
+        durability: Durability = ...,
+        busy_timeout: float = ...,
+        poll_interval: float = ...,
+        retain: int = ...,
+        clock: Callable[[], float] = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        namespace: str = ...,
+        type: type[T],
+        metadata_type: Any = ...,
+        durability: Durability = ...,
+        busy_timeout: float = ...,
+        poll_interval: float = ...,
+        retain: int = ...,
+        clock: Callable[[], float] = ...,
+    ) -> None: ...
+
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
         namespace: str = "default",
+        type: Any = Any,
+        metadata_type: Any = Metadata,
         durability: Durability = "normal",
         busy_timeout: float = 5.0,
         poll_interval: float = 0.1,
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(namespace, clock=clock)
+        super().__init__(namespace, type=type, metadata_type=metadata_type, clock=clock)
         if durability not in SYNCHRONOUS:
             raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
-        if type(retain) is not int or retain < 0:
+        if retain.__class__ is not int or retain < 0:  # `type` is the value type here
             raise ValueError(f"retain must be an int >= 0 (changes kept), got {retain!r}")
         self.path = os.fspath(path)
         self.durability: Durability = durability
@@ -246,7 +290,7 @@ class SqliteStore(ViewStore[Any]):
             if old is not None and old.expires_at is not None:
                 self._ttl_keys -= 1
             apply(data, change)
-            if type(change) is SetChange:
+            if isinstance(change, SetChange):
                 if change.expires_at is not None:
                     self._schedule(change.expires_at, change.seq, change.key)
             elif old is not None and type(change) is ExpireChange:
@@ -291,6 +335,7 @@ class SqliteStore(ViewStore[Any]):
                 self._busy_timeout,
                 self._retain,
                 self._clock,
+                self.codec.decode_change,
             ),
             run_group=run_group,
             close=Connection.close,
