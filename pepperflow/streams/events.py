@@ -84,11 +84,16 @@ Change: TypeAlias = SetChange[Any, Any] | DeleteChange | ExpireChange
 
 
 def apply(state: MutableMapping[str, SetChange[Any, Any]], change: Change) -> None:
-    """Apply one change to ``state``, a mapping of key to its latest set."""
-    if type(change) is SetChange:
-        state[change.key] = change
-    else:
+    """Apply one change to ``state``, a mapping of key to its latest set.
+
+    A delete or an expire removes the key; any set (a ``SetChange`` or a
+    subclass of it) becomes the key's latest.
+    """
+    kind = type(change)
+    if kind is DeleteChange or kind is ExpireChange:
         state.pop(change.key, None)
+    else:
+        state[change.key] = change  # type: ignore[assignment]
 
 
 def fold(changes: Iterable[Change]) -> dict[str, SetChange[Any, Any]]:

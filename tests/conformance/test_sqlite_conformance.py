@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 _files = itertools.count()
 
 
-def reopen(store: Store[Any], **options: Any) -> SqliteStore:
+def reopen(store: Store[Any], **options: Any) -> SqliteStore[Any]:
     """A new SqliteStore over the file and namespace of ``store``."""
     assert isinstance(store, SqliteStore)
     return SqliteStore(store.path, namespace=store.name, **options)

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from ...streams.events import Change, SetChange
-from ._rows import DecodeChange, apply, decode_rows
+from ...streams.events import Change, SetChange, apply
+from ._rows import DecodeChange, decode_rows
 from ._schema import migrate
 
 __all__ = ["Connection", "Durability", "compact", "housekeep", "others_wrote"]

@@ -6,7 +6,7 @@ with its own earlier writes in it, but must not change the store's state
 back). :class:`Overlay` is that view: a mutable mapping of key to latest
 :class:`~pepperflow.streams.SetChange` that reads through to the state
 below it and keeps its own writes (and deletions, as tombstones) in a small
-dict on top. Changes are folded into it with :func:`._rows.apply`, as into
+dict on top. Changes are folded into it with :func:`pepperflow.streams.apply`, as into
 any state. One job among
 others runs on an overlay of the transaction's overlay: :meth:`Overlay.merge`
 keeps its writes, dropping it forgets them.

@@ -17,7 +17,7 @@ change at all (corrupt bytes) still raises at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import msgspec
@@ -25,7 +25,7 @@ import msgspec
 from ..._errors import UndecodableValue
 from ...streams.events import Change, SetChange
 
-__all__ = ["DecodeChange", "UndecodableSet", "apply", "decode_rows"]
+__all__ = ["DecodeChange", "UndecodableSet", "decode_rows"]
 
 #: The codec's change decoder: ``decode(data, key)``.
 DecodeChange = Callable[[bytes, str], Change]
@@ -44,9 +44,8 @@ class UndecodableSet(SetChange[Any, Any], frozen=True, tag="set", tag_field="kin
     ``value`` slot holds why it did not decode. Reading ``value`` or
     ``metadata`` raises :class:`~pepperflow.UndecodableValue` with that
     message (it names the store and the key). It is a :class:`SetChange`
-    for ``isinstance`` but not for ``type(change) is SetChange``, so
-    :func:`pepperflow.streams.fold` drops its key: fold a changelog that
-    may hold one with :func:`apply`.
+    (a subclass), so :func:`pepperflow.streams.apply` and ``fold`` keep its
+    key as a live entry.
     """
 
     @property  # type: ignore[misc]  # mypy lets only an attribute override a field
@@ -89,11 +88,3 @@ def _decode_row(decode: DecodeChange, key: str, data: bytes) -> Change:
             None,
             raw.expires_at,
         )
-
-
-def apply(state: MutableMapping[str, SetChange[Any, Any]], change: Change) -> None:
-    """:func:`pepperflow.streams.apply`, keeping an :class:`UndecodableSet` as a set."""
-    if isinstance(change, SetChange):
-        state[change.key] = change
-    else:
-        state.pop(change.key, None)

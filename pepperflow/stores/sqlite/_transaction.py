@@ -25,10 +25,9 @@ from typing import Any
 
 import msgspec
 
-from ...streams.events import Change, DeleteChange, ExpireChange, SetChange
+from ...streams.events import Change, DeleteChange, ExpireChange, SetChange, apply
 from ._connection import ROWS_PER_PAGE, Connection
 from ._overlay import Overlay
-from ._rows import apply
 from ._thread import Job
 
 __all__ = ["Transaction", "run_group"]

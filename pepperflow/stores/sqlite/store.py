@@ -14,7 +14,7 @@ its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
 (:class:`~pepperflow.stores._view.ViewStore`), which serves every read as a
 dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
-committed group's changes in with :func:`._rows.apply`
+committed group's changes in with :func:`pepperflow.streams.apply`
 (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
 delivery starts; see :class:`_Delivery`). The thread reads it, and only
 while a write transaction runs, through an overlay that holds the
@@ -51,13 +51,12 @@ import anyio
 import anyio.abc
 
 from ..._patterns import compile_pattern
-from ...streams.events import Change, ExpireChange, SetChange
+from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._codec import Metadata
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
 from ._connection import SYNCHRONOUS, Connection, Durability, compact, housekeep, others_wrote
-from ._rows import apply
 from ._thread import Job, OwnerThread
 from ._transaction import Transaction, run_group
 
