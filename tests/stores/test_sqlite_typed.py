@@ -181,7 +181,7 @@ async def test_a_value_of_another_type_is_refused_with_nothing_stored_or_emitted
         store.subscribe(None, got.append)
         await store.set("ok", Point(0, 0))
         with pytest.raises(InvalidValue, match=r"key 'bad'.*not a Point.*\$\.y"):
-            await store.set("bad", {"x": 1, "y": "two"})
+            await store.set("bad", Point(1, "two"))  # type: ignore[arg-type]
         with pytest.raises(InvalidValue, match=r"key 'b'.*not a Point"):
             await store.set_many({"a": Point(1, 1), "b": {"x": 1}})
         with pytest.raises(InvalidValue, match=r"key 'ok'.*metadata is not a Meta"):
