@@ -8,6 +8,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from ..stores._stored import StoredRecord
+
 __all__ = [
     "Provider",
     "ProviderMetadata",
@@ -161,7 +163,7 @@ class ProviderStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-class ProviderRecord(msgspec.Struct, frozen=True, kw_only=True):
+class ProviderRecord(StoredRecord, frozen=True, kw_only=True):
     """A provider's status as kept in the manager's store (``provider:<name>``).
 
     Times are seconds since the epoch. ``error`` is the text of the last
@@ -175,19 +177,10 @@ class ProviderRecord(msgspec.Struct, frozen=True, kw_only=True):
     status: ProviderStatus
     description: str = ""
     version: str = ""
-    capabilities: list[str] = []
-    labels: dict[str, str] = {}
+    capabilities: list[str] = msgspec.field(default_factory=list)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
     registered_at: float
     changed_at: float
     error: str | None = None
     healthy: bool | None = None
     checked_at: float | None = None
-
-    @classmethod
-    def from_value(cls, value: Any) -> ProviderRecord:
-        """The record a store value holds (a change's ``value``, a ``get`` result).
-
-        A record (from a store of this type) is returned as it is; a dict
-        (from an untyped store) is converted.
-        """
-        return value if type(value) is cls else msgspec.convert(value, cls)

@@ -7,8 +7,9 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 from anyio.abc import AsyncResource
+
+from ..stores._stored import StoredRecord
 
 __all__ = ["Cleanup", "Factory", "ResourceManager", "ResourceRecord", "ResourceStatus"]
 
@@ -80,7 +81,7 @@ class ResourceStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class ResourceRecord(msgspec.Struct, frozen=True, kw_only=True):
+class ResourceRecord(StoredRecord, frozen=True, kw_only=True):
     """A resource's record, the value of ``resource:<id>`` in the manager's
     store (a dict in an untyped store the application passed).
 
@@ -97,12 +98,3 @@ class ResourceRecord(msgspec.Struct, frozen=True, kw_only=True):
     acquired_at: float
     expires_at: float | None = None
     error: str | None = None
-
-    @classmethod
-    def from_value(cls, value: Any) -> ResourceRecord:
-        """The record a store value holds (a change's ``value``, a ``get`` result).
-
-        A record (from a store of this type) is returned as it is; a dict
-        (from an untyped store) is converted.
-        """
-        return value if type(value) is cls else msgspec.convert(value, cls)
