@@ -22,11 +22,10 @@ import anyio
 import anyio.lowlevel
 import nbformat
 import pytest
-from anyio.abc import AsyncResource
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from pepperflow._lifecycle import hold
+from pepperflow._lifecycle import Holdable, hold
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -133,7 +132,7 @@ def test_the_readme_session_runs_in_an_ipython_shell(tmp_path: Path) -> None:
 # -- the mechanism: a resource held open by a detached host task -------------
 
 
-class Resource(AsyncResource):
+class Resource(Holdable):
     """Records which task entered and closed it; fails where told to."""
 
     def __init__(self, *, fail_open: bool = False, fail_close: bool = False) -> None:
@@ -149,6 +148,8 @@ class Resource(AsyncResource):
         return self
 
     async def aclose(self) -> None:
+        if await self._closed_by_holder():
+            return
         self.tasks.append(("close", anyio.get_current_task().id))
         await anyio.lowlevel.checkpoint()
         if self.fail_close:

@@ -50,8 +50,8 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
 import msgspec
-from anyio.abc import AsyncResource
 
+from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
 from ._checks import (
@@ -78,7 +78,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(AsyncResource, Generic[T]):
+class Store(Holdable, Generic[T]):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every
@@ -384,7 +384,14 @@ class Store(AsyncResource, Generic[T]):
         Feeds still open end: an iterating consumer gets what was buffered,
         then the end of the iteration; a ``subscribe_async`` observer gets
         ``aclose()``.
+
+        A store held open by a host task (``store = await open_store(url)``,
+        or a store a state manager or memory store runs) is closed by that
+        host: ``aclose()`` in any other task asks it to and waits
+        (:class:`~pepperflow._lifecycle.Holdable`).
         """
+        if await self._closed_by_holder():
+            return
         try:
             await self._shutdown()
         finally:
