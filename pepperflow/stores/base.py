@@ -383,12 +383,9 @@ class Store(Holdable, Generic[T]):
 
         Feeds still open end: an iterating consumer gets what was buffered,
         then the end of the iteration; a ``subscribe_async`` observer gets
-        ``aclose()``.
-
-        A store held open by a host task (``store = await open_store(url)``,
-        or a store a state manager or memory store runs) is closed by that
-        host: ``aclose()`` in any other task asks it to and waits
-        (:class:`~pepperflow._lifecycle.Holdable`).
+        ``aclose()``. A store held by a host task (``await open_store(url)``,
+        a store a manager runs) is closed by its host: ``aclose()`` in another
+        task asks it to and waits (:class:`~pepperflow._lifecycle.Holdable`).
         """
         if await self._closed_by_holder():
             return
