@@ -207,7 +207,7 @@ class Host:
     def __init__(self, resource: anyio.abc.AsyncResource, *, shield_wait: bool = True) -> None:
         self.resource = resource
         self._shield_wait = shield_wait
-        self._task: int | None = None  # the host task's id, once it runs
+        self._task: int | None = None  # the host task's id while it runs
         self.opened = anyio.Event()  # the open ended (well or not)
         self.stop = anyio.Event()  # asked to close
         self.done = anyio.Event()  # the host task ended
@@ -233,6 +233,7 @@ class Host:
                     scope.shield = True
                     await self._close_now()
         finally:
+            self._task = None  # an ended task's id may be reused
             self.opened.set()
             self.done.set()
 
@@ -257,7 +258,7 @@ class Host:
             self._close_error = exc
 
     def in_host_task(self) -> bool:
-        """Whether the current task is the host task."""
+        """Whether the current task is the host task (which is running)."""
         return self._task == anyio.get_current_task().id
 
     async def wait_open(self) -> None:
