@@ -17,13 +17,15 @@ Components are async context managers through anyio's
 
 A :class:`Host` runs one such resource in a *host* task: the host enters
 it, waits until asked to stop, then closes it, so the resource's task group
-is entered and exited by one task whatever task uses or closes it.
-:func:`hold` runs a host detached from every task group, for a resource
-opened with ``await`` in a notebook cell or a REPL and closed in another
-(each cell runs in a task of its own): on asyncio the host is a task made
-with the running loop's ``create_task``, on trio a system task. This is the
-one place where pepperflow holds code specific to an event loop library
-(:func:`spawn_detached`, chosen with sniffio).
+is entered and exited by one task whatever task uses or closes it. A
+:class:`Holdable` resource (every store) knows its host while held: its
+``aclose()``, awaited in any other task, asks the host to close it and
+waits. :func:`hold` runs a host detached from every task group, for a
+resource opened with ``await`` in a notebook cell or a REPL and closed in
+another (each cell runs in a task of its own): on asyncio the host is a
+task made with the running loop's ``create_task``, on trio a system task.
+This is the one place where pepperflow holds code specific to an event loop
+library (:func:`spawn_detached`, chosen with sniffio).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ import anyio
 import anyio.abc
 import sniffio
 
-__all__ = ["Host", "TaskRunner", "close_all", "hold", "spawn_detached"]
+__all__ = ["Holdable", "Host", "TaskRunner", "close_all", "hold", "spawn_detached"]
 
-R = TypeVar("R", bound=anyio.abc.AsyncResource)
+H = TypeVar("H", bound="Holdable")
 
 
 class TaskRunner:
@@ -146,6 +148,33 @@ async def close_all(
         raise ExceptionGroup(message(failed), errors)
 
 
+class Holdable(anyio.abc.AsyncResource):
+    """An async resource a :class:`Host` can hold open for other tasks.
+
+    While a host holds it (:attr:`holder` is that host, from the moment it
+    is open), ``await resource.aclose()`` in any task but the host's asks
+    the host to close it and waits (:meth:`Host.halt`); in the host's task,
+    the same call closes it. A subclass's ``aclose`` starts with
+    ``if await self._closed_by_holder(): return``.
+    """
+
+    #: The host holding the resource open; ``None`` when no host runs it.
+    holder: Host | None = None
+
+    async def _closed_by_holder(self) -> bool:
+        """Have the holding host close the resource, unless this runs in its task.
+
+        Returns whether it did (what closing raised is raised here, once);
+        ``False``: nothing holds the resource, or this is the host closing
+        it, so the caller closes it now.
+        """
+        holder = self.holder
+        if holder is None or holder.in_host_task():
+            return False
+        await holder.halt()
+        return True
+
+
 class Host:
     """One resource and the events of the host task that runs it (:meth:`run`).
 
@@ -153,7 +182,8 @@ class Host:
     then closes it, all in one cancel scope (the resource's own task group
     nests in it). Opening and closing are shielded from the host task's
     cancellation; an open in progress is not aborted (a halt waits for it,
-    then closes).
+    then closes). Once open, a :class:`Holdable` resource is held by its
+    host (:attr:`Holdable.holder`).
 
     Args:
         resource: what the host enters and closes.
@@ -163,9 +193,9 @@ class Host:
     """
 
     __slots__ = (
-        "_close",
         "_close_error",
         "_shield_wait",
+        "_task",
         "done",
         "error",
         "ok",
@@ -176,8 +206,8 @@ class Host:
 
     def __init__(self, resource: anyio.abc.AsyncResource, *, shield_wait: bool = True) -> None:
         self.resource = resource
-        self._close = resource.aclose  # bound now: the host's close, whatever happens later
         self._shield_wait = shield_wait
+        self._task: int | None = None  # the host task's id while it runs
         self.opened = anyio.Event()  # the open ended (well or not)
         self.stop = anyio.Event()  # asked to close
         self.done = anyio.Event()  # the host task ended
@@ -191,6 +221,7 @@ class Host:
         Never raises an ``Exception``: failures are kept in :attr:`error`
         (opening) and raised by :meth:`halt` (closing).
         """
+        self._task = anyio.get_current_task().id
         try:
             with anyio.CancelScope(shield=True) as scope:
                 if self.stop.is_set() or not await self._open():
@@ -202,6 +233,7 @@ class Host:
                     scope.shield = True
                     await self._close_now()
         finally:
+            self._task = None  # an ended task's id may be reused
             self.opened.set()
             self.done.set()
 
@@ -210,6 +242,8 @@ class Host:
         try:
             await self.resource.__aenter__()
             self.ok = True
+            if isinstance(self.resource, Holdable):
+                self.resource.holder = self
         except Exception as exc:
             self.error = exc
         finally:
@@ -219,9 +253,13 @@ class Host:
     async def _close_now(self) -> None:
         self.ok = False
         try:
-            await self._close()
+            await self.resource.aclose()
         except Exception as exc:
             self._close_error = exc
+
+    def in_host_task(self) -> bool:
+        """Whether the current task is the host task (which is running)."""
+        return self._task == anyio.get_current_task().id
 
     async def wait_open(self) -> None:
         """Wait until the resource is open; raise why it did not open.
@@ -282,15 +320,15 @@ def spawn_detached(fn: Callable[[], Coroutine[Any, Any, None]], name: str) -> No
         raise RuntimeError(f"pepperflow runs on asyncio or trio, not on {library}")
 
 
-async def hold(resource: R) -> R:
+async def hold(resource: H) -> H:
     """Open ``resource`` in a detached host task and return it, open.
 
     The resource stays open beyond the task that called this (a notebook
     cell, a REPL line) until ``await resource.aclose()``, from any task,
-    stops the host and waits until the host closed it: that instance's
-    ``aclose`` is the host's :meth:`Host.halt` from now on. Unclosed, it is
-    closed when the event loop's run ends. Cancelling the caller while the
-    resource opens closes it once open, then raises the cancellation.
+    stops the host and waits until the host closed it (the resource is
+    :class:`Holdable`). Unclosed, it is closed when the event loop's run
+    ends. Cancelling the caller while the resource opens closes it once
+    open, then raises the cancellation.
 
     Raises:
         Exception: what opening the resource raised (it is then closed).
@@ -302,5 +340,4 @@ async def hold(resource: R) -> R:
     except BaseException:
         await host.halt()
         raise
-    resource.aclose = host.halt  # type: ignore[method-assign]  # this instance only
     return resource

@@ -4,27 +4,33 @@ A state manager or memory store built from a URL, a path or a default owns
 its store and must run it: a SqliteStore or RedisStore works only inside
 ``async with store:``, which opens a task group in the task that enters it,
 to be exited by that same task, last in first out. So each owned store runs
-in a *host* task of its own: the host enters the store, waits until asked to
-stop, then closes it. The store's task group is then correctly nested
-whatever its users do, and any task may use or close it.
+in a *host* task of its own (a :class:`~pepperflow._lifecycle.Host`): the
+host enters the store, waits until asked to stop, then closes it. The
+store's task group is then correctly nested whatever its users do, and any
+task may use or close it (``await store.aclose()`` too: the store is held
+by its host).
 
-The hosts are children of a :class:`Runner`'s task group (a
-:class:`~pepperflow._lifecycle.TaskRunner`). A runner is either entered
-(``async with factory:``, ``async with manager:``: the group lives for the
-block, and only leaving the block ends it), or not: then its group is
-opened, when a store first has to run, in the task that needed it, and that
-task must ``await aclose()`` the owner later, outside every scope it opened
-since (a test function that ends with ``await factory.aclose()`` does
-exactly that). Closing from another task closes the stores, then raises a
-``RuntimeError`` saying to close it in the first task too.
+Where the host tasks run depends on how the owner is used:
+
+* entered (``async with factory:``, ``async with manager:``): the hosts are
+  children of the :class:`Runner`'s task group (a
+  :class:`~pepperflow._lifecycle.TaskRunner`), which lives for the block;
+  only leaving the block ends it;
+* not entered (a notebook, a REPL, a test that ends with
+  ``await factory.aclose()``): each host is detached from every task group
+  (:func:`~pepperflow._lifecycle.spawn_detached`), so any task, a later
+  notebook cell for one, may use the owner and close it. A store left open
+  is closed when the event loop's run ends.
 
 An in-process MemoryStore works without being opened (expiry is then lazy,
 on access); it is hosted only by a runner that was entered, so that its
 expiry task runs.
 
-Hosts are shielded from their callers' cancellation: a store that opened
-closes completely (its changes all delivered, its file or connection
-closed) when its owner closes, even in a cancelled application.
+Opening and closing a store are shielded from the callers' cancellation: a
+store that opened closes completely (its changes all delivered, its file or
+connection closed) when its owner closes, even in a cancelled application.
+The wait in between is shielded too in an entered runner; a detached host's
+is not, so that the end of the event loop's run closes its store.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from typing import Any, Self
 import anyio
 import anyio.abc
 
-from ._lifecycle import TaskRunner, close_all
+from ._lifecycle import Host, TaskRunner, close_all, spawn_detached
 from .stores.base import Store
 
 __all__ = ["Runner", "close_each"]
@@ -55,67 +61,8 @@ async def close_each(closers: Iterable[tuple[str, Callable[[], Awaitable[object]
         raise
 
 
-class _Host:
-    """One owned store and the events of its host task."""
-
-    __slots__ = ("close_error", "done", "error", "ok", "opened", "scope", "stop", "store")
-
-    def __init__(self, store: Store[Any]) -> None:
-        self.store = store
-        self.opened = anyio.Event()  # the open ended (well or not)
-        self.stop = anyio.Event()  # asked to close
-        self.done = anyio.Event()  # the host task ended
-        self.scope: anyio.CancelScope | None = None
-        self.ok = False  # the store is open
-        self.error: Exception | None = None  # why it did not open
-        self.close_error: Exception | None = None  # what closing it raised
-
-    async def run(self) -> None:
-        """The host task: open the store, wait for :attr:`stop`, close it (shielded)."""
-        try:
-            with anyio.CancelScope(shield=True) as self.scope:
-                if self.stop.is_set():
-                    return
-                try:
-                    await self.store.__aenter__()
-                    self.ok = True
-                except Exception as exc:
-                    self.error = exc
-                    return
-                finally:
-                    self.opened.set()
-                await self._serve()
-        finally:
-            self.opened.set()
-            self.done.set()
-
-    async def _serve(self) -> None:
-        try:
-            await self.stop.wait()
-        finally:
-            self.ok = False
-            try:
-                await self.store.aclose()
-            except Exception as exc:
-                self.close_error = exc
-
-    async def halt(self) -> None:
-        """Ask the host to close its store (abort an open in progress); wait until done.
-
-        Raises:
-            Exception: what closing the store raised.
-        """
-        self.stop.set()
-        if not self.opened.is_set() and self.scope is not None:
-            self.scope.cancel()  # abort an open in progress
-        with anyio.CancelScope(shield=True):
-            await self.done.wait()
-        if self.close_error is not None:
-            raise self.close_error
-
-
 class Runner(anyio.abc.AsyncResource):
-    """The task group in which the stores of one owner run; see the module docstring.
+    """Where the stores of one owner run, each in a host task; see the module docstring.
 
     Args:
         owner: how errors name the owner (``"StateManagerFactory"``, ...).
@@ -126,17 +73,16 @@ class Runner(anyio.abc.AsyncResource):
         self.entered = False  # a block (`async with`) holds the group
         self.closed = False
         self._tasks = TaskRunner(owner)
-        self._hosts: dict[int, _Host] = {}  # id(store) -> its host, in opening order
-        self._lock = anyio.Lock()
+        self._hosts: dict[int, Host] = {}  # id(store) -> its host, in opening order
 
     def _check_open(self) -> None:
         if self.closed:
             raise anyio.ClosedResourceError(f"{self.owner} is closed")
 
     async def __aenter__(self) -> Self:
-        """Open the group for the block; refuse when it runs already."""
+        """Open the group for the block; refuse when it runs stores already."""
         self._check_open()
-        if self._tasks.running:
+        if self._tasks.running or self._hosts:
             raise RuntimeError(
                 f"{self.owner} is already running (entered twice, or used before"
                 " `async with`: enter it before its first use)"
@@ -166,7 +112,7 @@ class Runner(anyio.abc.AsyncResource):
         """
         host = self._hosts.get(id(store))
         if host is None:
-            host = await self._start(store)
+            host = self._start(store)
         await host.opened.wait()
         if host.error is not None:
             if self._hosts.get(id(store)) is host:
@@ -175,19 +121,15 @@ class Runner(anyio.abc.AsyncResource):
         if not host.ok:
             raise anyio.ClosedResourceError(f"{self.owner} is closed")
 
-    async def _start(self, store: Store[Any]) -> _Host:
-        """The host of ``store``, started now (opening the group here if it is not open)."""
+    def _start(self, store: Store[Any]) -> Host:
+        """The host of ``store``, started now: in the group if entered, else detached."""
         self._check_open()
-        if not self._tasks.running:
-            async with self._lock:
-                self._check_open()
-                if not self._tasks.running:
-                    await self._tasks.open()
-        self._check_open()
-        host = self._hosts.get(id(store))
-        if host is None:
-            host = self._hosts[id(store)] = _Host(store)
-            self._tasks.start_soon(host.run, name=f"pepperflow host of {store!r}")
+        host = self._hosts[id(store)] = Host(store, shield_wait=self.entered)
+        name = f"pepperflow host of {store!r}"
+        if self.entered:
+            self._tasks.start_soon(host.run, name=name)
+        else:
+            spawn_detached(host.run, name)
         return host
 
     async def close(self, store: Store[Any]) -> None:
@@ -199,10 +141,10 @@ class Runner(anyio.abc.AsyncResource):
     async def aclose(self) -> None:
         """Close every store, the last opened first; end the group unless a block holds it.
 
+        Any task may close a runner that was not entered.
+
         Raises:
             Exception: what closing a store raised (see :func:`close_each`).
-            RuntimeError: the group was opened by another task (the stores
-                are closed; close it there too).
         """
         self.closed = True
         try:
@@ -215,4 +157,4 @@ class Runner(anyio.abc.AsyncResource):
         """The hosts' closers, the last opened first (and any opened meanwhile)."""
         while self._hosts:
             _, host = self._hosts.popitem()
-            yield repr(host.store), host.halt
+            yield repr(host.resource), host.halt

@@ -1,13 +1,14 @@
 """The README's notebook session runs in a real Jupyter kernel (ipykernel, asyncio).
 
 The cells are the ``python`` blocks of the README's "In a notebook" section,
-each ``text`` block right after one is that cell's expected output. The
-kernel is started offline by nbclient, over IPC (no network port), in a
-temporary directory, with warnings as errors in the kernel too (one setup
-cell before the README's), and the store is checked closed after the last
-cell. A second notebook checks that an IPython shell (its asyncio runner
-runs each cell to completion, the event loop idle between cells) does the
-same.
+each ``text`` block right after one is that cell's expected output: a store
+opened with ``await open_store(...)``, then a StateManagerFactory, each used
+and closed across cells. The kernel is started offline by nbclient, over
+IPC (no network port), in a temporary directory, with warnings as errors in
+the kernel too (one setup cell before the README's), and the store and the
+factory's store are checked closed after the last cell. A second notebook
+checks that an IPython shell (its asyncio runner runs each cell to
+completion, the event loop idle between cells) does the same.
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ import anyio
 import anyio.lowlevel
 import nbformat
 import pytest
-from anyio.abc import AsyncResource
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from pepperflow._lifecycle import hold
+from pepperflow._lifecycle import Holdable, hold
 
 README = Path(__file__).parent.parent / "README.md"
 
 #: Run first in the kernel, before the README's cells.
 SETUP = "import warnings\nwarnings.simplefilter('error')"
 
-#: Run after the README's cells: the store was closed by the last one.
-CHECK = "store.statistics().closed"
+#: Run after the README's cells: the store and the factory's store were closed.
+CHECK = "store.statistics().closed and settings.store.statistics().closed"
 
 
 class Cell:
@@ -61,6 +61,15 @@ def readme_session() -> list[Cell]:
     return cells
 
 
+def check_session(session: list[Cell]) -> None:
+    """The session opens a store and closes it, then a factory and closes it, in cells."""
+    sources = [cell.source for cell in session]
+    assert "await open_store(" in sources[0]
+    closed = sources.index("await store.aclose()")
+    assert any("StateManagerFactory()" in source for source in sources[closed:])
+    assert sources[-1] == "await factory.aclose()"
+
+
 def _text(cell: nbformat.NotebookNode) -> str | None:
     """The text/plain result of an executed cell (``None`` when it shows none)."""
     for output in cell.outputs:
@@ -75,15 +84,14 @@ def test_the_readme_session_opens_and_closes_a_store_in_a_kernel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session = readme_session()
-    assert len(session) >= 4
-    assert "await open_store(" in session[0].source
-    assert session[-1].source == "await store.aclose()"
+    check_session(session)
     sources = [SETUP, *(cell.source for cell in session), CHECK]
     new_cell: Any = nbformat.v4.new_code_cell  # nbformat is untyped
     new_notebook: Any = nbformat.v4.new_notebook
     notebook = new_notebook(cells=[new_cell(source) for source in sources])
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # no deprecation warning about paths
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.delenv("PEPPERFLOW_HOME", raising=False)  # the factory's file in tmp_path
     kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
     client = NotebookClient(
         notebook,
@@ -99,6 +107,7 @@ def test_the_readme_session_opens_and_closes_a_store_in_a_kernel(
     assert outputs[1:-1] == [cell.output for cell in session]
     assert outputs[-1] == "True"
     assert (tmp_path / "notes.db").exists()
+    assert (tmp_path / ".pepperflow" / "state.db").exists()
 
 
 IPYTHON = """
@@ -114,8 +123,12 @@ for source in sys.argv[1:]:
 """
 
 
-def test_the_readme_session_runs_in_an_ipython_shell(tmp_path: Path) -> None:
+def test_the_readme_session_runs_in_an_ipython_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = readme_session()
+    check_session(session)
+    monkeypatch.delenv("PEPPERFLOW_HOME", raising=False)  # the factory's file in tmp_path
     done = subprocess.run(
         [sys.executable, "-c", IPYTHON, *(cell.source for cell in session), CHECK],
         cwd=tmp_path,
@@ -128,12 +141,13 @@ def test_the_readme_session_runs_in_an_ipython_shell(tmp_path: Path) -> None:
     shown = [line for line in done.stdout.splitlines() if not line.startswith("Out[")]
     expected = [cell.output or "None" for cell in session]
     assert shown == [*expected, "True"]
+    assert (tmp_path / ".pepperflow" / "state.db").exists()
 
 
 # -- the mechanism: a resource held open by a detached host task -------------
 
 
-class Resource(AsyncResource):
+class Resource(Holdable):
     """Records which task entered and closed it; fails where told to."""
 
     def __init__(self, *, fail_open: bool = False, fail_close: bool = False) -> None:
@@ -149,6 +163,8 @@ class Resource(AsyncResource):
         return self
 
     async def aclose(self) -> None:
+        if await self._closed_by_holder():
+            return
         self.tasks.append(("close", anyio.get_current_task().id))
         await anyio.lowlevel.checkpoint()
         if self.fail_close:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ..stores.base import Store
-from ..stores.url import store_from_url
+from ..stores.url import open_store
 from ._types import Provider, ProviderMetadata
 
 __all__ = ["StoreProvider"]
@@ -22,11 +22,12 @@ T = TypeVar("T")
 class StoreProvider(Provider[T]):
     """A provider of storage: :attr:`storage` is a :class:`~pepperflow.stores.Store` while ready.
 
-    By default the store is opened and run (as :func:`pepperflow.open_store`
-    does) from ``url`` (``"sqlite:///app.db"``, ``"memory://"``, ...) and closed on
-    :meth:`cleanup`. Subclasses may instead override
-    :meth:`_initialize_storage` (set ``self._storage``) and
-    :meth:`_cleanup_storage`.
+    By default the store is opened from ``url`` (``"sqlite:///app.db"``,
+    ``"memory://"``, ...) with ``await open_store(url)``, which runs it in a
+    host task of its own, and closed on :meth:`cleanup`, from whatever task
+    cleans up (the manager's ``aclose`` in a later notebook cell too).
+    Subclasses may instead override :meth:`_initialize_storage` (set
+    ``self._storage``) and :meth:`_cleanup_storage`.
 
     Args:
         metadata: the provider's metadata (usually ``type=ProviderType.STORAGE``).
@@ -69,9 +70,9 @@ class StoreProvider(Provider[T]):
         """Open the store from :attr:`url` and set ``self._storage``."""
         if self.url is None:
             raise ValueError(f"provider {self.metadata.name!r}: no url to open a store from")
-        store = store_from_url(self.url)
-        await store.__aenter__()  # runs the store (its background tasks) until cleanup
-        self._storage = store
+        # Held in a host task of its own until cleanup, so that any task may
+        # clean up (a notebook cell other than the one that registered it).
+        self._storage = await open_store(self.url)
 
     async def _cleanup_storage(self) -> None:
         """Close ``self._storage`` (called only when it is set)."""

@@ -83,9 +83,11 @@ class StateManagerFactory(anyio.abc.AsyncResource):
 
     Use ``async with StateManagerFactory(...) as factory:``: the stores
     the factory builds run in its task group and close with it. Without
-    ``async with`` a store that must run (SQLite, Redis) is opened in the
-    task that first uses it, and that task must ``await factory.aclose()``
-    once done, outside any scope it opened since.
+    ``async with`` (a notebook, a REPL) a store that must run (SQLite,
+    Redis) is opened on first use in a host task of its own, detached from
+    the task that used it, and ``await factory.aclose()``, from any task
+    (a later cell), closes it; the end of the event loop's run closes what
+    was left open.
     """
 
     def __init__(

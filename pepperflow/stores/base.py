@@ -50,8 +50,8 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
 import msgspec
-from anyio.abc import AsyncResource
 
+from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
 from ._checks import (
@@ -78,7 +78,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(AsyncResource, Generic[T]):
+class Store(Holdable, Generic[T]):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every
@@ -383,8 +383,12 @@ class Store(AsyncResource, Generic[T]):
 
         Feeds still open end: an iterating consumer gets what was buffered,
         then the end of the iteration; a ``subscribe_async`` observer gets
-        ``aclose()``.
+        ``aclose()``. A store held by a host task (``await open_store(url)``,
+        a store a manager runs) is closed by its host: ``aclose()`` in another
+        task asks it to and waits (:class:`~pepperflow._lifecycle.Holdable`).
         """
+        if await self._closed_by_holder():
+            return
         try:
             await self._shutdown()
         finally:

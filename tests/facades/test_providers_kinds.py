@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -20,6 +21,7 @@ from pepperflow import (
     StoreProvider,
 )
 from pepperflow.stores import MemoryStore, SqliteStore
+from tests.support.cells import run_cells
 
 pytestmark = pytest.mark.anyio
 
@@ -63,6 +65,24 @@ async def test_store_providers_on_sqlite_run_in_their_own_tasks(tmp_path: Path) 
     assert b.storage is None
     async with SqliteStore(tmp_path / "a.db") as reopened:
         assert await reopened.get("k") == "from a"
+
+
+async def test_without_async_with_any_task_registers_and_closes_store_providers(
+    tmp_path: Path,
+) -> None:
+    """Like notebook cells: one task registers, another uses, a third closes."""
+    provider = StoreProvider(meta("notes"), None, url=f"sqlite:///{tmp_path / 'notes.db'}")
+    providers = ProviderManager()
+
+    async def use() -> None:
+        assert isinstance(provider.storage, SqliteStore)
+        assert provider.storage.statistics().running, "still open after the first task"
+        await provider.storage.set("k", "kept")
+
+    await run_cells(partial(providers.register, provider), use, providers.aclose)
+    assert provider.storage is None
+    async with SqliteStore(tmp_path / "notes.db") as reopened:
+        assert await reopened.get("k") == "kept"
 
 
 async def test_a_store_provider_needs_a_url_or_its_own_initialize() -> None:

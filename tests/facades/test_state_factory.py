@@ -21,6 +21,7 @@ from pepperflow import (
 )
 from pepperflow.stores import MemoryStore, SqliteStore, Store
 from pepperflow.streams import ExpireChange
+from tests.support.cells import run_cells
 
 pytestmark = pytest.mark.anyio
 
@@ -192,26 +193,41 @@ async def test_without_async_with_stores_open_on_first_use_and_aclose_closes_the
         await persistent.get("k")
 
 
-async def test_closing_from_another_task_closes_the_stores_then_says_where_to_close(
-    in_tmp: Path,
-) -> None:
+async def test_without_async_with_any_task_uses_and_closes_the_factory(in_tmp: Path) -> None:
+    """Like notebook cells: one task opens the stores, later ones use and close them."""
     factory = StateManagerFactory()
     persistent = factory.create_manager("p", "persistent")
-    await persistent.set("k", 1)  # opens the factory's task group in this task
-    errors: list[BaseException] = []
+    shared = factory.create_manager("s", "shared")
 
-    async def close_elsewhere() -> None:
-        try:
-            await factory.aclose()
-        except RuntimeError as exc:
-            errors.append(exc)
+    async def first() -> None:
+        await persistent.set("k", 1)  # opens its SqliteStore, in a host task of its own
+        await shared.set("k", 2)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(close_elsewhere)
-    assert len(errors) == 1
-    assert "closed by another task" in str(errors[0])
+    async def second() -> None:
+        assert persistent.store.statistics().running, "still open after the first task"
+        assert await persistent.get("k") == 1
+        assert await shared.get("k") == 2
+        await factory.create_manager("q", "persistent").set("k", 3)
+
+    await run_cells(first, second, factory.aclose)
     assert persistent.store.statistics().closed
-    await factory.aclose()  # in this task: ends the group
+    with pytest.raises(anyio.ClosedResourceError):
+        await persistent.get("k")
+    reopened = StateManagerFactory()
+    await run_cells(lambda: _expect(reopened, "p", 1), lambda: _expect(reopened, "q", 3))
+    await reopened.aclose()
+
+
+async def _expect(factory: StateManagerFactory, name: str, value: int) -> None:
+    assert await factory.create_manager(name, "persistent").get("k") == value
+
+
+async def test_a_store_a_factory_runs_is_closed_by_its_host_from_any_task(in_tmp: Path) -> None:
+    factory = StateManagerFactory()
+    persistent = factory.create_manager("p", "persistent")
+    await run_cells(persistent.open, persistent.store.aclose)
+    assert persistent.store.statistics().closed
+    await factory.aclose()
 
 
 async def test_a_manager_closed_alone_is_closed_for_good(in_tmp: Path) -> None:
