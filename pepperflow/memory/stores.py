@@ -221,8 +221,8 @@ class RedisMemoryStore(BaseMemoryStore[T]):
         metrics: see :class:`BaseMemoryStore`.
 
     ``async with RedisMemoryStore(url) as memory:`` opens it for a block;
-    without it, it opens on first use and ``await memory.aclose()``, in the
-    same task, closes it.
+    without it, it opens on first use (in a host task of its own) and
+    ``await memory.aclose()``, from any task, closes it.
 
     Raises:
         ValueError: a URL that is not ``redis://``/``rediss://``, or two
