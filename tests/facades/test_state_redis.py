@@ -11,6 +11,7 @@ import pytest
 
 from pepperflow import SharedStateManager, StateManagerFactory, StoreUnavailable
 from pepperflow.stores import RedisStore
+from pepperflow.streams import Change, SetChange
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -38,12 +39,16 @@ async def test_two_factories_on_one_redis_share_state_and_changes(
         assert isinstance(writer.store, RedisStore)
         assert writer.store.name == reader.store.name == f"{url.split('=')[1]}:room"
         assert writer.store is not reader.store
+        delivered: list[Change] = []
+        reader.store.subscribe(None, delivered.append)
         await writer.set("topic", "hello", ttl=0.2)
         await wait_for(calls, 1)
-        assert await reader.get("topic") == "hello"
-        entry = await reader.entry("topic")
-        assert entry is not None and entry.version == 1 and entry.expires_at is not None
+        # What the reader's store received; a read back would race the 0.2 s ttl.
+        (change,) = delivered
+        assert isinstance(change, SetChange) and change.key == "topic"
+        assert (change.value, change.version) == ("hello", 1) and change.expires_at is not None
         await wait_for(calls, 2)  # the expiry, swept by either process
+        assert await reader.get("topic") is None and await reader.entry("topic") is None
         assert calls == [("topic", "hello"), ("topic", None)]
         assert await reader.list() == []
 

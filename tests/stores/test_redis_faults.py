@@ -1,4 +1,5 @@
-"""RedisStore when the server goes away: errors, reconnects, resumed followers.
+"""RedisStore when the server goes away: errors, reconnects, resumed followers;
+and a command cancelled while the client connects, which is cancelled.
 
 The server here is durable (append-only file, fsync always), so a restart
 keeps every acknowledged write, as a production Redis with persistence
@@ -8,6 +9,8 @@ does; the tests kill it with SIGKILL.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
 
 import anyio
 import pytest
@@ -15,6 +18,10 @@ import redis
 
 from pepperflow import StoreUnavailable
 from pepperflow.stores.redis import RedisStore
+from pepperflow.stores.redis._commands import Commands
+from pepperflow.stores.redis._drivers import Driver
+from pepperflow.stores.redis._protocol import Arg, LogEntry, StatusArgs
+from pepperflow.stores.redis._scripts import STATUS
 from pepperflow.streams import Change, fold
 from tests.support.redis_server import RedisServer
 
@@ -89,3 +96,53 @@ async def test_scripts_the_server_forgot_are_loaded_again(durable_server: RedisS
             raw.script_flush()
         assert await store.set("k", 2) == 2
         assert await store.delete("k")
+
+
+class _CancelledConnecting(Driver):
+    """A driver whose every command waits for a connection and turns its
+    caller's cancellation into a connection error, as coredis's pool does
+    on trio (a new connection starts in its caller's cancel scope)."""
+
+    connection_errors = (ConnectionError,)
+    client = None
+
+    async def aclose(self) -> None:
+        pass
+
+    async def _connect(self) -> NoReturn:
+        try:
+            await anyio.sleep_forever()
+            raise AssertionError("sleep_forever returned")
+        except anyio.get_cancelled_exc_class() as exc:
+            raise ConnectionError("Unable to establish a connection") from exc
+
+    async def script_load(self, source: str) -> None:
+        await self._connect()
+
+    async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        await self._connect()
+
+    async def get(self, key: str) -> bytes | None:
+        await self._connect()
+
+    async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
+        await self._connect()
+
+    def _entries(self, reply: Any) -> list[LogEntry]:
+        raise AssertionError("no reply comes")
+
+
+@pytest.mark.parametrize("command", ["load_scripts", "call", "read", "get", "xread"])
+async def test_a_command_cancelled_while_the_client_connects_is_cancelled(command: str) -> None:
+    commands = Commands("cancelled", 100, "<RedisStore 'cancelled'>", lambda: None)
+    commands.driver = _CancelledConnecting()
+    run: dict[str, Callable[[], Awaitable[object]]] = {
+        "load_scripts": commands.load_scripts,
+        "call": lambda: commands.call(STATUS, StatusArgs(False, "")),
+        "read": lambda: commands.read(STATUS, StatusArgs(False, "")),
+        "get": lambda: commands.get("k"),
+        "xread": lambda: commands.xread(0, 1000),
+    }
+    with anyio.move_on_after(0.01) as scope:
+        await run[command]()
+    assert scope.cancelled_caught, "a cancelled caller is cancelled, not told Redis is unavailable"

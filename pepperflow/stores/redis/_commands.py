@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import msgspec
 
 from ..._errors import StoreUnavailable
@@ -80,6 +81,7 @@ class Commands:
             for script in SCRIPTS:
                 await driver.script_load(script.source)
         except driver.connection_errors as exc:
+            await _cancellation_first()
             raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {exc}") from exc
 
     async def probe(self) -> StatusHead:
@@ -116,6 +118,7 @@ class Commands:
                 await driver.script_load(script.source)
                 raw = await driver.evalsha(script.sha, all_keys, all_args)
         except driver.connection_errors as exc:
+            await _cancellation_first()
             raise StoreUnavailable(
                 f"{self.owner}: the connection to Redis failed during {script.name}: {exc}"
             ) from exc
@@ -138,6 +141,7 @@ class Commands:
         try:
             return await driver.get(entry_key)
         except driver.connection_errors as exc:
+            await _cancellation_first()
             raise StoreUnavailable(f"{self.owner}: cannot reach Redis to read: {exc}") from exc
 
     async def xread(self, after: int, block_ms: int) -> list[LogEntry]:
@@ -146,7 +150,20 @@ class Commands:
         try:
             return await driver.xread(self.log_key, f"0-{after}", _FOLLOW_COUNT, block_ms)
         except driver.connection_errors as exc:
+            await _cancellation_first()
             raise StoreUnavailable(f"{self.owner}: lost Redis: {exc}") from exc
+
+
+async def _cancellation_first() -> None:
+    """Raise the caller's cancellation, if it was cancelled, instead of a connection error.
+
+    coredis turns the cancellation of a connection attempt into its
+    ``ConnectionError`` ("Unable to establish a connection"), and on trio a
+    new connection is made in its caller's cancel scope: a read whose
+    ``move_on_after`` ran out while the pool connected would otherwise raise
+    :class:`~pepperflow.StoreUnavailable` out of that scope.
+    """
+    await anyio.lowlevel.checkpoint_if_cancelled()
 
 
 async def _retrying(read: Callable[[], Awaitable[_T]]) -> _T:
