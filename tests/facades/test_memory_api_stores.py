@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,9 @@ from pepperflow import (
 from pepperflow.stores import MemoryStore as MemoryBackend
 from pepperflow.stores import SqliteStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange
+from tests.support.clock import Clock, at
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 async def keys_of(scan: AsyncIterator[str]) -> list[str]:

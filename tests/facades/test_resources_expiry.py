@@ -8,8 +8,7 @@ import pytest
 from pepperflow import DefaultResourceManager, MetricsRegistry, ResourceMetrics
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange
-
-from .test_resources_lifecycle import Clock
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +37,7 @@ async def test_an_idle_record_expires_in_the_store_and_its_expiry_releases_it() 
 
 
 async def test_a_use_gives_the_record_a_fresh_ttl_bounded_by_the_kind_ttl() -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     store = MemoryStore("app", clock=clock)
     async with DefaultResourceManager(store=store, clock=clock) as resources:
         resources.register_factory("session", None, idle_timeout=10, ttl=25)
@@ -65,7 +64,7 @@ async def test_a_use_gives_the_record_a_fresh_ttl_bounded_by_the_kind_ttl() -> N
 
 
 async def test_a_resource_used_after_its_record_expired_is_kept() -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     # The manager is not started: expiries are committed when a record is read.
     resources = DefaultResourceManager(clock=clock)
     resources.register_factory("session", None, idle_timeout=10)

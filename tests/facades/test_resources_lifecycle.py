@@ -12,18 +12,9 @@ import pytest
 
 from pepperflow import DefaultResourceManager, ResourceRecord
 from pepperflow.streams import Change
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_limit_makes_acquire_wait_first_come_first_served() -> None:
@@ -137,7 +128,7 @@ async def test_a_cancelled_release_still_cleans_up() -> None:
 
 
 async def test_sweep_releases_expired_and_idle_resources() -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     async with DefaultResourceManager(ttl=60, clock=clock) as resources:
         resources.register_factory("session", None, idle_timeout=timedelta(seconds=10))
         await resources.acquire("job:1")  # ttl 60 s (the manager's)

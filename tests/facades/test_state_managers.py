@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import anyio
@@ -23,22 +23,9 @@ from pepperflow import (
 )
 from pepperflow.stores import MemoryStore, SqliteStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange
+from tests.support.clock import Clock, at
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 async def test_get_set_exists_delete_round_trip() -> None:

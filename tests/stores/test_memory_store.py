@@ -11,16 +11,9 @@ import pytest
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change, ExpireChange
 from pepperflow.testing import virtual_time_backend
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # The 50 ms bound is what the store's expiry task promises: how late it wakes
@@ -83,7 +76,7 @@ async def test_one_heap_stays_bounded_when_ttls_are_rewritten() -> None:
 
 
 async def test_lazy_expiry_with_a_fake_clock() -> None:
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     store = MemoryStore(clock=clock)
     got: list[Change] = []
     store.subscribe(None, got.append)
@@ -99,7 +92,7 @@ async def test_lazy_expiry_with_a_fake_clock() -> None:
 
 
 async def test_set_over_an_expired_key_expires_it_first() -> None:
-    clock = FakeClock()
+    clock = Clock(1_000_000.0)
     store = MemoryStore(clock=clock)
     got: list[Change] = []
     store.subscribe(None, got.append)

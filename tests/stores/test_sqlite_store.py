@@ -15,18 +15,11 @@ from pepperflow import VersionConflict
 from pepperflow.stores import SqliteStore
 from pepperflow.stores.sqlite._schema import SCHEMA_VERSION, SchemaTooNew
 from pepperflow.streams import Change, ExpireChange, SetChange, fold
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.anyio
 
 DATA = Path(__file__).parent.parent / "support" / "data"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 2_000_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_file_from_schema_1_opens_with_its_data(tmp_path: Path) -> None:
@@ -203,7 +196,7 @@ async def test_automatic_compaction_bounds_the_changelog(tmp_path: Path) -> None
 
 
 async def test_lazy_expiry_commits_one_expire_change(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = Clock(2_000_000_000.0)
     async with SqliteStore(tmp_path / "s.db", clock=clock) as store:
         got: list[Change] = []
         store.subscribe(None, got.append)
