@@ -6,23 +6,17 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import anyio
 import pytest
 
 from pepperflow import SharedStateManager, StateManagerFactory, StoreUnavailable
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change, SetChange
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
 _runs = itertools.count()
-
-
-async def wait_for(calls: list[Any], n: int) -> None:
-    with anyio.fail_after(10):
-        while len(calls) < n:
-            await anyio.sleep(0.005)
 
 
 async def test_two_factories_on_one_redis_share_state_and_changes(

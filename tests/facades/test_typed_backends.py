@@ -9,7 +9,6 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 import redis.asyncio
 
@@ -23,16 +22,11 @@ from pepperflow import (
 from pepperflow.stores import RedisStore, SqliteStore
 from tests.facades.typed_values import HELLO, Msg
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
 _runs = itertools.count()
-
-
-async def wait_for(calls: list[Any], n: int) -> None:
-    with anyio.fail_after(10):
-        while len(calls) < n:
-            await anyio.sleep(0.005)
 
 
 # -- SQLite: after a restart ----------------------------------------------------------
