@@ -2,7 +2,10 @@
 
 Every duration pepperflow takes (a store's ttl, a resource's idle timeout,
 a cleanup interval, an operator's window) is a positive, finite number of
-seconds or a :class:`~datetime.timedelta`, checked here once, at the edge.
+seconds or a :class:`~datetime.timedelta`, at most :data:`MAX_SECONDS`
+(100 years), checked here once, at the edge. The bound is the same on every
+backend, so a duration one store accepts is one every store can keep (a
+Redis expiry is in milliseconds and SQLite's in a float).
 """
 
 from __future__ import annotations
@@ -12,24 +15,31 @@ from datetime import timedelta
 
 from ._errors import InvalidDuration
 
-__all__ = ["seconds"]
+__all__ = ["MAX_SECONDS", "seconds"]
+
+#: The longest duration pepperflow takes: 100 years, in seconds.
+MAX_SECONDS = 100 * 365.25 * 24 * 3600
 
 
 def seconds(value: object, what: str, *, error: type[InvalidDuration] = InvalidDuration) -> float:
     """``value`` in seconds, or ``error`` naming ``what`` and the fix.
 
-    Accepts a positive, finite ``int``/``float`` (not ``bool``) or
-    ``timedelta``.
+    Accepts a positive ``int``/``float`` (not ``bool``) or ``timedelta`` of
+    at most :data:`MAX_SECONDS`.
     """
     if isinstance(value, timedelta):
         result = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
+        result = math.inf if value > MAX_SECONDS else float(value)
     else:
         raise error(
             f"{what} must be seconds (int or float) or a timedelta,"
             f" got {type(value).__name__}: {value!r}"
         )
-    if not 0 < result < math.inf:
-        raise error(f"{what} must be positive and finite, got {value!r}")
+    if not 0 < result <= MAX_SECONDS:
+        shown = f"{value!r}" if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        raise error(
+            f"{what} must be positive and at most 100 years ({MAX_SECONDS:.0f} seconds),"
+            f" got {shown}"
+        )
     return result

@@ -63,8 +63,8 @@ class InvalidPattern(PepperflowError, ValueError):
 
 
 class InvalidDuration(PepperflowError, ValueError, TypeError):
-    """A duration (a ttl, a timeout, an interval) that is not a positive,
-    finite number of seconds or ``timedelta``.
+    """A duration (a ttl, a timeout, an interval) that is not a positive
+    number of seconds or ``timedelta`` of at most 100 years.
 
     It is a ``ValueError`` for a bad number and a ``TypeError`` for a value
     of another type, so either ``except`` catches it.
@@ -72,7 +72,7 @@ class InvalidDuration(PepperflowError, ValueError, TypeError):
 
 
 class InvalidTTL(InvalidDuration):
-    """A store's ttl that is not a positive, finite number of seconds or timedelta."""
+    """A store's ttl that is not a positive number of seconds or timedelta of at most 100 years."""
 
 
 class UnencodableValue(PepperflowError, TypeError):

@@ -6,8 +6,6 @@ is stored when one fails.
 
 from __future__ import annotations
 
-import math
-
 from .._durations import seconds
 from .._errors import InvalidKey, InvalidTTL
 
@@ -36,10 +34,11 @@ def check_key(store: str, key: object) -> str:
 
 
 def ttl_seconds(store: str, key: str, ttl: object) -> float:
-    """Seconds in ``ttl`` (a positive finite number or timedelta), or InvalidTTL."""
-    if isinstance(ttl, int | float) and not isinstance(ttl, bool) and not 0 < ttl < math.inf:
+    """Seconds in ``ttl`` (a positive number or timedelta of at most
+    :data:`~pepperflow._durations.MAX_SECONDS`), or InvalidTTL."""
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool) and not ttl > 0:
         raise InvalidTTL(
-            f"store {store!r}, key {key!r}: ttl must be positive and finite, got {ttl!r};"
+            f"store {store!r}, key {key!r}: ttl must be positive, got {ttl!r};"
             " use delete() to remove a key now, or ttl=None to keep it"
         )
     return seconds(ttl, f"store {store!r}, key {key!r}: ttl", error=InvalidTTL)

@@ -13,13 +13,13 @@ waits until it went downstream after the values held before it, so when
 
 from __future__ import annotations
 
-import math
 from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
 from aioreactive import AsyncObservable, AsyncObserver
 
+from .._durations import seconds as _seconds
 from ._core import Sink
 
 __all__ = ["WorkerSink", "check_count", "check_seconds", "check_task_group"]
@@ -29,17 +29,8 @@ _Out = TypeVar("_Out")
 
 
 def check_seconds(operator: str, seconds: object, name: str = "seconds") -> float:
-    """``seconds`` as a positive finite float, or a ValueError naming the operator."""
-    if (
-        not isinstance(seconds, int | float)
-        or isinstance(seconds, bool)
-        or not 0 < seconds < math.inf
-    ):
-        raise ValueError(
-            f"{operator}({name}): {name} must be a positive, finite number of seconds,"
-            f" got {seconds!r}"
-        )
-    return float(seconds)
+    """``seconds`` (a number or timedelta) in seconds, or InvalidDuration naming the operator."""
+    return _seconds(seconds, f"{operator}({name}): {name}")
 
 
 def check_count(what: str, count: object, minimum: int = 1) -> int:
