@@ -352,7 +352,7 @@ class _GroupBy(Sink[_T, GroupedObservable[Any, _T]]):
             key = self._key(value)
             group = self._groups.get(key)
         except Exception as exc:
-            await self._fail(exc)
+            await self._on_error(exc)
             return
         if group is None:
             group = self._groups[key] = GroupedObservable(key)
@@ -385,7 +385,8 @@ def group_by_key(
             B (key 2):   ---b---|
 
     The source waits until the group's subscribers took each value. When
-    the source ends or fails, every group ends or fails, then the stream.
+    the source ends or fails, or ``key`` raises, every open group ends or
+    fails with the same error, then the stream.
     A group lives until the source ends (one small object per key seen).
     Disposing the subscription stops the source; the groups then receive
     nothing more.

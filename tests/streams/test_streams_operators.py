@@ -215,6 +215,32 @@ async def test_group_by_key_fails_every_group_with_the_source() -> None:
     assert all(r.errors == outer.errors for r in recorders)
 
 
+async def test_group_by_key_fails_every_open_group_when_the_key_function_raises() -> None:
+    def key(value: str) -> str:
+        if value == "c":
+            raise ValueError("no key for c")
+        return value
+
+    async with anyio.create_task_group() as tg:
+        recorders: list[Recorder] = []
+
+        async def on_group(group: AsyncObservable[str]) -> None:
+            recorders.append(Recorder())
+            await group.subscribe_async(recorders[-1])
+
+        outer = Recorder()
+        await pipe(cold("-a-b-c-d-|", task_group=tg), group_by_key(key)).subscribe_async(
+            on_group, outer.athrow
+        )
+        with anyio.fail_after(100):
+            await outer.ended.wait()
+            for recorder in recorders:
+                await recorder.ended.wait()
+    assert [r.values for r in recorders] == [["a"], ["b"]]
+    assert [str(e) for e in outer.errors] == ["no key for c"]
+    assert all(r.errors == outer.errors for r in recorders)
+
+
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
