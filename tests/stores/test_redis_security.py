@@ -246,6 +246,11 @@ def test_an_unset_password_env_names_the_variable(monkeypatch: pytest.MonkeyPatc
         RedisStore(url)
 
 
+def test_password_env_needs_a_name() -> None:
+    with pytest.raises(UnknownStoreURL, match="password_env needs the name"):
+        open_store("redis://app@127.0.0.1:6379/0?password_env=")
+
+
 def test_a_password_in_the_url_and_password_env_is_refused(password_env: str) -> None:
     url = f"redis://app:other@127.0.0.1:6379/0?password_env={password_env}"
     with pytest.raises(UnknownStoreURL, match="gives a password and password_env too"):
@@ -373,3 +378,41 @@ async def test_a_wrong_password_is_refused_clearly(
     add_user(acl_server, f"u-{ns}", ns, password="another-password")
     with pytest.raises(StoreAccessDenied, match="check the user and the password"):
         await shares_state(user_url(acl_server, f"u-{ns}", ns, driver))
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    """Wait until a log record says ``text``; fail after 10 seconds."""
+    with anyio.fail_after(10):
+        while not any(text in record.getMessage() for record in caplog.records):
+            await anyio.sleep(0.005)
+
+
+@pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)
+async def test_a_store_outlives_an_acl_revoked_for_a_while(
+    driver: str,
+    anyio_backend: str,
+    acl_server: RedisServer,
+    password_env: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ns = _ns("revoked")
+    add_user(acl_server, f"u-{ns}", ns)
+    add_user(acl_server, f"writer-{ns}", ns)
+    async with (
+        open_store(user_url(acl_server, f"u-{ns}", ns, driver)) as store,
+        open_store(user_url(acl_server, f"writer-{ns}", ns, driver)) as writer,
+    ):
+        seen: list[Change] = []
+        store.subscribe("k*", seen.append)
+        await writer.set("k1", 1)
+        await wait_for(seen, 1)
+        add_user(acl_server, f"u-{ns}", "nothing-at-all")  # the same user, no keys
+        with pytest.raises(StoreAccessDenied, match="NOPERM"):
+            await store.get("k1")
+        await writer.set("k2", 2)  # the follower's next read is refused
+        await _logged(caplog, "changelog follower")
+        add_user(acl_server, f"u-{ns}", ns)
+        assert await store.get("k1") == 1
+        await writer.set("k3", 3)
+        await wait_for(seen, 3)
+        assert [change.key for change in seen] == ["k1", "k2", "k3"]

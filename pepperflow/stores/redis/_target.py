@@ -66,16 +66,14 @@ class Target(msgspec.Struct, frozen=True):
         return {} if self.password is None else {"password": self.password.reveal()}
 
 
-def target(url: Any) -> Any:
-    """The :class:`Target` of a store URL; anything else (a client) as it is.
+def target(url: str) -> Target:
+    """The :class:`Target` of a store URL.
 
     Raises:
-        ValueError: ``password_env`` names an unset variable or comes with a
-            password in the URL, or a TLS option is malformed, names a
-            missing file or is given without TLS (a ``redis://`` URL).
+        ValueError: ``password_env`` names no variable or an unset one, or
+            comes with a password in the URL, or a TLS option is malformed,
+            names a missing file or is given without TLS (a ``redis://`` URL).
     """
-    if not isinstance(url, str):
-        return url
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     if parts.scheme.lower() == "rediss":
@@ -89,6 +87,8 @@ def target(url: Any) -> Any:
     client_url = urlunsplit(parts._replace(query=urlencode(options)))
     if name is None:
         return Target(client_url)
+    if not name:
+        raise ValueError("password_env needs the name of an environment variable")
     if parts.password is not None:
         raise ValueError(
             "the URL gives a password and password_env too; give it one way (password_env"

@@ -136,7 +136,7 @@ class RedisStore(Store[T]):
         super().__init__(namespace, type=type, metadata_type=metadata_type)
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
-        self._url = target(url)  # ValueError for a bad password_env or TLS option
+        self._url = target(url) if isinstance(url, str) else url  # ValueError: bad options
         self._driver_name: DriverName = driver
         self._state = "new"  # new -> open -> closed
         self._tasks = TaskRunner(repr(self))
