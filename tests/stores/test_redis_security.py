@@ -89,25 +89,31 @@ def password_env(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def add_user(
-    server: RedisServer, user: str, keys: str, *, password: str = SECRET, without: str = ""
-) -> None:
-    """Add ``user`` with the ACL line of docs/security.md, for the namespace
-    glob ``keys`` (``app`` in the line), less the command ``without``."""
+    server: RedisServer,
+    namespace: str,
+    driver: str,
+    *,
+    user: str = "u",
+    keys: str | None = None,
+    password: str = SECRET,
+    without: str = "",
+) -> str:
+    """Add (or reset) the user ``<user>-<namespace>`` with the ACL line of
+    docs/security.md for the keys of ``keys`` (the line's ``app``; by default
+    ``namespace``), less the command ``without``; return the URL of
+    ``namespace`` for that user, whose password is in ``PASSWORD_ENV``."""
     assert ACL_LINE is not None, "docs/security.md lost its ACL SETUSER line"
-    line = ACL_LINE.group(0).replace("{app}", "{" + keys + "}").replace("CHANGE-ME", password)
+    pattern = "{" + (keys or namespace) + "}"
+    line = ACL_LINE.group(0).replace("{app}", pattern).replace("CHANGE-ME", password)
     words = [word for word in line.split() if word != f"+{without}"]
-    words[2] = user
+    words[2] = name = f"{user}-{namespace}"
     admin = redis.Redis(host=server.host, port=server.port, password=server.password)
     try:
         assert admin.execute_command(*words)  # type: ignore[no-untyped-call]  # redis-py: untyped
     finally:
         admin.close()
-
-
-def user_url(server: RedisServer, user: str, namespace: str, driver: str) -> str:
-    """A URL of ``user`` whose password is in ``PASSWORD_ENV``."""
     return (
-        f"redis://{user}@{server.host}:{server.port}/0"
+        f"redis://{name}@{server.host}:{server.port}/0"
         f"?namespace={namespace}&driver={driver}&password_env={PASSWORD_ENV}"
     )
 
@@ -219,9 +225,7 @@ def test_tls_options_on_a_plain_url_are_refused(tls_server: RedisServer) -> None
 async def test_password_env_gives_the_password(
     driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
 ) -> None:
-    ns = _ns("env")
-    add_user(acl_server, f"u-{ns}", ns)
-    await shares_state(user_url(acl_server, f"u-{ns}", ns, driver))
+    await shares_state(add_user(acl_server, _ns("env"), driver))
 
 
 @pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)
@@ -229,8 +233,7 @@ async def test_password_env_reaches_the_facades(
     driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
 ) -> None:
     ns = _ns("facade")
-    add_user(acl_server, f"u-{ns}", f"{ns}:*")  # the façades' namespaces: ns:<name>
-    url = user_url(acl_server, f"u-{ns}", ns, driver)
+    url = add_user(acl_server, ns, driver, keys=f"{ns}:*")  # the façades': ns:<name>
     async with StateManagerFactory(shared=url) as factory:
         room = factory.create_manager("room", "shared")
         await room.set("topic", "planning")
@@ -285,16 +288,15 @@ async def test_the_password_is_never_shown(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ns = _ns("shown")
-    add_user(acl_server, f"u-{ns}", ns)
-    url = user_url(acl_server, f"u-{ns}", ns, driver)
+    url = add_user(acl_server, ns, driver)
     shown = []
     async with open_store(url) as store:
         await store.set("k", 1)
         shown += [repr(store), str(store), repr(store.statistics())]
-    add_user(acl_server, f"wrong-{ns}", ns, password="not-the-secret")
-    shown.append(await _failure(user_url(acl_server, f"wrong-{ns}", ns, driver)))
-    add_user(acl_server, f"other-{ns}", "another-namespace")
-    shown.append(await _failure(user_url(acl_server, f"other-{ns}", ns, driver)))
+    wrong = add_user(acl_server, ns, driver, user="wrong", password="not-the-secret")
+    shown.append(await _failure(wrong))
+    other = add_user(acl_server, ns, driver, user="other", keys="another-namespace")
+    shown.append(await _failure(other))
     nowhere = f"redis://u@127.0.0.1:{free_port()}/0?driver={driver}&password_env={PASSWORD_ENV}"
     shown.append(await _failure(nowhere))
     with pytest.raises(UnknownStoreURL) as bad_option:
@@ -312,7 +314,7 @@ async def test_a_password_in_the_url_is_not_shown_by_failures(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ns = _ns("in-url")
-    add_user(acl_server, f"other-{ns}", "another-namespace")
+    add_user(acl_server, ns, driver, user="other", keys="another-namespace")
     base = f"{acl_server.host}:{acl_server.port}/0?namespace={ns}&driver={driver}"
     refused = await _failure(f"redis://other-{ns}:{SECRET}@{base}")
     wrong = await _failure(f"redis://nobody-{ns}:{SECRET}@{base}")
@@ -335,14 +337,15 @@ ACL_CHECKS = [
 async def test_the_documented_acl_user_passes_the_conformance_checks(
     check: StoreCheck, driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
 ) -> None:
+    urls: dict[str, str] = {}  # namespace -> its user's URL
+
     def make(**options: Any) -> Store[Any]:
         ns = _ns("acl")
-        add_user(acl_server, f"u-{ns}", ns)
-        return store_from_url(user_url(acl_server, f"u-{ns}", ns, driver), **options)
+        urls[ns] = add_user(acl_server, ns, driver)
+        return store_from_url(urls[ns], **options)
 
     def reopen(store: Store[Any], **options: Any) -> Store[Any]:
-        ns = store.name
-        return store_from_url(user_url(acl_server, f"u-{ns}", ns, driver), **options)
+        return store_from_url(urls[store.name], **options)
 
     await check(StoreFactory(make, reopen, True))
 
@@ -352,9 +355,9 @@ async def test_a_user_of_another_namespace_is_refused_clearly(
     driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
 ) -> None:
     ns = _ns("theirs")
-    add_user(acl_server, f"u-{ns}", f"not-{ns}")
-    with pytest.raises(StoreAccessDenied, match=r"NOPERM.*") as refused:
-        await shares_state(user_url(acl_server, f"u-{ns}", ns, driver))
+    url = add_user(acl_server, ns, driver, keys=f"not-{ns}")
+    with pytest.raises(StoreAccessDenied, match="NOPERM") as refused:
+        await shares_state(url)
     assert isinstance(refused.value, PermissionError)
     assert f"pf:{{{ns}}}:*" in str(refused.value) and "docs/security.md" in str(refused.value)
 
@@ -364,20 +367,18 @@ async def test_a_user_of_another_namespace_is_refused_clearly(
 async def test_a_user_lacking_a_command_is_refused_not_retried(
     missing: str, driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
 ) -> None:
-    ns = _ns("lacking")
-    add_user(acl_server, f"u-{ns}", ns, without=missing)
+    url = add_user(acl_server, _ns("lacking"), driver, without=missing)
     with pytest.raises(StoreAccessDenied, match="Redis refused this client"), anyio.fail_after(30):
-        await shares_state(user_url(acl_server, f"u-{ns}", ns, driver))
+        await shares_state(url)
 
 
 @pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)
 async def test_a_wrong_password_is_refused_clearly(
     driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
 ) -> None:
-    ns = _ns("wrong")
-    add_user(acl_server, f"u-{ns}", ns, password="another-password")
+    url = add_user(acl_server, _ns("wrong"), driver, password="another-password")
     with pytest.raises(StoreAccessDenied, match="check the user and the password"):
-        await shares_state(user_url(acl_server, f"u-{ns}", ns, driver))
+        await shares_state(url)
 
 
 async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
@@ -396,22 +397,20 @@ async def test_a_store_outlives_an_acl_revoked_for_a_while(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ns = _ns("revoked")
-    add_user(acl_server, f"u-{ns}", ns)
-    add_user(acl_server, f"writer-{ns}", ns)
     async with (
-        open_store(user_url(acl_server, f"u-{ns}", ns, driver)) as store,
-        open_store(user_url(acl_server, f"writer-{ns}", ns, driver)) as writer,
+        open_store(add_user(acl_server, ns, driver)) as store,
+        open_store(add_user(acl_server, ns, driver, user="writer")) as writer,
     ):
         seen: list[Change] = []
         store.subscribe("k*", seen.append)
         await writer.set("k1", 1)
         await wait_for(seen, 1)
-        add_user(acl_server, f"u-{ns}", "nothing-at-all")  # the same user, no keys
+        add_user(acl_server, ns, driver, keys="nothing-at-all")  # the store's user: no keys
         with pytest.raises(StoreAccessDenied, match="NOPERM"):
             await store.get("k1")
         await writer.set("k2", 2)  # the follower's next read is refused
         await _logged(caplog, "changelog follower")
-        add_user(acl_server, f"u-{ns}", ns)
+        add_user(acl_server, ns, driver)
         assert await store.get("k1") == 1
         await writer.set("k3", 3)
         await wait_for(seen, 3)
