@@ -42,7 +42,7 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
     Raises:
         MissingExtra: the driver's client is not installed.
         RuntimeError: redis-py on trio.
-        TypeError: ``url`` is neither a str nor a client of either.
+        TypeError: ``url`` is neither a Target nor a client of either.
     """
     if not isinstance(url, Target):
         return _driver_for_client(url)

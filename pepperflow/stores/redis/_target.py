@@ -37,7 +37,7 @@ _TLS_OPTIONS = ("ssl_cert_reqs", "ssl_check_hostname", *_FILES)
 
 
 class Secret:
-    """A password that never prints: its ``repr`` and ``str`` are ``'***'``."""
+    """A password that never prints: its ``repr`` and ``str`` are ``Secret('***')``."""
 
     __slots__ = ("_value",)
 
