@@ -17,6 +17,7 @@ from ._errors import InvalidTTL as InvalidTTL
 from ._errors import InvalidValue as InvalidValue
 from ._errors import MissingExtra as MissingExtra
 from ._errors import PepperflowError as PepperflowError
+from ._errors import StoreAccessDenied as StoreAccessDenied
 from ._errors import StoreUnavailable as StoreUnavailable
 from ._errors import UndecodableValue as UndecodableValue
 from ._errors import UnencodableValue as UnencodableValue
@@ -99,6 +100,7 @@ __all__ = [
     "StateManager",
     "StateManagerFactory",
     "StateType",
+    "StoreAccessDenied",
     "StoreProvider",
     "StoreUnavailable",
     "UndecodableValue",

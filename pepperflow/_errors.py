@@ -17,6 +17,7 @@ says what was wrong, where, and how to fix it::
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
         ├── MissingExtra (ImportError)    a backend needs an optional extra
         ├── StoreUnavailable (ConnectionError)  a remote store's server is unreachable
+        │   └── StoreAccessDenied (PermissionError)  its server refused the user or password
         ├── DuplicateProvider (ValueError)  a provider name already registered
         ├── UnknownProvider (ValueError)    no provider registered under a name
         └── UnknownStore (ValueError)   no memory store registered under a name
@@ -120,6 +121,18 @@ class StoreUnavailable(PepperflowError, ConnectionError):
     acknowledged, so it may or may not have been applied (read the key to
     find out; subscribers see it if it was). Reads raise it only after
     their retries fail. The store reconnects on the next operation.
+    """
+
+
+class StoreAccessDenied(StoreUnavailable, PermissionError):
+    """A remote store's server refused this client: a wrong user or password,
+    or an ACL that lacks a command the store runs or the namespace's keys.
+
+    Retrying does not help (reads and the store's opening do not retry
+    it); the message names what was refused and how to grant it. A write
+    that raises it was refused before it ran, unless the user's ACL lacks
+    a command a write's script runs midway (see docs/security.md for the
+    ACL that grants every command the store runs).
     """
 
 

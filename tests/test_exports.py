@@ -53,6 +53,7 @@ STORE_ERRORS = {
     "InvalidValue",
     "MissingExtra",
     "PepperflowError",
+    "StoreAccessDenied",
     "StoreUnavailable",
     "UndecodableValue",
     "UnencodableValue",

@@ -14,6 +14,7 @@ from .._errors import InvalidTTL as InvalidTTL
 from .._errors import InvalidValue as InvalidValue
 from .._errors import MissingExtra as MissingExtra
 from .._errors import PepperflowError as PepperflowError
+from .._errors import StoreAccessDenied as StoreAccessDenied
 from .._errors import StoreUnavailable as StoreUnavailable
 from .._errors import UndecodableValue as UndecodableValue
 from .._errors import UnencodableValue as UnencodableValue
@@ -53,6 +54,7 @@ __all__ = [
     "Snapshot",
     "SqliteStore",
     "Store",
+    "StoreAccessDenied",
     "StoreOpening",
     "StoreStatistics",
     "StoreUnavailable",

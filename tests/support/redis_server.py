@@ -18,6 +18,12 @@ The ``redis_server`` fixture yields one started server for the whole test
 session and always stops it at the end. It is shared: a test that stops the
 server must start it again (``restart()`` or ``ensure_running()``), and the
 data of earlier tests may still be there (``FLUSHALL`` if that matters).
+
+A server may speak TLS only (``tls="server"``: ``--port 0``, ``--tls-port``,
+with a certificate for 127.0.0.1 made by a throwaway CA, :class:`TLSFiles`;
+``tls="mutual"`` also requires a client certificate the same CA signed),
+and may require a password of its ``default`` user (``password=``), under
+which a test adds ACL users.
 """
 
 from __future__ import annotations
@@ -25,13 +31,17 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 import pytest
+
+from tests.support.tls_files import TLSFiles
 
 __all__ = ["DEFAULT_EXECUTABLE", "RedisServer", "RedisServerError", "redis_server"]
 
@@ -63,20 +73,42 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def ping(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when a Redis server at ``host:port`` answers ``PING`` with ``+PONG``."""
+def ping(
+    host: str,
+    port: int,
+    timeout: float = 0.5,
+    *,
+    tls: ssl.SSLContext | None = None,
+    password: str | None = None,
+) -> bool:
+    """True when a Redis server at ``host:port`` answers ``PING`` with ``+PONG``
+    (over TLS with the context ``tls``; after ``AUTH password``)."""
+    request = b"PING\r\n"
+    if password is not None:
+        request = f"AUTH {password}\r\n".encode() + request
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
+        with _connect(host, port, timeout, tls) as sock:
+            sock.sendall(request)
             reply = b""
-            while not reply.endswith(b"\r\n"):
+            while reply.count(b"\r\n") < request.count(b"\r\n"):
                 chunk = sock.recv(64)
                 if not chunk:
                     break
                 reply += chunk
     except OSError:
         return False
-    return reply.startswith(b"+PONG")
+    return reply.split(b"\r\n")[-2:-1] == [b"+PONG"]
+
+
+def _connect(host: str, port: int, timeout: float, tls: ssl.SSLContext | None) -> socket.socket:
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if tls is None:
+        return sock
+    try:
+        return tls.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
 
 
 class RedisServer:
@@ -100,9 +132,15 @@ class RedisServer:
         startup_timeout: float = 5.0,
         durable: bool = False,
         options: Sequence[str] = (),
+        tls: Literal["off", "server", "mutual"] = "off",
+        tls_files: TLSFiles | None = None,
+        password: str | None = None,
     ) -> None:
         self.host = HOST
         self.options = list(options)  # more redis-server arguments
+        self.tls = tls
+        self.password = password
+        self._given_tls_files = self._tls_files = tls_files
         self.executable = executable or _find_executable()
         self.startup_timeout = startup_timeout
         self.durable = durable
@@ -120,8 +158,16 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``."""
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://127.0.0.1:PORT/0`` (``rediss://`` with TLS; no options)."""
+        scheme = "redis" if self.tls == "off" else "rediss"
+        return f"{scheme}://{self.host}:{self.port}/0"
+
+    @property
+    def tls_files(self) -> TLSFiles:
+        """The CA's, the server's and a client's PEM files (a TLS server's)."""
+        if self._tls_files is None:
+            self._tls_files = TLSFiles.make(self._directory())
+        return self._tls_files
 
     @property
     def pid(self) -> int | None:
@@ -131,9 +177,7 @@ class RedisServer:
     def is_running(self) -> bool:
         """True when our process is alive and answers ``PING``."""
         return (
-            self._process is not None
-            and self._process.poll() is None
-            and ping(self.host, self.port)
+            self._process is not None and self._process.poll() is None and self._ping(timeout=0.5)
         )
 
     def start(self) -> None:
@@ -205,6 +249,7 @@ class RedisServer:
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir = None
                 self._log = None
+                self._tls_files = self._given_tls_files
 
     def output(self) -> str:
         """What the current (or last) server process wrote to stdout/stderr."""
@@ -226,20 +271,44 @@ class RedisServer:
     def _port_is_taken(self) -> bool:
         return not _port_is_free(self.port)
 
-    def _launch(self, deadline: float) -> str:
-        """Run one ``redis-server``; return "" once it answers, else why it failed."""
+    def _directory(self) -> Path:
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="pepperflow-redis-"))
-        self._log = self._dir / "redis-server.log"
+        return self._dir
+
+    def _ping(self, timeout: float) -> bool:
+        tls = None if self.tls == "off" else self.tls_files.client_context()
+        return ping(self.host, self.port, timeout, tls=tls, password=self.password)
+
+    def _security_options(self) -> list[str]:
+        """The arguments for TLS and the default user's password."""
+        options = [] if self.password is None else ["--requirepass", self.password]
+        if self.tls == "off":
+            return [*options, "--port", str(self.port)]
+        files = self.tls_files
+        return [
+            *options,
+            "--port", "0",
+            "--tls-port", str(self.port),
+            "--tls-cert-file", str(files.server_cert),
+            "--tls-key-file", str(files.server_key),
+            "--tls-ca-cert-file", str(files.ca),
+            "--tls-auth-clients", "yes" if self.tls == "mutual" else "no",
+        ]  # fmt: skip
+
+    def _launch(self, deadline: float) -> str:
+        """Run one ``redis-server``; return "" once it answers, else why it failed."""
+        directory = self._directory()
+        self._log = directory / "redis-server.log"
         command = [
             self.executable,
             "--save", "",
             "--appendonly", "yes" if self.durable else "no",
             "--appendfsync", "always",
             "--daemonize", "no",
-            "--port", str(self.port),
+            *self._security_options(),
             "--bind", self.host,
-            "--dir", str(self._dir),
+            "--dir", str(directory),
             *self.options,
         ]  # fmt: skip
         with self._log.open("wb") as log:
@@ -249,7 +318,7 @@ class RedisServer:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    cwd=self._dir,
+                    cwd=directory,
                 )
             except OSError as exc:
                 raise RedisServerError(f"cannot run {self.executable}: {exc}") from exc
@@ -258,7 +327,7 @@ class RedisServer:
             if process.poll() is not None:
                 self._process = None
                 return f"it exited with code {process.returncode}; output:\n{self.output()}"
-            if ping(self.host, self.port, timeout=0.25):
+            if self._ping(timeout=0.25):
                 if process.poll() is None:
                     return ""
                 continue  # somebody else answered: our process is exiting

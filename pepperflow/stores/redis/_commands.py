@@ -5,10 +5,14 @@ store's arguments (:mod:`._scripts`), loaded again when the server lost them
 (``NOSCRIPT``: nothing ran). A lost connection comes out as
 :class:`~pepperflow.StoreUnavailable`: a write whose reply was lost may or
 may not have been applied, so writes are never retried; reads are, briefly.
+The server refusing this client (a wrong password, an ACL's ``NOPERM``)
+comes out as :class:`~pepperflow.StoreAccessDenied`, never retried.
 """
 
 from __future__ import annotations
 
+import re
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -17,7 +21,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 
-from ..._errors import StoreUnavailable
+from ..._errors import StoreAccessDenied, StoreUnavailable
 from ._drivers import Driver
 from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
 from ._scripts import SCRIPTS, STATUS, Script
@@ -30,6 +34,9 @@ _T = TypeVar("_T")
 
 _READ_RETRIES = 3
 _FOLLOW_COUNT = 1000  # changelog entries per XREAD
+#: an error reply refusing a command or key to this user: the client's
+#: NOPERM errors, the driver's own connection's, a script's refused command
+_ACL_REFUSAL = re.compile(r"^NOPERM|no permissions|can't run this command")
 
 
 class Commands:
@@ -80,9 +87,12 @@ class Commands:
         try:
             for script in SCRIPTS:
                 await driver.script_load(script.source)
+        except driver.refusal_errors as exc:
+            self._check_refused(driver, exc)
+            raise
         except driver.connection_errors as exc:
             await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {exc}") from exc
+            raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {_why(exc)}") from exc
 
     async def probe(self) -> StatusHead:
         """The namespace's figures, once the server and the namespace's layout
@@ -117,10 +127,13 @@ class Commands:
                 # The server lost its script cache (a restart): nothing ran.
                 await driver.script_load(script.source)
                 raw = await driver.evalsha(script.sha, all_keys, all_args)
+        except driver.refusal_errors as exc:
+            self._check_refused(driver, exc)
+            raise
         except driver.connection_errors as exc:
             await _cancellation_first()
             raise StoreUnavailable(
-                f"{self.owner}: the connection to Redis failed during {script.name}: {exc}"
+                f"{self.owner}: the connection to Redis failed during {script.name}: {_why(exc)}"
             ) from exc
         finally:
             if writes:
@@ -140,18 +153,48 @@ class Commands:
         driver = self._driver()
         try:
             return await driver.get(entry_key)
+        except driver.refusal_errors as exc:
+            self._check_refused(driver, exc)
+            raise
         except driver.connection_errors as exc:
             await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: cannot reach Redis to read: {exc}") from exc
+            why = _why(exc)
+            raise StoreUnavailable(f"{self.owner}: cannot reach Redis to read: {why}") from exc
 
     async def xread(self, after: int, block_ms: int) -> list[LogEntry]:
         """The changelog's entries after seq ``after``, waiting up to ``block_ms``."""
         driver = self._driver()
         try:
             return await driver.xread(self.log_key, f"0-{after}", _FOLLOW_COUNT, block_ms)
+        except driver.refusal_errors as exc:
+            self._check_refused(driver, exc)
+            raise
         except driver.connection_errors as exc:
             await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: lost Redis: {exc}") from exc
+            raise StoreUnavailable(f"{self.owner}: lost Redis: {_why(exc)}") from exc
+
+    def _check_refused(self, driver: Driver, exc: BaseException) -> None:
+        """Raise StoreAccessDenied if ``exc`` is the server refusing this client."""
+        if isinstance(exc, driver.auth_errors):
+            fix = "check the user and the password (in the URL, or the variable of password_env)"
+        elif _ACL_REFUSAL.search(str(exc)):
+            fix = (
+                "grant the user the store's commands on the keys"
+                f" pf:{{{self._namespace}}}:* (the ACL SETUSER line of docs/security.md)"
+            )
+        else:
+            return
+        raise StoreAccessDenied(f"{self.owner}: Redis refused this client: {exc}; {fix}") from exc
+
+
+def _why(exc: BaseException) -> str:
+    """``exc``'s text, and the TLS error under it if it does not say it (coredis)."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or str(cause) in str(exc):
+        return str(exc)
+    return f"{exc} (TLS: {cause})"
 
 
 async def _cancellation_first() -> None:
@@ -167,10 +210,13 @@ async def _cancellation_first() -> None:
 
 
 async def _retrying(read: Callable[[], Awaitable[_T]]) -> _T:
-    """Run ``read``; on StoreUnavailable retry it with a short backoff, then give up."""
+    """Run ``read``; on StoreUnavailable retry it with a short backoff, then give
+    up (at once for StoreAccessDenied: a refusal stays one)."""
     for attempt in range(_READ_RETRIES - 1):
         try:
             return await read()
+        except StoreAccessDenied:
+            raise
         except StoreUnavailable:
             await anyio.sleep(0.05 * 2**attempt)
     return await read()

@@ -27,22 +27,24 @@ import sniffio
 from ..._errors import MissingExtra
 from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
+from ._target import Target
 
 __all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver", "open_driver"]
 
 DriverName = Literal["auto", "redis-py", "coredis"]
 
 
-def open_driver(url: str | Any, name: DriverName) -> Driver:
-    """The driver for ``url`` (a URL, or a client: its own driver) on the
-    running async library; ``"auto"`` is redis-py on asyncio, else coredis.
+def open_driver(url: Target | Any, name: DriverName) -> Driver:
+    """The driver for ``url`` (a URL's :class:`~._target.Target`, or a
+    client: its own driver) on the running async library; ``"auto"`` is
+    redis-py on asyncio, else coredis.
 
     Raises:
         MissingExtra: the driver's client is not installed.
         RuntimeError: redis-py on trio.
-        TypeError: ``url`` is neither a str nor a client of either.
+        TypeError: ``url`` is neither a Target nor a client of either.
     """
-    if not isinstance(url, str):
+    if not isinstance(url, Target):
         return _driver_for_client(url)
     try:
         backend = sniffio.current_async_library()
@@ -84,6 +86,11 @@ class Driver(ABC):
     connection_errors: tuple[type[BaseException], ...] = (OSError,)
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
+    #: exceptions that may be the server refusing this client: error replies
+    #: (an ACL's NOPERM) and refused credentials
+    refusal_errors: tuple[type[BaseException], ...] = ()
+    #: exceptions meaning "a wrong user or password"
+    auth_errors: tuple[type[BaseException], ...] = ()
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Hold what the client needs open while the store runs (a task of its group)."""
@@ -183,15 +190,17 @@ class RedisPyDriver(Driver):
             OSError,
         )
         self.noscript_error = redis.exceptions.NoScriptError
+        self.auth_errors = (redis.exceptions.AuthenticationError,)
+        self.refusal_errors = (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisPyDriver:
+    def from_url(cls, url: Target) -> RedisPyDriver:
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         client = redis.asyncio.Redis.from_url(
-            url, decode_responses=False, retry=Retry(NoBackoff(), 0)
+            url.url, decode_responses=False, retry=Retry(NoBackoff(), 0), **url.client_options()
         )
         return cls(client, owned=True)
 
@@ -242,15 +251,21 @@ class CoredisDriver(Driver):
             OSError,
         )
         self.noscript_error = coredis.exceptions.NoScriptError
+        self.auth_errors = (coredis.exceptions.AuthenticationError,)
+        self.refusal_errors = (coredis.exceptions.ResponseError,)
 
     @classmethod
-    def from_url(cls, url: str) -> CoredisDriver:
+    def from_url(cls, url: Target) -> CoredisDriver:
         import coredis
         from coredis.connection import TCPConnection
         from coredis.retry import NoRetryPolicy
 
         client = coredis.Redis.from_url(
-            url, decode_responses=False, retry_policy=NoRetryPolicy(), verify_version=False
+            url.url,
+            decode_responses=False,
+            retry_policy=NoRetryPolicy(),
+            verify_version=False,
+            **url.client_options(),
         )
         pool = client.connection_pool
         if pool.connection_class is TCPConnection:

@@ -34,7 +34,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ..._errors import StoreUnavailable
+from ..._errors import StoreAccessDenied, StoreUnavailable
 from ...streams.events import Change, SetChange
 from .._hub import ChangeHub
 from ._commands import Commands
@@ -268,12 +268,15 @@ class Follower:
                 await self._take(entries)
 
     async def _connect(self) -> None:
-        """A first read (it makes the follower's connection), retried until it answers."""
+        """A first read (it makes the follower's connection), retried until it
+        answers; a refusal (StoreAccessDenied) is raised."""
         pause = _PAUSE
         while True:
             try:
                 await self._commands.xread(self.read, 1)
                 return
+            except StoreAccessDenied:
+                raise
             except StoreUnavailable:
                 await anyio.sleep(pause)
                 pause = min(pause * 2, 1.0)

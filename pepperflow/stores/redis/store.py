@@ -7,8 +7,9 @@
 
 The state lives in Redis; every process that opens the same namespace sees
 the same keys, and a subscriber in one process receives the changes every
-process commits, in commit order (``seq``). This module holds the
-contract's methods; the rooms beside it hold the rest:
+process commits, in commit order (``seq``); docs/redis.md has the key
+layout, the scripts and the faults. This module holds the contract's
+methods; the rooms beside it hold the rest:
 
 - :mod:`._scripts` / :mod:`._protocol`: every write is one Lua script (the
   entry, its version, its ttl and its changelog entry commit atomically;
@@ -27,8 +28,6 @@ contract's methods; the rooms beside it hold the rest:
   coredis on trio, or a client you pass (made with
   ``decode_responses=False``; not closed by the store, and its retry policy
   is yours: a client that retries writes may apply a write twice).
-
-docs/redis.md states the key layout, the scripts and the faults.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ from ._follower import Follower
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
+from ._target import target
 from ._writes import Writes
 
 __all__ = ["DriverName", "RedisStore"]
@@ -74,8 +74,8 @@ class RedisStore(Store[T]):
     ``Msg`` (see :mod:`._decoding` for bytes that no longer fit).
 
     Args:
-        url: ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://``),
-            or a redis-py / coredis client to use (not closed by the store).
+        url: ``redis[s]://[[user]:password@]host[:port][/db]`` (TLS, password_env:
+            :mod:`._target`), or a redis-py / coredis client (not closed by the store).
         namespace: the store's name; its keys share the hash tag
             ``{namespace}``, so it must not contain ``{`` or ``}``.
         type: the values' type (``Any`` by default: see
@@ -136,7 +136,7 @@ class RedisStore(Store[T]):
         super().__init__(namespace, type=type, metadata_type=metadata_type)
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
-        self._url = url
+        self._url = target(url) if isinstance(url, str) else url  # ValueError: bad options
         self._driver_name: DriverName = driver
         self._state = "new"  # new -> open -> closed
         self._tasks = TaskRunner(repr(self))
