@@ -29,6 +29,8 @@ from pepperflow import (
 )
 from pepperflow.stores import MemoryStore, SqliteStore
 
+from ..support.waiting import wait_for
+
 pytestmark = pytest.mark.anyio
 
 
@@ -44,12 +46,14 @@ class Probe(Provider[None]):
         capabilities: list[str] | None = None,
         fail: dict[str, Exception] | None = None,
         slow: dict[str, float] | None = None,
+        gates: dict[str, anyio.Event] | None = None,
     ) -> None:
         meta = ProviderMetadata(name, type, capabilities=capabilities or [])
         super().__init__(meta, None)
         self.log = [] if log is None else log
         self.fail = fail or {}
         self.slow = slow or {}
+        self.gates = gates or {}  # a call waits until its event is set
         self.acquired = False  # holds what initialize acquires
         self.finished: list[str] = []  # calls that ran to their end
 
@@ -57,6 +61,8 @@ class Probe(Provider[None]):
         self.log.append(f"{call} {self.metadata.name}")
         if call in self.slow:
             await anyio.sleep(self.slow[call])
+        if call in self.gates:
+            await self.gates[call].wait()
         if call in self.fail:
             raise self.fail[call]
         self.finished.append(call)
@@ -150,12 +156,14 @@ async def test_a_duplicate_name_is_refused_and_the_first_provider_kept(mode: str
 
 async def test_a_name_being_registered_is_taken() -> None:
     async with ProviderManager() as providers:
-        slow = Probe("db", slow={"initialize": 0.05})
+        release = anyio.Event()
+        slow = Probe("db", gates={"initialize": release})
         async with anyio.create_task_group() as tg:
             tg.start_soon(providers.register, slow)
-            await anyio.sleep(0.01)
+            await wait_for(slow.log, 2)  # validated, now initializing
             with pytest.raises(DuplicateProvider, match="or being registered"):
                 await providers.register(Probe("db"))
+            release.set()
         assert providers.get("db") is slow
 
 
