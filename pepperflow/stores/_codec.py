@@ -26,6 +26,7 @@ make that a guarantee).
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from typing import Any, Generic, TypeVar
@@ -33,7 +34,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import msgspec
 
-from .._errors import InvalidValue, UndecodableValue, UnencodableValue
+from .._errors import NOT_UNICODE_FIX, InvalidValue, UndecodableValue, UnencodableValue
 from ..streams.events import DeleteChange, ExpireChange, SetChange
 
 __all__ = ["Codec", "Metadata", "SCALARS", "INT_MAX", "INT_MIN"]
@@ -49,7 +50,7 @@ INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
 _ENCODER = msgspec.msgpack.Encoder()
 _ENCODE = _ENCODER.encode
-_ENCODE_ERRORS = (TypeError, OverflowError, ValueError)
+_ENCODE_ERRORS = (TypeError, OverflowError, ValueError, RecursionError)
 
 
 def _is_record_class(kind: Any) -> bool:
@@ -146,10 +147,13 @@ class Codec(Generic[T]):
         """
         kind = type(value)
         # An immutable scalar of exactly the store's type (or any one, untyped)
-        # is its own copy: no round trip through msgpack.
+        # is its own copy: no round trip through msgpack. Text that is not
+        # ASCII is encoded once, to refuse a lone surrogate no backend can store.
         if (self._untyped or kind is self.value_type) and (
             kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)
         ):
+            if kind is str and not value.isascii():
+                self._encode(key, value, "value")
             return value  # type: ignore[no-any-return]
         record = self._record
         if exact and record is not None and not isinstance(value, record):
@@ -161,6 +165,8 @@ class Codec(Generic[T]):
         data = self._encode(key, value, "value")
         try:
             return self._value.decode(data)  # type: ignore[no-any-return]
+        except RecursionError as exc:
+            raise self._unencodable(key, value, "value", exc) from exc
         except msgspec.ValidationError as exc:
             raise InvalidValue(
                 f"store {self.store!r}, key {key!r}: the value is not a"
@@ -176,6 +182,8 @@ class Codec(Generic[T]):
         data = self._encode(key, metadata, "metadata")
         try:
             return self._metadata.decode(data)
+        except RecursionError as exc:
+            raise self._unencodable(key, metadata, "metadata", exc) from exc
         except msgspec.ValidationError as exc:
             raise InvalidValue(
                 f"store {self.store!r}, key {key!r}: the metadata is not a"
@@ -186,11 +194,25 @@ class Codec(Generic[T]):
         try:
             return _ENCODE(value)
         except _ENCODE_ERRORS as exc:
-            raise UnencodableValue(
-                f"store {self.store!r}, key {key!r}: msgspec cannot encode the {what}"
-                f" ({type(value).__name__}): {exc}; store plain data (dict, list, str,"
-                " int, float, bool, None, bytes) or a msgspec Struct / dataclass"
-            ) from exc
+            raise self._unencodable(key, value, what, exc) from exc
+
+    def _unencodable(self, key: str, value: Any, what: str, exc: Exception) -> UnencodableValue:
+        """The error for a ``what`` (value or metadata) msgspec failed on with ``exc``."""
+        where = f"store {self.store!r}, key {key!r}: the {what} ({type(value).__name__})"
+        if isinstance(exc, UnicodeEncodeError):
+            return UnencodableValue(
+                f"{where} holds text that is not valid Unicode ({exc}), which no backend can"
+                f" store; {NOT_UNICODE_FIX}, or store bytes"
+            )
+        if isinstance(exc, RecursionError):
+            return UnencodableValue(
+                f"{where} is nested too deeply to encode (deeper than Python's recursion"
+                f" limit, {sys.getrecursionlimit()}); flatten it, or store bytes you encoded"
+            )
+        return UnencodableValue(
+            f"{where}: msgspec cannot encode it: {exc}; store plain data (dict, list, str,"
+            " int, float, bool, None, bytes) or a msgspec Struct / dataclass"
+        )
 
     # -- reading stored bytes ---------------------------------------------------
 

@@ -43,7 +43,6 @@ checks):
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
@@ -51,15 +50,11 @@ from typing import Any, Generic, TypeVar, overload
 
 import msgspec
 
+from .._durations import MAX_SECONDS
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
-from ._checks import (
-    bad_key,
-    check_key,
-    check_version,
-    ttl_seconds,
-)
+from ._checks import check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
 from ._records import Entry as Entry
@@ -177,17 +172,17 @@ class Store(Holdable, Generic[T]):
         # takes this path: a plain function (no coroutine frame of its own)
         # whose checks of the common cases are inlined.
         name = self.name
-        if type(key) is not str or not key:
-            raise bad_key(name, key)
+        if type(key) is not str or not key or not key.isascii():
+            key = check_key(name, key)
         kind = type(value)
         if kind is int:
             if not (self._int_as_is and INT_MIN <= value <= INT_MAX):
                 value = self.codec.admit(key, value)
-        elif kind not in self._as_is:
+        elif kind not in self._as_is or (kind is str and not value.isascii()):
             value = self.codec.admit(key, value)
         ttl_s: float | None = None
         if ttl is not None:
-            if (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
+            if (type(ttl) is float or type(ttl) is int) and 0 < ttl <= MAX_SECONDS:
                 ttl_s = float(ttl)
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
@@ -209,10 +204,10 @@ class Store(Holdable, Generic[T]):
         """
         name = self.name
         admit = self.codec.admit
-        pairs = [
-            (check_key(name, key), admit(key, value))
-            for key, value in (items.items() if isinstance(items, Mapping) else items)
-        ]
+        pairs: list[tuple[str, Any]] = []
+        for key, value in item_pairs(name, items):
+            checked = check_key(name, key)
+            pairs.append((checked, admit(checked, value)))
         first = pairs[0][0] if pairs else ""
         meta = None if metadata is None else self._admit_metadata(first, metadata)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
@@ -224,7 +219,7 @@ class Store(Holdable, Generic[T]):
         Raises:
             VersionConflict: ``if_version`` did not match; nothing deleted.
         """
-        check_key(self.name, key)
+        key = check_key(self.name, key)
         if if_version is not None:
             check_version(self.name, key, if_version)
         return await self._delete(key, if_version)

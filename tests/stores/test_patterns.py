@@ -56,4 +56,4 @@ def test_unclosed_bracket_is_an_error_naming_the_fix(bad: str) -> None:
 
 def test_non_str_pattern_is_an_error() -> None:
     with pytest.raises(InvalidPattern, match="must be a str"):
-        compile_pattern(5)
+        compile_pattern(5)  # type: ignore[arg-type]
