@@ -221,8 +221,7 @@ class RedisStore(Store[T]):
         return self._decoding.value(blob, key)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
-        name = self.name
-        wanted = list(dict.fromkeys(check_key(name, key) for key in key_iterable(name, keys)))
+        wanted = list(dict.fromkeys(check_key(self.name, k) for k in key_iterable(self.name, keys)))
         await self._sweeper.sweep_due()
         if not wanted:
             self._check_open()
