@@ -7,8 +7,10 @@ one :data:`~pepperflow.streams.Change` per key in one total order (its
 Rules every backend keeps (and :func:`pepperflow.testing.check_store`
 checks):
 
-* **Keys** are non-empty ``str``; anything else raises
-  :class:`~pepperflow.InvalidKey`.
+* **Keys** are non-empty ``str`` of valid Unicode text (no lone
+  surrogate), on every operation; anything else raises
+  :class:`~pepperflow.InvalidKey`. A ``str`` subclass's key is its plain
+  text (:mod:`pepperflow.stores._checks`).
 * **Values and metadata** are of the store's types (``type=``, default
   ``Any``: anything msgspec can encode; ``metadata_type=``, default a dict
   with str keys). A value of another type raises
@@ -165,6 +167,7 @@ class Store(Holdable, Generic[T]):
 
         Raises:
             InvalidKey, InvalidTTL, UnencodableValue: bad input; nothing stored.
+            ValueError: ``if_version`` is not an int >= 0; nothing stored.
             VersionConflict: ``if_version`` did not match; nothing stored.
         """
         # The input is checked here, once, for every backend, when set() is
@@ -198,9 +201,9 @@ class Store(Holdable, Generic[T]):
         ttl: float | timedelta | None = None,
         metadata: Any = None,
     ) -> None:
-        """Set every key of ``items`` at once (all or nothing on bad input).
+        """Set every key of ``items`` (a mapping, or ``(key, value)`` pairs) at once.
 
-        A key given twice is set to its last value.
+        All or nothing on bad input. A key given twice is set to its last value.
         """
         name = self.name
         admit = self.codec.admit

@@ -18,6 +18,14 @@ string: ``namespace``, ``changelog_length``, ``sweep_interval`` and
 ``driver`` (``auto``, ``redis-py`` or ``coredis``). Other query options
 are the Redis client's (e.g. ``ssl_cert_reqs``).
 
+Every part of the URL is read here, before anything opens: a URL that is
+malformed, has an unknown scheme, no host, a port outside 1-65535, a Redis
+path that is not a database number, a ``#fragment``, an option given
+twice, an unknown option (sqlite, memory) or an option's value not of its
+form (:mod:`._url_parts`) raises :class:`~pepperflow.UnknownStoreURL`
+naming the part, the value and what to write. Every message shows the URL
+:func:`~pepperflow._redact.redacted`: never its password.
+
 ``open_store(url, type=T, metadata_type=M)`` opens a store of values of
 type ``T`` (a ``Store[T]``; see :mod:`pepperflow.stores._codec`).
 
