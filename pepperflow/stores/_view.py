@@ -94,12 +94,17 @@ class ViewStore(Store[T]):
     @overload
     async def get(self, key: str, default: D) -> T | D: ...
 
+    # A read looks the key up first and checks it only when it is not found
+    # (a key found is one a write checked; a str subclass's text finds its
+    # entry): the hot path is one dict lookup.
+
     async def get(self, key: str, default: Any = None) -> Any:
-        if type(key) is not str:
-            key = check_key(self.name, key)
-        entry = self._data.get(key)
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # unhashable: a key only if a str subclass's text
+            entry = self._data.get(check_key(self.name, key))
         if entry is None:
-            if not key or not key.isascii():
+            if type(key) is not str or not key or not key.isascii():
                 check_key(self.name, key)
             return default
         expires_at = entry.expires_at
@@ -129,8 +134,12 @@ class ViewStore(Store[T]):
         return found
 
     async def exists(self, key: str) -> bool:
-        entry = self._data.get(check_key(self.name, key))
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # unhashable: a key only if a str subclass's text
+            entry = self._data.get(check_key(self.name, key))
         if entry is None:
+            check_key(self.name, key)
             return False
         if entry.expires_at is not None and entry.expires_at <= self._clock():
             await self._expire_lazily(entry)
@@ -138,8 +147,12 @@ class ViewStore(Store[T]):
         return True
 
     async def entry(self, key: str) -> Entry[T] | None:
-        entry = self._data.get(check_key(self.name, key))
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # unhashable: a key only if a str subclass's text
+            entry = self._data.get(check_key(self.name, key))
         if entry is None:
+            check_key(self.name, key)
             return None
         if entry.expires_at is not None and entry.expires_at <= self._clock():
             await self._expire_lazily(entry)
