@@ -162,16 +162,8 @@ class Codec(Generic[T]):
                 f" {_type_name(record)} (the store's type), it is a {kind.__name__};"
                 f" make one, e.g. {_type_name(record)}(**data)"
             )
-        data = self._encode(key, value, "value")
-        try:
-            return self._value.decode(data)  # type: ignore[no-any-return]
-        except RecursionError as exc:
-            raise self._unencodable(key, value, "value", exc) from exc
-        except msgspec.ValidationError as exc:
-            raise InvalidValue(
-                f"store {self.store!r}, key {key!r}: the value is not a"
-                f" {_type_name(self.value_type)} (the store's type): {exc}"
-            ) from exc
+        expected = f"{_type_name(self.value_type)} (the store's type)"
+        return self._copy(key, value, "value", self._value, expected)  # type: ignore[no-any-return]
 
     def admit_metadata(self, key: str, metadata: Any) -> Any:
         """The store's own copy of ``metadata``, checked to be a ``metadata_type``.
@@ -179,15 +171,21 @@ class Codec(Generic[T]):
         Raises:
             InvalidValue, UnencodableValue: as :meth:`admit`.
         """
-        data = self._encode(key, metadata, "metadata")
+        expected = f"{_type_name(self.metadata_type)} (the store's metadata_type)"
+        return self._copy(key, metadata, "metadata", self._metadata, expected)
+
+    def _copy(
+        self, key: str, value: Any, what: str, decoder: msgspec.msgpack.Decoder[Any], expected: str
+    ) -> Any:
+        """``value`` (the ``what``) encoded, then decoded by ``decoder`` as an ``expected``."""
+        data = self._encode(key, value, what)
         try:
-            return self._metadata.decode(data)
+            return decoder.decode(data)
         except RecursionError as exc:
-            raise self._unencodable(key, metadata, "metadata", exc) from exc
+            raise self._unencodable(key, value, what, exc) from exc
         except msgspec.ValidationError as exc:
             raise InvalidValue(
-                f"store {self.store!r}, key {key!r}: the metadata is not a"
-                f" {_type_name(self.metadata_type)} (the store's metadata_type): {exc}"
+                f"store {self.store!r}, key {key!r}: the {what} is not a {expected}: {exc}"
             ) from exc
 
     def _encode(self, key: str, value: Any, what: str) -> bytes:

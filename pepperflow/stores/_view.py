@@ -134,12 +134,8 @@ class ViewStore(Store[T]):
         return found
 
     async def exists(self, key: str) -> bool:
-        try:
-            entry = self._data.get(key)
-        except TypeError:  # unhashable: a key only if a str subclass's text
-            entry = self._data.get(check_key(self.name, key))
+        entry = self._found(key)
         if entry is None:
-            check_key(self.name, key)
             return False
         if entry.expires_at is not None and entry.expires_at <= self._clock():
             await self._expire_lazily(entry)
@@ -147,17 +143,27 @@ class ViewStore(Store[T]):
         return True
 
     async def entry(self, key: str) -> Entry[T] | None:
+        entry = self._found(key)
+        if entry is None:
+            return None
+        if entry.expires_at is not None and entry.expires_at <= self._clock():
+            await self._expire_lazily(entry)
+            return None
+        return Entry.from_change(entry)
+
+    def _found(self, key: str) -> SetChange[Any, Any] | None:
+        """The latest set of ``key`` (live or expired), or ``None``.
+
+        Raises:
+            InvalidKey: ``key`` is not found and is not a key.
+        """
         try:
             entry = self._data.get(key)
         except TypeError:  # unhashable: a key only if a str subclass's text
             entry = self._data.get(check_key(self.name, key))
         if entry is None:
             check_key(self.name, key)
-            return None
-        if entry.expires_at is not None and entry.expires_at <= self._clock():
-            await self._expire_lazily(entry)
-            return None
-        return Entry.from_change(entry)
+        return entry
 
     def scan(self, pattern: str | None = None, *, batch_size: int = 100) -> AsyncIterator[str]:
         if type(batch_size) is not int or batch_size < 1:
