@@ -30,6 +30,12 @@ have been applied.
 
 from __future__ import annotations
 
+#: How a message says to fix text that is not valid Unicode (a lone
+#: surrogate), which no backend can store as a key, a value or a pattern.
+NOT_UNICODE_FIX = (
+    "decode the source with errors='replace' (or 'backslashreplace'), not 'surrogateescape'"
+)
+
 
 class PepperflowError(Exception):
     """Base class of every exception pepperflow defines."""

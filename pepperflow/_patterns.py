@@ -39,7 +39,7 @@ import functools
 import re
 from collections.abc import Callable
 
-from ._errors import InvalidPattern
+from ._errors import NOT_UNICODE_FIX, InvalidPattern
 
 __all__ = ["Pattern", "compile_pattern"]
 
@@ -97,18 +97,38 @@ def _glob_matcher(regex: re.Pattern[str]) -> Callable[[str], bool]:
     return match
 
 
-@functools.lru_cache(maxsize=1024)
 def compile_pattern(pattern: str | None) -> Pattern:
-    """Compile ``pattern`` by the rule in this module's docstring."""
+    """Compile ``pattern`` by the rule in this module's docstring.
+
+    A ``str`` subclass's pattern is its plain text, as for keys.
+
+    Raises:
+        InvalidPattern: ``pattern`` is not a str or None, is not valid
+            Unicode text (a lone surrogate, which no key can hold), or has
+            an unclosed ``[``.
+    """
+    if type(pattern) is not str and pattern is not None:
+        if not isinstance(pattern, str):
+            raise InvalidPattern(
+                f"pattern must be a str or None, got {type(pattern).__name__}: {pattern!r}"
+            )
+        pattern = str.__str__(pattern)
+    return _compile(pattern)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str | None) -> Pattern:
     if pattern is None:
         return Pattern("", "", None)
-    if not isinstance(pattern, str):
-        raise InvalidPattern(
-            f"pattern must be a str or None, got {type(pattern).__name__}: {pattern!r}"
-        )
     # Parsed byte by byte like Redis's stringmatchlen; the regex works on the
     # key's UTF-8 bytes, each byte written as the character with its value.
-    raw = pattern.encode("utf-8", "surrogatepass")
+    try:
+        raw = pattern.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidPattern(
+            f"pattern {pattern!r} is not valid Unicode text: the character at position"
+            f" {exc.start} is a lone surrogate, which no key can hold; {NOT_UNICODE_FIX}"
+        ) from None
     literal = bytearray()
     parts: list[str] = []
     i, n = 0, len(raw)
@@ -138,7 +158,7 @@ def compile_pattern(pattern: str | None) -> Pattern:
             literal.append(byte)
         i += 1
     # Metacharacters are ASCII, so the literal head is whole UTF-8 characters.
-    prefix = literal.decode("utf-8", "surrogatepass")
+    prefix = literal.decode("utf-8")
     if not glob:
         return Pattern(pattern, prefix, None)
     return Pattern(pattern, prefix, re.compile("".join(parts), re.DOTALL))
@@ -209,7 +229,7 @@ def _class_regex(members: set[int]) -> str:
 
 def _unclosed(pattern: str, raw: bytes, start: int, eaten_close: int) -> InvalidPattern:
     def position(index: int) -> int:
-        return len(raw[:index].decode("utf-8", "surrogatepass"))
+        return len(raw[:index].decode("utf-8"))
 
     message = f"pattern {pattern!r} has an unclosed '[' at position {position(start)};"
     if eaten_close >= 0:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ._redact import redacted
 from .stores.base import Store
 from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore
@@ -163,7 +164,7 @@ def check_spec(spec: object, *, what: str) -> None:
     if isinstance(spec, Store) or callable(spec):
         return
     if isinstance(spec, str) and "://" in spec:
-        store_from_url(named_url(spec, "check"))  # builds, does not open
+        store_from_url(named_url(spec, "check"), shown=spec)  # builds, does not open
     elif isinstance(spec, str | os.PathLike):
         if not os.fspath(spec):
             raise ValueError(f"{what}: an empty path; name a file, e.g. 'state.db'")
@@ -171,7 +172,7 @@ def check_spec(spec: object, *, what: str) -> None:
         raise TypeError(
             f"{what} must be a pepperflow store, a store URL ('sqlite:///state.db',"
             f" 'redis://host:6379/0'), a SQLite file path or a function name -> store;"
-            f" got {type(spec).__name__}: {spec!r}"
+            f" got {type(spec).__name__}: {redacted(spec)}"
         )
 
 
@@ -201,7 +202,7 @@ def resolve(
             url = named_url(text, name)
 
             def make() -> Store[Any]:
-                return store_from_url(url, **options)
+                return store_from_url(url, shown=text, **options)
 
         else:
             path, namespace = text, name if name is not None else "default"

@@ -16,12 +16,13 @@ import builtins
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from .._binding import StoreBinding
 from .._meter import measured
 from .._metrics import MetricsSink
 from .._patterns import compile_pattern
+from .._redact import redacted
 from .._runner import Runner
 from .._store_specs import StoreSpec, check_type, named_url, resolve, typed
 from .._view import StoreView, view_meter
@@ -287,13 +288,13 @@ class RedisMemoryStore(BaseMemoryStore[T]):
 
 
 def _redis_url(url: str, namespace: str | None) -> str:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("redis", "rediss"):
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("redis", "rediss"):
         raise ValueError(
-            f"RedisMemoryStore needs a redis:// or rediss:// URL, got {url!r};"
+            f"RedisMemoryStore needs a redis:// or rediss:// URL, got {redacted(url)!r};"
             " use BaseMemoryStore(url) for other stores"
         )
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    options = dict(parse_qsl(rest.partition("?")[2].partition("#")[0], keep_blank_values=True))
     given = options.get("namespace")
     if given is not None:
         if namespace is not None and namespace != given:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from .._redact import redacted
 from ..stores.base import Store
 from ..stores.url import open_store
 from ._types import Provider, ProviderMetadata
@@ -38,7 +39,10 @@ class StoreProvider(Provider[T]):
     def __init__(self, metadata: ProviderMetadata, config: T, *, url: str | None = None) -> None:
         super().__init__(metadata, config)
         if url is not None and not isinstance(url, str):
-            raise TypeError(f"provider {metadata.name!r}: url must be a str, got {url!r}")
+            raise TypeError(
+                f"provider {metadata.name!r}: url must be a str, got {type(url).__name__}:"
+                f" {redacted(url)}"
+            )
         self.url = url
         self._storage: Store[Any] | None = None
 

@@ -143,7 +143,7 @@ class SharedStateManager(BaseStateManager[T]):
             InvalidKey: ``key`` is not a non-empty str.
             TypeError: ``callback`` is not callable.
         """
-        check_key(self.name, key)
+        key = check_key(self.name, key)
         self._watch(key, escape(key), callback)
 
     def unsubscribe(self, key: str, callback: StateCallback) -> None:

@@ -26,6 +26,7 @@ make that a guarantee).
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from typing import Any, Generic, TypeVar
@@ -33,7 +34,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import msgspec
 
-from .._errors import InvalidValue, UndecodableValue, UnencodableValue
+from .._errors import NOT_UNICODE_FIX, InvalidValue, UndecodableValue, UnencodableValue
 from ..streams.events import DeleteChange, ExpireChange, SetChange
 
 __all__ = ["Codec", "Metadata", "SCALARS", "INT_MAX", "INT_MIN"]
@@ -49,7 +50,7 @@ INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
 _ENCODER = msgspec.msgpack.Encoder()
 _ENCODE = _ENCODER.encode
-_ENCODE_ERRORS = (TypeError, OverflowError, ValueError)
+_ENCODE_ERRORS = (TypeError, OverflowError, ValueError, RecursionError)
 
 
 def _is_record_class(kind: Any) -> bool:
@@ -146,10 +147,13 @@ class Codec(Generic[T]):
         """
         kind = type(value)
         # An immutable scalar of exactly the store's type (or any one, untyped)
-        # is its own copy: no round trip through msgpack.
+        # is its own copy: no round trip through msgpack. Text that is not
+        # ASCII is encoded once, to refuse a lone surrogate no backend can store.
         if (self._untyped or kind is self.value_type) and (
             kind in SCALARS or (kind is int and INT_MIN <= value <= INT_MAX)
         ):
+            if kind is str and not value.isascii():
+                self._encode(key, value, "value")
             return value  # type: ignore[no-any-return]
         record = self._record
         if exact and record is not None and not isinstance(value, record):
@@ -158,14 +162,8 @@ class Codec(Generic[T]):
                 f" {_type_name(record)} (the store's type), it is a {kind.__name__};"
                 f" make one, e.g. {_type_name(record)}(**data)"
             )
-        data = self._encode(key, value, "value")
-        try:
-            return self._value.decode(data)  # type: ignore[no-any-return]
-        except msgspec.ValidationError as exc:
-            raise InvalidValue(
-                f"store {self.store!r}, key {key!r}: the value is not a"
-                f" {_type_name(self.value_type)} (the store's type): {exc}"
-            ) from exc
+        expected = f"{_type_name(self.value_type)} (the store's type)"
+        return self._copy(key, value, "value", self._value, expected)  # type: ignore[no-any-return]
 
     def admit_metadata(self, key: str, metadata: Any) -> Any:
         """The store's own copy of ``metadata``, checked to be a ``metadata_type``.
@@ -173,24 +171,46 @@ class Codec(Generic[T]):
         Raises:
             InvalidValue, UnencodableValue: as :meth:`admit`.
         """
-        data = self._encode(key, metadata, "metadata")
+        expected = f"{_type_name(self.metadata_type)} (the store's metadata_type)"
+        return self._copy(key, metadata, "metadata", self._metadata, expected)
+
+    def _copy(
+        self, key: str, value: Any, what: str, decoder: msgspec.msgpack.Decoder[Any], expected: str
+    ) -> Any:
+        """``value`` (the ``what``) encoded, then decoded by ``decoder`` as an ``expected``."""
+        data = self._encode(key, value, what)
         try:
-            return self._metadata.decode(data)
+            return decoder.decode(data)
+        except RecursionError as exc:
+            raise self._unencodable(key, value, what, exc) from exc
         except msgspec.ValidationError as exc:
             raise InvalidValue(
-                f"store {self.store!r}, key {key!r}: the metadata is not a"
-                f" {_type_name(self.metadata_type)} (the store's metadata_type): {exc}"
+                f"store {self.store!r}, key {key!r}: the {what} is not a {expected}: {exc}"
             ) from exc
 
     def _encode(self, key: str, value: Any, what: str) -> bytes:
         try:
             return _ENCODE(value)
         except _ENCODE_ERRORS as exc:
-            raise UnencodableValue(
-                f"store {self.store!r}, key {key!r}: msgspec cannot encode the {what}"
-                f" ({type(value).__name__}): {exc}; store plain data (dict, list, str,"
-                " int, float, bool, None, bytes) or a msgspec Struct / dataclass"
-            ) from exc
+            raise self._unencodable(key, value, what, exc) from exc
+
+    def _unencodable(self, key: str, value: Any, what: str, exc: Exception) -> UnencodableValue:
+        """The error for a ``what`` (value or metadata) msgspec failed on with ``exc``."""
+        where = f"store {self.store!r}, key {key!r}: the {what} ({type(value).__name__})"
+        if isinstance(exc, UnicodeEncodeError):
+            return UnencodableValue(
+                f"{where} holds text that is not valid Unicode ({exc}), which no backend can"
+                f" store; {NOT_UNICODE_FIX}, or store bytes"
+            )
+        if isinstance(exc, RecursionError):
+            return UnencodableValue(
+                f"{where} is nested too deeply to encode (deeper than Python's recursion"
+                f" limit, {sys.getrecursionlimit()}); flatten it, or store bytes you encoded"
+            )
+        return UnencodableValue(
+            f"{where}: msgspec cannot encode it: {exc}; store plain data (dict, list, str,"
+            " int, float, bool, None, bytes) or a msgspec Struct / dataclass"
+        )
 
     # -- reading stored bytes ---------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any
 
+from .._patterns import compile_pattern
 from ._hub import Subscription
 from .base import Callback, Store
 from .feed import ChangeFeed, Overflow
@@ -42,10 +43,21 @@ class ScopedChanges:
         """
         store, prefix = self._scope()
         return store.changes(
-            prefix + (pattern or ""), replay=replay, buffer=buffer, overflow=overflow
+            _under(prefix, pattern), replay=replay, buffer=buffer, overflow=overflow
         )
 
     def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
         """Call ``callback(change)`` on each change of the records whose names match ``pattern``."""
         store, prefix = self._scope()
-        return store.subscribe(prefix + (pattern or ""), callback)
+        return store.subscribe(_under(prefix, pattern), callback)
+
+
+def _under(prefix: str, pattern: str | None) -> str:
+    """``pattern`` over the records' names as a pattern over their keys.
+
+    Raises:
+        InvalidPattern: ``pattern`` is not one (checked before the prefix
+            is put in front).
+    """
+    compile_pattern(pattern)
+    return prefix + (pattern or "")

@@ -25,7 +25,7 @@ import anyio.lowlevel
 
 from .._patterns import compile_pattern
 from ..streams.events import SetChange
-from ._checks import bad_key, check_key
+from ._checks import check_key, key_iterable
 from ._codec import Metadata
 from .base import (
     Entry,
@@ -94,11 +94,18 @@ class ViewStore(Store[T]):
     @overload
     async def get(self, key: str, default: D) -> T | D: ...
 
+    # A read looks the key up first and checks it only when it is not found
+    # (a key found is one a write checked; a str subclass's text finds its
+    # entry): the hot path is one dict lookup.
+
     async def get(self, key: str, default: Any = None) -> Any:
-        entry = self._data.get(key)
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # unhashable: a key only if a str subclass's text
+            entry = self._data.get(check_key(self.name, key))
         if entry is None:
-            if type(key) is not str or not key:
-                raise bad_key(self.name, key)
+            if type(key) is not str or not key or not key.isascii():
+                check_key(self.name, key)
             return default
         expires_at = entry.expires_at
         if expires_at is not None and expires_at <= self._clock():
@@ -107,13 +114,13 @@ class ViewStore(Store[T]):
         return entry.value
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
-        if isinstance(keys, str):
-            raise TypeError("get_many takes an iterable of keys, not one str; use get()")
         data = self._data
         now = self._clock()
         found: dict[str, Any] = {}
         expired: list[SetChange[Any, Any]] = []
-        for key in keys:
+        for key in key_iterable(self.name, keys):
+            if type(key) is not str:
+                key = check_key(self.name, key)
             entry = data.get(key)
             if entry is None:
                 check_key(self.name, key)
@@ -127,9 +134,8 @@ class ViewStore(Store[T]):
         return found
 
     async def exists(self, key: str) -> bool:
-        entry = self._data.get(key)
+        entry = self._found(key)
         if entry is None:
-            check_key(self.name, key)
             return False
         if entry.expires_at is not None and entry.expires_at <= self._clock():
             await self._expire_lazily(entry)
@@ -137,14 +143,27 @@ class ViewStore(Store[T]):
         return True
 
     async def entry(self, key: str) -> Entry[T] | None:
-        entry = self._data.get(key)
+        entry = self._found(key)
         if entry is None:
-            check_key(self.name, key)
             return None
         if entry.expires_at is not None and entry.expires_at <= self._clock():
             await self._expire_lazily(entry)
             return None
         return Entry.from_change(entry)
+
+    def _found(self, key: str) -> SetChange[Any, Any] | None:
+        """The latest set of ``key`` (live or expired), or ``None``.
+
+        Raises:
+            InvalidKey: ``key`` is not found and is not a key.
+        """
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # unhashable: a key only if a str subclass's text
+            entry = self._data.get(check_key(self.name, key))
+        if entry is None:
+            check_key(self.name, key)
+        return entry
 
     def scan(self, pattern: str | None = None, *, batch_size: int = 100) -> AsyncIterator[str]:
         if type(batch_size) is not int or batch_size < 1:

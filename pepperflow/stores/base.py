@@ -7,8 +7,10 @@ one :data:`~pepperflow.streams.Change` per key in one total order (its
 Rules every backend keeps (and :func:`pepperflow.testing.check_store`
 checks):
 
-* **Keys** are non-empty ``str``; anything else raises
-  :class:`~pepperflow.InvalidKey`.
+* **Keys** are non-empty ``str`` of valid Unicode text (no lone
+  surrogate), on every operation; anything else raises
+  :class:`~pepperflow.InvalidKey`. A ``str`` subclass's key is its plain
+  text (:mod:`pepperflow.stores._checks`).
 * **Values and metadata** are of the store's types (``type=``, default
   ``Any``: anything msgspec can encode; ``metadata_type=``, default a dict
   with str keys). A value of another type raises
@@ -43,7 +45,6 @@ checks):
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
@@ -51,15 +52,11 @@ from typing import Any, Generic, TypeVar, overload
 
 import msgspec
 
+from .._durations import MAX_SECONDS
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
-from ._checks import (
-    bad_key,
-    check_key,
-    check_version,
-    ttl_seconds,
-)
+from ._checks import check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
 from ._records import Entry as Entry
@@ -170,6 +167,7 @@ class Store(Holdable, Generic[T]):
 
         Raises:
             InvalidKey, InvalidTTL, UnencodableValue: bad input; nothing stored.
+            ValueError: ``if_version`` is not an int >= 0; nothing stored.
             VersionConflict: ``if_version`` did not match; nothing stored.
         """
         # The input is checked here, once, for every backend, when set() is
@@ -177,17 +175,17 @@ class Store(Holdable, Generic[T]):
         # takes this path: a plain function (no coroutine frame of its own)
         # whose checks of the common cases are inlined.
         name = self.name
-        if type(key) is not str or not key:
-            raise bad_key(name, key)
+        if type(key) is not str or not key or not key.isascii():
+            key = check_key(name, key)
         kind = type(value)
         if kind is int:
             if not (self._int_as_is and INT_MIN <= value <= INT_MAX):
                 value = self.codec.admit(key, value)
-        elif kind not in self._as_is:
+        elif kind not in self._as_is or (kind is str and not value.isascii()):
             value = self.codec.admit(key, value)
         ttl_s: float | None = None
         if ttl is not None:
-            if (type(ttl) is float or type(ttl) is int) and 0 < ttl < math.inf:
+            if (type(ttl) is float or type(ttl) is int) and 0 < ttl <= MAX_SECONDS:
                 ttl_s = float(ttl)
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
@@ -203,16 +201,16 @@ class Store(Holdable, Generic[T]):
         ttl: float | timedelta | None = None,
         metadata: Any = None,
     ) -> None:
-        """Set every key of ``items`` at once (all or nothing on bad input).
+        """Set every key of ``items`` (a mapping, or ``(key, value)`` pairs) at once.
 
-        A key given twice is set to its last value.
+        All or nothing on bad input. A key given twice is set to its last value.
         """
         name = self.name
         admit = self.codec.admit
-        pairs = [
-            (check_key(name, key), admit(key, value))
-            for key, value in (items.items() if isinstance(items, Mapping) else items)
-        ]
+        pairs: list[tuple[str, Any]] = []
+        for key, value in item_pairs(name, items):
+            checked = check_key(name, key)
+            pairs.append((checked, admit(checked, value)))
         first = pairs[0][0] if pairs else ""
         meta = None if metadata is None else self._admit_metadata(first, metadata)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
@@ -224,7 +222,7 @@ class Store(Holdable, Generic[T]):
         Raises:
             VersionConflict: ``if_version`` did not match; nothing deleted.
         """
-        check_key(self.name, key)
+        key = check_key(self.name, key)
         if if_version is not None:
             check_version(self.name, key, if_version)
         return await self._delete(key, if_version)

@@ -109,7 +109,7 @@ class ChangeFeed(AsyncObservable[Change]):
     ) -> None:
         if type(buffer) is not int or buffer < 1:
             raise ValueError(f"buffer must be an int >= 1 (a number of changes), got {buffer!r}")
-        if overflow not in _POLICIES:
+        if not isinstance(overflow, str) or overflow not in _POLICIES:
             raise ValueError(f"overflow must be one of {sorted(_POLICIES)}, got {overflow!r}")
         self.pattern: Pattern = compile_pattern(pattern)
         self.replay = replay

@@ -18,6 +18,14 @@ string: ``namespace``, ``changelog_length``, ``sweep_interval`` and
 ``driver`` (``auto``, ``redis-py`` or ``coredis``). Other query options
 are the Redis client's (e.g. ``ssl_cert_reqs``).
 
+Every part of the URL is read here, before anything opens: a URL that is
+malformed, has an unknown scheme, no host, a port outside 1-65535, a Redis
+path that is not a database number, a ``#fragment``, an option given
+twice, an unknown option (sqlite, memory) or an option's value not of its
+form (:mod:`._url_parts`) raises :class:`~pepperflow.UnknownStoreURL`
+naming the part, the value and what to write. Every message shows the URL
+:func:`~pepperflow._redact.redacted`: never its password.
+
 ``open_store(url, type=T, metadata_type=M)`` opens a store of values of
 type ``T`` (a ``Store[T]``; see :mod:`pepperflow.stores._codec`).
 
@@ -40,11 +48,13 @@ import builtins
 import importlib
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .._errors import MissingExtra, UnknownStoreURL
 from .._lifecycle import hold
+from .._redact import redacted
 from ._codec import Metadata
+from ._url_parts import check_redis_parts, read_options, seconds, text, whole
 from .base import Store
 
 __all__ = ["BACKENDS", "StoreOpening", "open_store", "require"]
@@ -52,30 +62,34 @@ __all__ = ["BACKENDS", "StoreOpening", "open_store", "require"]
 T = TypeVar("T")
 
 
+#: A memory URL's query option.
+_MEMORY_OPTIONS = {"name": text("a store name", "cache")}
+
+
 def _memory(url: str, **types: Any) -> Store[Any]:
     from .memory import MemoryStore
 
     parts = urlsplit(url)
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    name = options.pop("name", None) or parts.netloc or "default"
+    options, unknown = read_options(parts.query, _MEMORY_OPTIONS)
+    if "@" in parts.netloc:
+        raise UnknownStoreURL("a memory:// URL has no user or password; write memory://NAME")
     if parts.path not in ("", "/"):
+        raise UnknownStoreURL("a memory:// URL has no path; name the store as memory://NAME")
+    if unknown:
         raise UnknownStoreURL(
-            f"{url!r}: a memory:// URL has no path; name the store as memory://NAME"
+            f"memory:// takes only the option 'name', not {sorted(dict(unknown))}"
         )
-    if options:
-        raise UnknownStoreURL(
-            f"{url!r}: memory:// takes only the option 'name', not {sorted(options)}"
-        )
+    name = options.get("name") or parts.netloc or "default"
     return MemoryStore(name, **types)
 
 
-#: A sqlite URL's query options and how each is read.
-_SQLITE_OPTIONS: dict[str, Callable[[str], Any]] = {
-    "namespace": str,
-    "durability": str,
-    "busy_timeout": float,
-    "poll_interval": float,
-    "retain": int,
+#: A sqlite URL's query options: how each is read into SqliteStore's argument.
+_SQLITE_OPTIONS = {
+    "namespace": text("a name", "app"),
+    "durability": text("'normal' or 'full'", "full"),
+    "busy_timeout": seconds("5"),
+    "poll_interval": seconds("0.1"),
+    "retain": whole("a whole number of changes", "100000"),
 }
 
 
@@ -85,63 +99,53 @@ def _sqlite(url: str, **types: Any) -> Store[Any]:
     parts = urlsplit(url)
     if parts.netloc:
         raise UnknownStoreURL(
-            f"{url!r}: a sqlite URL has no host; write sqlite:///relative.db or"
-            " sqlite:////absolute/path.db"
+            "a sqlite URL has no host; write sqlite:///relative.db or sqlite:////absolute/path.db"
         )
     path = parts.path[1:]
     if not path:
-        raise UnknownStoreURL(f"{url!r}: name the file, e.g. sqlite:///app.db")
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    try:
-        kwargs = {
-            name: convert(options.pop(name))
-            for name, convert in _SQLITE_OPTIONS.items()
-            if name in options
-        }
-    except ValueError as exc:
-        raise UnknownStoreURL(f"{url!r}: {exc}") from exc
-    if options:
+        raise UnknownStoreURL("name the file, e.g. sqlite:///app.db")
+    kwargs, unknown = read_options(parts.query, _SQLITE_OPTIONS)
+    if unknown:
         raise UnknownStoreURL(
-            f"{url!r}: unknown sqlite option(s) {sorted(options)}; known: namespace,"
-            " durability, busy_timeout, poll_interval, retain"
+            f"unknown sqlite option(s) {sorted(dict(unknown))}; known: {', '.join(_SQLITE_OPTIONS)}"
         )
-    try:
-        return SqliteStore(path, **kwargs, **types)
-    except ValueError as exc:
-        raise UnknownStoreURL(f"{url!r}: {exc}") from exc
+    return _built(SqliteStore, path, **kwargs, **types)
 
 
-_REDIS_OPTIONS = ("namespace", "changelog_length", "sweep_interval", "driver")
+#: A redis URL's options that are RedisStore's; the other options are the
+#: Redis client's, passed on in the URL it connects with.
+_REDIS_OPTIONS = {
+    "namespace": text("a name", "app"),
+    "changelog_length": whole("a whole number of changes", "100000"),
+    "sweep_interval": seconds("1"),
+    "driver": text("'auto', 'redis-py' or 'coredis'", "auto"),
+}
 
 
 def _redis(url: str, **types: Any) -> Store[Any]:
     from .redis import RedisStore
 
     parts = urlsplit(url)
-    if not parts.hostname:
-        raise UnknownStoreURL(f"{url!r}: name the server, e.g. redis://127.0.0.1:6379/0")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    options = {name: value for name, value in query if name in _REDIS_OPTIONS}
-    client_query = [(name, value) for name, value in query if name not in _REDIS_OPTIONS]
+    check_redis_parts(parts)
+    kwargs, client_query = read_options(parts.query, _REDIS_OPTIONS)
     client_url = urlunsplit(parts._replace(query=urlencode(client_query)))
-    kwargs: dict[str, Any] = {}
+    return _built(RedisStore, client_url, **kwargs, **types)
+
+
+def _built(backend: Callable[..., Store[Any]], *args: Any, **kwargs: Any) -> Store[Any]:
+    """``backend(*args, **kwargs)``; a ValueError of its options is UnknownStoreURL."""
     try:
-        if "namespace" in options:
-            kwargs["namespace"] = options["namespace"]
-        if "changelog_length" in options:
-            kwargs["changelog_length"] = int(options["changelog_length"])
-        if "sweep_interval" in options:
-            kwargs["sweep_interval"] = float(options["sweep_interval"])
-        if "driver" in options:
-            kwargs["driver"] = options["driver"]
-        return RedisStore(client_url, **kwargs, **types)
+        return backend(*args, **kwargs)
     except ValueError as exc:
-        raise UnknownStoreURL(f"{url!r}: {exc}") from exc
+        raise UnknownStoreURL(str(exc)) from exc
 
 
 #: URL scheme -> function that builds an (unopened) store from the URL:
 #: called as ``factory(url)`` for an untyped store, and as
-#: ``factory(url, type=T, metadata_type=M)`` for a typed one.
+#: ``factory(url, type=T, metadata_type=M)`` for a typed one. A factory
+#: raises ``UnknownStoreURL(reason)`` for a URL it cannot open; the
+#: reason never quotes the URL: :func:`store_from_url` puts it in front,
+#: redacted.
 BACKENDS: dict[str, Callable[..., Store[Any]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
@@ -163,32 +167,58 @@ def require(module: str, extra: str, feature: str) -> object:
         ) from exc
 
 
-def store_from_url(url: str, *, type: Any = Any, metadata_type: Any = Metadata) -> Store[Any]:
+def store_from_url(
+    url: str, *, type: Any = Any, metadata_type: Any = Metadata, shown: str | None = None
+) -> Store[Any]:
     """Build the store ``url`` names, of values ``type``, without opening it.
 
+    ``shown`` is the URL errors name (``url`` by default; a façade that
+    added its view's name to the user's URL names the user's), always
+    :func:`~pepperflow._redact.redacted`.
+
     Raises:
-        UnknownStoreURL: the scheme or an option is unknown.
+        UnknownStoreURL: the URL is malformed, or its scheme or an option is
+            unknown or bad; the message says which and what to write.
         MissingExtra: the backend's optional dependency is not installed.
     """
     if not isinstance(url, str):
         raise UnknownStoreURL(
-            f"a store URL must be a str, got {builtins.type(url).__name__}: {url!r}"
+            f"a store URL must be a str, got {builtins.type(url).__name__}: {redacted(url)}"
         )
+    where = repr(redacted(url if shown is None else shown))
+    try:
+        factory = _factory(url)
+        if type == Any and metadata_type == Metadata:
+            return factory(url)
+        return factory(url, type=type, metadata_type=metadata_type)
+    except UnknownStoreURL as exc:
+        raise UnknownStoreURL(f"{where}: {exc}") from exc.__cause__
+
+
+def _factory(url: str) -> Callable[..., Store[Any]]:
+    """The backend's factory for ``url``'s scheme, once the URL parses.
+
+    Raises:
+        UnknownStoreURL: the reason (without the URL).
+    """
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise UnknownStoreURL(
-            f"{url!r} is not a store URL; write SCHEME://..., e.g. 'memory://'"
+            "not a store URL; write SCHEME://..., e.g. 'memory://'"
             f" (schemes: {', '.join(sorted(BACKENDS))})"
         )
     factory = BACKENDS.get(scheme.lower())
     if factory is None:
         raise UnknownStoreURL(
-            f"{url!r}: unknown store scheme {scheme!r}; known schemes:"
-            f" {', '.join(sorted(BACKENDS))}"
+            f"unknown store scheme {scheme!r}; known schemes: {', '.join(sorted(BACKENDS))}"
         )
-    if type == Any and metadata_type == Metadata:
-        return factory(url)
-    return factory(url, type=type, metadata_type=metadata_type)
+    if "#" in url:
+        raise UnknownStoreURL("a store URL has no #fragment; write a '#' in a password as %23")
+    try:
+        urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 address
+        raise UnknownStoreURL(f"a malformed URL ({exc})") from None
+    return factory
 
 
 class StoreOpening(Generic[T]):

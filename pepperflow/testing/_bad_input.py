@@ -1,69 +1,83 @@
-"""Store checks of rejected input: bad keys, bad TTLs and values or
-metadata that cannot be encoded raise the store's own errors, and a
-rejected write stores nothing and emits no change.
+"""Store checks of input at the edge: every bad input of the table
+(:mod:`._bad_input_cases`) raises its own error with a message that says
+what was wrong and how to fix it, and stores and emits nothing; keys of any
+text (a ``str`` subclass, non-ASCII) are kept as plain ``str``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+import enum
+import inspect
 from typing import Any
 
-from .._errors import InvalidKey, InvalidTTL, UnencodableValue
-from ..stores.base import Store
-from ._support import MakeStore, Recorder, raises
+from ..stores.base import Entry, Store
+from ._bad_input_cases import bad_inputs
+from ._support import MakeStore, Recorder, raises, same
 
 
-def _keyed_operations(store: Store[Any]) -> dict[str, Callable[[Any], Awaitable[object]]]:
-    """Every operation that takes a key, by name, as a function of the key."""
-    return {
-        "set": lambda k: store.set(k, 1),
-        "get": lambda k: store.get(k),
-        "exists": lambda k: store.exists(k),
-        "delete": lambda k: store.delete(k),
-        "entry": lambda k: store.entry(k),
-        "set_many": lambda k: store.set_many({k: 1}),
-        "get_many": lambda k: store.get_many([k]),
-    }
+async def _run(result: Any) -> None:
+    """Await, enter or iterate what an operation gave back, as a caller would."""
+    if inspect.isawaitable(result):
+        await result
+    elif hasattr(result, "__aenter__"):
+        async with result:
+            pass
+    elif hasattr(result, "__aiter__"):
+        async for _ in result:
+            pass
 
 
-async def check_bad_keys(make_store: MakeStore) -> None:
+async def _state(store: Store[Any]) -> tuple[int, list[Entry[Any]]]:
+    """The store's ``seq`` and every entry, from a snapshot."""
+    snapshot = await store.snapshot()
+    return snapshot.seq, snapshot.entries
+
+
+async def check_bad_input(make_store: MakeStore) -> None:
+    """Every case of the bad-input table raises its error and message, on a
+    store whose snapshot (entries and seq) it leaves as it was, emitting nothing."""
+    async with make_store() as store:
+        await store.set("k", "kept", metadata={"m": 1})
+        await store.set("t", [1], ttl=3600)
+        feed = Recorder.on(store)
+        before = await _state(store)
+        for case in bad_inputs():
+            with raises(case.error, case.what, match=case.message):
+                await _run(case.operation(store, case.argument))
+            assert await _state(store) == before, f"{case.what} changed the store"
+        assert feed.changes == [], f"rejected input emitted {feed.kinds()}"
+
+
+class _Key(enum.StrEnum):
+    """Keys as an application may name them: members of a StrEnum (a str subclass)."""
+
+    USER = "user:1"
+    TEXT = "clé:😀\x00"
+
+
+async def check_text_keys(make_store: MakeStore) -> None:
+    """A ``str`` subclass key (a StrEnum member) is its plain text, on every
+    operation; keys and values of any valid text (non-ASCII, NUL) round-trip."""
     async with make_store() as store:
         feed = Recorder.on(store)
-        for bad in ("", 5, None, b"k", ("a",)):
-            for name, operation in _keyed_operations(store).items():
-                with raises(InvalidKey, f"{name}() of key {bad!r}") as caught:
-                    await operation(bad)
-                assert isinstance(caught.value, ValueError)
-        assert feed.changes == [], "a rejected write emits nothing"
-        assert [key async for key in store.scan()] == []
-
-
-async def check_bad_ttl(make_store: MakeStore) -> None:
-    async with make_store() as store:
-        for bad in (0, -1, math.nan, math.inf, timedelta(0), "5", True):
-            with raises(InvalidTTL, f"set(ttl={bad!r})", match="'k'"):
-                await store.set("k", 1, ttl=bad)  # type: ignore[arg-type]
-            with raises(InvalidTTL, f"set_many(ttl={bad!r})"):
-                await store.set_many({"a": 1}, ttl=bad)  # type: ignore[arg-type]
-        assert not await store.exists("k")
-        assert not await store.exists("a")
-
-
-async def check_unencodable_values(make_store: MakeStore) -> None:
-    async with make_store() as store:
-        feed = Recorder.on(store)
-        await store.set("k", "kept")
-        for bad in (object(), lambda: 1, 2**64, -(2**63) - 1, [1, object()], {"k": object()}):
-            with raises(UnencodableValue, f"set() of value {bad!r}", match="'k'") as caught:
-                await store.set("k", bad)
-            assert isinstance(caught.value, TypeError)
-        for bad_meta in ({"m": object()}, {1: "x"}, ["not", "a", "mapping"]):
-            with raises(UnencodableValue, f"set() with metadata {bad_meta!r}"):
-                await store.set("k", 1, metadata=bad_meta)
-        with raises(UnencodableValue, "set_many() with one bad value"):
-            await store.set_many({"a": 1, "b": object()})
-        assert await store.get("k") == "kept"
-        assert not await store.exists("a"), "set_many stores nothing when one value is bad"
-        assert len(feed.changes) == 1
+        await store.set(_Key.USER, "é😀")
+        await store.set_many([(_Key.TEXT, 2)])
+        for key, value in (("user:1", "é😀"), ("clé:😀\x00", 2)):
+            same(f"get({key!r})", await store.get(key), value)
+            same(f"get(its StrEnum member) of {key!r}", await store.get(_Key(key)), value)
+            assert await store.exists(_Key(key)), f"exists(StrEnum member {key!r})"
+            entry = await store.entry(_Key(key))
+            assert entry is not None, f"entry(StrEnum member {key!r}) is None"
+            same(f"entry({key!r}).key", entry.key, key)
+        many = await store.get_many([_Key.USER, "clé:😀\x00"])
+        assert many == {"user:1": "é😀", "clé:😀\x00": 2}, f"get_many gave {many!r}"
+        stored = [
+            *[key async for key in store.scan()],
+            *(entry.key for entry in (await store.snapshot()).entries),
+            *(change.key for change in feed.changes),
+            *many,
+        ]
+        for key in stored:
+            same(f"a stored key {key!r}", key, str.__str__(key))
+        assert await store.delete(_Key.USER), "delete(StrEnum member)"
+        assert not await store.exists("user:1")

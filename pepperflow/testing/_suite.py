@@ -5,7 +5,7 @@ persistent or shared backend, its ``reopen``).
 
 from __future__ import annotations
 
-from ._bad_input import check_bad_keys, check_bad_ttl, check_unencodable_values
+from ._bad_input import check_bad_input, check_text_keys
 from ._basics import (
     check_basic_operations,
     check_compare_and_set,
@@ -62,10 +62,9 @@ STORE_CHECKS: tuple[StoreCheck, ...] = (
     check_values_are_copied,
     check_typed_round_trip,
     check_typed_metadata,
-    # rejected input
-    check_bad_keys,
-    check_bad_ttl,
-    check_unencodable_values,
+    # input at the edge: the bad-input table, keys of any text
+    check_bad_input,
+    check_text_keys,
     check_wrong_type_refused,
     # key patterns
     check_patterns,

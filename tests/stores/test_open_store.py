@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from pepperflow import InvalidValue, MissingExtra, UnknownStoreURL, open_store
+from pepperflow._redact import redacted
 from pepperflow.stores import MemoryStore, SqliteStore, Store
 from pepperflow.stores.url import require, store_from_url
 from tests.support.redis_server import RedisServer
@@ -48,27 +49,66 @@ async def test_memory_urls(url: str, name: str) -> None:
     assert store.statistics().closed
 
 
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        (
-            "nosuch://x",
-            "unknown store scheme 'nosuch'; known schemes: memory, redis, rediss, sqlite",
-        ),
-        ("sqlite://host/x.db", "has no host"),
-        ("sqlite:///", "name the file"),
-        ("sqlite:///x.db?durability=maybe", "durability must be 'normal' or 'full'"),
-        ("sqlite:///x.db?retain=lots", "invalid literal"),
-        ("sqlite:///x.db?cache=big", r"unknown sqlite option\(s\) \['cache'\]"),
-        ("just-a-path.db", "not a store URL"),
-        ("memory://x/path", "has no path"),
-        ("memory://?durability=full", "takes only the option 'name'"),
-    ],
-)
-async def test_bad_urls_say_what_to_write(url: str, message: str) -> None:
-    with pytest.raises(UnknownStoreURL, match=message):
-        async with open_store(url):
-            pass
+#: A URL open_store refuses, and a fragment of the message that says why and
+#: what to write. Every URL carries the password PW, which no message shows.
+BAD_URLS: list[tuple[str, str]] = [
+    # the URL as a whole
+    ("just-a-path.db", "not a store URL; write SCHEME://"),
+    ("nosuch://u:PW@x", "unknown store scheme 'nosuch'; known schemes: memory, redis, rediss"),
+    ("redis://u:PW@[::1/0", r"a malformed URL \(Invalid IPv6 URL\)"),
+    ("redis://u:PW@h/0#top", "no #fragment; write a '#' in a password as %23"),
+    ("sqlite:///notes#1.db", "no #fragment"),
+    # memory://
+    ("memory://x/path", "has no path; name the store as memory://NAME"),
+    ("memory://u:PW@x", "has no user or password; write memory://NAME"),
+    ("memory://?durability=full", "takes only the option 'name', not \\['durability'\\]"),
+    ("memory://?name=a&name=b", "the option 'name' is given twice"),
+    ("memory://?name=", "the option 'name' is '', not a store name; write e.g. name=cache"),
+    # sqlite://
+    ("sqlite://host/x.db", "has no host; write sqlite:///relative.db"),
+    ("sqlite:///", "name the file, e.g. sqlite:///app.db"),
+    ("sqlite:///x.db?cache=big", r"unknown sqlite option\(s\) \['cache'\]; known: namespace"),
+    ("sqlite:///x.db?durability=maybe", "durability must be 'normal' or 'full'"),
+    (
+        "sqlite:///x.db?retain=lots",
+        "'retain' is 'lots', not a whole number of changes; write e.g. retain=100000",
+    ),
+    ("sqlite:///x.db?retain=1.5", "'retain' is '1.5', not a whole number"),
+    ("sqlite:///x.db?retain=-3", "retain must be an int >= 0"),
+    (
+        "sqlite:///x.db?poll_interval=abc",
+        "'poll_interval' is 'abc', not a number of seconds; write e.g. poll_interval=0.1",
+    ),
+    ("sqlite:///x.db?poll_interval=nan", "'poll_interval' is 'nan', not a number of seconds"),
+    ("sqlite:///x.db?busy_timeout=inf", "'busy_timeout' is 'inf', not a number of seconds"),
+    ("sqlite:///x.db?busy_timeout=1e400", "'busy_timeout' is '1e400', not a number"),
+    ("sqlite:///x.db?namespace=", "'namespace' is '', not a name; write e.g. namespace=app"),
+    ("sqlite:///x.db?namespace=a&namespace=b", "the option 'namespace' is given twice"),
+    # redis:// and rediss://
+    ("redis://u:PW@/0", "name the server, e.g. redis://127.0.0.1:6379/0"),
+    ("redis://u:PW@h:port/0", "the port must be a number from 1 to 65535"),
+    ("redis://u:PW@h:0/0", "the port must be a number from 1 to 65535"),
+    ("rediss://u:PW@h:99999/0", "the port must be a number from 1 to 65535"),
+    ("redis://u:PW@h:6381/abc", "the path must be the database's number"),
+    ("redis://u:PW@h:6381/0/1", "the path must be the database's number"),
+    ("redis://u:PW@h/0?changelog_length=abc", "'changelog_length' is 'abc', not a whole number"),
+    ("redis://u:PW@h/0?changelog_length=0", "changelog_length must be an int >= 1, got 0"),
+    ("redis://u:PW@h/0?sweep_interval=soon", "'sweep_interval' is 'soon', not a number of sec"),
+    ("redis://u:PW@h/0?sweep_interval=0", "sweep_interval must be positive"),
+    ("redis://u:PW@h/0?driver=aioredis", "driver must be 'auto', 'redis-py' or 'coredis'"),
+    ("redis://u:PW@h/0?namespace=a{b}", "without '{' or '}'"),
+    ("redis://u:PW@h/0?namespace=a&namespace=b", "the option 'namespace' is given twice"),
+    ("redis://:PW@h/0?namespace=", "'namespace' is '', not a name"),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
+def test_bad_urls_say_what_was_wrong_and_what_to_write(url: str, message: str) -> None:
+    with pytest.raises(UnknownStoreURL, match=message) as caught:
+        open_store(url)
+    assert "PW" not in str(caught.value), "the password is never shown"
+    if "://" in url:
+        assert str(caught.value).startswith(f"{redacted(url)!r}: "), "it names the URL"
 
 
 async def test_sqlite_urls_relative_absolute_and_options(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pepperflow import InvalidPattern
+from pepperflow import DefaultResourceManager, InvalidPattern
 from pepperflow._patterns import compile_pattern
 from pepperflow.testing import PATTERN_CASES
 
@@ -56,4 +56,18 @@ def test_unclosed_bracket_is_an_error_naming_the_fix(bad: str) -> None:
 
 def test_non_str_pattern_is_an_error() -> None:
     with pytest.raises(InvalidPattern, match="must be a str"):
-        compile_pattern(5)
+        compile_pattern(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [(["a"], "must be a str or None, got list"), (5, "got int"), ("a\ud800", "lone surrogate")],
+)
+def test_a_facade_feed_refuses_a_bad_pattern_before_its_prefix_is_put_in_front(
+    bad: object, message: str
+) -> None:
+    resources = DefaultResourceManager()
+    with pytest.raises(InvalidPattern, match=message):
+        resources.changes(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidPattern, match=message):
+        resources.subscribe(bad, print)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from pepperflow import StoreUnavailable, UnknownStoreURL, VersionConflict, open_store
+from pepperflow import StoreUnavailable, VersionConflict, open_store
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change, SetChange
 from tests.support.redis_server import RedisServer
@@ -39,23 +39,6 @@ async def test_redis_urls_open_with_their_options(redis_server: RedisServer) -> 
         await store.set("k", 1)
     async with open_store(f"redis://127.0.0.1:{redis_server.port}/0?namespace={ns}") as again:
         assert await again.get("k") == 1, "another store of the namespace sees the key"
-
-
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("redis:///0", "name the server"),
-        ("redis://127.0.0.1/0?changelog_length=many", "invalid literal"),
-        ("redis://127.0.0.1/0?namespace=a{b}", "without '{' or '}'"),
-        ("redis://127.0.0.1/0?driver=aioredis", "driver must be"),
-        ("redis://127.0.0.1/0?sweep_interval=0", "sweep_interval must be positive"),
-    ],
-)
-def test_bad_redis_urls_say_what_to_write(url: str, message: str) -> None:
-    from pepperflow.stores.url import store_from_url
-
-    with pytest.raises(UnknownStoreURL, match=message):
-        store_from_url(url)
 
 
 async def test_an_unreachable_server_is_a_clear_error() -> None:

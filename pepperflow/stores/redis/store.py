@@ -43,7 +43,7 @@ import anyio
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
-from .._checks import check_key
+from .._checks import check_key, key_iterable
 from .._codec import Metadata
 from .._hub import Feed, Subscription
 from ..base import Callback, Entry, Snapshot, Store, StoreStatistics
@@ -210,8 +210,8 @@ class RedisStore(Store[T]):
     async def get(self, key: str, default: D) -> T | D: ...
 
     async def get(self, key: str, default: Any = None) -> Any:
-        if type(key) is not str or not key:
-            check_key(self.name, key)
+        if type(key) is not str or not key or not key.isascii():
+            key = check_key(self.name, key)
         sweeper = self._sweeper
         if sweeper.next_deadline <= time.time() + sweeper.clock_offset:
             await sweeper.sweep_due()
@@ -221,7 +221,7 @@ class RedisStore(Store[T]):
         return self._decoding.value(blob, key)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
-        wanted = list(dict.fromkeys(check_key(self.name, key) for key in keys))
+        wanted = list(dict.fromkeys(check_key(self.name, k) for k in key_iterable(self.name, keys)))
         await self._sweeper.sweep_due()
         if not wanted:
             self._check_open()
