@@ -21,18 +21,16 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from ...streams.events import Change, SetChange, apply
+from ._options import SYNCHRONOUS, Options
 from ._rows import DecodeChange, decode_rows
 from ._schema import migrate
 
-__all__ = ["Connection", "Durability", "compact", "housekeep", "others_wrote"]
+__all__ = ["Connection", "compact", "housekeep", "others_wrote"]
 
 logger = logging.getLogger("pepperflow")
-
-Durability = Literal["normal", "full"]
-SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
 # WAL checkpoints are run by the connection's thread between writes (see
 # housekeep), counted in estimated pages: one per commit, plus one per
@@ -82,15 +80,9 @@ class Connection:
 
     @classmethod
     def open(
-        cls,
-        path: str,
-        ns: str,
-        durability: Durability,
-        busy_timeout: float,
-        retain: int,
-        clock: Callable[[], float],
-        decode: DecodeChange,
+        cls, options: Options, ns: str, clock: Callable[[], float], decode: DecodeChange
     ) -> Connection:
+        path, busy_timeout = options.path, options.busy_timeout
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         conn = sqlite3.connect(
@@ -100,13 +92,13 @@ class Connection:
             mode = _enter_wal(conn, busy_timeout)
             if mode != "wal":
                 raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
-            conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[durability]}")
+            conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[options.durability]}")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # see housekeep
             migrate(conn, path)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, ns, retain, clock, decode)
+        return cls(conn, ns, options.retain, clock, decode)
 
     def close(self) -> None:
         self.conn.close()
