@@ -126,8 +126,9 @@ class Connection:
                 # the read transaction, so a commit after it is seen by the first poll.
                 (version,) = execute("PRAGMA data_version").fetchone()
                 self.poll_version = self.write_version = version
-            finally:
-                execute("COMMIT")
+            finally:  # a read: ROLLBACK ends it, even after an error (a failed
+                if self.conn.in_transaction:  # COMMIT would leave the -wal behind)
+                    execute("ROLLBACK")
         except sqlite3.Error as error:
             raise unopenable(self.path, error) from error
         changes = self._decode(rows)

@@ -17,7 +17,7 @@ file from a newer pepperflow is refused rather than guessed at.
 
 A file that is not a pepperflow store is refused too (:func:`check`, run
 before anything is written to it): one with a ``user_version`` of its own
-and no changelog (another application's schema), or whose
+and tables but no changelog (another application's schema), or whose
 ``pepperflow_changes`` lacks the changelog's columns. A file with
 ``user_version`` 0 is new, or another application's that does not use it:
 the changelog goes beside its tables.
@@ -65,16 +65,17 @@ def check(conn: sqlite3.Connection, path: str) -> int:
     """
     (found,) = conn.execute("PRAGMA user_version").fetchone()
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if found > SCHEMA_VERSION and any(name.startswith("pepperflow_") for name in tables):
+    ours = not tables or any(name.startswith("pepperflow_") for name in tables)
+    if found > SCHEMA_VERSION and ours:
         raise SchemaTooNew(
             f"{path}: written by a newer pepperflow (schema version {found}; this"
             f" pepperflow reads up to {SCHEMA_VERSION}); upgrade pepperflow to open it"
         )
     if found and "pepperflow_changes" not in tables:
         raise StoreUnavailable(
-            f"SQLite file {path!r}: not a pepperflow store: it holds another application's"
-            f" schema (user_version {found}, tables {sorted(tables)}) and no pepperflow"
-            " changelog; give the store a file of its own"
+            f"SQLite file {path!r}: not a pepperflow store: it has user_version {found} and"
+            f" the tables {sorted(tables)} but no pepperflow changelog (another application's"
+            " schema?); give the store a file of its own"
         )
     if "pepperflow_changes" in tables:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(pepperflow_changes)")}
