@@ -1,8 +1,10 @@
-"""SqliteStore when its file fails: a held lock, a failed background task, bad options.
+"""SqliteStore when its file fails: a held lock, a failed background task, bad
+options, a writer killed in its commit.
 
 Every test uses a real SQLite file under ``tmp_path``; another process's hold
 on the file is a second ``sqlite3`` connection holding its write lock
-(``BEGIN IMMEDIATE``), as another process's transaction would.
+(``BEGIN IMMEDIATE``), as another process's transaction would; the killed
+writer is a child process (tests/support/sqlite_child.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -27,8 +30,10 @@ import pytest
 from pepperflow import UnknownStoreURL, open_store
 from pepperflow.stores import SqliteStore
 from pepperflow.stores.sqlite import _jobs
-from pepperflow.streams import Change, ExpireChange, SetChange
+from pepperflow.streams import Change, ExpireChange, SetChange, fold
 from tests.support.clock import Clock
+from tests.support.sqlite_child import batch_value, second_batch_keys
+from tests.support.sqlite_processes import integrity, spawn
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -254,3 +259,39 @@ async def test_the_edges_of_the_options_are_taken(anyio_backend: str, tmp_path: 
         tmp_path / "a.db", busy_timeout=timedelta(seconds=2), poll_interval=timedelta(hours=1)
     ) as store:
         assert await store.get("k") == 1
+
+
+# -- a writer killed while it commits a set_many -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pause_ms", [60_000, 0], ids=["killed-before-its-commit", "killed-racing-its-commit"]
+)
+async def test_a_set_many_killed_while_committing_is_all_or_nothing(
+    anyio_backend: str, tmp_path: Path, pause_ms: int
+) -> None:
+    path = tmp_path / "store.db"
+    keys = 4000  # about 8 MiB: more than SQLite's page cache, so pages reach the WAL early
+    async with spawn(tmp_path, anyio_backend, "batch", path, keys, pause_ms) as child:
+        assert await child.line() == "first"
+        assert await child.line() == "inserted"  # its rows are in the open transaction
+        os.kill(child.process.pid, signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+        acknowledged = "second" in await child.rest()
+    first = {f"b{i}": batch_value(1, f"b{i}") for i in range(keys)}
+    second = first | {key: batch_value(2, key) for key in second_batch_keys(keys)}
+
+    async with SqliteStore(path) as store:
+        state = {item.key: item.value for item in (await store.snapshot()).entries}
+        seq = store.statistics().seq
+        changes = await store.changes_since(0)
+    if pause_ms:
+        assert state == first, "the batch killed before its commit left some of its keys"
+    elif acknowledged:
+        assert state == second, "an acknowledged batch was lost"
+    else:
+        assert state in (first, second), "the batch killed in its commit is half there"
+    assert [change.seq for change in changes] == list(range(1, seq + 1))
+    assert seq == (keys if state == first else 2 * keys)
+    assert {key: change.value for key, change in fold(changes).items()} == state
+    assert integrity(path) == "ok"

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from ..._errors import UndecodableValue
+from ..._errors import PepperflowError, UndecodableValue
 from ...streams.events import Change, SetChange
 
 __all__ = ["BrokenRow", "DecodeChange", "UndecodableSet", "decode_rows"]
@@ -57,7 +57,7 @@ class UndecodableSet(SetChange[Any, Any], frozen=True, tag="set", tag_field="kin
         raise UndecodableValue(_VALUE_SLOT.__get__(self))
 
 
-class BrokenRow(ValueError):
+class BrokenRow(PepperflowError, ValueError):
     """A changelog row that is not a change at all: corrupt bytes, or another record.
 
     Attributes:
