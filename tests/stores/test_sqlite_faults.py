@@ -75,6 +75,17 @@ def failures(caplog: pytest.LogCaptureFixture, what: str) -> list[str]:
     ]
 
 
+async def consume_feed(
+    store: SqliteStore[Any], ended: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
+) -> None:
+    """A feed consumer (a task of its own): read every change until the feed ends."""
+    async with store.changes() as feed:
+        task_status.started()
+        async for _ in feed:
+            pass
+    ended.set()
+
+
 @pytest.mark.skipif(not PROC_FD.exists(), reason="needs /proc/self/fd")
 async def test_a_failed_expiry_commit_is_retried_and_the_store_keeps_serving(
     anyio_backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -85,17 +96,10 @@ async def test_a_failed_expiry_commit_is_retried_and_the_store_keeps_serving(
     got: list[Change] = []
     feed_ended = anyio.Event()
 
-    async def consume(*, task_status: anyio.abc.TaskStatus[None]) -> None:
-        async with store.changes() as feed:
-            task_status.started()
-            async for _ in feed:
-                pass
-        feed_ended.set()
-
     store = SqliteStore(path, namespace="expiring", busy_timeout=0.05, clock=clock)
     async with anyio.create_task_group() as consumers:
         async with store:
-            await consumers.start(consume)  # a feed consumer in another task
+            await consumers.start(consume_feed, store, feed_ended)  # in another task
             store.subscribe(None, got.append)
             await store.set("t", 1, ttl=0.05)
             await store.set("kept", 2)
@@ -137,16 +141,9 @@ async def test_a_failed_background_task_leaves_no_thread_file_or_feed_open(
     store = SqliteStore(path, namespace="failing")
     feed_ended = anyio.Event()
 
-    async def consume(*, task_status: anyio.abc.TaskStatus[None]) -> None:
-        async with store.changes() as feed:
-            task_status.started()
-            async for _ in feed:
-                pass
-        feed_ended.set()
-
     async def run() -> None:
         async with anyio.create_task_group() as consumers, store:
-            await consumers.start(consume)
+            await consumers.start(consume_feed, store, feed_ended)
             await store.set("t", 1, ttl=0.01)
             await anyio.sleep_forever()  # until the expiry task fails
 
