@@ -27,7 +27,7 @@ import anyio.abc
 import msgspec
 import pytest
 
-from pepperflow import UnknownStoreURL, open_store
+from pepperflow import StoreUnavailable, UnknownStoreURL, open_store
 from pepperflow.stores import SqliteStore
 from pepperflow.stores.sqlite import _jobs
 from pepperflow.streams import Change, ExpireChange, SetChange, fold
@@ -184,6 +184,23 @@ async def test_catching_up_with_other_processes_survives_a_held_lock(
         assert await store.get("k") == "theirs"
         assert await store.set("k", "mine") == 2
     assert str(path) in failures(caplog, "writes of other processes")[0]
+
+
+async def test_opening_a_file_locked_longer_than_busy_timeout_says_so(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as store:
+        await store.set("k", 1)
+    with write_lock(path), pytest.raises(StoreUnavailable) as raised:
+        async with SqliteStore(path, busy_timeout=0.05):
+            pass
+    assert str(raised.value) == (
+        f"SQLite file {str(path)!r}: locked by another process for longer than busy_timeout;"
+        " open it again once that process is done, or give a longer busy_timeout"
+    )
+    async with SqliteStore(path) as store:
+        assert await store.get("k") == 1
 
 
 # -- options, checked when the store is made ---------------------------------------
