@@ -79,6 +79,7 @@ class ViewStore(Store[T]):
         self._ttl_keys = 0
         self._seq = 0
         self._expired = 0
+        self._expiry_errors = 0  # failed expiry commits (a backend that can fail counts them)
         self._clock = clock
         self._task_group: anyio.abc.TaskGroup | None = None
         self._wake: anyio.Event | None = None
@@ -188,6 +189,7 @@ class ViewStore(Store[T]):
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._expired,
+            expiry_errors=self._expiry_errors,
             running=self._task_group is not None,
             closed=self._closed,
         )
@@ -256,6 +258,13 @@ class ViewStore(Store[T]):
                 due.append(entry)
         return due
 
+    def _push_back(self, entries: list[SetChange[Any, Any]]) -> None:
+        """Put entries :meth:`_pop_due` gave back in the heap: their expiry failed
+        to commit, and the expiry task is to pop them again (for a retry)."""
+        for entry in entries:
+            if entry.expires_at is not None:
+                heapq.heappush(self._heap, (entry.expires_at, entry.seq, entry.key))
+
     @abstractmethod
     async def _expire_due(self, now: float) -> bool:
         """Commit and publish the expiries due at ``now``; return whether there were any."""
@@ -293,23 +302,36 @@ class ViewStore(Store[T]):
             await task_group.start(self._run_expiry)
         except BaseException:
             task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
             self._task_group = None
+            try:
+                await task_group.__aexit__(None, None, None)
+            finally:
+                await self._close()
             raise
         return self
 
     async def _shutdown(self) -> None:
+        """Stop the background tasks, then release the backend's resources.
+
+        The resources are released whatever the tasks raised (a background
+        task that failed, a cancellation): :meth:`_close` always runs, and
+        then what the tasks raised propagates.
+        """
         if self._closed:
             return
         self._closed = True
         task_group, self._task_group = self._task_group, None
-        if task_group is not None:
-            task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
-        await self._close()
-        self._data = _Closed()
-        self._heap = []
-        self._ttl_keys = 0
+        try:
+            if task_group is not None:
+                task_group.cancel_scope.cancel()
+                await task_group.__aexit__(None, None, None)
+        finally:
+            try:
+                await self._close()
+            finally:
+                self._data = _Closed()
+                self._heap = []
+                self._ttl_keys = 0
 
 
 def _every_key(key: str) -> bool:

@@ -364,17 +364,17 @@ class RedisStore(Store[T]):
         sweep (at least every ``sweep_interval``) plus its own writes since
         (a write cancelled or failed before its reply came counts from the
         next sweep on), ``seq`` the newest change it has seen."""
-        counts = self._counts
         return StoreStatistics(
             store=self.name,
             backend=self.backend,
-            keys=counts.keys,
+            keys=self._counts.keys,
             seq=self._follower.seq,
-            ttl_keys=counts.ttl_keys,
+            ttl_keys=self._counts.ttl_keys,
             subscriptions=self._hub.subscriptions,
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._sweeper.expired,
+            expiry_errors=self._sweeper.errors,
             running=self._state == "open",
             closed=self._state == "closed",
         )

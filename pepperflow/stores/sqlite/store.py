@@ -44,6 +44,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar, overload
 
@@ -56,7 +57,9 @@ from .._codec import Metadata
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
-from ._connection import SYNCHRONOUS, Connection, Durability, compact, housekeep, others_wrote
+from ._background import FILE_ERRORS, Retry, follow
+from ._connection import Connection, compact, housekeep
+from ._options import Durability, check_options
 from ._thread import Job, OwnerThread
 from ._transaction import Transaction, run_group
 
@@ -86,10 +89,17 @@ class SqliteStore(ViewStore[T]):
         durability: ``"normal"`` (default): an acknowledged write survives a
             crash of the process; ``"full"``: it also survives a power loss
             or OS crash (SQLite ``synchronous=FULL``, an fsync per commit).
-        busy_timeout: seconds a write waits for another process's write.
-        poll_interval: seconds between checks for other processes' writes.
-        retain: changes kept in the changelog beyond the latest per key.
+        busy_timeout: seconds (or a timedelta) a write waits for another
+            process's write, at most 24 days; 0: it fails at once.
+        poll_interval: seconds (or a timedelta) between checks for other
+            processes' writes, at least 0.001.
+        retain: changes kept whole in the changelog beyond the latest per
+            key, an int >= 0; 0 turns automatic compaction off.
         clock: wall-clock seconds since the epoch.
+
+    Raises:
+        ValueError, TypeError: a bad option, named with its value and what
+            it may be, before any file is touched (see :mod:`._options`).
     """
 
     backend = "sqlite"
@@ -102,8 +112,8 @@ class SqliteStore(ViewStore[T]):
         namespace: str = ...,
         metadata_type: Any = ...,
         durability: Durability = ...,
-        busy_timeout: float = ...,
-        poll_interval: float = ...,
+        busy_timeout: float | timedelta = ...,
+        poll_interval: float | timedelta = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
     ) -> None: ...
@@ -117,8 +127,8 @@ class SqliteStore(ViewStore[T]):
         type: type[T],
         metadata_type: Any = ...,
         durability: Durability = ...,
-        busy_timeout: float = ...,
-        poll_interval: float = ...,
+        busy_timeout: float | timedelta = ...,
+        poll_interval: float | timedelta = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
     ) -> None: ...
@@ -131,21 +141,17 @@ class SqliteStore(ViewStore[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         durability: Durability = "normal",
-        busy_timeout: float = 5.0,
-        poll_interval: float = 0.1,
+        busy_timeout: float | timedelta = 5.0,
+        poll_interval: float | timedelta = 0.1,
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        options = check_options(path, durability, busy_timeout, poll_interval, retain)
         super().__init__(namespace, type=type, metadata_type=metadata_type, clock=clock)
-        if durability not in SYNCHRONOUS:
-            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
-        if retain.__class__ is not int or retain < 0:  # `type` is the value type here
-            raise ValueError(f"retain must be an int >= 0 (changes kept), got {retain!r}")
-        self.path = os.fspath(path)
-        self.durability: Durability = durability
-        self._busy_timeout = busy_timeout
-        self._poll_interval = poll_interval
-        self._retain = retain
+        self._options = options
+        self.path = options.path
+        self.durability: Durability = options.durability
+        self._expiry_retry = Retry(repr(self), "the expiry")
         self._thread: OwnerThread[Connection] | None = None
         self._deliveries: deque[_Delivery] = deque()
         self._delivery_wake: anyio.Event | None = None
@@ -209,19 +215,36 @@ class SqliteStore(ViewStore[T]):
         )
         return changes
 
-    # -- expiry (committed in the file like any write) -----------------------
+    # -- expiry (committed in the file like any write; retried if it fails) -
 
     async def _expire_lazily(self, entry: SetChange[Any, Any]) -> None:
-        await self._write(partial(_jobs.expire, [(entry.key, entry.seq)]))
+        await self._commit_expiry([entry])
 
     async def _expire_entries(self, entries: list[SetChange[Any, Any]], now: float) -> None:
-        await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in entries]))
+        await self._commit_expiry(entries)
 
     async def _expire_due(self, now: float) -> bool:
         due = self._pop_due(now)
-        if due:
-            await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in due]))
+        if due and not await self._commit_expiry(due):
+            self._push_back(due)  # the expiry task retries them after the backoff
+            await anyio.sleep(self._expiry_retry.delay)
         return bool(due)
+
+    async def _commit_expiry(self, entries: list[SetChange[Any, Any]]) -> bool:
+        """Commit the expiry of ``entries``; whether it committed.
+
+        A failed commit (:data:`._background.FILE_ERRORS`) is logged and counted
+        (``statistics().expiry_errors``), never raised: the keys, past their
+        deadline, read as absent all the same, and the expiry task retries.
+        """
+        try:
+            await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in entries]))
+        except FILE_ERRORS as error:
+            self._expiry_errors += 1
+            self._expiry_retry.failed(error, f" ({len(entries)} key(s))")
+            return False
+        self._expiry_retry.succeeded()
+        return True
 
     # -- the write path ------------------------------------------------------
 
@@ -314,27 +337,12 @@ class SqliteStore(ViewStore[T]):
         finally:
             self._delivery_wake = None
 
-    async def _follow_loop(self) -> None:
-        """Pick up the writes of other processes while nothing is written here."""
-        thread = self._connection()
-        while True:
-            await anyio.sleep(self._poll_interval)
-            if await thread.run(others_wrote):
-                await self._write(_jobs.nothing)
-
     # -- lifecycle -----------------------------------------------------------
 
     async def _open(self, task_group: anyio.abc.TaskGroup) -> None:
         thread: OwnerThread[Connection] = OwnerThread(
             open=partial(
-                Connection.open,
-                self.path,
-                self.name,
-                self.durability,
-                self._busy_timeout,
-                self._retain,
-                self._clock,
-                self.codec.decode_change,
+                Connection.open, self._options, self.name, self._clock, self.codec.decode_change
             ),
             run_group=run_group,
             close=Connection.close,
@@ -353,7 +361,8 @@ class SqliteStore(ViewStore[T]):
             if entry.expires_at is not None:
                 self._schedule(entry.expires_at, entry.seq, entry.key)
         task_group.start_soon(self._deliver_loop, thread)
-        task_group.start_soon(self._follow_loop)
+        catch_up = partial(self._write, _jobs.nothing)
+        task_group.start_soon(follow, thread, catch_up, self._options.poll_interval, repr(self))
 
     async def _close(self) -> None:
         thread, self._thread = self._thread, None
