@@ -249,9 +249,9 @@ def test_a_bad_option_is_refused_before_any_file_is_made(
     ("query", "message"),
     [
         ("poll_interval=-1", r"poll_interval .* must be positive"),
-        ("poll_interval=nan", r"poll_interval .*got nan"),
+        ("poll_interval=nan", r"poll_interval' is 'nan', not a number of seconds"),
         ("poll_interval=0", r"poll_interval .* must be positive"),
-        ("busy_timeout=nan", r"busy_timeout .*got nan"),
+        ("busy_timeout=nan", r"busy_timeout' is 'nan', not a number of seconds"),
         ("busy_timeout=-1", r"busy_timeout .*got -1"),
     ],
 )
