@@ -27,27 +27,22 @@ and RedisStore (a new namespace on the private server), on asyncio and trio.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import msgspec
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pepperflow import DefaultResourceManager
-from pepperflow.stores import MemoryStore, RedisStore, SqliteStore
+from pepperflow.stores import SqliteStore
 from pepperflow.stores.base import Entry, Store
 from pepperflow.stores.feed import ChangeFeed
 from pepperflow.streams import Change, DeleteChange, SetChange, fold
 from tests.support.cancelling import cancel_after
-from tests.support.redis_server import RedisServer
+from tests.support.new_stores import NewStore
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -272,64 +267,17 @@ def _check_versions(changes: list[Change]) -> None:
             assert isinstance(change, DeleteChange), f"nothing here expires: {change}"
 
 
-# -- a new store per example -------------------------------------------------------
-
-_names = itertools.count()
-MakeStore = Callable[[], Any]
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def new_store(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> MakeStore:
-    """``new_store()``: an async context manager of a new, empty, open store."""
-    backend = str(request.param)
-    server: RedisServer | None = None
-    if backend == "redis":
-        server = request.getfixturevalue("redis_server")
-        server.ensure_running()
-
-    @asynccontextmanager
-    async def make() -> AsyncIterator[Store[Any]]:
-        name = f"machine-{next(_names)}"
-        if backend == "memory":
-            store: Store[Any] = MemoryStore(name)
-        elif backend == "sqlite":
-            store = SqliteStore(Path(tmp_path_factory.mktemp(name)) / "m.db", namespace=name)
-        else:
-            assert server is not None
-            store = RedisStore(server.url, namespace=name)
-        try:
-            async with store:
-                yield store
-        finally:
-            if server is not None:
-                _drop_namespace(server, name)
-
-    return make
-
-
-def _drop_namespace(server: RedisServer, namespace: str) -> None:
-    client = redis.Redis(host=server.host, port=server.port)
-    try:
-        keys = list(client.scan_iter(match=f"pf:{{{namespace}}}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 @settings(
     max_examples=60,
     deadline=None,
     database=None,
     derandomize=True,
-    # The fixtures are the same for every example: the backend and a factory.
+    # new_store is the same for every example: it opens a new store per call.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=STEPS)
 async def test_cancelled_steps_leave_store_changelog_and_subscribers_agreeing(
-    new_store: MakeStore, steps: list[Step]
+    new_store: NewStore, steps: list[Step]
 ) -> None:
     async with new_store() as store:
         await World(store).run(steps)
