@@ -12,7 +12,8 @@ order every later write. Such a row becomes an :class:`UndecodableSet`: the
 key keeps its place in the state with its bookkeeping, and reading its
 ``value`` or ``metadata`` raises :class:`~pepperflow.UndecodableValue`
 naming the store and the key (the codec's message). A row that is not a
-change at all (corrupt bytes) still raises at once.
+change at all (corrupt bytes) still raises :class:`~pepperflow.UndecodableValue`
+at once, naming the store and the key.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def decode_rows(decode: DecodeChange, rows: list[tuple[str, bytes]]) -> list[Cha
     """Decode changelog rows ``(key, data)``; a set that does not fit is an :class:`UndecodableSet`.
 
     Raises:
-        msgspec.DecodeError, msgspec.ValidationError: a row is not a change.
+        UndecodableValue: a row is not a change (corrupt bytes), naming the key.
     """
     try:
         return [decode(data, key) for key, data in rows]
@@ -75,7 +76,7 @@ def _decode_row(decode: DecodeChange, key: str, data: bytes) -> Change:
     except UndecodableValue as error:
         try:
             raw = _ENVELOPE.decode(data)
-        except msgspec.ValidationError:
+        except (msgspec.DecodeError, RecursionError):
             raise error from None  # not a set that lost its type: a broken row
         return UndecodableSet(
             raw.store,
