@@ -2,9 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import redis
 
-__all__ = ["has_unclosed_bracket", "redis_match"]
+from pepperflow import InvalidPattern
+from pepperflow._patterns import Pattern, compile_pattern
+from tests.support.redis_server import RedisServer
+
+__all__ = ["compiled", "empty_db", "has_unclosed_bracket", "redis_match"]
+
+
+def compiled(pattern: str) -> Pattern | None:
+    """``pattern`` compiled, or None when it raised InvalidPattern, which it
+    must do exactly when Redis's parser leaves a ``[`` unclosed (by design:
+    Redis would quietly close the set; the error is the result)."""
+    try:
+        result = compile_pattern(pattern)
+    except InvalidPattern:
+        assert has_unclosed_bracket(pattern), f"{pattern!r} raised but has no unclosed '['"
+        return None
+    assert not has_unclosed_bracket(pattern), f"{pattern!r} has an unclosed '[' but compiled"
+    return result
+
+
+@contextmanager
+def empty_db(server: RedisServer, db: int) -> Iterator[redis.Redis]:
+    """A client of database ``db`` of ``server``, emptied before and after."""
+    server.ensure_running()
+    client = redis.Redis(host=server.host, port=server.port, db=db)
+    try:
+        client.flushdb()
+        yield client
+        client.flushdb()
+    finally:
+        client.close()
 
 
 def has_unclosed_bracket(pattern: str) -> bool:
