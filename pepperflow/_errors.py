@@ -12,7 +12,7 @@ says what was wrong, where, and how to fix it::
         │   └── InvalidTTL             a store's ttl that is not one
         ├── UnencodableValue (TypeError)  a value or metadata msgspec cannot encode
         │   └── InvalidValue            a value that is not the store's type
-        ├── UndecodableValue (ValueError)  stored bytes that no longer fit the store's type
+        ├── UndecodableValue (ValueError)  stored bytes that do not fit the store's type
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
         ├── MissingExtra (ImportError)    a backend needs an optional extra
@@ -99,8 +99,9 @@ class UndecodableValue(PepperflowError, ValueError):
 
     The type changed since the entry was written in a way msgspec's schema
     evolution does not cover (a new field without a default, a field whose
-    type changed). The message names the store and, where known, the key;
-    other keys stay readable.
+    type changed), or the bytes are not msgpack at all (corrupted, or
+    written by something else). The message names the store and, where
+    known, the key, and says which; other keys stay readable.
     """
 
 

@@ -92,8 +92,8 @@ def _decode_row(decode: DecodeChange, key: str, data: bytes) -> Change:
     except UndecodableValue as error:
         try:
             raw = _ENVELOPE.decode(data)
-        except msgspec.ValidationError as invalid:  # not a set that lost its type
-            raise BrokenRow(key, str(invalid)) from error
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as invalid:
+            raise BrokenRow(key, str(invalid)) from error  # not a set that lost its type
         return UndecodableSet(
             raw.store,
             raw.key,
