@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -24,7 +22,7 @@ import redis
 from hypothesis import given, settings
 
 from pepperflow import UndecodableValue
-from pepperflow.stores import RedisStore, SqliteStore
+from pepperflow.stores import RedisStore
 from pepperflow.stores._codec import Codec
 from pepperflow.stores.redis._decoding import Decoding, Skipped
 from pepperflow.stores.sqlite._rows import decode_rows
@@ -134,16 +132,3 @@ async def test_a_corrupt_redis_change_is_skipped_not_raised_into_a_write(
         assert [(c.key, c.seq) for c in seen[-1:]] == [("b", last + 2)]
         assert "not msgpack" in caplog.text
     raw.close()
-
-
-@pytest.mark.anyio
-async def test_a_corrupt_sqlite_row_names_the_key_when_opening(tmp_path: Path) -> None:
-    path = tmp_path / "corrupt.db"
-    async with SqliteStore(path, namespace="app") as store:
-        await store.set("bad", 1)
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE pepperflow_changes SET data = ? WHERE key = 'bad'", (GARBAGE,))
-    conn.close()
-    with pytest.raises(UndecodableValue, match=r"store 'app', key 'bad'.*not msgpack"):
-        async with SqliteStore(path, namespace="app"):
-            pass

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from ..._errors import PepperflowError, UndecodableValue
+from ..._errors import UndecodableValue
 from ...streams.events import Change, SetChange
 
 __all__ = ["BrokenRow", "DecodeChange", "UndecodableSet", "decode_rows"]
@@ -57,7 +57,7 @@ class UndecodableSet(SetChange[Any, Any], frozen=True, tag="set", tag_field="kin
         raise UndecodableValue(_VALUE_SLOT.__get__(self))
 
 
-class BrokenRow(PepperflowError, ValueError):
+class BrokenRow(UndecodableValue):
     """A changelog row that is not a change at all: corrupt bytes, or another record.
 
     Attributes:
@@ -65,10 +65,10 @@ class BrokenRow(PepperflowError, ValueError):
         reason: what msgspec found wrong with it.
     """
 
-    def __init__(self, key: str, reason: str) -> None:
+    def __init__(self, key: str, reason: str, message: str | None = None) -> None:
         self.key = key
         self.reason = reason
-        super().__init__(f"the changelog row of key {key!r} is not a change: {reason}")
+        super().__init__(message or f"the changelog row of key {key!r} is not a change: {reason}")
 
 
 def decode_rows(decode: DecodeChange, rows: list[tuple[str, bytes]]) -> list[Change]:
@@ -79,7 +79,7 @@ def decode_rows(decode: DecodeChange, rows: list[tuple[str, bytes]]) -> list[Cha
     """
     try:
         return [decode(data, key) for key, data in rows]
-    except (UndecodableValue, msgspec.DecodeError, TypeError):
+    except (UndecodableValue, TypeError):
         # rare: decode row by row, marking the sets that do not fit, naming a broken row
         return [_decode_row(decode, key, data) for key, data in rows]
 
@@ -87,13 +87,14 @@ def decode_rows(decode: DecodeChange, rows: list[tuple[str, bytes]]) -> list[Cha
 def _decode_row(decode: DecodeChange, key: str, data: bytes) -> Change:
     try:
         return decode(data, key)
-    except (msgspec.DecodeError, TypeError) as error:  # not msgpack (or not even bytes)
+    except TypeError as error:  # not even bytes
         raise BrokenRow(key, str(error)) from error
     except UndecodableValue as error:
         try:
             raw = _ENVELOPE.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as invalid:
-            raise BrokenRow(key, str(invalid)) from error  # not a set that lost its type
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            # not a set that lost its type: the codec's message names the store and key
+            raise BrokenRow(key, str(error.__cause__ or error), str(error)) from error
         return UndecodableSet(
             raw.store,
             raw.key,
