@@ -9,14 +9,15 @@ when its scheme is used, and a missing optional dependency raises
 
 ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` open a
 :class:`~pepperflow.stores.SqliteStore`; options go in the query string:
-``namespace``, ``durability`` (``normal`` or ``full``), ``busy_timeout`` and
-``poll_interval`` (seconds), ``retain`` (changes).
+``namespace``, ``durability`` (``normal`` or ``full``), ``busy_timeout``,
+``poll_interval`` and ``callback_timeout`` (seconds), ``retain`` (changes).
 
 ``redis://[[user]:password@]host[:port][/db]`` and ``rediss://...`` (TLS)
 open a :class:`~pepperflow.stores.RedisStore`; its options go in the query
-string: ``namespace``, ``changelog_length``, ``sweep_interval`` and
-``driver`` (``auto``, ``redis-py`` or ``coredis``). Other query options
-are the Redis client's (e.g. ``ssl_cert_reqs``).
+string: ``namespace``, ``changelog_length``, ``sweep_interval``,
+``callback_timeout`` (seconds) and ``driver`` (``auto``, ``redis-py`` or
+``coredis``). Other query options are the Redis client's (e.g.
+``ssl_cert_reqs``).
 
 ``open_store(url, type=T, metadata_type=M)`` opens a store of values of
 type ``T`` (a ``Store[T]``; see :mod:`pepperflow.stores._codec`).
@@ -76,6 +77,7 @@ _SQLITE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "busy_timeout": float,
     "poll_interval": float,
     "retain": int,
+    "callback_timeout": float,
 }
 
 
@@ -103,7 +105,7 @@ def _sqlite(url: str, **types: Any) -> Store[Any]:
     if options:
         raise UnknownStoreURL(
             f"{url!r}: unknown sqlite option(s) {sorted(options)}; known: namespace,"
-            " durability, busy_timeout, poll_interval, retain"
+            " durability, busy_timeout, poll_interval, retain, callback_timeout"
         )
     try:
         return SqliteStore(path, **kwargs, **types)
@@ -111,7 +113,7 @@ def _sqlite(url: str, **types: Any) -> Store[Any]:
         raise UnknownStoreURL(f"{url!r}: {exc}") from exc
 
 
-_REDIS_OPTIONS = ("namespace", "changelog_length", "sweep_interval", "driver")
+_REDIS_OPTIONS = ("namespace", "changelog_length", "sweep_interval", "driver", "callback_timeout")
 
 
 def _redis(url: str, **types: Any) -> Store[Any]:
@@ -134,6 +136,8 @@ def _redis(url: str, **types: Any) -> Store[Any]:
             kwargs["sweep_interval"] = float(options["sweep_interval"])
         if "driver" in options:
             kwargs["driver"] = options["driver"]
+        if "callback_timeout" in options:
+            kwargs["callback_timeout"] = float(options["callback_timeout"])
         return RedisStore(client_url, **kwargs, **types)
     except ValueError as exc:
         raise UnknownStoreURL(f"{url!r}: {exc}") from exc

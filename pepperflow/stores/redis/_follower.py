@@ -81,6 +81,7 @@ class Follower:
         self._note_deadline = note_deadline
         self._interval = interval
         self.seq = self.read = self.delivered = self.undecodable = 0
+        self._writers = 0  # writes of this process delivering their changes (committed)
         self._known: dict[int, Change | Skipped] = {}
         self.lock = anyio.Lock(fast_acquire=True)
         self._listening = anyio.Event()  # set when a subscriber or feed arrives
@@ -116,8 +117,12 @@ class Follower:
             return
         if blobs:
             self._know(self._decoding.changes(blobs))
-        with contextlib.suppress(StoreUnavailable):
-            await self.deliver(last)
+        self._writers += 1
+        try:
+            with contextlib.suppress(StoreUnavailable):
+                await self.deliver(last)
+        finally:
+            self._writers -= 1
 
     def _know(self, changes: Iterable[Change | Skipped]) -> None:
         """Hold ``changes`` until their turn (those not delivered nor held yet)."""
@@ -299,12 +304,19 @@ class Follower:
         if not self._hub.count:
             self.delivered = max(self.delivered, last)
             return
-        if self._commands.writing or last <= self.delivered:
+        if self._commands.writing or self._writers or last <= self.delivered:
             # This process is writing (each write delivers every change up
             # to its own, reading the others' from the changelog) or wrote
-            # these: nap, so a busy writer is not read back write by write.
-            # What remains undelivered after the nap is delivered below.
-            await anyio.sleep(_READ_BACK_NAP)
+            # these: nap, so a busy writer is not read back write by write,
+            # and, while writes here are under way, let their writers
+            # deliver their own changes, in their own tasks (see
+            # pepperflow.stores._delivery). What remains undelivered then
+            # (a writer was cancelled or lost its reply) is delivered below.
+            nap = _READ_BACK_NAP
+            await anyio.sleep(nap)
+            while self._commands.writing or self._writers:
+                nap = min(2 * nap, _PAUSE)
+                await anyio.sleep(nap)
             if last <= self.delivered:
                 return
         delivered = self.delivered
