@@ -199,6 +199,10 @@ class ChangeHub(Deliveries):
             cache[key] = subs
         return subs
 
+    def wanted(self, key: str) -> bool:
+        """Whether a change of ``key`` has subscribers now."""
+        return bool(self._match(key))
+
     async def publish(self, change: Change) -> None:
         """Deliver one committed change to its subscribers before returning."""
         subs = self._cache.get(change.key)

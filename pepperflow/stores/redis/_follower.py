@@ -112,11 +112,15 @@ class Follower:
         """Deliver every change up to seq ``last``, ``blobs`` among them (a
         commit of this process). Committed already: if an earlier change
         cannot be read to keep the order, the follower delivers both once
-        Redis answers again."""
-        if not self._hub.count:
+        Redis answers again. Changes no subscription matches do not wait for
+        a delivery under way: the task delivering passes them in their turn."""
+        hub = self._hub
+        if not hub.count:
             return
-        if blobs:
-            self._know(self._decoding.changes(blobs))
+        changes = self._decoding.changes(blobs) if blobs else []
+        self._know(changes)
+        if self.lock.locked() and not any(hub.wanted(change.key) for change in changes):
+            return
         self._writers += 1
         try:
             with contextlib.suppress(StoreUnavailable):
