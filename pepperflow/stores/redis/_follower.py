@@ -139,7 +139,8 @@ class Follower:
                     self._note_deadline(change.expires_at)
 
     async def deliver(self, upto: int) -> None:
-        """Deliver every change up to seq ``upto`` (and any known after it), in order."""
+        """Deliver every change up to seq ``upto`` (and those known after it,
+        unless another task waits to deliver), in order."""
         if self in _delivering.get():
             return  # a write from inside a callback: the running delivery takes it next
         async with self.lock:
@@ -156,10 +157,10 @@ class Follower:
         try:
             while True:
                 nxt = self.delivered + 1
+                if nxt > upto and (nxt not in known or self.lock.statistics().tasks_waiting):
+                    return  # the rest is the next one's: a writer here delivers its own
                 change = known.pop(nxt, None)
                 if change is None:
-                    if nxt > upto:
-                        return
                     await self._fetch(nxt, upto)
                     continue
                 self.delivered = nxt
