@@ -37,6 +37,14 @@ The contract, the same on every backend (docs/changes.md states it for users):
 
 A write made from inside a callback queues its change and returns at once
 (waiting would deadlock); the task delivering delivers it in its turn.
+
+MemoryStore and RedisStore await ``ChangeHub.publish`` in the writer's task
+(a RedisStore's follower task delivers the other processes' changes, and
+leaves this process's writers their own). A SqliteStore posts each
+committed transaction from the event loop, in commit order
+(:meth:`Deliveries.post`, :meth:`Deliveries.post_group`), and its writers
+then :meth:`Deliveries.wait`: writes committed in one transaction share a
+:class:`Ticket`, and one of their writers delivers them.
 """
 
 from __future__ import annotations
@@ -236,7 +244,7 @@ class Deliveries:
     def _unattended(self) -> None:
         """Changes were queued that nobody will deliver: if the role is free, to the courier."""
         courier = self._courier
-        if not self._busy and courier is not None:
+        if not self._busy and self._pending and courier is not None:
             self._busy = True
             self._courier = None
             courier.set()
