@@ -28,7 +28,7 @@ from ..streams.events import Change
 from ._delivery import Deliveries, Ticket, _delivering
 from ._index import SubscriptionIndex
 
-__all__ = ["ChangeHub", "Deliver", "Feed", "Subscription", "Ticket"]
+__all__ = ["ChangeHub", "Deliver", "Feed", "Subscription"]
 
 #: ``deliver(change, wait)`` returns None when done, or an awaitable to await.
 #: With ``wait=False`` it must not return an awaitable that blocks on a consumer.
