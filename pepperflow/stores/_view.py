@@ -17,6 +17,7 @@ import math
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import timedelta
 from typing import Any, NoReturn, Self, TypeVar, overload
 
 import anyio
@@ -63,6 +64,8 @@ class ViewStore(Store[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
+        callback_timeout: seconds a change callback may take (``None``: no
+            bound); see :mod:`pepperflow.stores._delivery`.
     """
 
     def __init__(
@@ -72,8 +75,11 @@ class ViewStore(Store[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
-        super().__init__(name, type=type, metadata_type=metadata_type)
+        super().__init__(
+            name, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+        )
         self._data: dict[str, SetChange[Any, Any]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0
@@ -299,6 +305,7 @@ class ViewStore(Store[T]):
         self._task_group = task_group
         try:
             await self._open(task_group)
+            await task_group.start(self._hub.run_courier)
             await task_group.start(self._run_expiry)
         except BaseException:
             task_group.cancel_scope.cancel()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from .._errors import VersionConflict
@@ -50,6 +51,9 @@ class MemoryStore(ViewStore[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
+        callback_timeout: seconds a change callback may take before it is
+            cancelled, logged and skipped (``None``, the default: no bound);
+            see :mod:`pepperflow.stores._delivery`.
     """
 
     backend = "memory"
@@ -61,6 +65,7 @@ class MemoryStore(ViewStore[T]):
         *,
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     @overload
@@ -71,6 +76,7 @@ class MemoryStore(ViewStore[T]):
         type: type[T],
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -80,8 +86,15 @@ class MemoryStore(ViewStore[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
-        super().__init__(name, type=type, metadata_type=metadata_type, clock=clock)
+        super().__init__(
+            name,
+            type=type,
+            metadata_type=metadata_type,
+            clock=clock,
+            callback_timeout=callback_timeout,
+        )
 
     # -- writing -------------------------------------------------------------
 

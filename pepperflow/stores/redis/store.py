@@ -32,9 +32,9 @@ methods; the rooms beside it hold the rest:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
+from datetime import timedelta
 from operator import attrgetter
 from typing import Any, Self, TypeVar, overload
 
@@ -51,6 +51,7 @@ from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
+from ._options import check_options
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
@@ -89,6 +90,9 @@ class RedisStore(Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
+        callback_timeout: seconds a change callback may take before it is
+            cancelled, logged and skipped (``None``: no bound; see
+            :mod:`pepperflow.stores._delivery`).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
@@ -106,6 +110,7 @@ class RedisStore(Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     @overload
@@ -119,6 +124,7 @@ class RedisStore(Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -131,9 +137,12 @@ class RedisStore(Store[T]):
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
-        _check_options(namespace, changelog_length, sweep_interval, driver)
-        super().__init__(namespace, type=type, metadata_type=metadata_type)
+        check_options(namespace, changelog_length, sweep_interval, driver)
+        super().__init__(
+            namespace, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+        )
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
         self._url = target(url) if isinstance(url, str) else url  # ValueError: bad options
@@ -177,6 +186,7 @@ class RedisStore(Store[T]):
             # ready, so closing never cancels a connection half made.
             await self._tasks.start(self._follower.run)
             await self._tasks.start(self._sweeper.run)
+            await self._tasks.start(self._hub.run_courier)
         except BaseException:
             await self.aclose()
             raise
@@ -381,20 +391,3 @@ class RedisStore(Store[T]):
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.namespace!r}>"
-
-
-def _check_options(
-    namespace: object, changelog_length: object, sweep_interval: object, driver: object
-) -> None:
-    """Raise ValueError for a bad constructor option."""
-    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-        raise ValueError(
-            f"RedisStore namespace must be a non-empty str without '{{' or '}}'"
-            f" (it becomes the keys' hash tag), got {namespace!r}"
-        )
-    if type(changelog_length) is not int or changelog_length < 1:
-        raise ValueError(f"changelog_length must be an int >= 1, got {changelog_length!r}")
-    if not isinstance(sweep_interval, int | float) or not 0 < sweep_interval < math.inf:
-        raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
-    if driver not in ("auto", "redis-py", "coredis"):
-        raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")

@@ -64,7 +64,7 @@ class Job(Generic[C]):
         #: What wakes the waiting task (set by the loop's ``wait``), or None.
         self.waiter: Any = None
         #: Set by ``on_done`` when the caller must also wait for something after.
-        self.after: anyio.Event | None = None
+        self.after: Any = None
 
     def abort(self, raise_cancel: object) -> Any:
         """trio's abort function: the waiting task was cancelled; stop waking it."""

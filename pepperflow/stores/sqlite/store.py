@@ -16,7 +16,7 @@ dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
 committed group's changes in with :func:`pepperflow.streams.apply`
 (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
-delivery starts; see :class:`_Delivery`). The thread reads it, and only
+delivery starts; see :meth:`SqliteStore._on_done`). The thread reads it, and only
 while a write transaction runs, through an overlay that holds the
 transaction's own writes (:mod:`._overlay`); it never writes it. The two
 take turns (:class:`~._thread.OwnerThread`): a transaction starts only once
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -54,6 +53,7 @@ import anyio.abc
 from ..._patterns import compile_pattern
 from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._codec import Metadata
+from .._delivery import Ticket
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
@@ -96,6 +96,9 @@ class SqliteStore(ViewStore[T]):
         retain: changes kept whole in the changelog beyond the latest per
             key, an int >= 0; 0 turns automatic compaction off.
         clock: wall-clock seconds since the epoch.
+        callback_timeout: seconds a change callback may take before it is
+            cancelled, logged and skipped (``None``, the default: no bound);
+            see :mod:`pepperflow.stores._delivery`.
 
     Raises:
         ValueError, TypeError: a bad option, named with its value and what
@@ -116,6 +119,7 @@ class SqliteStore(ViewStore[T]):
         poll_interval: float | timedelta = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     @overload
@@ -131,6 +135,7 @@ class SqliteStore(ViewStore[T]):
         poll_interval: float | timedelta = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -145,16 +150,25 @@ class SqliteStore(ViewStore[T]):
         poll_interval: float | timedelta = 0.1,
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
         options = check_options(path, durability, busy_timeout, poll_interval, retain)
-        super().__init__(namespace, type=type, metadata_type=metadata_type, clock=clock)
+        super().__init__(
+            namespace,
+            type=type,
+            metadata_type=metadata_type,
+            clock=clock,
+            callback_timeout=callback_timeout,
+        )
         self._options = options
         self.path = options.path
         self.durability: Durability = options.durability
         self._expiry_retry = Retry(repr(self), "the expiry")
         self._thread: OwnerThread[Connection] | None = None
-        self._deliveries: deque[_Delivery] = deque()
-        self._delivery_wake: anyio.Event | None = None
+        # A committed group left for its delivery to fold in (see _on_done).
+        self._unfolded: list[Change] | None = None
+        # Writers cancelled before their job finished (they will not wait for its delivery).
+        self._gone: set[Job[Any]] = set()
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r} namespace={self.name!r}>"
@@ -260,49 +274,70 @@ class SqliteStore(ViewStore[T]):
     async def _write(self, fn: Callable[[Transaction], Any]) -> Any:
         """Run ``fn`` in the next group transaction; return once delivered.
 
-        If the caller is cancelled, the write still commits (or fails) and
-        is delivered; only the caller stops waiting.
+        The changes are delivered in this task when their turn comes (see
+        :mod:`pepperflow.stores._delivery`). If the caller is cancelled, the
+        write still commits (or fails) and is delivered; only the caller
+        stops waiting.
         """
         thread = self._connection()
         job = thread.submit(fn, grouped=True)
-        await thread.wait(job)
+        try:
+            await thread.wait(job)
+        except BaseException:
+            if not job.finished:
+                self._gone.add(job)  # _on_done will not count on this writer
+            elif job.after is not None:
+                await self._hub.release(job.after)
+            raise
+        after = job.after
+        if after is not None:
+            if job.error is None and not self._hub.delivering_here():
+                await self._hub.wait(after)
+            else:  # failed, or made by a callback: the task delivering delivers it
+                await self._hub.release(after)
         if job.error is not None:
             raise job.error
-        after = job.after
-        if after is not None and not self._hub.delivering_here():
-            await after.wait()
         return job.result
 
     def _on_done(self, jobs: list[Job[Any]], changes: list[Change] | None) -> bool:
         """On the event loop, in commit order: take the changes in, queue delivery.
 
-        Returns whether they are folded into the state already (else the
-        delivery task folds them as it starts delivering them; see
-        :class:`_Delivery`).
+        With subscribers, and nothing being delivered, a group's changes
+        enter the state only when their delivery starts (:meth:`_take_in`),
+        so a reader never sees a change its synchronous subscribers have not
+        received, as on MemoryStore; the next transaction waits for that
+        (returns False: :meth:`OwnerThread.settle` follows). While a delivery
+        is under way, they enter the state at once: the state is then ahead
+        of the delivery, as on MemoryStore while a callback awaits.
         """
-        if not changes:
+        gone = self._gone
+        writers = len(jobs)
+        if gone:
+            writers -= len(gone.intersection(jobs))
+            gone.difference_update(jobs)
+        hub = self._hub
+        if not changes or not hub.count:
+            if changes:
+                self._fold(changes)
             return True
-        if not self._hub.count:
+        ticket: Ticket | None
+        if hub.idle:
+            self._unfolded = changes
+            ticket = hub.post_group(changes, self._take_in, writers)
+        else:
             self._fold(changes)
-            return True
-        delivery = _Delivery(changes)
+            ticket = hub.post(changes, writers)
         for job in jobs:
-            job.after = delivery.delivered
-        self._deliveries.append(delivery)
-        wake = self._delivery_wake
-        if wake is None:  # the delivery task is busy delivering (or gone)
-            self._fold(changes)
-            delivery.folded = True
-            return True
-        self._delivery_wake = None
-        wake.set()
-        return False
+            job.after = ticket
+        return ticket is None or ticket.group is None
 
-    def _take_in(self, delivery: _Delivery, thread: OwnerThread[Connection]) -> None:
-        """Fold a delivery's changes that :meth:`_on_done` left to the delivery task."""
-        self._fold(delivery.changes)
-        delivery.folded = True
-        thread.settle()
+    def _take_in(self, changes: list[Change]) -> None:
+        """Fold a group :meth:`_on_done` left to its delivery, and let the next one commit."""
+        if self._unfolded is changes:
+            self._unfolded = None
+            self._fold(changes)
+            if self._thread is not None:
+                self._thread.settle()
 
     def _fold(self, changes: list[Change]) -> None:
         """Fold committed changes into the state, keeping the TTL bookkeeping."""
@@ -318,24 +353,6 @@ class SqliteStore(ViewStore[T]):
             elif old is not None and type(change) is ExpireChange:
                 self._expired += 1
         self._seq = changes[-1].seq
-
-    async def _deliver_loop(self, thread: OwnerThread[Connection]) -> None:
-        deliveries = self._deliveries
-        try:
-            while True:
-                while deliveries:
-                    delivery = deliveries[0]
-                    if not delivery.folded:
-                        self._take_in(delivery, thread)
-                    try:
-                        await self._hub.publish_all(delivery.changes)
-                    finally:
-                        deliveries.popleft()
-                        delivery.delivered.set()
-                self._delivery_wake = wake = anyio.Event()
-                await wake.wait()
-        finally:
-            self._delivery_wake = None
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -360,37 +377,13 @@ class SqliteStore(ViewStore[T]):
         for entry in self._data.values():
             if entry.expires_at is not None:
                 self._schedule(entry.expires_at, entry.seq, entry.key)
-        task_group.start_soon(self._deliver_loop, thread)
         catch_up = partial(self._write, _jobs.nothing)
         task_group.start_soon(follow, thread, catch_up, self._options.poll_interval, repr(self))
 
     async def _close(self) -> None:
+        if self._unfolded is not None:  # its delivery never started: the state takes it now
+            self._take_in(self._unfolded)
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        for delivery in self._deliveries:  # the delivery task is gone
-            if not delivery.folded:
-                self._take_in(delivery, thread)
         await thread.stop()
-        while self._deliveries:
-            self._deliveries.popleft().delivered.set()
-
-
-class _Delivery:
-    """Committed changes on their way to the subscribers.
-
-    With subscribers, a group's changes enter the state when their delivery
-    starts, in the delivery task, so that a reader never sees a change its
-    (synchronous) subscribers have not received yet, as on MemoryStore. While
-    the delivery task is busy (an async callback awaits), later groups are
-    folded in as they commit: the state is then ahead of the delivery, as on
-    MemoryStore while a delivery awaits. A group not yet folded holds the
-    next transaction back (:meth:`OwnerThread.settle`).
-    """
-
-    __slots__ = ("changes", "delivered", "folded")
-
-    def __init__(self, changes: list[Change]) -> None:
-        self.changes = changes
-        self.delivered = anyio.Event()
-        self.folded = False
