@@ -1,0 +1,137 @@
+"""The soak: two processes writing and subscribing to one store, with faults, for minutes.
+
+    python bench/soak.py [--seconds 180] [--backend both] [--loop both] [--interval 5] [--json]
+
+For each backend (SQLite, Redis) and each event loop (asyncio, trio), one
+run of ``--seconds`` divided by the number of runs: two child processes
+open the same store (a SQLite file in a temporary directory; a private,
+durable ``redis-server`` on a free port of 127.0.0.1, append-only file with
+fsync always) and each runs five writer tasks (set, set_many, delete, sets
+with a ttl, compare-and-set increments) and five subscribers (a callback,
+an async callback, two ``changes(replay=True)`` feeds, one with a buffer of
+8, and a ``subscribe_async`` observer), while the parent injects faults:
+
+- Redis: ``CLIENT KILL`` of every client connection, ``kill -9`` and
+  ``SHUTDOWN NOSAVE`` of the server, each restarted a second later with its
+  append-only file;
+- SQLite: child B killed with SIGKILL and started again (in the first
+  third), another connection holding the write lock for 2 s (later).
+
+Then the writers stop and, once the store is quiet, every subscriber's
+state (its replay, then :func:`pepperflow.streams.events.apply` of every
+change it received) must equal the store's snapshot, and both children's
+snapshots must agree; the compare-and-set counters must hold every
+acknowledged increment; a writer may fail only with the errors a fault
+explains. Prints, per run, the writes per second of every interval, each
+process's RSS (and the server's RSS, or the file's size), the faults,
+whether memory grew once steady (the last third's mean RSS against the
+middle third's) and the findings. ``--json`` prints the reports as JSON
+instead. Exits 1 when a run has a finding, 0 otherwise. Linux only (RSS
+from ``/proc``); results: docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import get_args
+
+import anyio
+import msgspec
+from _soak.parent import soak
+from _soak.protocol import Backend, Loop
+from _soak.report import RunReport
+
+
+def render(report: RunReport) -> str:
+    """The run as a table and a few lines."""
+    slots = sorted({slot for row in report.intervals for slot in row.writes})
+    store = "server MiB" if report.backend == "redis" else "file MiB"
+    lines = [
+        f"{report.backend} on {report.loop}: {report.seconds:g} s of writing,"
+        f" {len(slots)} processes (whole run {report.wall:g} s)",
+        "  ".join(
+            [
+                f"{'t (s)':>6}",
+                *(f"{s + ' w/s':>8}" for s in slots),
+                "all w/s".rjust(8),
+                *(f"{s + ' MiB':>6}" for s in slots),
+                f"{store:>10}",
+                "faults",
+            ]
+        ),
+    ]
+    for row in report.intervals:
+        cells = [f"{row.end:6.1f}", *(f"{row.writes.get(s, 0):8.0f}" for s in slots)]
+        cells.append(f"{sum(row.writes.values()):8.0f}")
+        cells += [f"{row.rss_mib.get(s, 0):6.1f}" for s in slots]
+        cells += [f"{row.store_mib:10.1f}", ", ".join(row.faults)]
+        lines.append("  ".join(cells).rstrip())
+    lines.append("writes: " + _counts(report.writes) + f" (total {sum(report.writes.values()):,})")
+    lines.append("failed writes: " + (_counts(report.errors) or "none"))
+    lines.append("log records: " + (_counts(report.logged) or "none"))
+    lines += [f"fault at {f.at:g} s: {f.said} ({f.took:g} s)" for f in report.faults]
+    lines += [_memory_line(report)]
+    for verdict in report.verdicts:
+        good = sum(sub.ok for sub in verdict.subscribers)
+        received = sum(sub.received for sub in verdict.subscribers)
+        lines.append(
+            f"child {verdict.slot}: {good}/{len(verdict.subscribers)} subscribers equal to the"
+            f" snapshot (seq {verdict.seq:,}, {verdict.keys} keys, digest {verdict.digest});"
+            f" {received:,} changes received; quiet after {verdict.waited:g} s"
+        )
+    lines += [f"FINDING: {problem}" for problem in report.problems]
+    lines.append("PASS" if report.ok else "FAIL")
+    return "\n".join(lines)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items()))
+
+
+def _memory_line(report: RunReport) -> str:
+    parts = []
+    for m in report.memory:
+        if m.grew is None:
+            parts.append(f"{m.slot}: not judged (restarted after the first third)")
+        else:
+            verdict = "GREW" if m.grew else "steady"
+            parts.append(
+                f"{m.slot}: {m.middle_mib:.1f} -> {m.last_mib:.1f} ({m.growth_mib:+.1f}) {verdict}"
+            )
+    return "memory, mean RSS MiB of the middle third -> the last third: " + "; ".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="Soak pepperflow's SQLite and Redis stores: two processes, faults, checks.",
+        epilog="Exits 1 when a run has a finding. See docs/reliability.md.",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=180.0, help="total writing time, shared by the runs (180)"
+    )
+    parser.add_argument("--backend", choices=[*get_args(Backend), "both"], default="both")
+    parser.add_argument("--loop", choices=[*get_args(Loop), "both"], default="both")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples (5)")
+    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+    args = parser.parse_args()
+    backends: list[Backend] = list(get_args(Backend)) if args.backend == "both" else [args.backend]
+    loops: list[Loop] = list(get_args(Loop)) if args.loop == "both" else [args.loop]
+    runs = [(backend, loop) for backend in backends for loop in loops]
+    seconds = args.seconds / len(runs)
+    if seconds < 3 * args.interval:
+        parser.error(f"{seconds:g} s per run is less than three intervals of {args.interval:g} s")
+    reports = []
+    for backend, loop in runs:
+        print(f"soak: {backend} on {loop} for {seconds:g} s ...", file=sys.stderr, flush=True)
+        report = anyio.run(soak, backend, loop, seconds, args.interval, backend=loop)
+        reports.append(report)
+        if not args.json:
+            print(render(report), end="\n\n", flush=True)
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(reports)).decode())
+    return 0 if all(report.ok for report in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
