@@ -38,6 +38,7 @@ from typing import get_args
 
 import anyio
 import msgspec
+from _soak.faults import FAULTS
 from _soak.parent import soak
 from _soak.protocol import Backend, Loop
 from _soak.report import RunReport
@@ -103,9 +104,13 @@ def _memory_line(report: RunReport) -> str:
 
 
 def main() -> int:
+    faults = "; ".join(
+        f"{backend}: " + ", ".join(f"{name} ({what})" for name, what in named.items())
+        for backend, named in FAULTS.items()
+    )
     parser = argparse.ArgumentParser(
         description="Soak pepperflow's SQLite and Redis stores: two processes, faults, checks.",
-        epilog="Exits 1 when a run has a finding. See docs/reliability.md.",
+        epilog=f"Faults: {faults}. Exits 1 when a run has a finding. See docs/reliability.md.",
     )
     parser.add_argument(
         "--seconds", type=float, default=180.0, help="total writing time, shared by the runs (180)"
@@ -113,8 +118,16 @@ def main() -> int:
     parser.add_argument("--backend", choices=[*get_args(Backend), "both"], default="both")
     parser.add_argument("--loop", choices=[*get_args(Loop), "both"], default="both")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples (5)")
+    parser.add_argument(
+        "--faults",
+        type=lambda names: frozenset(names.split(",")) - {""},
+        help="only these faults, comma-separated (all by default; none: --faults '')",
+    )
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     args = parser.parse_args()
+    unknown = (args.faults or frozenset()).difference(*FAULTS.values())
+    if unknown:
+        parser.error(f"unknown faults {sorted(unknown)}; see the list below --help")
     backends: list[Backend] = list(get_args(Backend)) if args.backend == "both" else [args.backend]
     loops: list[Loop] = list(get_args(Loop)) if args.loop == "both" else [args.loop]
     runs = [(backend, loop) for backend in backends for loop in loops]
@@ -124,7 +137,7 @@ def main() -> int:
     reports = []
     for backend, loop in runs:
         print(f"soak: {backend} on {loop} for {seconds:g} s ...", file=sys.stderr, flush=True)
-        report = anyio.run(soak, backend, loop, seconds, args.interval, backend=loop)
+        report = anyio.run(soak, backend, loop, seconds, args.interval, args.faults, backend=loop)
         reports.append(report)
         if not args.json:
             print(render(report), end="\n\n", flush=True)

@@ -2,10 +2,12 @@
 
 Run by the parent (``parent.py``) as ``python -m _soak.child CONFIG``, with
 ``bench/`` on ``PYTHONPATH`` and CONFIG a :class:`ChildConfig` as JSON. It
-opens the store, starts the subscribers (``subscribers.py``) and the writers
-(``writers.py``), prints ``ready``, then answers the parent's commands, one
-a line on stdin (see ``protocol.py``):
+opens the store, starts the subscribers (``subscribers.py``), prints
+``ready``, then answers the parent's commands, one a line on stdin (see
+``protocol.py``):
 
+``go``
+    start the writers.
 ``tick``
     print a :class:`Tick`: the counters so far and the process's RSS.
 ``stop``
@@ -31,6 +33,7 @@ from collections import Counter
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 import msgspec
 
@@ -148,12 +151,14 @@ class Child:
             tick=self.tick(),
         )
 
-    async def serve(self) -> None:
+    async def serve(self, tasks: anyio.abc.TaskGroup) -> None:
         """Answer the parent's commands until ``check`` (or the end of stdin)."""
         while True:
             line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
             command = line.strip()
-            if command == "tick":
+            if command == "go":
+                tasks.start_soon(self.write, name="writers")
+            elif command == "tick":
                 say(self.tick())
             elif command == "stop":
                 say(await self.stop())
@@ -175,9 +180,8 @@ async def main(config: ChildConfig) -> None:
     async with open_store(config) as store, anyio.create_task_group() as tasks:
         child = Child(store, config, logs)
         await child.subscribers.start(store, tasks)
-        tasks.start_soon(child.write)
         say("ready")
-        await child.serve()
+        await child.serve(tasks)
         tasks.cancel_scope.cancel()
 
 

@@ -13,38 +13,61 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
+from collections.abc import Set
 from pathlib import Path
 from typing import Protocol
 
 import anyio
 import anyio.to_thread
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .protocol import Backend, rss_bytes
 
-__all__ = ["KILL_CHILD", "RedisTarget", "SqliteTarget", "Target", "plan"]
+__all__ = ["FAULTS", "KILL_CHILD", "RedisTarget", "SqliteTarget", "Target", "plan"]
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE = 1.0  # seconds the Redis server stays down
 LOCK_HOLD = 2.0  # seconds the SQLite write lock is held (under the store's 5 s busy_timeout)
-PERIOD = 20.0  # seconds between faults at most (fewer in a short run)
+PERIOD = (5.0, 20.0)  # seconds between faults: at least (fewer in a short run), at most
 
-KILL_CHILD = "kill B"
-REDIS_CYCLE = ("CLIENT KILL", "kill -9", "CLIENT KILL", "SHUTDOWN NOSAVE")
+KILL_CHILD = "kill-child"
+#: Every fault, by backend: its name (for ``--faults``) and what it does.
+FAULTS: dict[Backend, dict[str, str]] = {
+    "redis": {
+        "client-kill": "CLIENT KILL TYPE normal: every client connection is closed",
+        "kill-9": "the server is killed (SIGKILL) and restarted a second later",
+        "shutdown": "SHUTDOWN NOSAVE, and the server restarted a second later",
+    },
+    "sqlite": {
+        KILL_CHILD: "child B is killed (SIGKILL) and started again (in the first third)",
+        "lock": f"another connection holds the write lock for {LOCK_HOLD:g} s (later)",
+    },
+}
+REDIS_CYCLE = ("client-kill", "kill-9", "client-kill", "shutdown")
 
 
-def plan(backend: Backend, seconds: float) -> list[tuple[float, str]]:
-    """When each fault comes (seconds from the start) and which.
+def plan(backend: Backend, seconds: float, only: Set[str] | None = None) -> list[tuple[float, str]]:
+    """When each fault comes (seconds from the start) and which; ``only`` those named.
 
-    At least 7 faults, evenly spaced, none in the last tenth. On SQLite the
+    Evenly spaced, 7 of them (more in a long run, fewer in a short one),
+    none in the last tenth. On SQLite the
     faults of the first third kill child B (so its last incarnation runs
     through the thirds its memory is judged on), the others hold the lock.
+    Without the fault a time would have, it gets the next one ``only``
+    allows; with none allowed, the plan is empty.
     """
-    period = min(seconds / 8, PERIOD)
+    period = max(PERIOD[0], min(seconds / 8, PERIOD[1]))
     times = [period * k for k in range(1, int(seconds * 0.9 / period) + 1)]
     if backend == "redis":
-        return [(at, REDIS_CYCLE[k % len(REDIS_CYCLE)]) for k, at in enumerate(times)]
-    return [(at, KILL_CHILD if at < seconds / 3 - period / 2 else "lock") for at in times]
+        cycle = [f for f in REDIS_CYCLE if only is None or f in only]
+        return [(at, cycle[k % len(cycle)]) for k, at in enumerate(times)] if cycle else []
+    allowed = [f for f in (KILL_CHILD, "lock") if only is None or f in only]
+    if not allowed:
+        return []
+    early = KILL_CHILD if KILL_CHILD in allowed else allowed[0]
+    return [(at, early if at < seconds / 3 - period / 2 else allowed[-1]) for at in times]
 
 
 class Target(Protocol):
@@ -128,14 +151,21 @@ class RedisTarget:
         return 0 if pid is None else rss_bytes(pid)
 
     def _client(self) -> redis.Redis:
-        return redis.Redis(host=self.server.host, port=self.server.port, socket_timeout=10)
+        """A client that never retries (redis-py's default retries a lost
+        connection, with backoff: seconds after ``SHUTDOWN``)."""
+        return redis.Redis(
+            host=self.server.host,
+            port=self.server.port,
+            socket_timeout=10,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     async def inject(self, fault: str) -> str:
-        if fault == "CLIENT KILL":
+        if fault == "client-kill":
             return await anyio.to_thread.run_sync(self._client_kill)
-        if fault == "kill -9":
+        if fault == "kill-9":
             await anyio.to_thread.run_sync(self.server.stop)
-        elif fault == "SHUTDOWN NOSAVE":
+        elif fault == "shutdown":
             await anyio.to_thread.run_sync(self._shutdown)
         else:
             raise ValueError(f"unknown fault {fault!r}")
@@ -143,7 +173,8 @@ class RedisTarget:
         started = time.monotonic()
         await anyio.to_thread.run_sync(self.server.restart)
         took = time.monotonic() - started
-        return f"{fault}, down {OUTAGE:g} s, restarted with its append-only file in {took:.2f} s"
+        how = "SIGKILL" if fault == "kill-9" else "SHUTDOWN NOSAVE"
+        return f"{how}, down {OUTAGE:g} s, restarted with its append-only file in {took:.2f} s"
 
     def _client_kill(self) -> str:
         with self._client() as client:

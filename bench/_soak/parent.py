@@ -72,7 +72,7 @@ class ChildProcess:
         return self.directory / f"{self.slot}-{self.incarnation}.stderr"
 
     async def start(self) -> None:
-        """Start a new incarnation and wait until it says ``ready``."""
+        """Start a new incarnation and wait until it says ``ready`` (then :meth:`go`)."""
         self.incarnation += 1
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -84,6 +84,11 @@ class ChildProcess:
         assert self._process.stdout is not None
         self._stdout = BufferedByteReceiveStream(self._process.stdout)
         await self._answer(str, START_TIMEOUT, "open its store")
+
+    async def go(self) -> None:
+        """Start the writers."""
+        assert self._process is not None and self._process.stdin is not None
+        await self._process.stdin.send(b"go\n")
 
     async def request(self, command: str, kind: type[R], within: float) -> R:
         """Send ``command``; its answer (within ``within`` seconds), decoded as a ``kind``."""
@@ -135,10 +140,18 @@ class ChildProcess:
 class Run:
     """One soak run: its target, its children, what it recorded."""
 
-    def __init__(self, backend: Backend, loop: Loop, seconds: float, interval: float) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        loop: Loop,
+        seconds: float,
+        interval: float,
+        faults: frozenset[str] | None,
+    ) -> None:
         self.backend = backend
         self.loop = loop
         self.seconds = seconds
+        self.plan = plan(backend, seconds, faults)
         self.ends = [min(interval * k, seconds) for k in range(1, int(-(-seconds // interval)) + 1)]
         self.samples: list[Sample] = []
         self.sizes: dict[float, int] = {}
@@ -165,7 +178,7 @@ class Run:
 
     async def inject(self, target: Target) -> None:
         """Inject the planned faults, each at its time."""
-        for at, fault in plan(self.backend, self.seconds):
+        for at, fault in self.plan:
             await anyio.sleep(max(0.0, at - self.now()))
             started = self.now()
             said = await (self.restart_b() if fault == KILL_CHILD else target.inject(fault))
@@ -199,9 +212,14 @@ class Run:
             config = ChildConfig(slot, self.backend, self.loop, target.url, "soak", seed=n + 1)
             self.children.append(ChildProcess(config, directory))
         try:
-            for child in self.children:
-                await child.start()
+            async with anyio.create_task_group() as starting:
+                for child in self.children:
+                    starting.start_soon(self.guarded, child.start, starting.cancel_scope)
+            if self.problems:
+                return []
             self.started = time.monotonic()
+            for child in self.children:
+                await child.go()
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self.guarded, lambda: self.inject(target), tasks.cancel_scope)
                 await self.guarded(lambda: self.sample(target), tasks.cancel_scope)
@@ -219,10 +237,18 @@ class Run:
                 await child.kill()
 
 
-async def soak(backend: Backend, loop: Loop, seconds: float, interval: float) -> RunReport:
-    """Run the soak on ``backend`` for ``seconds`` of writing; its report."""
+async def soak(
+    backend: Backend,
+    loop: Loop,
+    seconds: float,
+    interval: float,
+    faults: frozenset[str] | None = None,
+) -> RunReport:
+    """Run the soak on ``backend`` for ``seconds`` of writing, sampled every
+    ``interval`` seconds, with the faults named in ``faults`` (all by default);
+    its report."""
     wall = time.monotonic()
-    run = Run(backend, loop, seconds, interval)
+    run = Run(backend, loop, seconds, interval, faults)
     with tempfile.TemporaryDirectory(prefix="pepperflow-soak-") as directory:
         target: Target = SqliteTarget(Path(directory)) if backend == "sqlite" else RedisTarget()
         try:

@@ -120,7 +120,10 @@ def intervals(
     series = _incarnations(samples)
     slots = sorted({slot for slot, _ in series})
     rows = []
+    sampled = {sample.t for sample in samples}
     for start, end in zip([0.0, *ends], ends, strict=False):
+        if end not in sampled:
+            break  # the run ended early
         writes = dict.fromkeys(slots, 0.0)
         for (slot, _), incarnation in series.items():
             done = _cumulative(incarnation, end) - _cumulative(incarnation, start)
