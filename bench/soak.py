@@ -1,6 +1,7 @@
 """The soak: two processes writing and subscribing to one store, with faults, for minutes.
 
-    python bench/soak.py [--seconds 180] [--backend both] [--loop both] [--interval 5] [--json]
+    python bench/soak.py [--seconds 180] [--backend both] [--loop both] [--interval 5]
+                         [--faults NAME,...] [--keep DIR] [--json]
 
 For each backend (SQLite, Redis) and each event loop (asyncio, trio), one
 run of ``--seconds`` divided by the number of runs: two child processes
@@ -15,25 +16,30 @@ an async callback, two ``changes(replay=True)`` feeds, one with a buffer of
   ``SHUTDOWN NOSAVE`` of the server, each restarted a second later with its
   append-only file;
 - SQLite: child B killed with SIGKILL and started again (in the first
-  third), another connection holding the write lock for 2 s (later).
+  quarter), another connection holding the write lock for 2 s (later).
 
 Then the writers stop and, once the store is quiet, every subscriber's
 state (its replay, then :func:`pepperflow.streams.events.apply` of every
 change it received) must equal the store's snapshot, and both children's
 snapshots must agree; the compare-and-set counters must hold every
 acknowledged increment; a writer may fail only with the errors a fault
-explains. Prints, per run, the writes per second of every interval, each
-process's RSS (and the server's RSS, or the file's size), the faults,
-whether memory grew once steady (the last third's mean RSS against the
-middle third's) and the findings. ``--json`` prints the reports as JSON
-instead. Exits 1 when a run has a finding, 0 otherwise. Linux only (RSS
-from ``/proc``); results: docs/reliability.md.
+explains. Prints, per run and every interval, each process's writes per
+second (a ``set_many`` counts as one), its RSS, how many changes its
+subscribers are behind the newest ``seq``, its slowest write (one still in
+flight counts for as long as it has been), and the server's RSS or the
+file's size; then the faults, whether memory grew once steady (the last
+third's mean RSS against the middle third's) and the findings. ``--json``
+prints the reports as JSON instead. Exits 1 when a run has a finding, 0
+otherwise. ``--faults`` picks faults by name (see ``--help``), ``--keep``
+keeps each run's directory (the SQLite file, the children's stderr).
+Linux only (RSS from ``/proc``); results: docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import get_args
 
 import anyio
@@ -57,6 +63,8 @@ def render(report: RunReport) -> str:
                 *(f"{s + ' w/s':>8}" for s in slots),
                 "all w/s".rjust(8),
                 *(f"{s + ' MiB':>6}" for s in slots),
+                *(f"{s + ' lag':>7}" for s in slots),
+                *(f"{s + ' max s':>7}" for s in slots),
                 f"{store:>10}",
                 "faults",
             ]
@@ -65,7 +73,9 @@ def render(report: RunReport) -> str:
     for row in report.intervals:
         cells = [f"{row.end:6.1f}", *(f"{row.writes.get(s, 0):8.0f}" for s in slots)]
         cells.append(f"{sum(row.writes.values()):8.0f}")
-        cells += [f"{row.rss_mib.get(s, 0):6.1f}" for s in slots]
+        cells += [f"{row.rss_mib[s]:6.1f}" if s in row.rss_mib else f"{'-':>6}" for s in slots]
+        cells += [f"{row.lag[s]:7}" if s in row.lag else f"{'-':>7}" for s in slots]
+        cells += [f"{row.slowest[s]:7.2f}" if s in row.slowest else f"{'-':>7}" for s in slots]
         cells += [f"{row.store_mib:10.1f}", ", ".join(row.faults)]
         lines.append("  ".join(cells).rstrip())
     lines.append("writes: " + _counts(report.writes) + f" (total {sum(report.writes.values()):,})")
@@ -123,6 +133,11 @@ def main() -> int:
         type=lambda names: frozenset(names.split(",")) - {""},
         help="only these faults, comma-separated (all by default; none: --faults '')",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each run's directory (SQLite file, children's stderr) under this one",
+    )
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     args = parser.parse_args()
     unknown = (args.faults or frozenset()).difference(*FAULTS.values())
@@ -134,10 +149,14 @@ def main() -> int:
     seconds = args.seconds / len(runs)
     if seconds < 3 * args.interval:
         parser.error(f"{seconds:g} s per run is less than three intervals of {args.interval:g} s")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     reports = []
     for backend, loop in runs:
         print(f"soak: {backend} on {loop} for {seconds:g} s ...", file=sys.stderr, flush=True)
-        report = anyio.run(soak, backend, loop, seconds, args.interval, args.faults, backend=loop)
+        report = anyio.run(
+            soak, backend, loop, seconds, args.interval, args.faults, args.keep, backend=loop
+        )
         reports.append(report)
         if not args.json:
             print(render(report), end="\n\n", flush=True)

@@ -23,6 +23,7 @@ every thread's stack on stderr (``faulthandler``), to see where a hang is.
 
 from __future__ import annotations
 
+import asyncio
 import faulthandler
 import hashlib
 import logging
@@ -36,6 +37,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 import msgspec
+import sniffio
 
 from pepperflow.stores import RedisStore, Snapshot, SqliteStore, Store
 
@@ -56,6 +58,15 @@ _encode = msgspec.json.Encoder().encode
 def say(message: object) -> None:
     sys.stdout.buffer.write(_encode(message) + b"\n")
     sys.stdout.flush()
+
+
+def dump_stacks() -> None:
+    """Every thread's stack and, on asyncio, every task's, on stderr (where is a hang?)."""
+    faulthandler.dump_traceback(all_threads=True)
+    if sniffio.current_async_library() == "asyncio":
+        for task in asyncio.all_tasks():
+            print(f"--- {task.get_name()}", file=sys.stderr)
+            task.print_stack(file=sys.stderr)
 
 
 class LogCounter(logging.Handler):
@@ -84,13 +95,17 @@ class Child:
         self.logs = logs
         self.subscribers = Subscribers()
         self.writers = Writers(store, config)
+        self.writing = False  # since "go"
         self.writers_done = anyio.Event()
 
     def tick(self) -> Tick:
         return Tick(
             ops=dict(self.writers.ops),
             errors=dict(self.writers.errors),
+            slowest=self.writers.slowest(),
             received=self.subscribers.received,
+            seq=self.store.statistics().seq,
+            delivered=self.subscribers.callback.last_seq,
             rss=rss_bytes(),
             logged=dict(self.logs.counts),
         )
@@ -103,8 +118,13 @@ class Child:
 
     async def stop(self) -> Tick:
         self.writers.stop()
-        with anyio.fail_after(STOP_TIMEOUT):
+        if not self.writing:
+            return self.tick()
+        with anyio.move_on_after(STOP_TIMEOUT):
             await self.writers_done.wait()
+        if not self.writers_done.is_set():
+            dump_stacks()
+            raise SystemExit(f"the writers did not finish their writes in {STOP_TIMEOUT:g} s")
         return self.tick()
 
     async def quiet_snapshot(self) -> Snapshot | None:
@@ -156,7 +176,8 @@ class Child:
         while True:
             line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
             command = line.strip()
-            if command == "go":
+            if command == "go" and not self.writing:
+                self.writing = True
                 tasks.start_soon(self.write, name="writers")
             elif command == "tick":
                 say(self.tick())

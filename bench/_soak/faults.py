@@ -41,7 +41,7 @@ FAULTS: dict[Backend, dict[str, str]] = {
         "shutdown": "SHUTDOWN NOSAVE, and the server restarted a second later",
     },
     "sqlite": {
-        KILL_CHILD: "child B is killed (SIGKILL) and started again (in the first third)",
+        KILL_CHILD: "child B is killed (SIGKILL) and started again (in the first quarter)",
         "lock": f"another connection holds the write lock for {LOCK_HOLD:g} s (later)",
     },
 }
@@ -53,8 +53,9 @@ def plan(backend: Backend, seconds: float, only: Set[str] | None = None) -> list
 
     Evenly spaced, 7 of them (more in a long run, fewer in a short one),
     none in the last tenth. On SQLite the
-    faults of the first third kill child B (so its last incarnation runs
-    through the thirds its memory is judged on), the others hold the lock.
+    faults of the first quarter kill child B (so its last incarnation, back
+    within seconds, runs through the thirds its memory is judged on), the
+    others hold the lock.
     Without the fault a time would have, it gets the next one ``only``
     allows; with none allowed, the plan is empty.
     """
@@ -67,7 +68,7 @@ def plan(backend: Backend, seconds: float, only: Set[str] | None = None) -> list
     if not allowed:
         return []
     early = KILL_CHILD if KILL_CHILD in allowed else allowed[0]
-    return [(at, early if at < seconds / 3 - period / 2 else allowed[-1]) for at in times]
+    return [(at, early if at < seconds / 4 - period / 2 else allowed[-1]) for at in times]
 
 
 class Target(Protocol):

@@ -168,13 +168,25 @@ class Run:
         self.samples.append(Sample(at, child.slot, child.incarnation, tick))
 
     async def sample(self, target: Target) -> None:
-        """Tick every child at the end of every interval."""
+        """Tick every child at the end of every interval, all at once; a child
+        being restarted (its lock held) has no sample at that end."""
         for end in self.ends:
             await anyio.sleep(max(0.0, end - self.now()))
-            for child in self.children:
-                async with child.lock:
-                    await self.tick(child, end)
+            async with anyio.create_task_group() as ticks:
+                for child in self.children:
+                    ticks.start_soon(self.tick_now, child, end)
             self.sizes[end] = target.size()
+
+    async def tick_now(self, child: ChildProcess, end: float) -> None:
+        """Tick ``child`` unless it is busy (being restarted): never wait for it."""
+        try:
+            child.lock.acquire_nowait()
+        except anyio.WouldBlock:
+            return
+        try:
+            await self.tick(child, end)
+        finally:
+            child.lock.release()
 
     async def inject(self, target: Target) -> None:
         """Inject the planned faults, each at its time."""
@@ -195,6 +207,7 @@ class Run:
             await child.kill()
             started = self.now()
             await child.start()
+            await child.go()
         return (
             f"SIGKILL child B (pid {pid}), restarted and replayed in {self.now() - started:.2f} s"
         )
@@ -203,8 +216,8 @@ class Run:
         """Run ``step``; a child's failure becomes a finding and ends the run."""
         try:
             await step()
-        except ChildFailed as error:
-            self.problems.append(str(error))
+        except* ChildFailed as failed:
+            self.problems += [str(error) for error in failed.exceptions]
             scope.cancel()
 
     async def run(self, target: Target, directory: Path) -> list[Verdict]:
@@ -243,17 +256,23 @@ async def soak(
     seconds: float,
     interval: float,
     faults: frozenset[str] | None = None,
+    keep: Path | None = None,
 ) -> RunReport:
     """Run the soak on ``backend`` for ``seconds`` of writing, sampled every
     ``interval`` seconds, with the faults named in ``faults`` (all by default);
-    its report."""
+    its report. With ``keep``, the run's directory (the SQLite file, the
+    children's stderr) is made there and kept."""
     wall = time.monotonic()
     run = Run(backend, loop, seconds, interval, faults)
-    with tempfile.TemporaryDirectory(prefix="pepperflow-soak-") as directory:
-        target: Target = SqliteTarget(Path(directory)) if backend == "sqlite" else RedisTarget()
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pf-soak-")))
+        else:
+            directory = Path(tempfile.mkdtemp(prefix=f"{backend}-{loop}-", dir=keep))
+        target: Target = SqliteTarget(directory) if backend == "sqlite" else RedisTarget()
         try:
             await target.start()
-            verdicts = await run.run(target, Path(directory))
+            verdicts = await run.run(target, directory)
         finally:
             target.close()
     writes, errors, logged = totals(run.samples)

@@ -57,7 +57,10 @@ class Tick(msgspec.Struct, frozen=True):
 
     ops: dict[str, int]  # completed writes by kind
     errors: dict[str, int]  # failed writes by "kind:ExceptionType"
+    slowest: float  # seconds of its slowest write since the last tick (one in flight: so far)
     received: int  # changes its subscribers received (replays included)
+    seq: int  # the newest seq its store knows of (statistics().seq)
+    delivered: int  # the seq its all-keys callback has received up to
     rss: int  # resident set size, bytes
     logged: dict[str, int]  # log records by "LEVEL logger"
 

@@ -55,6 +55,8 @@ class Interval(msgspec.Struct, frozen=True):
     end: float  # seconds from the start
     writes: dict[str, float]  # writes per second by child slot (all its incarnations)
     rss_mib: dict[str, float]  # each child's RSS at the end
+    lag: dict[str, int]  # changes each child's subscribers are behind the newest seq at the end
+    slowest: dict[str, float]  # seconds of each child's slowest write in the interval
     store_mib: float  # the Redis server's RSS or the SQLite file's size at the end
     faults: list[str]  # faults that started in the interval
 
@@ -110,6 +112,18 @@ def _incarnations(samples: Iterable[Sample]) -> dict[tuple[str, int], list[Sampl
     return series
 
 
+def _slowest(
+    series: dict[tuple[str, int], list[Sample]], start: float, end: float
+) -> dict[str, float]:
+    """Each slot's slowest write reported by its ticks in ``(start, end]``."""
+    slowest: dict[str, float] = {}
+    for (slot, _), incarnation in series.items():
+        for sample in incarnation:
+            if start < sample.t <= end:
+                slowest[slot] = max(slowest.get(slot, 0.0), sample.tick.slowest)
+    return slowest
+
+
 def intervals(
     samples: list[Sample],
     sizes: dict[float, int],
@@ -128,12 +142,15 @@ def intervals(
         for (slot, _), incarnation in series.items():
             done = _cumulative(incarnation, end) - _cumulative(incarnation, start)
             writes[slot] += done / (end - start)
-        rss = {s.slot: s.tick.rss / MIB for s in samples if s.t == end}
+        ticks = {s.slot: s.tick for s in samples if s.t == end}
+        newest = max(tick.seq for tick in ticks.values())
         rows.append(
             Interval(
                 end=end,
                 writes=writes,
-                rss_mib=rss,
+                rss_mib={slot: tick.rss / MIB for slot, tick in ticks.items()},
+                lag={slot: newest - tick.delivered for slot, tick in ticks.items()},
+                slowest=_slowest(series, start, end),
                 store_mib=sizes.get(end, 0) / MIB,
                 faults=[f.fault for f in faults if start < f.at <= end],
             )

@@ -11,6 +11,7 @@ however long the soak runs.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,9 +38,19 @@ class Writers:
         self.config = config
         self.ops: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self._slowest = 0.0  # seconds of the slowest write since slowest() was called
+        self._started: dict[str, float] = {}  # when each kind's write in flight began
         self._random = random.Random(config.seed)
         self._n = 0
         self._running = True
+
+    def slowest(self) -> float:
+        """Seconds of the slowest write since the last call, a write still in
+        flight counting for as long as it has been."""
+        now = time.monotonic()
+        slowest = max([self._slowest, *(now - started for started in self._started.values())])
+        self._slowest = 0.0
+        return slowest
 
     def stop(self) -> None:
         """Let each writer finish the write it is in, then end :meth:`run`.
@@ -64,6 +75,7 @@ class Writers:
 
     async def _loop(self, kind: str, write: Callable[[], Awaitable[object]]) -> None:
         while self._running:
+            started = self._started[kind] = time.monotonic()
             try:
                 await write()
             except VersionConflict:
@@ -73,6 +85,8 @@ class Writers:
                 await anyio.sleep(NAP)
             else:
                 self.ops[kind] += 1
+            del self._started[kind]
+            self._slowest = max(self._slowest, time.monotonic() - started)
 
     def _value(self) -> dict[str, Any]:
         self._n += 1
