@@ -31,7 +31,7 @@ from .faults import KILL_CHILD, RedisTarget, SqliteTarget, Target, plan
 from .protocol import Backend, ChildConfig, Loop, Tick, Verdict
 from .report import FaultRecord, RunReport, Sample, findings, intervals, memory, totals
 
-__all__ = ["ChildFailed", "soak"]
+__all__ = ["ChildFailed", "SoakFailed", "soak"]
 
 BENCH = Path(__file__).resolve().parents[1]
 ROOT = BENCH.parent
@@ -44,7 +44,11 @@ STDERR_LINES = 30  # lines of a failed child's stderr quoted
 R = TypeVar("R")
 
 
-class ChildFailed(Exception):
+class SoakFailed(Exception):
+    """The run cannot go on: the message says why (a finding)."""
+
+
+class ChildFailed(SoakFailed):
     """A child crashed, or did not answer in time."""
 
 
@@ -193,7 +197,14 @@ class Run:
         for at, fault in self.plan:
             await anyio.sleep(max(0.0, at - self.now()))
             started = self.now()
-            said = await (self.restart_b() if fault == KILL_CHILD else target.inject(fault))
+            try:
+                said = await (self.restart_b() if fault == KILL_CHILD else target.inject(fault))
+            except ChildFailed:
+                raise
+            except Exception as error:
+                raise SoakFailed(
+                    f"the fault {fault} at {started:.1f} s failed: {error!r}"
+                ) from error
             self.faults.append(
                 FaultRecord(round(started, 2), fault, said, round(self.now() - started, 2))
             )
@@ -213,10 +224,10 @@ class Run:
         )
 
     async def guarded(self, step: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
-        """Run ``step``; a child's failure becomes a finding and ends the run."""
+        """Run ``step``; its failure (a child's, a fault's) becomes a finding and ends the run."""
         try:
             await step()
-        except* ChildFailed as failed:
+        except* SoakFailed as failed:
             self.problems += [str(error) for error in failed.exceptions]
             scope.cancel()
 
