@@ -104,7 +104,7 @@ def _memory_line(report: RunReport) -> str:
     parts = []
     for m in report.memory:
         if m.grew is None:
-            parts.append(f"{m.slot}: not judged (restarted after the first third)")
+            parts.append(f"{m.slot}: not judged (its last life missed the middle third)")
         else:
             verdict = "GREW" if m.grew else "steady"
             parts.append(

@@ -67,7 +67,9 @@ class Memory(msgspec.Struct, frozen=True):
     slot: str
     middle_mib: float | None
     last_mib: float | None
-    grew: bool | None  # None: its last incarnation did not span both thirds
+    grew: (
+        bool | None
+    )  # None: its last incarnation did not span both thirds (restarted, or the run ended early)
 
     @property
     def growth_mib(self) -> float | None:
