@@ -49,15 +49,14 @@ REDIS_CYCLE = ("client-kill", "kill-9", "client-kill", "shutdown")
 
 
 def plan(backend: Backend, seconds: float, only: Set[str] | None = None) -> list[tuple[float, str]]:
-    """When each fault comes (seconds from the start) and which; ``only`` those named.
+    """When each fault comes (seconds from the start) and which, of those
+    named in ``only`` (every one by default).
 
-    Evenly spaced, 7 of them (more in a long run, fewer in a short one),
-    none in the last tenth. On SQLite the
-    faults of the first quarter kill child B (so its last incarnation, back
-    within seconds, runs through the thirds its memory is judged on), the
-    others hold the lock.
-    Without the fault a time would have, it gets the next one ``only``
-    allows; with none allowed, the plan is empty.
+    One every ``seconds / 8`` (at least 5 s, at most 20 s apart), none in
+    the last tenth. On Redis they take turns; on SQLite those of the first
+    quarter kill child B (its last life, back within seconds, then spans the
+    thirds its memory is judged on) and the others hold the lock. A time
+    whose fault ``only`` leaves out gets one it allows.
     """
     period = max(PERIOD[0], min(seconds / 8, PERIOD[1]))
     times = [period * k for k in range(1, int(seconds * 0.9 / period) + 1)]
@@ -67,8 +66,7 @@ def plan(backend: Backend, seconds: float, only: Set[str] | None = None) -> list
     allowed = [f for f in (KILL_CHILD, "lock") if only is None or f in only]
     if not allowed:
         return []
-    early = KILL_CHILD if KILL_CHILD in allowed else allowed[0]
-    return [(at, early if at < seconds / 4 - period / 2 else allowed[-1]) for at in times]
+    return [(at, allowed[0] if at < seconds / 4 - period / 2 else allowed[-1]) for at in times]
 
 
 class Target(Protocol):

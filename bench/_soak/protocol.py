@@ -1,10 +1,11 @@
 """What the soak's parent and its child processes say to each other.
 
-The parent writes one command a line on a child's stdin (``tick``, ``stop``,
-``check``); the child answers each with one JSON line on its stdout: a
-:class:`Tick` for ``tick`` and ``stop``, a :class:`Verdict` for ``check``.
-The child first prints ``ready`` once its store is open and its subscribers
-have their replay. Everything else a child says goes to its stderr.
+The child first prints ``"ready"`` once its store is open and its
+subscribers have their replay. The parent then writes one command a line on
+the child's stdin (``go``, ``tick``, ``stop``, ``check``; see ``child.py``);
+the child answers ``tick`` and ``stop`` with a :class:`Tick` and ``check``
+with a :class:`Verdict`, one JSON line on its stdout (``go`` has no
+answer). Everything else a child says goes to its stderr.
 """
 
 from __future__ import annotations
