@@ -24,9 +24,9 @@ from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStore as UnknownStore
 from ._errors import UnknownStoreURL as UnknownStoreURL
 from ._errors import VersionConflict as VersionConflict
-from ._metrics import MetricSample as MetricSample
-from ._metrics import MetricsRegistry as MetricsRegistry
-from ._metrics import MetricsSink as MetricsSink
+from .sinks.metrics import MetricSample as MetricSample
+from .sinks.metrics import MetricsRegistry as MetricsRegistry
+from .sinks.metrics import MetricsSink as MetricsSink
 from ._store_specs import default_state_path as default_state_path
 from .memory._types import MemoryEntry as MemoryEntry
 from .memory._types import MemoryStore as MemoryStore

@@ -2,7 +2,7 @@
 
 A :class:`StoreView` works on one store through a
 :class:`~pepperflow._binding.StoreBinding`, measures its operations with
-:func:`~pepperflow._meter.measured` into its :attr:`StoreView.meter`, and
+:func:`~pepperflow.sinks.metrics._meter.measured` into its :attr:`StoreView.meter`, and
 owns a :class:`~pepperflow._runner.Runner` when it was made on its own with
 a store to build (a view made by a factory runs in the factory's).
 """
@@ -15,8 +15,8 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 import anyio.abc
 
 from ._binding import StoreBinding
-from ._meter import Meter, measured
-from ._metrics import MetricsSink
+from .sinks.metrics._meter import Meter, measured
+from .sinks.metrics import MetricsSink
 from ._runner import Runner
 from .stores.base import Store
 
@@ -57,7 +57,7 @@ class StoreView(anyio.abc.AsyncResource):
     its runner enters it); ``await view.open()`` opens it now (the first
     operation does otherwise); ``await view.aclose()`` closes what the view
     owns. Operations are recorded in :attr:`meter` (see
-    :mod:`pepperflow._meter`).
+    :mod:`pepperflow.sinks.metrics._meter`).
     """
 
     _binding: StoreBinding

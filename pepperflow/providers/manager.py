@@ -38,7 +38,7 @@ Rules:
 * Calls on one provider (unregister, reload) are serialized.
 * Given a :class:`~pepperflow.ProviderMonitor`, every register, unregister
   (also those of cleanup and close), reload and health check is measured
-  in pepperflow's one metrics vocabulary (:mod:`pepperflow._meter`):
+  in pepperflow's one metrics vocabulary (:mod:`pepperflow.sinks.metrics._meter`):
   component ``"provider"``, labels ``provider`` and ``type``.
 """
 

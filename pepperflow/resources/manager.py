@@ -60,7 +60,7 @@ from typing import Any, Self
 from .._durations import seconds
 from .._errors import InvalidKey
 from .._lifecycle import TaskRunner
-from .._meter import Meter, measured
+from ..sinks.metrics._meter import Meter, measured
 from .._patterns import compile_pattern
 from .._store_specs import check_record_store
 from ..stores._scoped import ScopedChanges

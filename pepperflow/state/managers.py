@@ -19,7 +19,7 @@ from typing import Any, TypeVar, overload
 import anyio
 
 from .._binding import StoreBinding
-from .._metrics import MetricsSink
+from ..sinks.metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._store_specs import StoreSpec, default_state_path
 from ..memory.stores import BaseMemoryStore

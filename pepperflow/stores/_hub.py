@@ -44,6 +44,7 @@ import anyio
 from .._patterns import Pattern
 from ..streams.events import Change
 from ._index import SubscriptionIndex
+from ._records import FeedFigures
 
 __all__ = ["ChangeHub", "Deliver", "Feed", "Subscription"]
 
@@ -75,6 +76,9 @@ class Feed(Protocol):
 
     async def end(self) -> None:
         """Tell the consumer the store closed (only when :meth:`store_closed` said so)."""
+
+    def figures(self) -> FeedFigures:
+        """This feed's figures now (``feeds=1``), for the store's statistics."""
 
 
 # The hubs the current context is delivering for (to detect re-entrant writes).
@@ -144,6 +148,7 @@ class ChangeHub:
         "_index",
         "_order",
         "_pending",
+        "_retired",
         "callback_errors",
         "count",
         "feeds",
@@ -161,6 +166,8 @@ class ChangeHub:
         self._order = 0
         self._busy = False
         self._pending: deque[tuple[Change, list[Subscription], anyio.Event | None]] = deque()
+        # What feeds that unsubscribed dropped, by overflow policy.
+        self._retired: dict[str, FeedFigures] = {}
 
     def subscribe(self, pattern: Pattern, callback: Callable[[Change], Any]) -> Subscription:
         """Register a user callback (a function or a coroutine function)."""
@@ -212,6 +219,21 @@ class ChangeHub:
         self.count -= 1
         if sub.feed is not None:
             self.feeds.discard(sub.feed)
+            gone = sub.feed.figures()
+            self._retired[gone.overflow] = _add_figures(
+                self._retired.get(gone.overflow), gone, feeds=0, lag=0
+            )
+
+    def feed_figures(self) -> tuple[FeedFigures, ...]:
+        """The feeds' figures by overflow policy: open ones now, closed ones' drops."""
+        by_policy = dict(self._retired)
+        for feed in self.feeds:
+            now = feed.figures()
+            old = by_policy.get(now.overflow)
+            lag = now.lag if old is None else max(old.lag, now.lag)
+            feeds = now.feeds if old is None else old.feeds + now.feeds
+            by_policy[now.overflow] = _add_figures(old, now, feeds=feeds, lag=lag)
+        return tuple(by_policy[policy] for policy in sorted(by_policy))
 
     def _match(self, key: str) -> list[Subscription]:
         cache = self._cache
@@ -334,6 +356,12 @@ class ChangeHub:
         finally:
             if token is not None:
                 _delivering.reset(token)
+
+
+def _add_figures(old: FeedFigures | None, new: FeedFigures, feeds: int, lag: int) -> FeedFigures:
+    """``old``'s drops and overflows plus ``new``'s, with these ``feeds`` and ``lag``."""
+    dropped, overflowed = (0, 0) if old is None else (old.dropped, old.overflowed)
+    return FeedFigures(new.overflow, feeds, lag, dropped + new.dropped, overflowed + new.overflowed)
 
 
 def _is_async_callable(callback: Callable[..., Any]) -> bool:

@@ -8,7 +8,7 @@ import msgspec
 
 from ..streams.events import SetChange
 
-__all__ = ["Entry", "Snapshot", "StoreStatistics"]
+__all__ = ["Entry", "FeedFigures", "Snapshot", "StoreStatistics"]
 
 T = TypeVar("T")
 
@@ -50,11 +50,30 @@ class Snapshot(msgspec.Struct, frozen=True):
     entries: list[Entry[Any]]
 
 
+class FeedFigures(msgspec.Struct, frozen=True):
+    """The figures of a store's change feeds of one ``overflow`` policy.
+
+    ``feeds`` and ``lag`` are now: the feeds open, and the most changes one
+    of them has buffered and not yet consumed. ``dropped`` and
+    ``overflowed`` count since the store was made, closed feeds included:
+    the changes dropped (the oldest under ``"drop_oldest"``, one replaced
+    by a newer change of its key under ``"latest_per_key"``), and the feeds
+    failed with :class:`~pepperflow.FeedOverflow`.
+    """
+
+    overflow: str
+    feeds: int = 0
+    lag: int = 0
+    dropped: int = 0
+    overflowed: int = 0
+
+
 class StoreStatistics(msgspec.Struct, frozen=True):
     """A store's figures at one moment (``store.statistics()``).
 
     ``keys`` counts stored keys, including those past their deadline whose
-    expiry has not been committed yet.
+    expiry has not been committed yet. ``feed_figures`` has one
+    :class:`FeedFigures` per overflow policy a feed of the store has used.
     """
 
     store: str
@@ -68,3 +87,4 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     expired: int
     running: bool
     closed: bool
+    feed_figures: tuple[FeedFigures, ...] = ()

@@ -168,6 +168,7 @@ class ViewStore(Store[T]):
             subscriptions=self._hub.subscriptions,
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
+            feed_figures=self._hub.feed_figures(),
             expired=self._expired,
             running=self._task_group is not None,
             closed=self._closed,

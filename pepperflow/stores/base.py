@@ -53,6 +53,8 @@ import msgspec
 
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
+from ..sinks.metrics import MetricsRegistry
+from ..sinks.metrics._stores import store_probe
 from ..streams.events import Change, SetChange
 from ._checks import (
     bad_key,
@@ -99,7 +101,12 @@ class Store(Holdable, Generic[T]):
     backend: str = ""
 
     def __init__(
-        self, name: str = "default", *, type: Any = Any, metadata_type: Any = Metadata
+        self,
+        name: str = "default",
+        *,
+        type: Any = Any,
+        metadata_type: Any = Metadata,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
@@ -112,6 +119,8 @@ class Store(Holdable, Generic[T]):
         self._as_is = SCALARS if not self._typed else SCALARS & {type}
         self._int_as_is = not self._typed or type is int
         self._hub = ChangeHub(name)
+        # metrics=: see pepperflow.sinks.metrics._stores.
+        self._probe = store_probe(self, metrics)
 
     # -- reading -------------------------------------------------------------
 
@@ -191,10 +200,15 @@ class Store(Holdable, Generic[T]):
                 ttl_s = float(ttl)
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
-        meta = None if metadata is None else self._admit_metadata(key, metadata)
+        meta = None if metadata is None else self.codec.admit_metadata(key, metadata)
         if if_version is not None:
             check_version(name, key, if_version)
-        return self._set(key, value, ttl_s, meta, if_version)
+        commit = self._set(key, value, ttl_s, meta, if_version)
+        probe = self._probe
+        if probe is None:
+            return commit
+        probe.sets += 1  # sampled: the first set, then one in SAMPLE_EVERY
+        return commit if (probe.sets - 1) & probe.mask else probe.timed("set", commit)
 
     async def set_many(
         self,
@@ -214,7 +228,7 @@ class Store(Holdable, Generic[T]):
             for key, value in (items.items() if isinstance(items, Mapping) else items)
         ]
         first = pairs[0][0] if pairs else ""
-        meta = None if metadata is None else self._admit_metadata(first, metadata)
+        meta = None if metadata is None else self.codec.admit_metadata(first, metadata)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
         await self._set_many(pairs, ttl_s, meta)
 
@@ -293,25 +307,8 @@ class Store(Holdable, Generic[T]):
             raise TypeError(
                 f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
             )
-        name, codec = self.name, self.codec
-        entries = [
-            msgspec.structs.replace(
-                item,
-                key=check_key(name, item.key),
-                value=codec.admit(item.key, item.value, exact=False),
-                metadata=None
-                if item.metadata is None
-                else self._admit_metadata(item.key, item.metadata),
-            )
-            for item in snapshot.entries
-        ]
+        entries = [self.codec.admit_entry(item) for item in snapshot.entries]
         await self._restore(msgspec.structs.replace(snapshot, entries=entries))
-
-    def _admit_metadata(self, key: str, metadata: Any) -> Any:
-        """The store's copy of ``metadata``, checked against its ``metadata_type``."""
-        if isinstance(metadata, Mapping) and not isinstance(metadata, dict):
-            metadata = dict(metadata)
-        return self.codec.admit_metadata(key, metadata)
 
     @abstractmethod
     def statistics(self) -> StoreStatistics:

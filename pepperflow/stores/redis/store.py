@@ -374,6 +374,7 @@ class RedisStore(Store[T]):
             subscriptions=self._hub.subscriptions,
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
+            feed_figures=self._hub.feed_figures(),
             expired=self._sweeper.expired,
             running=self._state == "open",
             closed=self._state == "closed",
