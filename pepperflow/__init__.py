@@ -24,9 +24,6 @@ from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStore as UnknownStore
 from ._errors import UnknownStoreURL as UnknownStoreURL
 from ._errors import VersionConflict as VersionConflict
-from .sinks.metrics import MetricSample as MetricSample
-from .sinks.metrics import MetricsRegistry as MetricsRegistry
-from .sinks.metrics import MetricsSink as MetricsSink
 from ._store_specs import default_state_path as default_state_path
 from .memory._types import MemoryEntry as MemoryEntry
 from .memory._types import MemoryStore as MemoryStore
@@ -49,6 +46,9 @@ from .resources._types import ResourceStatus as ResourceStatus
 from .resources.managed import managed_resource as managed_resource
 from .resources.manager import DefaultResourceManager as DefaultResourceManager
 from .resources.metrics import ResourceMetrics as ResourceMetrics
+from .sinks.metrics import MetricSample as MetricSample
+from .sinks.metrics import MetricsRegistry as MetricsRegistry
+from .sinks.metrics import MetricsSink as MetricsSink
 from .state._types import StateEntry as StateEntry
 from .state._types import StateManager as StateManager
 from .state._types import StateType as StateType

@@ -15,9 +15,9 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 import anyio.abc
 
 from ._binding import StoreBinding
-from .sinks.metrics._meter import Meter, measured
-from .sinks.metrics import MetricsSink
 from ._runner import Runner
+from .sinks.metrics import MetricsSink
+from .sinks.metrics._meter import Meter, measured
 from .stores.base import Store
 
 __all__ = ["StoreView", "view_meter"]

@@ -19,12 +19,12 @@ from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
 from .._binding import StoreBinding
-from ..sinks.metrics._meter import measured
-from ..sinks.metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._runner import Runner
 from .._store_specs import StoreSpec, check_type, named_url, resolve, typed
 from .._view import StoreView, view_meter
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import measured
 from ..stores.base import Store
 from ..stores.memory import MemoryStore as _MemoryBackend
 from ..stores.redis import RedisStore

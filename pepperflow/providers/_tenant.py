@@ -20,8 +20,8 @@ from typing import Any
 
 import anyio
 
-from ..sinks.metrics._meter import Meter, measured
 from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import Meter, measured
 from ._host import Host
 from ._records import RecordBook, describe
 from ._types import Provider, ProviderMetadata, ProviderRecord, ProviderStatus

@@ -17,8 +17,8 @@ from datetime import timedelta
 import anyio
 
 from .._durations import seconds
-from ..sinks.metrics._meter import Meter
 from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import Meter
 from ._types import Cleanup, Factory
 
 __all__ = ["Kind", "duration", "registered_kind"]

@@ -60,9 +60,9 @@ from typing import Any, Self
 from .._durations import seconds
 from .._errors import InvalidKey
 from .._lifecycle import TaskRunner
-from ..sinks.metrics._meter import Meter, measured
 from .._patterns import compile_pattern
 from .._store_specs import check_record_store
+from ..sinks.metrics._meter import Meter, measured
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore

@@ -24,6 +24,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from .._patterns import compile_pattern
+from ..sinks.metrics import MetricsRegistry
 from ..streams.events import SetChange
 from ._checks import bad_key, check_key
 from ._codec import Metadata
@@ -63,6 +64,7 @@ class ViewStore(Store[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
+        metrics: the registry the store reports into (see :class:`Store`).
     """
 
     def __init__(
@@ -72,8 +74,9 @@ class ViewStore(Store[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
-        super().__init__(name, type=type, metadata_type=metadata_type)
+        super().__init__(name, type=type, metadata_type=metadata_type, metrics=metrics)
         self._data: dict[str, SetChange[Any, Any]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0

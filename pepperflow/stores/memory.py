@@ -25,6 +25,7 @@ from typing import Any, TypeVar, overload
 
 from .._errors import VersionConflict
 from .._patterns import compile_pattern
+from ..sinks.metrics import MetricsRegistry
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._codec import Metadata
 from ._view import ViewStore
@@ -50,6 +51,9 @@ class MemoryStore(ViewStore[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
+        metrics: a :class:`~pepperflow.MetricsRegistry` to report into: the
+            calls, sampled durations and figures of
+            :mod:`pepperflow.sinks.metrics._stores` (``None``: nothing, no cost).
     """
 
     backend = "memory"
@@ -61,6 +65,7 @@ class MemoryStore(ViewStore[T]):
         *,
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     @overload
@@ -71,6 +76,7 @@ class MemoryStore(ViewStore[T]):
         type: type[T],
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -80,8 +86,9 @@ class MemoryStore(ViewStore[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
-        super().__init__(name, type=type, metadata_type=metadata_type, clock=clock)
+        super().__init__(name, type=type, metadata_type=metadata_type, clock=clock, metrics=metrics)
 
     # -- writing -------------------------------------------------------------
 

@@ -49,9 +49,10 @@ _S = TypeVar("_S")
 #: Upper bounds (seconds) of the histograms' buckets by default: from 1 µs
 #: (an in-process store operation) to 10 s (a slow remote call).
 DURATION_BUCKETS: tuple[float, ...] = (
-    *(m * 10.0**e for e in range(-6, 0) for m in (1.0, 2.5, 5.0)),
-    *(1.0, 2.5, 5.0, 10.0),
-)
+    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
 
 
 class MetricsSink(Protocol):
@@ -356,11 +357,15 @@ def _add(old: MetricSample | None, new: MetricSample) -> MetricSample:
         count=old.count + new.count,
         minimum=_either(min, old.minimum, new.minimum),
         maximum=_either(max, old.maximum, new.maximum),
-        bucket_counts=tuple(a + b for a, b in zip(old.bucket_counts, new.bucket_counts, strict=True)),
+        bucket_counts=tuple(
+            a + b for a, b in zip(old.bucket_counts, new.bucket_counts, strict=True)
+        ),
     )
 
 
-def _either(pick: Callable[[float, float], float], a: float | None, b: float | None) -> float | None:
+def _either(
+    pick: Callable[[float, float], float], a: float | None, b: float | None
+) -> float | None:
     if a is None or b is None:
         return b if a is None else a
     return pick(a, b)

@@ -57,7 +57,17 @@ __all__ = ["SAMPLE_EVERY", "StoreProbe", "store_probe"]
 SAMPLE_EVERY = 16
 
 #: The operations counted by a wrapper (``set`` is counted inline by ``Store.set``).
-WRAPPED = ("get", "get_many", "exists", "entry", "set_many", "delete", "clear", "snapshot", "restore")
+WRAPPED = (
+    "get",
+    "get_many",
+    "exists",
+    "entry",
+    "set_many",
+    "delete",
+    "clear",
+    "snapshot",
+    "restore",
+)
 
 _R = TypeVar("_R")
 
@@ -150,7 +160,9 @@ class StoreProbe:
         labels = self.labels
         calls = {"set": self.sets, **self.calls}
         for operation, count in calls.items():
-            yield MetricSample(STORE_OPERATIONS, "counter", {**labels, "operation": operation}, count)
+            yield MetricSample(
+                STORE_OPERATIONS, "counter", {**labels, "operation": operation}, count
+            )
         stats = store.statistics()
         for name, value in (
             (STORE_KEYS, stats.keys),

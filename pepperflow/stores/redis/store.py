@@ -33,7 +33,6 @@ docs/redis.md states the key layout, the scripts and the faults.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from operator import attrgetter
@@ -43,6 +42,7 @@ import anyio
 
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
+from ...sinks.metrics import MetricsRegistry
 from ...streams.events import Change, SetChange
 from .._checks import check_key
 from .._codec import Metadata
@@ -52,6 +52,7 @@ from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
+from ._options import check_options
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
@@ -89,6 +90,7 @@ class RedisStore(Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
+        metrics: a :class:`~pepperflow.MetricsRegistry` to report into (as MemoryStore's).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
@@ -106,6 +108,7 @@ class RedisStore(Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     @overload
@@ -119,6 +122,7 @@ class RedisStore(Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -131,9 +135,10 @@ class RedisStore(Store[T]):
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
+        metrics: MetricsRegistry | None = None,
     ) -> None:
-        _check_options(namespace, changelog_length, sweep_interval, driver)
-        super().__init__(namespace, type=type, metadata_type=metadata_type)
+        check_options(namespace, changelog_length, sweep_interval, driver)
+        super().__init__(namespace, type=type, metadata_type=metadata_type, metrics=metrics)
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
         self._url = url
@@ -382,20 +387,3 @@ class RedisStore(Store[T]):
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.namespace!r}>"
-
-
-def _check_options(
-    namespace: object, changelog_length: object, sweep_interval: object, driver: object
-) -> None:
-    """Raise ValueError for a bad constructor option."""
-    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-        raise ValueError(
-            f"RedisStore namespace must be a non-empty str without '{{' or '}}'"
-            f" (it becomes the keys' hash tag), got {namespace!r}"
-        )
-    if type(changelog_length) is not int or changelog_length < 1:
-        raise ValueError(f"changelog_length must be an int >= 1, got {changelog_length!r}")
-    if not isinstance(sweep_interval, int | float) or not 0 < sweep_interval < math.inf:
-        raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
-    if driver not in ("auto", "redis-py", "coredis"):
-        raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")

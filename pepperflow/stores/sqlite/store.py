@@ -51,6 +51,7 @@ import anyio
 import anyio.abc
 
 from ..._patterns import compile_pattern
+from ...sinks.metrics import MetricsRegistry
 from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._codec import Metadata
 from .._view import ViewStore
@@ -90,6 +91,8 @@ class SqliteStore(ViewStore[T]):
         poll_interval: seconds between checks for other processes' writes.
         retain: changes kept in the changelog beyond the latest per key.
         clock: wall-clock seconds since the epoch.
+        metrics: a :class:`~pepperflow.MetricsRegistry` to report into (see
+            :class:`~pepperflow.stores.MemoryStore`).
     """
 
     backend = "sqlite"
@@ -106,6 +109,7 @@ class SqliteStore(ViewStore[T]):
         poll_interval: float = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     @overload
@@ -121,6 +125,7 @@ class SqliteStore(ViewStore[T]):
         poll_interval: float = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -135,8 +140,11 @@ class SqliteStore(ViewStore[T]):
         poll_interval: float = 0.1,
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
-        super().__init__(namespace, type=type, metadata_type=metadata_type, clock=clock)
+        super().__init__(
+            namespace, type=type, metadata_type=metadata_type, clock=clock, metrics=metrics
+        )
         if durability not in SYNCHRONOUS:
             raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
         if retain.__class__ is not int or retain < 0:  # `type` is the value type here
