@@ -17,7 +17,7 @@ import anyio.abc
 from ._binding import StoreBinding
 from ._runner import Runner
 from .sinks.metrics import MetricsSink
-from .sinks.metrics._meter import Meter, measured
+from .sinks.metrics._meter import Meter, checked_sink, measured
 from .stores.base import Store
 
 __all__ = ["StoreView", "view_meter"]
@@ -35,15 +35,7 @@ def view_meter(metrics: MetricsSink | None, component: str, **labels: str) -> Me
         TypeError: ``metrics`` is neither ``None`` nor a
             :class:`~pepperflow.MetricsSink`.
     """
-    if metrics is not None and not all(
-        callable(getattr(metrics, method, None)) for method in ("counter", "histogram")
-    ):
-        raise TypeError(
-            f"metrics must be a MetricsSink (e.g. pepperflow.MetricsRegistry()) with"
-            f" counter(name, value, **labels) and histogram(name, value, **labels)"
-            f" methods, got {type(metrics).__name__}"
-        )
-    return Meter(metrics, component, **labels)
+    return Meter(checked_sink(metrics), component, **labels)
 
 
 def _deleted(deleted: bool) -> str:

@@ -62,6 +62,7 @@ __all__ = [
     "STORE_TTL_KEYS",
     "Meter",
     "Metered",
+    "checked_sink",
     "measured",
 ]
 
@@ -149,6 +150,26 @@ HELP: dict[str, str] = {
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def checked_sink(metrics: object, what: str = "metrics") -> MetricsSink | None:
+    """``metrics`` as a :class:`~pepperflow.MetricsSink` (or ``None``), checked once.
+
+    Raises:
+        TypeError: ``metrics`` lacks ``counter``, ``gauge`` or ``histogram``.
+    """
+    if metrics is None:
+        return None
+    if not all(callable(getattr(metrics, method, None)) for method in _SINK_METHODS):
+        raise TypeError(
+            f"{what} must be a MetricsSink (e.g. pepperflow.MetricsRegistry()) with"
+            f" counter(name, value, **labels), gauge(...) and histogram(...)"
+            f" methods, got {type(metrics).__name__}"
+        )
+    return cast("MetricsSink", metrics)
+
+
+_SINK_METHODS = ("counter", "gauge", "histogram")
 
 
 class Meter:
