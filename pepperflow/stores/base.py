@@ -47,14 +47,14 @@ import math
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, overload
 
 import msgspec
 
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..sinks.metrics import MetricsRegistry
-from ..sinks.metrics._stores import store_probe
+from ..sinks.metrics._stores import metered_class, store_probe
 from ..streams.events import Change, SetChange
 from ._checks import (
     bad_key,
@@ -100,6 +100,11 @@ class Store(Holdable, Generic[T]):
     #: The backend's short name (``"memory"``, ``"sqlite"``, ``"redis"``).
     backend: str = ""
 
+    def __new__(cls, *args: Any, metrics: object = None, **kwargs: Any) -> Self:
+        # With metrics=, a subclass that counts the operations (sinks.metrics._stores).
+        store: Self = super().__new__(cls if metrics is None else metered_class(cls))
+        return store
+
     def __init__(
         self,
         name: str = "default",
@@ -119,7 +124,6 @@ class Store(Holdable, Generic[T]):
         self._as_is = SCALARS if not self._typed else SCALARS & {type}
         self._int_as_is = not self._typed or type is int
         self._hub = ChangeHub(name)
-        # metrics=: see pepperflow.sinks.metrics._stores.
         self._probe = store_probe(self, metrics)
 
     # -- reading -------------------------------------------------------------
@@ -207,8 +211,8 @@ class Store(Holdable, Generic[T]):
         probe = self._probe
         if probe is None:
             return commit
-        probe.sets += 1  # sampled: the first set, then one in SAMPLE_EVERY
-        return commit if (probe.sets - 1) & probe.mask else probe.timed("set", commit)
+        probe.left -= 1  # counted down to the next timed set
+        return commit if probe.left else probe.timed_set(commit)
 
     async def set_many(
         self,

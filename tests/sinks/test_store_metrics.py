@@ -40,7 +40,10 @@ async def test_every_call_is_counted_and_one_in_sample_every_is_timed_with_its_o
             await store.set("k0", 0, if_version=99)
         assert await store.get("k1") == 1
         assert await store.delete("k1")
-        assert metrics.value("pepperflow_store_operations", operation="set", **labels) == 17
+        assert (
+            metrics.value("pepperflow_store_operations", operation="set", **labels)
+            == SAMPLE_EVERY + 1
+        )
         assert metrics.value("pepperflow_store_operations", operation="get", **labels) == 1
         assert metrics.value("pepperflow_store_operations", operation="delete", **labels) == 1
         timed = {
@@ -111,12 +114,15 @@ async def test_feeds_report_their_lag_and_drops_per_overflow_policy(make_store: 
         assert figure("pepperflow_store_feed_overflows", "error") == 1
 
 
-async def test_without_metrics_a_store_has_no_wrapper_and_reports_nothing() -> None:
+async def test_only_a_store_with_metrics_is_of_the_counting_subclass() -> None:
     plain: MemoryStore[int] = MemoryStore("plain")
     measured: MemoryStore[int] = MemoryStore("measured", metrics=MetricsRegistry())
-    assert "get" not in vars(plain) and "get" in vars(measured)
-    assert plain._probe is None
-    assert await plain.set("k", 1) == 1 and await plain.get("k") == 1
+    assert type(plain) is MemoryStore and plain._probe is None
+    assert isinstance(measured, MemoryStore) and type(measured) is not MemoryStore
+    assert type(measured).__name__ == "MemoryStore" and repr(measured) == "<MemoryStore 'measured'>"
+    again: MemoryStore[int] = MemoryStore("again", metrics=MetricsRegistry())
+    assert type(again) is type(measured)  # one subclass per store class
+    assert await measured.set("k", 1) == 1 and await measured.get("k") == 1
 
 
 async def test_metrics_must_be_a_registry() -> None:

@@ -3,12 +3,12 @@
 Nothing here costs anything without ``metrics=``. With it, a store's
 metrics come from three places, none of them a counter inside a backend:
 
-* **Calls** of each operation are plain ints in the :class:`StoreProbe`,
-  counted where every backend's operations enter: ``Store.set`` (the hot
-  path, inlined there) and one wrapper per other operation, put on the
-  store instance by the probe (``get``, ``get_many``, ``exists``,
-  ``entry``, ``set_many``, ``delete``, ``clear``, ``snapshot``,
-  ``restore``; ``scan`` is not counted). They are read as the counter
+* **Calls** of each operation are counted exactly, where every backend's
+  operations enter: ``Store.set`` (the hot path, inlined there) and, for
+  ``get``, ``get_many``, ``exists``, ``entry``, ``set_many``, ``delete``,
+  ``clear``, ``snapshot`` and ``restore``, one wrapper each in a subclass
+  of the store's class that ``Store.__new__`` picks when ``metrics=`` is
+  given (same name; ``scan`` is not counted). They are read as the counter
   ``pepperflow_store_operations`` at collection time.
 * **Durations and outcomes** are sampled: the first call of each operation
   and then one in every :data:`SAMPLE_EVERY` is timed, and its duration is
@@ -26,9 +26,10 @@ registry holds the store weakly: a store that is gone stops reporting.
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._meter import (
@@ -51,10 +52,10 @@ from ._registry import MetricSample, MetricsRegistry
 if TYPE_CHECKING:
     from ...stores.base import Store
 
-__all__ = ["SAMPLE_EVERY", "StoreProbe", "store_probe"]
+__all__ = ["SAMPLE_EVERY", "CallCount", "StoreProbe", "metered_class", "store_probe"]
 
-#: One call in this many of each operation is timed (a power of two).
-SAMPLE_EVERY = 16
+#: One call in this many of each operation is timed.
+SAMPLE_EVERY = 64
 
 #: The operations counted by a wrapper (``set`` is counted inline by ``Store.set``).
 WRAPPED = (
@@ -70,6 +71,33 @@ WRAPPED = (
 )
 
 _R = TypeVar("_R")
+_S = TypeVar("_S", bound=type)
+
+
+class CallCount:
+    """The calls of one operation, counted down to the next timed one.
+
+    A call does ``left -= 1`` (a small int: no allocation); the call that
+    brings ``left`` to 0 is timed and calls :meth:`restart`. The exact count
+    is :attr:`calls`.
+    """
+
+    __slots__ = ("left", "passed", "window")
+
+    def __init__(self) -> None:
+        self.left = 1  # the first call is timed
+        self.passed = 0
+        self.window = 1
+
+    def restart(self) -> None:
+        """``left`` reached 0: count the window, start the next."""
+        self.passed += self.window
+        self.window = self.left = SAMPLE_EVERY
+
+    @property
+    def calls(self) -> int:
+        """The calls counted so far."""
+        return self.passed + self.window - self.left
 
 
 def store_probe(store: Store[Any], metrics: object) -> StoreProbe | None:
@@ -89,43 +117,56 @@ def store_probe(store: Store[Any], metrics: object) -> StoreProbe | None:
     return StoreProbe(store, metrics)
 
 
-class StoreProbe:
+@functools.cache
+def metered_class(cls: _S) -> _S:
+    """``cls`` with a counting wrapper around each operation of :data:`WRAPPED`.
+
+    Made once per store class; its instances are made with it from the
+    start (``Store.__new__``), so their attributes are laid out as any
+    other instance's. It keeps ``cls``'s name.
+    """
+    namespace: dict[str, Any] = {op: _counting(op, getattr(cls, op)) for op in WRAPPED}
+    namespace.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __slots__=())
+    return type(cls)(cls.__name__, (cls,), namespace)
+
+
+def _counting(operation: str, method: Callable[..., Awaitable[_R]]) -> Callable[..., Awaitable[_R]]:
+    @functools.wraps(method)
+    def counted(self: Any, /, *args: Any, **kwargs: Any) -> Awaitable[_R]:
+        probe: StoreProbe = self._probe
+        count = probe.counts[operation]
+        count.left -= 1
+        if count.left:
+            return method(self, *args, **kwargs)
+        count.restart()
+        return probe.timed(operation, method(self, *args, **kwargs))
+
+    return counted
+
+
+class StoreProbe(CallCount):
     """Counts a store's calls, samples their durations, reports its figures.
 
-    ``sets`` is read and written by ``Store.set`` directly (one attribute
-    add per call); ``mask`` is ``SAMPLE_EVERY - 1``: a set whose count
-    before it has no bit of ``mask`` set is timed.
+    It is ``set``'s :class:`CallCount` itself (``Store.set`` counts down
+    :attr:`left` inline); ``counts`` holds the other operations'.
     """
 
-    __slots__ = ("__weakref__", "calls", "labels", "mask", "registry", "sets")
+    __slots__ = ("__weakref__", "_observers", "counts", "labels", "registry")
 
     def __init__(self, store: Store[Any], registry: MetricsRegistry) -> None:
+        super().__init__()
         self.registry = registry
         self.labels = {"store": store.name, "backend": store.backend}
-        self.sets = 0
-        self.mask = SAMPLE_EVERY - 1
-        self.calls = dict.fromkeys(WRAPPED, 0)
-        for operation in WRAPPED:
-            setattr(store, operation, self._wrap(operation, getattr(store, operation)))
+        self.counts = {operation: CallCount() for operation in WRAPPED}
+        # The duration histogram of each (operation, outcome), bound once.
+        self._observers: dict[tuple[str, str], Callable[[float], None]] = {}
         ref = weakref.ref(store)
         remove = registry.add_collector(lambda: self._collect(ref, remove), STORE_KINDS)
 
-    def _wrap(
-        self, operation: str, method: Callable[..., Awaitable[_R]]
-    ) -> Callable[..., Awaitable[_R]]:
-        calls = self.calls
-        mask = self.mask
-
-        def counted(*args: Any, **kwargs: Any) -> Awaitable[_R]:
-            n = calls[operation]
-            calls[operation] = n + 1
-            if n & mask:
-                return method(*args, **kwargs)
-            return self.timed(operation, method(*args, **kwargs))
-
-        counted.__doc__ = method.__doc__
-        counted.__name__ = operation
-        return counted
+    def timed_set(self, call: Awaitable[_R]) -> Coroutine[Any, Any, _R]:
+        """``set``'s count reached its timed call (``left`` is 0): time ``call``."""
+        self.restart()
+        return self.timed("set", call)
 
     async def timed(self, operation: str, call: Awaitable[_R]) -> _R:
         """Await ``call``; observe its duration with its outcome."""
@@ -139,13 +180,19 @@ class StoreProbe:
         return result
 
     def _observe(self, operation: str, outcome: str, started: float) -> None:
-        self.registry.histogram(
-            STORE_OPERATION_SECONDS,
-            time.perf_counter() - started,
-            operation=operation,
-            outcome=outcome,
-            **self.labels,
-        )
+        seconds = time.perf_counter() - started
+        observe = self._observers.get((operation, outcome))
+        if observe is None:
+            observe = self._observers[operation, outcome] = self.registry.observer(
+                STORE_OPERATION_SECONDS, operation=operation, outcome=outcome, **self.labels
+            )
+        observe(seconds)
+
+    def operation_calls(self) -> dict[str, int]:
+        """The calls of each operation so far."""
+        out = {"set": self.calls}
+        out.update((operation, count.calls) for operation, count in self.counts.items())
+        return out
 
     def _collect(
         self, ref: weakref.ref[Store[Any]], remove: Callable[[], None]
@@ -158,11 +205,9 @@ class StoreProbe:
 
     def _samples(self, store: Store[Any]) -> Iterator[MetricSample]:
         labels = self.labels
-        calls = {"set": self.sets, **self.calls}
-        for operation, count in calls.items():
-            yield MetricSample(
-                STORE_OPERATIONS, "counter", {**labels, "operation": operation}, count
-            )
+        for operation, count in self.operation_calls().items():
+            series = {**labels, "operation": operation}
+            yield MetricSample(STORE_OPERATIONS, "counter", series, count)
         stats = store.statistics()
         for name, value in (
             (STORE_KEYS, stats.keys),
