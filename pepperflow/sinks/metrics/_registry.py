@@ -200,7 +200,7 @@ class MetricsRegistry:
     def gauge(self, name: str, value: float, /, **labels: str) -> None:
         cell = self._gauge_cells.get((name, tuple(labels.items())))
         if cell is not None and (type(value) is int or type(value) is float) and value == value:
-            cell.value = value
+            cell.value = float(value)
             return
         number = _number(name, value)
         self._series(name, "gauge", labels, self._gauges, self._gauge_cells, _Cell)

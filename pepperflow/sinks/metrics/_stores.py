@@ -207,7 +207,7 @@ class StoreProbe(CallCount):
         labels = self.labels
         for operation, count in self.operation_calls().items():
             series = {**labels, "operation": operation}
-            yield MetricSample(STORE_OPERATIONS, "counter", series, count)
+            yield MetricSample(STORE_OPERATIONS, "counter", series, float(count))
         stats = store.statistics()
         for name, value in (
             (STORE_KEYS, stats.keys),
@@ -217,10 +217,10 @@ class StoreProbe(CallCount):
             (STORE_EXPIRATIONS, stats.expired),
             (STORE_CALLBACK_ERRORS, stats.callback_errors),
         ):
-            yield MetricSample(name, STORE_KINDS[name], labels, value)
+            yield MetricSample(name, STORE_KINDS[name], labels, float(value))
         for figures in stats.feed_figures:
             policy = {**labels, "overflow": figures.overflow}
-            yield MetricSample(STORE_FEEDS, "gauge", policy, figures.feeds)
-            yield MetricSample(STORE_FEED_LAG, "gauge", policy, figures.lag)
-            yield MetricSample(STORE_FEED_DROPPED, "counter", policy, figures.dropped)
-            yield MetricSample(STORE_FEED_OVERFLOWS, "counter", policy, figures.overflowed)
+            yield MetricSample(STORE_FEEDS, "gauge", policy, float(figures.feeds))
+            yield MetricSample(STORE_FEED_LAG, "gauge", policy, float(figures.lag))
+            yield MetricSample(STORE_FEED_DROPPED, "counter", policy, float(figures.dropped))
+            yield MetricSample(STORE_FEED_OVERFLOWS, "counter", policy, float(figures.overflowed))
