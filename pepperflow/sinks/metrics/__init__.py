@@ -16,7 +16,8 @@ a registry when they are scraped, each an optional extra:
 :mod:`pepperflow.sinks.metrics.prometheus` (``pepperflow[prometheus]``) and
 :mod:`pepperflow.sinks.metrics.opentelemetry` (``pepperflow[opentelemetry]``).
 
-This package imports nothing of the stores: the store layer imports it.
+The registry, the vocabulary and the store probe import nothing of the
+stores (the store layer imports them); the exporters sit on top.
 """
 
 from ._registry import DURATION_BUCKETS as DURATION_BUCKETS
