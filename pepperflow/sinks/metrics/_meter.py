@@ -72,31 +72,18 @@ OPERATIONS = "pepperflow_operations"
 #: The histogram of operation durations, in seconds.
 OPERATION_SECONDS = "pepperflow_operation_seconds"
 
-# -- stores (labels store, backend) ---------------------------------------------------
-#: Calls of each operation (label ``operation``), counted exactly.
+# -- stores (labels store, backend; what each means: HELP) ----------------------------
 STORE_OPERATIONS = "pepperflow_store_operations"
-#: Durations of sampled calls (labels ``operation``, ``outcome``), in seconds.
 STORE_OPERATION_SECONDS = "pepperflow_store_operation_seconds"
-#: Keys stored now (``statistics().keys``).
 STORE_KEYS = "pepperflow_store_keys"
-#: Keys with a ttl now.
 STORE_TTL_KEYS = "pepperflow_store_ttl_keys"
-#: The newest change's seq (its rate is the store's changes per second).
 STORE_SEQ = "pepperflow_store_seq"
-#: Keys expired (one expire change each).
 STORE_EXPIRATIONS = "pepperflow_store_expirations"
-#: Change callbacks that raised.
 STORE_CALLBACK_ERRORS = "pepperflow_store_callback_errors"
-#: Callback subscriptions now.
 STORE_SUBSCRIPTIONS = "pepperflow_store_subscriptions"
-#: Change feeds open now (label ``overflow``).
 STORE_FEEDS = "pepperflow_store_feeds"
-#: The most changes one feed has buffered and not yet consumed (label ``overflow``).
 STORE_FEED_LAG = "pepperflow_store_feed_lag"
-#: Changes feeds dropped: the oldest (``drop_oldest``) or replaced by a newer one
-#: of their key (``latest_per_key``); label ``overflow``.
 STORE_FEED_DROPPED = "pepperflow_store_feed_dropped"
-#: Feeds that failed with FeedOverflow (label ``overflow``).
 STORE_FEED_OVERFLOWS = "pepperflow_store_feed_overflows"
 
 #: Every store metric and its kind.
@@ -127,8 +114,10 @@ PROVIDER_DURATION = "provider_duration"
 HELP: dict[str, str] = {
     OPERATIONS: "Operations of pepperflow's managers and views, by outcome.",
     OPERATION_SECONDS: "Durations of pepperflow's managers' and views' operations, in seconds.",
-    STORE_OPERATIONS: "Calls of a store's operations.",
-    STORE_OPERATION_SECONDS: "Durations of sampled store operations, in seconds, by outcome.",
+    STORE_OPERATIONS: "Calls of a store's operations, counted exactly.",
+    STORE_OPERATION_SECONDS: (
+        "Durations of sampled store operations (the first, then one in 64), in seconds, by outcome."
+    ),
     STORE_KEYS: "Keys stored.",
     STORE_TTL_KEYS: "Keys with a ttl.",
     STORE_SEQ: "The seq of the store's newest change.",
@@ -136,9 +125,12 @@ HELP: dict[str, str] = {
     STORE_CALLBACK_ERRORS: "Change callbacks that raised.",
     STORE_SUBSCRIPTIONS: "Callback subscriptions.",
     STORE_FEEDS: "Change feeds open, by overflow policy.",
-    STORE_FEED_LAG: "The most changes one feed has buffered and not consumed.",
-    STORE_FEED_DROPPED: "Changes feeds dropped under their overflow policy.",
-    STORE_FEED_OVERFLOWS: "Feeds that failed with FeedOverflow.",
+    STORE_FEED_LAG: "The most changes one feed has buffered and not consumed, by overflow policy.",
+    STORE_FEED_DROPPED: (
+        "Changes feeds dropped: the oldest (drop_oldest), or replaced by a newer one"
+        " of their key (latest_per_key)."
+    ),
+    STORE_FEED_OVERFLOWS: "Feeds that failed with FeedOverflow, by overflow policy.",
     RESOURCES_ACQUIRED: "Resources acquired, by kind.",
     RESOURCES_RELEASED: "Resources released, by kind.",
     RESOURCE_ERRORS: "Resource factories and cleanups that raised, by kind.",

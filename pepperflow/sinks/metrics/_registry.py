@@ -210,14 +210,7 @@ class MetricsRegistry:
         histogram = self._histogram_cells.get((name, tuple(labels.items())))
         if histogram is None or not (type(value) is int or type(value) is float) or value != value:
             value = _number(name, value)
-            histogram = self._series(
-                name,
-                "histogram",
-                labels,
-                self._histograms,
-                self._histogram_cells,
-                lambda: _Histogram(self.buckets),
-            )
+            histogram = self._histogram(name, labels)
         histogram.observe(value)
         if self._listeners:
             for listener in self._listeners:
@@ -234,14 +227,7 @@ class MetricsRegistry:
             TypeError: a label value that is not a str.
             ValueError: ``name`` is another kind of metric.
         """
-        histogram = self._series(
-            name,
-            "histogram",
-            labels,
-            self._histograms,
-            self._histogram_cells,
-            lambda: _Histogram(self.buckets),
-        )
+        histogram = self._histogram(name, labels)
         listeners = self._listeners
 
         def observe(value: float) -> None:
@@ -251,6 +237,16 @@ class MetricsRegistry:
                     listener(name, value, labels)
 
         return observe
+
+    def _histogram(self, name: str, labels: dict[str, str]) -> _Histogram:
+        return self._series(
+            name,
+            "histogram",
+            labels,
+            self._histograms,
+            self._histogram_cells,
+            lambda: _Histogram(self.buckets),
+        )
 
     def _series(
         self,
