@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ _namespaces = itertools.count()
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
-    """Makes a store named ``app-<n>`` on the backend of the parameter."""
+    """Makes a store on the backend of the parameter, named ``sinks-<pid>-<n>``: the
+    session's Redis server keeps other tests' namespaces, so the name is this run's own."""
 
     def make(metrics: MetricsRegistry) -> Store[Any]:
-        name = f"app-{next(_namespaces)}"
+        name = f"sinks-{os.getpid()}-{next(_namespaces)}"
         if request.param == "memory":
             return MemoryStore(name, metrics=metrics)
         if request.param == "sqlite":
