@@ -85,6 +85,8 @@ async def test_serve_prometheus_answers_a_real_http_request_on_loopback() -> Non
         assert _samples(body.decode())["requests"] == [
             Sample("requests_total", {"route": "/a"}, 1.0)
         ]
+        status, headers, body = await _get(endpoint.port, b"HEAD /metrics HTTP/1.1\r\n\r\n")
+        assert status == "HTTP/1.1 200 OK" and int(headers["content-length"]) > 0 and not body
         status, _, _ = await _get(endpoint.port, b"POST /metrics HTTP/1.1\r\n\r\n")
         assert status == "HTTP/1.1 405 Method Not Allowed"
     with pytest.raises(OSError, match="connect"):  # closed: nothing listens there any more

@@ -18,7 +18,10 @@ without one of its metric's labels has it empty.
 :func:`serve_prometheus` serves the exposition over HTTP on loopback by
 default, from a task of the caller's task group (no thread): any path
 answers, with ``prometheus_client``'s own content negotiation (text or
-OpenMetrics, gzip) through its ASGI app.
+OpenMetrics, gzip) through its ASGI app. A scrape reads the registry in the
+event loop's thread; ``prometheus_client.start_http_server`` would read it
+from a thread of its own while the loop writes it: prefer
+:func:`serve_prometheus`.
 
 Importing this module without ``prometheus_client`` raises
 :class:`~pepperflow.MissingExtra`.
@@ -187,7 +190,7 @@ class PrometheusEndpoint(anyio.abc.AsyncResource):
 
         await self._app(scope, receive, send)
         start, body = sent[0], sent[1]["body"]
-        return _response(start["status"], start["headers"], b"" if method == "HEAD" else body)
+        return _response(start["status"], start["headers"], body, head_only=method == "HEAD")
 
     def __repr__(self) -> str:
         return f"<PrometheusEndpoint {self.host}:{self.port}>"
@@ -214,11 +217,14 @@ async def _read_head(
     return parts[0], parts[1], headers
 
 
-def _response(status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> bytes:
+def _response(
+    status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes, head_only: bool = False
+) -> bytes:
+    """The response's bytes; ``head_only``: its head alone (a HEAD request)."""
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}".encode()]
     lines += [name + b": " + value for name, value in headers]
     lines += [b"content-length: " + str(len(body)).encode(), b"connection: close", b"", b""]
-    return b"\r\n".join(lines) + body
+    return b"\r\n".join(lines) + (b"" if head_only else body)
 
 
 _REASONS = {200: "OK", 405: "Method Not Allowed"}
