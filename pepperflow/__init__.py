@@ -25,9 +25,6 @@ from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStore as UnknownStore
 from ._errors import UnknownStoreURL as UnknownStoreURL
 from ._errors import VersionConflict as VersionConflict
-from ._metrics import MetricSample as MetricSample
-from ._metrics import MetricsRegistry as MetricsRegistry
-from ._metrics import MetricsSink as MetricsSink
 from ._store_specs import default_state_path as default_state_path
 from .memory._types import MemoryEntry as MemoryEntry
 from .memory._types import MemoryStore as MemoryStore
@@ -50,6 +47,9 @@ from .resources._types import ResourceStatus as ResourceStatus
 from .resources.managed import managed_resource as managed_resource
 from .resources.manager import DefaultResourceManager as DefaultResourceManager
 from .resources.metrics import ResourceMetrics as ResourceMetrics
+from .sinks.metrics import MetricSample as MetricSample
+from .sinks.metrics import MetricsRegistry as MetricsRegistry
+from .sinks.metrics import MetricsSink as MetricsSink
 from .state._types import StateEntry as StateEntry
 from .state._types import StateManager as StateManager
 from .state._types import StateType as StateType

@@ -2,7 +2,7 @@
 
 A :class:`StoreView` works on one store through a
 :class:`~pepperflow._binding.StoreBinding`, measures its operations with
-:func:`~pepperflow._meter.measured` into its :attr:`StoreView.meter`, and
+:func:`~pepperflow.sinks.metrics._meter.measured` into its :attr:`StoreView.meter`, and
 owns a :class:`~pepperflow._runner.Runner` when it was made on its own with
 a store to build (a view made by a factory runs in the factory's).
 """
@@ -15,9 +15,9 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 import anyio.abc
 
 from ._binding import StoreBinding
-from ._meter import Meter, measured
-from ._metrics import MetricsSink
 from ._runner import Runner
+from .sinks.metrics import MetricsSink
+from .sinks.metrics._meter import Meter, checked_sink, measured
 from .stores.base import Store
 
 __all__ = ["StoreView", "view_meter"]
@@ -35,15 +35,7 @@ def view_meter(metrics: MetricsSink | None, component: str, **labels: str) -> Me
         TypeError: ``metrics`` is neither ``None`` nor a
             :class:`~pepperflow.MetricsSink`.
     """
-    if metrics is not None and not all(
-        callable(getattr(metrics, method, None)) for method in ("counter", "histogram")
-    ):
-        raise TypeError(
-            f"metrics must be a MetricsSink (e.g. pepperflow.MetricsRegistry()) with"
-            f" counter(name, value, **labels) and histogram(name, value, **labels)"
-            f" methods, got {type(metrics).__name__}"
-        )
-    return Meter(metrics, component, **labels)
+    return Meter(checked_sink(metrics), component, **labels)
 
 
 def _deleted(deleted: bool) -> str:
@@ -57,7 +49,7 @@ class StoreView(anyio.abc.AsyncResource):
     its runner enters it); ``await view.open()`` opens it now (the first
     operation does otherwise); ``await view.aclose()`` closes what the view
     owns. Operations are recorded in :attr:`meter` (see
-    :mod:`pepperflow._meter`).
+    :mod:`pepperflow.sinks.metrics._meter`).
     """
 
     _binding: StoreBinding

@@ -10,7 +10,13 @@ import pytest
 
 import pepperflow
 
-PUBLIC_MODULES = ["pepperflow", "pepperflow.stores", "pepperflow.streams", "pepperflow.testing"]
+PUBLIC_MODULES = [
+    "pepperflow",
+    "pepperflow.sinks.metrics",
+    "pepperflow.stores",
+    "pepperflow.streams",
+    "pepperflow.testing",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

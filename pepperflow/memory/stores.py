@@ -19,13 +19,13 @@ from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl
 
 from .._binding import StoreBinding
-from .._meter import measured
-from .._metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._redact import redacted
 from .._runner import Runner
 from .._store_specs import StoreSpec, check_type, named_url, resolve, typed
 from .._view import StoreView, view_meter
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import measured
 from ..stores.base import Store
 from ..stores.memory import MemoryStore as _MemoryBackend
 from ..stores.redis import RedisStore
@@ -65,7 +65,7 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
             operations are to be recorded.
 
     ``get``, ``set``, ``delete``, ``exists`` and ``clear`` are each recorded
-    as :mod:`pepperflow._meter` describes, with ``component="memory"`` and
+    as :mod:`pepperflow.sinks.metrics._meter` describes, with ``component="memory"`` and
     the store's name as ``store``; a ``get`` or ``delete`` that finds no
     key (absent or expired) has the outcome ``"not_found"``.
     """

@@ -7,7 +7,7 @@ runs. Its status is not kept here: every transition is written to the
 :class:`~pepperflow.providers._records.RecordBook`.
 
 Each operation (``register``, ``unregister``, ``reload``, ``ping``) is one
-method measured with :func:`pepperflow._meter.measured` under component
+method measured with :func:`pepperflow.sinks.metrics._meter.measured` under component
 ``"provider"`` with the labels ``provider`` (the name) and ``type``.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import anyio
 
-from .._meter import Meter, measured
-from .._metrics import MetricsSink
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import Meter, measured
 from ._host import Host
 from ._records import RecordBook, describe
 from ._types import Provider, ProviderMetadata, ProviderRecord, ProviderStatus

@@ -38,7 +38,7 @@ Rules:
 * Calls on one provider (unregister, reload) are serialized.
 * Given a :class:`~pepperflow.ProviderMonitor`, every register, unregister
   (also those of cleanup and close), reload and health check is measured
-  in pepperflow's one metrics vocabulary (:mod:`pepperflow._meter`):
+  in pepperflow's one metrics vocabulary (:mod:`pepperflow.sinks.metrics._meter`):
   component ``"provider"``, labels ``provider`` and ``type``.
 """
 
@@ -56,6 +56,8 @@ import anyio.abc
 from .._errors import UnknownProvider
 from .._lifecycle import TaskRunner, close_all
 from .._store_specs import check_record_store
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import checked_sink
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -94,6 +96,9 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
         monitor: a :class:`~pepperflow.ProviderMonitor` whose metrics sink
             receives every register, unregister (also those of cleanup and
             close), reload and ping.
+        metrics: a sink (a :class:`~pepperflow.MetricsRegistry`) to record
+            into: the same as ``monitor=ProviderMonitor(metrics)``; pass one
+            of the two.
         clock: wall-clock seconds since the epoch for the records' times.
     """
 
@@ -103,6 +108,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
         *,
         prefix: str = "provider:",
         monitor: ProviderMonitor | None = None,
+        metrics: MetricsSink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if store is not None and not isinstance(store, Store):
@@ -111,6 +117,8 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
             raise ValueError(f"prefix must be a non-empty str like 'provider:', got {prefix!r}")
         if monitor is not None and not isinstance(monitor, ProviderMonitor):
             raise TypeError(f"monitor must be a ProviderMonitor, got {type(monitor).__name__}")
+        if monitor is not None and metrics is not None:
+            raise TypeError("pass monitor= or metrics= (a monitor has its metrics), not both")
         self._book = RecordBook(
             MemoryStore("providers", type=ProviderRecord)
             if store is None
@@ -119,7 +127,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
             clock,
         )
         self._owns_store = store is None
-        self._sink = None if monitor is None else monitor.metrics
+        self._sink = checked_sink(metrics) if monitor is None else monitor.metrics
         self._registry = Registry()  # the live provider objects, beside their records
         self._runner = TaskRunner("this ProviderManager")
         self._closed = False

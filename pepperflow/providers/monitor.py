@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._metrics import MetricsRegistry, MetricsSink
+from ..sinks.metrics import MetricsRegistry, MetricsSink
+from ..sinks.metrics._meter import PROVIDER_DURATION, PROVIDER_OPERATIONS
 from ._types import ProviderType
 
 __all__ = ["ProviderMonitor"]
@@ -59,7 +60,7 @@ class ProviderMonitor:
         if not duration >= 0:
             raise ValueError(f"duration must be seconds >= 0, got {duration!r}")
         self.metrics.counter(
-            "provider_operations",
+            PROVIDER_OPERATIONS,
             1,
             operation=operation,
             type=kind,
@@ -68,7 +69,7 @@ class ProviderMonitor:
         )
         if success:
             self.metrics.histogram(
-                "provider_duration", duration, operation=operation, type=kind, **labels
+                PROVIDER_DURATION, duration, operation=operation, type=kind, **labels
             )
 
     def __repr__(self) -> str:

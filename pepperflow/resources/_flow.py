@@ -1,6 +1,6 @@
 """The acquire and the release of one resource, step by step.
 
-Both are measured per kind (:func:`~pepperflow._meter.measured`, component
+Both are measured per kind (:func:`~pepperflow.sinks.metrics._meter.measured`, component
 ``"resource"``, label ``kind``: the kind is their first argument) when the
 manager has a metrics sink; :func:`steps` gives the pair to use.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from .._meter import measured
+from ..sinks.metrics._meter import measured
 from ._held import Held, describe, finish, make
 from ._kinds import Kind
 from ._ledger import Ledger, closed_error

@@ -2,7 +2,7 @@
 
 A :class:`Kind` is the configuration ``register_factory`` validated once
 (factory, cleanup, limit, idle timeout, ttl), the limiter that enforces its
-limit, the :class:`~pepperflow._meter.Meter` its operations are measured
+limit, the :class:`~pepperflow.sinks.metrics._meter.Meter` its operations are measured
 with (component ``"resource"``, label ``kind``), and how many of its
 resources have a record in the store (``count``, kept by the ledger from
 the records it writes). A kind nobody registered is made on its first
@@ -17,8 +17,8 @@ from datetime import timedelta
 import anyio
 
 from .._durations import seconds
-from .._meter import Meter
-from .._metrics import MetricsSink
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import Meter
 from ._types import Cleanup, Factory
 
 __all__ = ["Kind", "duration", "registered_kind"]

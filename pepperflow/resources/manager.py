@@ -60,9 +60,10 @@ from typing import Any, Self
 from .._durations import seconds
 from .._errors import InvalidKey
 from .._lifecycle import TaskRunner
-from .._meter import Meter, measured
 from .._patterns import compile_pattern
 from .._store_specs import check_record_store
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import Meter, checked_sink, measured
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -106,8 +107,10 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         ttl: release resources this long after they were acquired; ``None``
             (default) never. A kind may set its own.
         metrics: the :class:`~pepperflow.ResourceMetrics` to count into
-            (a new one by default); its sink also gets the operations
-            (``pepperflow_operations``, component ``"resource"``).
+            (a new one by default), or a sink (a
+            :class:`~pepperflow.MetricsRegistry`): ``ResourceMetrics(sink)``.
+            Its sink also gets the operations (``pepperflow_operations``,
+            component ``"resource"``).
         clock: wall-clock seconds since the epoch, for the records (and the
             ttl of the manager's own store).
     """
@@ -120,7 +123,7 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         prefix: str = "resource:",
         idle_timeout: float | timedelta | None = None,
         ttl: float | timedelta | None = None,
-        metrics: ResourceMetrics | None = None,
+        metrics: ResourceMetrics | MetricsSink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._interval = seconds(cleanup_interval, "cleanup_interval")
@@ -128,8 +131,9 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
             raise TypeError(f"store must be a pepperflow Store, got {type(store).__name__}")
         if not isinstance(prefix, str) or not prefix:
             raise ValueError(f"prefix must be a non-empty str like 'resource:', got {prefix!r}")
-        if metrics is not None and not isinstance(metrics, ResourceMetrics):
-            raise TypeError(f"metrics must be a ResourceMetrics, got {type(metrics).__name__}")
+        if not isinstance(metrics, ResourceMetrics):
+            what = "metrics (a ResourceMetrics or a sink)"
+            metrics = ResourceMetrics(checked_sink(metrics, what))
         defaults = (duration(idle_timeout, "idle_timeout"), duration(ttl, "ttl"))
         self._owns_store = store is None
         self._store = (
@@ -138,7 +142,7 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
             else check_record_store(store, ResourceRecord, what="DefaultResourceManager(store=...)")
         )
         self._prefix = prefix
-        self._metrics = ResourceMetrics() if metrics is None else metrics
+        self._metrics = metrics
         self.meter = Meter(self._metrics.sink, "resource")
         self._ledger = Ledger(self._store, prefix, clock, self._metrics, defaults)
         self._runner = TaskRunner("this DefaultResourceManager")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .._metrics import MetricsSink
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import (
+    ACTIVE_RESOURCES,
+    CLEANUP_RUNS,
+    RESOURCE_ERRORS,
+    RESOURCES_ACQUIRED,
+    RESOURCES_RELEASED,
+)
 from ._types import ResourceStatus
 
 __all__ = ["ResourceMetrics"]
@@ -111,13 +118,12 @@ class ResourceMetrics:
         if errors:
             self.resource_errors += errors
             if self.sink is not None:
-                self.sink.counter("pepperflow_resource_errors", errors, kind=kind)
+                self.sink.counter(RESOURCE_ERRORS, errors, kind=kind)
 
     def _send(self, kind: str, step: int, active: int) -> None:
         assert self.sink is not None
-        counter = "acquired" if step > 0 else "released"
-        self.sink.counter(f"pepperflow_resources_{counter}", 1, kind=kind)
-        self.sink.gauge("pepperflow_active_resources", active, kind=kind)
+        self.sink.counter(RESOURCES_ACQUIRED if step > 0 else RESOURCES_RELEASED, 1, kind=kind)
+        self.sink.gauge(ACTIVE_RESOURCES, active, kind=kind)
 
     # -- aliases: one figure at a time -------------------------------------------
 
@@ -138,7 +144,7 @@ class ResourceMetrics:
         """``cleanup`` was called or ``sweep`` ran."""
         self.cleanup_runs += 1
         if self.sink is not None:
-            self.sink.counter("pepperflow_cleanup_runs", 1)
+            self.sink.counter(CLEANUP_RUNS, 1)
 
     def on_wait(self, kind: str) -> None:
         """An acquire of ``kind`` waited for the kind's limit."""

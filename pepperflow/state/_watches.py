@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._meter import Meter, measured
+from ..sinks.metrics._meter import Meter, measured
 from ..stores.base import Store
 from ..streams.events import Change, SetChange
 

@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self, TypeVar, overload
 
 from .._binding import StoreBinding
-from .._meter import measured
-from .._metrics import MetricsSink
 from .._runner import Runner
 from .._store_specs import StoreSpec, default_memory, resolve
 from .._view import StoreView, view_meter
 from ..memory.stores import BaseMemoryStore
+from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import measured
 from ..stores.base import Entry
 from ._types import StateEntry, StateManager, StateType, as_state_type
 
@@ -78,7 +78,7 @@ class BaseStateManager(StoreView, StateManager[T]):
             :class:`~pepperflow.MetricsRegistry` the application owns);
             none are recorded without it.
 
-    Metrics (see :mod:`pepperflow._meter`): the counter
+    Metrics (see :mod:`pepperflow.sinks.metrics._meter`): the counter
     ``pepperflow_operations`` and the histogram
     ``pepperflow_operation_seconds``, labelled ``component="state"``,
     ``manager`` (its name), ``operation`` (``get``, ``set``, ``delete``,

@@ -27,9 +27,9 @@ import anyio
 import anyio.abc
 
 from .._binding import StoreBinding
-from .._metrics import MetricsSink
 from .._runner import Runner, close_each
 from .._store_specs import StoreSpec, check_spec, default_state_path, resolve, type_name
+from ..sinks.metrics import MetricsSink
 from ._types import StateType, as_state_type
 from .managers import BaseStateManager, PersistentStateManager, SharedStateManager
 

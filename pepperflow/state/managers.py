@@ -19,10 +19,10 @@ from typing import Any, TypeVar, overload
 import anyio
 
 from .._binding import StoreBinding
-from .._metrics import MetricsSink
 from .._patterns import compile_pattern
 from .._store_specs import StoreSpec, default_state_path
 from ..memory.stores import BaseMemoryStore
+from ..sinks.metrics import MetricsSink
 from ..stores._checks import check_key
 from ._types import StateType
 from ._watches import StateCallback, Watch, Watches, escape

@@ -21,6 +21,7 @@ from .._errors import UnencodableValue as UnencodableValue
 from .._errors import UnknownStoreURL as UnknownStoreURL
 from .._errors import VersionConflict as VersionConflict
 from ._hub import Subscription as Subscription
+from ._records import FeedFigures as FeedFigures
 from .base import Entry as Entry
 from .base import Snapshot as Snapshot
 from .base import Store as Store
@@ -40,6 +41,7 @@ __all__ = [
     "ChangeFeed",
     "Durability",
     "Entry",
+    "FeedFigures",
     "FeedOverflow",
     "FeedStatistics",
     "InvalidKey",

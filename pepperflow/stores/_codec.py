@@ -29,6 +29,7 @@ import dataclasses
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -36,6 +37,8 @@ import msgspec
 
 from .._errors import NOT_UNICODE_FIX, InvalidValue, UndecodableValue, UnencodableValue
 from ..streams.events import DeleteChange, ExpireChange, SetChange
+from ._checks import check_key
+from ._records import Entry
 
 __all__ = ["Codec", "Metadata", "SCALARS", "INT_MAX", "INT_MIN"]
 
@@ -171,6 +174,8 @@ class Codec(Generic[T]):
         Raises:
             InvalidValue, UnencodableValue: as :meth:`admit`.
         """
+        if isinstance(metadata, Mapping) and not isinstance(metadata, dict):
+            metadata = dict(metadata)  # a mapping msgspec cannot encode as it is
         expected = f"{_type_name(self.metadata_type)} (the store's metadata_type)"
         return self._copy(key, metadata, "metadata", self._metadata, expected)
 
@@ -187,6 +192,18 @@ class Codec(Generic[T]):
             raise InvalidValue(
                 f"store {self.store!r}, key {key!r}: the {what} is not a {expected}: {exc}"
             ) from exc
+
+    def admit_entry(self, entry: Entry[Any]) -> Entry[Any]:
+        """A snapshot's ``entry`` with its key checked and the store's copies of its
+        value and metadata (``store.restore``).
+
+        Raises:
+            InvalidKey, InvalidValue, UnencodableValue: a bad entry.
+        """
+        key = check_key(self.store, entry.key)
+        value = self.admit(key, entry.value, exact=False)
+        meta = None if entry.metadata is None else self.admit_metadata(key, entry.metadata)
+        return msgspec.structs.replace(entry, key=key, value=value, metadata=meta)
 
     def _encode(self, key: str, value: Any, what: str) -> bytes:
         try:

@@ -27,6 +27,7 @@ from .._patterns import Pattern
 from ..streams.events import Change
 from ._delivery import Deliveries, Ticket, _delivering
 from ._index import SubscriptionIndex
+from ._records import FeedFigures
 
 __all__ = ["ChangeHub", "Deliver", "Feed", "Subscription"]
 
@@ -56,6 +57,9 @@ class Feed(Protocol):
 
     async def end(self) -> None:
         """Tell the consumer the store closed (only when :meth:`store_closed` said so)."""
+
+    def figures(self) -> FeedFigures:
+        """This feed's figures now (``feeds=1``), for the store's statistics."""
 
 
 class Subscription:
@@ -134,7 +138,7 @@ class ChangeHub(Deliveries):
     ``callback_timeout``: see :mod:`pepperflow.stores._delivery`.
     """
 
-    __slots__ = ("_cache", "_index", "_order", "count", "feeds")
+    __slots__ = ("_cache", "_index", "_order", "_retired", "count", "feeds")
 
     def __init__(self, store: str, callback_timeout: float | None = None) -> None:
         super().__init__(store, callback_timeout)
@@ -144,6 +148,8 @@ class ChangeHub(Deliveries):
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
         self._cache: dict[str, list[Subscription]] = {}
         self._order = 0
+        # What feeds that unsubscribed dropped, by overflow policy.
+        self._retired: dict[str, FeedFigures] = {}
 
     def subscribe(self, pattern: Pattern, callback: Callable[[Change], Any]) -> Subscription:
         """Register a user callback (a function or a coroutine function)."""
@@ -188,6 +194,21 @@ class ChangeHub(Deliveries):
         self.count -= 1
         if sub.feed is not None:
             self.feeds.discard(sub.feed)
+            gone = sub.feed.figures()
+            self._retired[gone.overflow] = _add_figures(
+                self._retired.get(gone.overflow), gone, feeds=0, lag=0
+            )
+
+    def feed_figures(self) -> tuple[FeedFigures, ...]:
+        """The feeds' figures by overflow policy: open ones now, closed ones' drops."""
+        by_policy = dict(self._retired)
+        for feed in self.feeds:
+            now = feed.figures()
+            old = by_policy.get(now.overflow)
+            lag = now.lag if old is None else max(old.lag, now.lag)
+            feeds = now.feeds if old is None else old.feeds + now.feeds
+            by_policy[now.overflow] = _add_figures(old, now, feeds=feeds, lag=lag)
+        return tuple(by_policy[policy] for policy in sorted(by_policy))
 
     def _match(self, key: str) -> list[Subscription]:
         cache = self._cache
@@ -267,6 +288,12 @@ def _name_of(callback: Callable[..., Any]) -> str:
         module = getattr(callback, "__module__", None)
         return f"{module}.{name}" if isinstance(module, str) else name
     return repr(callback)
+
+
+def _add_figures(old: FeedFigures | None, new: FeedFigures, feeds: int, lag: int) -> FeedFigures:
+    """``old``'s drops and overflows plus ``new``'s, with these ``feeds`` and ``lag``."""
+    dropped, overflowed = (0, 0) if old is None else (old.dropped, old.overflowed)
+    return FeedFigures(new.overflow, feeds, lag, dropped + new.dropped, overflowed + new.overflowed)
 
 
 def _is_async_callable(callback: Callable[..., Any]) -> bool:

@@ -21,6 +21,7 @@ from .._patterns import compile_pattern
 from ..streams._core import close_to, throw_to
 from ..streams.events import Change
 from ._hub import Feed, Subscription
+from ._records import FeedFigures
 
 __all__ = ["ObserverFeed"]
 
@@ -140,6 +141,10 @@ class ObserverFeed:
     async def end(self) -> None:
         """Tell the observer the store closed."""
         await close_to(self._observer)
+
+    def figures(self) -> FeedFigures:
+        """This feed's figures now: it buffers only what waits behind its replay."""
+        return FeedFigures("block", 1, 0 if self._live else len(self._pending))
 
     def __repr__(self) -> str:
         return f"<ObserverFeed {self.pattern.source!r} on store {self._store!r}>"

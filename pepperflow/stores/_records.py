@@ -8,7 +8,7 @@ import msgspec
 
 from ..streams.events import SetChange
 
-__all__ = ["Entry", "Snapshot", "StoreStatistics"]
+__all__ = ["Entry", "FeedFigures", "Snapshot", "StoreStatistics"]
 
 T = TypeVar("T")
 
@@ -50,6 +50,24 @@ class Snapshot(msgspec.Struct, frozen=True):
     entries: list[Entry[Any]]
 
 
+class FeedFigures(msgspec.Struct, frozen=True):
+    """The figures of a store's change feeds of one ``overflow`` policy.
+
+    ``feeds`` and ``lag`` are now: the feeds open, and the most changes one
+    of them has buffered and not yet consumed. ``dropped`` and
+    ``overflowed`` count since the store was made, closed feeds included:
+    the changes dropped (the oldest under ``"drop_oldest"``, one replaced
+    by a newer change of its key under ``"latest_per_key"``), and the feeds
+    failed with :class:`~pepperflow.FeedOverflow`.
+    """
+
+    overflow: str
+    feeds: int = 0
+    lag: int = 0
+    dropped: int = 0
+    overflowed: int = 0
+
+
 class StoreStatistics(msgspec.Struct, frozen=True):
     """A store's figures at one moment (``store.statistics()``).
 
@@ -57,7 +75,8 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     expiry has not been committed yet. ``expiry_errors`` counts the expiry
     commits that failed (each is logged and retried; a SQLite file locked
     by another process or a full disk, an unreachable Redis server; always
-    0 on MemoryStore, whose expiries cannot fail).
+    0 on MemoryStore, whose expiries cannot fail). ``feed_figures`` has one
+    :class:`FeedFigures` per overflow policy a feed of the store has used.
     """
 
     store: str
@@ -72,3 +91,4 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     expiry_errors: int
     running: bool
     closed: bool
+    feed_figures: tuple[FeedFigures, ...] = ()

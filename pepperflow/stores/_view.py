@@ -25,6 +25,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from .._patterns import compile_pattern
+from ..sinks.metrics import MetricsRegistry
 from ..streams.events import SetChange
 from ._checks import check_key, key_iterable
 from ._codec import Metadata
@@ -66,6 +67,7 @@ class ViewStore(Store[T]):
             real time.
         callback_timeout: seconds a change callback may take (``None``: no
             bound); see :mod:`pepperflow.stores._delivery`.
+        metrics: the registry the store reports into (see :class:`Store`).
     """
 
     def __init__(
@@ -76,9 +78,14 @@ class ViewStore(Store[T]):
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         super().__init__(
-            name, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+            name,
+            type=type,
+            metadata_type=metadata_type,
+            callback_timeout=callback_timeout,
+            metrics=metrics,
         )
         self._data: dict[str, SetChange[Any, Any]] = {}
         self._heap: list[tuple[float, int, str]] = []
@@ -194,6 +201,7 @@ class ViewStore(Store[T]):
             subscriptions=self._hub.subscriptions,
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
+            feed_figures=self._hub.feed_figures(),
             expired=self._expired,
             expiry_errors=self._expiry_errors,
             running=self._task_group is not None,

@@ -49,13 +49,15 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, overload
 
 import msgspec
 
 from .._durations import MAX_SECONDS
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
+from ..sinks.metrics import MetricsRegistry
+from ..sinks.metrics._stores import metered_class, store_probe
 from ..streams.events import Change, SetChange
 from ._checks import callback_seconds, check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
@@ -96,6 +98,11 @@ class Store(Holdable, Generic[T]):
     #: The backend's short name (``"memory"``, ``"sqlite"``, ``"redis"``).
     backend: str = ""
 
+    def __new__(cls, *args: Any, metrics: object = None, **kwargs: Any) -> Self:
+        # With metrics=, a subclass that counts the operations (sinks.metrics._stores).
+        store: Self = super().__new__(cls if metrics is None else metered_class(cls))
+        return store
+
     def __init__(
         self,
         name: str = "default",
@@ -103,6 +110,7 @@ class Store(Holdable, Generic[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         callback_timeout: float | timedelta | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
@@ -115,6 +123,7 @@ class Store(Holdable, Generic[T]):
         self._as_is = SCALARS if not self._typed else SCALARS & {type}
         self._int_as_is = not self._typed or type is int
         self._hub = ChangeHub(name, callback_seconds(name, callback_timeout))
+        self._probe = store_probe(self, metrics)
 
     # -- reading -------------------------------------------------------------
 
@@ -195,10 +204,15 @@ class Store(Holdable, Generic[T]):
                 ttl_s = float(ttl)
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
-        meta = None if metadata is None else self._admit_metadata(key, metadata)
+        meta = None if metadata is None else self.codec.admit_metadata(key, metadata)
         if if_version is not None:
             check_version(name, key, if_version)
-        return self._set(key, value, ttl_s, meta, if_version)
+        commit = self._set(key, value, ttl_s, meta, if_version)
+        probe = self._probe
+        if probe is None:
+            return commit
+        probe.left -= 1  # counted down to the next timed set
+        return commit if probe.left else probe.timed_set(commit)
 
     async def set_many(
         self,
@@ -218,7 +232,7 @@ class Store(Holdable, Generic[T]):
             checked = check_key(name, key)
             pairs.append((checked, admit(checked, value)))
         first = pairs[0][0] if pairs else ""
-        meta = None if metadata is None else self._admit_metadata(first, metadata)
+        meta = None if metadata is None else self.codec.admit_metadata(first, metadata)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
         await self._set_many(pairs, ttl_s, meta)
 
@@ -297,25 +311,8 @@ class Store(Holdable, Generic[T]):
             raise TypeError(
                 f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
             )
-        name, codec = self.name, self.codec
-        entries = [
-            msgspec.structs.replace(
-                item,
-                key=check_key(name, item.key),
-                value=codec.admit(item.key, item.value, exact=False),
-                metadata=None
-                if item.metadata is None
-                else self._admit_metadata(item.key, item.metadata),
-            )
-            for item in snapshot.entries
-        ]
+        entries = [self.codec.admit_entry(item) for item in snapshot.entries]
         await self._restore(msgspec.structs.replace(snapshot, entries=entries))
-
-    def _admit_metadata(self, key: str, metadata: Any) -> Any:
-        """The store's copy of ``metadata``, checked against its ``metadata_type``."""
-        if isinstance(metadata, Mapping) and not isinstance(metadata, dict):
-            metadata = dict(metadata)
-        return self.codec.admit_metadata(key, metadata)
 
     @abstractmethod
     def statistics(self) -> StoreStatistics:

@@ -62,6 +62,7 @@ from ..streams._core import SyncDisposable, as_observer
 from ..streams.events import Change
 from ._hub import Feed, Subscription
 from ._observer import ObserverFeed
+from ._records import FeedFigures
 
 __all__ = ["ChangeFeed", "FeedStatistics", "Overflow"]
 
@@ -178,6 +179,16 @@ class ChangeFeed(AsyncObservable[Change]):
             conflated=self._conflated,
             overflowed=self._overflowed,
             closed=self._closed,
+        )
+
+    def figures(self) -> FeedFigures:
+        """This feed's figures now, for the store's statistics (``feeds=1``)."""
+        return FeedFigures(
+            self._overflow,
+            1,
+            self._buffered(),
+            self._dropped + self._conflated,
+            int(self._overflowed),
         )
 
     # -- the writer's side -------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, overload
 
 from .._errors import VersionConflict
 from .._patterns import compile_pattern
+from ..sinks.metrics import MetricsRegistry
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._codec import Metadata
 from ._view import ViewStore
@@ -54,6 +55,9 @@ class MemoryStore(ViewStore[T]):
         callback_timeout: seconds a change callback may take before it is
             cancelled, logged and skipped (``None``, the default: no bound);
             see :mod:`pepperflow.stores._delivery`.
+        metrics: a :class:`~pepperflow.MetricsRegistry` to report into: the
+            calls, sampled durations and figures of
+            :mod:`pepperflow.sinks.metrics._stores` (``None``: nothing, no cost).
     """
 
     backend = "memory"
@@ -66,6 +70,7 @@ class MemoryStore(ViewStore[T]):
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     @overload
@@ -77,6 +82,7 @@ class MemoryStore(ViewStore[T]):
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -87,6 +93,7 @@ class MemoryStore(ViewStore[T]):
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -94,6 +101,7 @@ class MemoryStore(ViewStore[T]):
             metadata_type=metadata_type,
             clock=clock,
             callback_timeout=callback_timeout,
+            metrics=metrics,
         )
 
     # -- writing -------------------------------------------------------------

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_counters_gauges_and_histograms_by_name_and_labels() -> None:
-    metrics = MetricsRegistry()
+    metrics = MetricsRegistry(buckets=[1.0])
     metrics.counter("calls", 1, route="a", method="get")
     metrics.counter("calls", 2, method="get", route="a")  # label order does not matter
     metrics.counter("calls", 5, route="b", method="get")
@@ -26,7 +26,7 @@ def test_counters_gauges_and_histograms_by_name_and_labels() -> None:
         MetricSample("calls", "counter", {"method": "get", "route": "a"}, 3),
         MetricSample("calls", "counter", {"method": "get", "route": "b"}, 5),
         MetricSample("depth", "gauge", {}, 1),
-        MetricSample("latency", "histogram", {"route": "a"}, 2.0, 2, 0.5, 1.5),
+        MetricSample("latency", "histogram", {"route": "a"}, 2.0, 2, 0.5, 1.5, (1.0,), (1, 1)),
     ]
 
 

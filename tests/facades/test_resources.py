@@ -296,8 +296,8 @@ async def test_bad_input_is_refused_with_the_fix() -> None:
         DefaultResourceManager(store={})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="prefix must be"):
         DefaultResourceManager(prefix="")
-    with pytest.raises(TypeError, match="ResourceMetrics"):
-        DefaultResourceManager(metrics=MetricsRegistry())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ResourceMetrics or a sink"):
+        DefaultResourceManager(metrics=object())  # type: ignore[arg-type]
     async with DefaultResourceManager() as resources:
         with pytest.raises(InvalidKey, match="non-empty str like 'db:main'"):
             await resources.acquire("")

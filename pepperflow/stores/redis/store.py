@@ -42,6 +42,7 @@ import anyio
 
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
+from ...sinks.metrics import MetricsRegistry
 from ...streams.events import Change, SetChange
 from .._checks import check_key, key_iterable
 from .._codec import Metadata
@@ -90,9 +91,7 @@ class RedisStore(Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
-        callback_timeout: seconds a change callback may take before it is
-            cancelled, logged and skipped (``None``: no bound; see
-            :mod:`pepperflow.stores._delivery`).
+        callback_timeout, metrics: as :class:`~pepperflow.stores.MemoryStore`'s.
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
@@ -111,6 +110,7 @@ class RedisStore(Store[T]):
         sweep_interval: float = ...,
         driver: DriverName = ...,
         callback_timeout: float | timedelta | None = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     @overload
@@ -125,6 +125,7 @@ class RedisStore(Store[T]):
         sweep_interval: float = ...,
         driver: DriverName = ...,
         callback_timeout: float | timedelta | None = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -138,10 +139,15 @@ class RedisStore(Store[T]):
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
         callback_timeout: float | timedelta | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         check_options(namespace, changelog_length, sweep_interval, driver)
         super().__init__(
-            namespace, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+            namespace,
+            type=type,
+            metadata_type=metadata_type,
+            callback_timeout=callback_timeout,
+            metrics=metrics,
         )
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
@@ -383,6 +389,7 @@ class RedisStore(Store[T]):
             subscriptions=self._hub.subscriptions,
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
+            feed_figures=self._hub.feed_figures(),
             expired=self._sweeper.expired,
             expiry_errors=self._sweeper.errors,
             running=self._state == "open",

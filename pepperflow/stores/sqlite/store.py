@@ -51,6 +51,7 @@ import anyio
 import anyio.abc
 
 from ..._patterns import compile_pattern
+from ...sinks.metrics import MetricsRegistry
 from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._codec import Metadata
 from .._delivery import Ticket
@@ -99,6 +100,8 @@ class SqliteStore(ViewStore[T]):
         callback_timeout: seconds a change callback may take before it is
             cancelled, logged and skipped (``None``, the default: no bound);
             see :mod:`pepperflow.stores._delivery`.
+        metrics: a :class:`~pepperflow.MetricsRegistry` to report into (see
+            :class:`~pepperflow.stores.MemoryStore`).
 
     Raises:
         ValueError, TypeError: a bad option, named with its value and what
@@ -120,6 +123,7 @@ class SqliteStore(ViewStore[T]):
         retain: int = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     @overload
@@ -136,6 +140,7 @@ class SqliteStore(ViewStore[T]):
         retain: int = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        metrics: MetricsRegistry | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -151,6 +156,7 @@ class SqliteStore(ViewStore[T]):
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         options = check_options(path, durability, busy_timeout, poll_interval, retain)
         super().__init__(
@@ -159,6 +165,7 @@ class SqliteStore(ViewStore[T]):
             metadata_type=metadata_type,
             clock=clock,
             callback_timeout=callback_timeout,
+            metrics=metrics,
         )
         self._options = options
         self.path = options.path
