@@ -20,6 +20,7 @@ from .._errors import UndecodableValue as UndecodableValue
 from .._errors import UnencodableValue as UnencodableValue
 from .._errors import UnknownStoreURL as UnknownStoreURL
 from .._errors import VersionConflict as VersionConflict
+from ._apply import Mark as Mark
 from ._hub import Subscription as Subscription
 from .base import Entry as Entry
 from .base import Snapshot as Snapshot
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidPattern",
     "InvalidTTL",
     "InvalidValue",
+    "Mark",
     "MemoryStore",
     "MissingExtra",
     "Overflow",

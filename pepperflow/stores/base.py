@@ -35,6 +35,7 @@ checks):
   closes, and observers subscribed through
   ``store.changes(...).subscribe_async`` get ``aclose()``:
   :meth:`Store.aclose` does it after the backend's :meth:`Store._shutdown`.
+* ``apply_changes`` commits another store's changes and a mark atomically (:mod:`._apply`).
 * **Not checkpoints**: store operations do not yield to the scheduler
   unless they must wait (a subscriber's callback awaits, a full feed
   blocks, I/O on a remote backend), like ``anyio.Lock(fast_acquire=True)``.
@@ -56,6 +57,7 @@ from .._durations import MAX_SECONDS
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
+from ._apply import AppliesChanges
 from ._checks import check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
@@ -75,7 +77,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(Holdable, Generic[T]):
+class Store(Holdable, AppliesChanges, Generic[T]):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every

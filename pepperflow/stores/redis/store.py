@@ -32,7 +32,6 @@ methods; the rooms beside it hold the rest:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from operator import attrgetter
@@ -43,6 +42,7 @@ import anyio
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
+from .._apply import Mark, decode_mark
 from .._checks import check_key, key_iterable
 from .._codec import Metadata
 from .._hub import Feed, Subscription
@@ -51,10 +51,10 @@ from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
-from ._protocol import NoArgs, ScanArgs, redis_match
-from ._scripts import GET_MANY, SCAN, SNAPSHOT
+from ._protocol import MarkArgs, NoArgs, ScanArgs, redis_match
+from ._scripts import GET_MANY, MARK, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
-from ._target import target
+from ._target import check_options, target
 from ._writes import Writes
 
 __all__ = ["DriverName", "RedisStore"]
@@ -132,7 +132,7 @@ class RedisStore(Store[T]):
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
     ) -> None:
-        _check_options(namespace, changelog_length, sweep_interval, driver)
+        check_options(namespace, changelog_length, sweep_interval, driver)
         super().__init__(namespace, type=type, metadata_type=metadata_type)
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
@@ -323,7 +323,22 @@ class RedisStore(Store[T]):
         await self._writes.delete_all(unwanted)
         await self._writes.restore(snapshot.entries)
 
+    async def _apply(self, changes: list[Change], mark: Mark | None) -> None:
+        if changes or mark is not None:
+            await self._writes.apply(changes, mark)
+
+    async def _read_mark(self, name: str) -> Mark | None:
+        reply = await self._commands.read(MARK, MarkArgs(name), [self._commands.marks_key])
+        return decode_mark(reply.items[0]) if reply.items[0] else None
+
     # -- feeds and figures ---------------------------------------------------
+
+    async def changes_since(self, seq: int) -> list[Change]:
+        """The changes after ``seq`` still in the changelog (trimmed to about
+        ``changelog_length``: then the first is after ``seq + 1``), in order."""
+        if type(seq) is not int or seq < 0:
+            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        return await self._follower.changes_after(seq)
 
     def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
         """As :meth:`Store.subscribe`; receives the changes of every process.
@@ -381,20 +396,3 @@ class RedisStore(Store[T]):
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.namespace!r}>"
-
-
-def _check_options(
-    namespace: object, changelog_length: object, sweep_interval: object, driver: object
-) -> None:
-    """Raise ValueError for a bad constructor option."""
-    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-        raise ValueError(
-            f"RedisStore namespace must be a non-empty str without '{{' or '}}'"
-            f" (it becomes the keys' hash tag), got {namespace!r}"
-        )
-    if type(changelog_length) is not int or changelog_length < 1:
-        raise ValueError(f"changelog_length must be an int >= 1, got {changelog_length!r}")
-    if not isinstance(sweep_interval, int | float) or not 0 < sweep_interval < math.inf:
-        raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
-    if driver not in ("auto", "redis-py", "coredis"):
-        raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")

@@ -52,6 +52,7 @@ import anyio.abc
 
 from ..._patterns import compile_pattern
 from ...streams.events import Change, ExpireChange, SetChange, apply
+from .._apply import Mark, decode_mark
 from .._codec import Metadata
 from .._view import ViewStore
 from ..base import Snapshot
@@ -188,6 +189,14 @@ class SqliteStore(ViewStore[T]):
 
     async def _restore(self, snapshot: Snapshot) -> None:
         await self._write(partial(_jobs.restore, snapshot))
+
+    async def _apply(self, changes: list[Change], mark: Mark | None) -> None:
+        if changes or mark is not None:
+            await self._write(partial(_jobs.apply, changes, mark))
+
+    async def _read_mark(self, name: str) -> Mark | None:
+        data = await self._connection().run(lambda connection: connection.read_mark(name))
+        return None if data is None else decode_mark(data)
 
     async def compact(self) -> int:
         """Drop changelog rows older than the last ``retain`` that are not the
