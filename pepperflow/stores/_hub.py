@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from .._log_fields import change_fields
 from .._patterns import Pattern
 from ..streams.events import Change
 from ._index import SubscriptionIndex
@@ -232,6 +233,7 @@ class ChangeHub:
             change.key,
             change.seq,
             exc_info=exc,
+            extra=change_fields(change),
         )
 
     async def publish(self, change: Change) -> None:
