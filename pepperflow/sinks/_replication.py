@@ -301,7 +301,7 @@ class Replication(anyio.abc.AsyncResource):
         """Batches of the feed's changes until the feed ends."""
         feed, size = self._feed, self._max_batch
         while True:
-            changes = feed.take(size)
+            changes = feed.take(size - len(self._pending))
             if not changes:
                 try:
                     change = await self._next()
