@@ -252,7 +252,9 @@ async def test_overflow_block_makes_the_writer_wait_while_the_target_is_down(
                 with locked(path):
                     tg.start_soon(write)
                     await log.wait(attempt=3)
-                    assert written == 10, "5 in the batch held back, 5 in the buffer: the writer waits"
+                    assert written == 10, (
+                        "5 in the batch held back, 5 in the buffer: the writer waits"
+                    )
                     assert sink.statistics().buffered == 5
         assert written == 40
         assert await entries_of(target) == await entries_of(cache)
