@@ -29,6 +29,7 @@ from .._errors import StoreAccessDenied
 from ..stores._apply import Mark
 from ..stores.base import Store
 from ..streams.events import Change
+from ._catch_up import source_id
 from .log import SINKS_LOGGER
 
 __all__ = ["TRANSIENT", "Applier", "TargetLost"]
@@ -46,24 +47,38 @@ class TargetLost(Exception):
 
 
 class Applier:
-    """Applies batches of a source's changes into ``target`` under the mark ``name``.
+    """Applies batches of ``source``'s changes into ``target`` under the mark ``name``.
 
-    ``fields`` are the log records' ``extra=`` fields naming the sink.
-    ``applied_seq`` is the source seq the target holds up to, as far as
-    this applier knows; the counters feed the sink's statistics.
+    A batch holds one change per key. ``fields`` are the log records'
+    ``extra=`` fields naming the sink. ``applied_seq`` is the source seq the
+    target holds up to, as far as this applier knows; the counters feed the
+    sink's statistics.
+
+    The changes come from the source's feed or history: their keys, values
+    and metadata are the source's checked copies. When both stores have the
+    same value and metadata types, the target would admit each value as it
+    is, so the applier commits through the target's ``_apply`` and skips
+    ``apply_changes``'s edge (input is checked once, where it entered the
+    source); otherwise ``apply_changes`` checks every value against the
+    target's types.
     """
 
     def __init__(
         self,
+        source: Store[Any],
         target: Store[Any],
         name: str,
-        source: str,
         retry: tuple[float, float],
         fields: dict[str, Any],
     ) -> None:
         self.target = target
         self.name = name
-        self.source = source
+        self.source = source_id(source)
+        same = (source.codec.value_type, source.codec.metadata_type) == (
+            target.codec.value_type,
+            target.codec.metadata_type,
+        )
+        self._commit = target._apply if same else self._checked
         self._retry_min, self._retry_max = retry
         self._fields = fields
         self.applied_seq = -1  # none yet
@@ -95,13 +110,16 @@ class Applier:
             attempt += 1
             if attempt > 1 and upto is not None and await self._check_mark(upto):
                 return  # applied by the attempt whose reply was lost
-            await self.target.apply_changes(changes, mark=mark)
+            await self._commit(changes, mark)
 
         await self.retrying(once, changes)
         if upto is not None:
             self.applied_seq = upto
         self.applied += len(changes)
         self.batches += 1
+
+    async def _checked(self, changes: list[Change], mark: Mark | None) -> None:
+        await self.target.apply_changes(changes, mark=mark)
 
     async def _check_mark(self, upto: int) -> bool:
         """Whether the batch up to ``upto`` is in the target (TargetLost if the

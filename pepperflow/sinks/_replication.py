@@ -48,7 +48,7 @@ from ..stores.base import Store
 from ..stores.feed import Overflow
 from ..streams.events import Change
 from ._applier import Applier, TargetLost
-from ._catch_up import history_after, resync_changes, source_id
+from ._catch_up import history_after, resync_changes
 from .log import SINKS_LOGGER
 
 __all__ = ["Replication", "SinkStatistics"]
@@ -132,7 +132,7 @@ class Replication(anyio.abc.AsyncResource):
         self.name = name or f"{self.kind}:{source.name}:{self._feed.pattern.source}"
         fields = {"sink": self.name, "source": source.name, "target": target.name}
         self._fields = fields
-        self._applier = Applier(target, self.name, source_id(source), retry, fields)
+        self._applier = Applier(source, target, self.name, retry, fields)
         self._tasks = TaskRunner(repr(self))
         self._pending: dict[str, Change] = {}
         self._upto = -1  # the seq of the newest pending change
@@ -272,9 +272,9 @@ class Replication(anyio.abc.AsyncResource):
         last = history[-1].seq if history else seq
         batches = self._batches([change for change in history if self._match(change.key)])
         for batch in batches[:-1]:
-            await applier.apply(batch, batch[-1].seq)
+            await applier.apply(_latest(batch), batch[-1].seq)
         if last > seq:
-            await applier.apply(batches[-1], last)
+            await applier.apply(_latest(batches[-1]), last)
         self._skip = last
 
     async def _resync(self) -> None:
@@ -387,3 +387,8 @@ class Replication(anyio.abc.AsyncResource):
                 self._target.name,
                 extra={**self._fields, "changes": left},
             )
+
+
+def _latest(changes: list[Change]) -> list[Change]:
+    """The last change of each key of ``changes`` (a batch holds one per key)."""
+    return list({change.key: change for change in changes}.values())

@@ -232,7 +232,7 @@ class MemoryStore(ViewStore[T]):
                 changes.append(self._commit_delete(entry, now))
         if mark is not None:
             self._marks[mark.name] = mark
-        if changes:
+        if changes and self._hub.count:
             await self._hub.publish_all(changes)
 
     async def _read_mark(self, name: str) -> Mark | None:
