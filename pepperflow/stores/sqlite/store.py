@@ -207,8 +207,8 @@ class SqliteStore(ViewStore[T]):
     async def changes_since(self, seq: int) -> list[Change]:
         """The changes after ``seq`` still in the changelog, in order.
 
-        Compaction keeps the latest change of every key, so folding the
-        result into a state taken at ``seq`` gives the current state.
+        Complete when their seqs are dense from ``seq + 1``: compaction
+        drops old deletes and replaced sets, which leaves holes.
         """
         if type(seq) is not int or seq < 0:
             raise ValueError(f"seq must be an int >= 0, got {seq!r}")
