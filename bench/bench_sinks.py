@@ -14,7 +14,7 @@ target), best of several runs, on asyncio and trio:
 Next to them, the bounds: MemoryStore ``set`` alone (the source), and the
 target's own ``set_many`` of 1,000 keys (what a batch costs at best).
 SqliteStore files go in a fresh temporary directory; Redis is a private
-``redis-server`` on a free port of 127.0.0.1 (tests/support/redis_server.py).
+``redis-server`` on a free port of 127.0.0.1 (bench_redis.py's).
 Target: the write-behind moves at least 200,000 changes/s into SqliteStore
 (distinct keys). Always exits 0: it is a report.
 """
@@ -29,17 +29,16 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from bench_redis import private_server
 
 from pepperflow.sinks import WriteBehind
 from pepperflow.stores import MemoryStore, RedisStore, SqliteStore, Store
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET = 200_000  # changes/s into SqliteStore
 HOT_KEYS = 1000
 _runs = itertools.count()
@@ -113,20 +112,6 @@ async def run_backend(
     return best
 
 
-@contextmanager
-def private_redis() -> Iterator[str]:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support.redis_server import RedisServer
-
-    server = RedisServer()
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer changes, fewer runs")
@@ -138,10 +123,10 @@ def main() -> int:
     )
     print(f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores\n")
     results: dict[str, dict[str, float]] = {}
-    with private_redis() as url, tempfile.TemporaryDirectory() as directory:
+    with private_server() as server, tempfile.TemporaryDirectory() as directory:
         for backend in ("asyncio", "trio"):
             results[backend] = anyio.run(
-                run_backend, directory, url, n, n_redis, repeat, backend=backend
+                run_backend, directory, server.url, n, n_redis, repeat, backend=backend
             )
     names = list(results["asyncio"])
     print(f"{'changes/s (keys/s for set_many)':<42}{'asyncio':>12}{'trio':>12}")

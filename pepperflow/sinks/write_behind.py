@@ -25,10 +25,11 @@ once). The machinery is the mirror's (:mod:`pepperflow.sinks._replication`).
   loses is what was not applied yet: the changes of the last ``max_delay``
   seconds (plus those a down target held back), at most ``buffer`` changes
   in the feed plus ``max_batch`` keys pending.
-- *Restart*: ``load=True`` (default) fills an empty source with the
-  target's keys before anything else, so the application starts from the
-  state the target holds (the state as of the mark); the target then
-  mirrors the source (keys the source lacks are removed from it).
+- *Restart*: an empty source is first filled with the target's keys, so
+  the application starts from the state the target holds (the state as of
+  the mark); the target then mirrors the source (keys the source lacks are
+  removed from it). A :class:`~pepperflow.sinks.Mirror` is the same sink
+  without that load.
 - *Target down*: a batch is retried with backoff until the target answers
   (a reply lost in the outage is recognized by the mark: never applied
   twice); meanwhile changes wait in the feed, under its ``overflow``
@@ -37,10 +38,6 @@ once). The machinery is the mirror's (:mod:`pepperflow.sinks._replication`).
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..stores.base import Store
-from ..stores.feed import Overflow
 from ._catch_up import set_of
 from ._replication import Replication
 
@@ -50,47 +47,17 @@ __all__ = ["WriteBehind"]
 class WriteBehind(Replication):
     """Writes every change of ``source``'s keys matching ``pattern`` into ``target``.
 
-    See the module docstring. ``load`` fills an empty source from the
-    target first; the other options are the mirror's
-    (:class:`~pepperflow.sinks.Mirror`): ``name``, ``max_batch``,
-    ``max_delay``, ``buffer``, ``overflow``, ``retry_min``, ``retry_max``.
+    See the module docstring: before anything else, an empty source is
+    filled from the target. The options are the mirror's
+    (:class:`~pepperflow.sinks.Mirror`, the same sink without that load):
+    ``name``, ``max_batch``, ``max_delay``, ``buffer``, ``overflow``,
+    ``retry_min``, ``retry_max``.
     """
 
     kind = "write-behind"
 
-    def __init__(
-        self,
-        source: Store[Any],
-        target: Store[Any],
-        pattern: str | None = None,
-        *,
-        load: bool = True,
-        name: str | None = None,
-        max_batch: int = 1000,
-        max_delay: float = 0.1,
-        buffer: int = 10_000,
-        overflow: Overflow = "block",
-        retry_min: float = 0.05,
-        retry_max: float = 5.0,
-    ) -> None:
-        super().__init__(
-            source,
-            target,
-            pattern,
-            name=name,
-            max_batch=max_batch,
-            max_delay=max_delay,
-            buffer=buffer,
-            overflow=overflow,
-            retry_min=retry_min,
-            retry_max=retry_max,
-        )
-        self._load = bool(load)
-
     async def _prepare(self) -> None:
         """Load the target's matching keys into the source when it holds none."""
-        if not self._load:
-            return
         async for _ in self._source.scan(self._pattern):
             return  # the source holds keys already: it is the state to keep
         snapshot = await self._applier.retrying(self._target.snapshot)

@@ -6,6 +6,8 @@ an outage is retried, a full buffer applies the feed's overflow policy."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,8 @@ import msgspec
 import pytest
 
 from pepperflow import FeedOverflow, InvalidValue
-from pepperflow.sinks import WriteBehind
-from pepperflow.stores import MemoryStore, SqliteStore, Store
+from pepperflow.sinks import SinkStatistics, WriteBehind
+from pepperflow.stores import MemoryStore, Overflow, SqliteStore, Store
 from pepperflow.streams import Change, ExpireChange
 from tests.sinks.helpers import LogWaiter, entries_of, locked, target_store
 from tests.support.child_process import run_child
@@ -261,44 +263,55 @@ async def test_overflow_block_makes_the_writer_wait_while_the_target_is_down(
         assert sink.statistics().dropped == 0
 
 
+def small_buffer(cache: MemoryStore[Any], target: Store[Any], overflow: Overflow) -> WriteBehind:
+    """A write-behind whose feed holds 5 changes, retrying fast."""
+    return WriteBehind(cache, target, buffer=5, max_delay=0.01, retry_min=0.01, overflow=overflow)
+
+
+@asynccontextmanager
+async def held_back(cache: MemoryStore[Any], path: Path, log: LogWaiter) -> AsyncIterator[None]:
+    """Within the block the target's file is locked and a first batch ("first")
+    is held back in retries: what the block writes waits in the feed."""
+    with locked(path):
+        await cache.set("first", 0)
+        await log.wait(attempt=1)
+        yield
+
+
+async def held_back_run(
+    tmp_path: Path, overflow: Overflow, keys: list[str]
+) -> tuple[SinkStatistics, dict[str, Any], dict[str, Any]]:
+    """Set ``keys`` (the i-th to i) while the target holds a first batch back,
+    through a write-behind whose feed holds 5 changes; then unlock and close.
+    The sink's statistics, the cache's entries and the target's."""
+    path = tmp_path / "t.db"
+    async with MemoryStore() as cache, SqliteStore(path, busy_timeout=0.01) as target:
+        sink = small_buffer(cache, target, overflow)
+        with LogWaiter("pepperflow.sinks") as log:
+            async with sink:
+                await sink.flush()
+                async with held_back(cache, path, log):
+                    for i, key in enumerate(keys):
+                        await cache.set(key, i)  # never waits
+        return sink.statistics(), await entries_of(cache), await entries_of(target)
+
+
 async def test_overflow_drop_oldest_never_waits_and_counts_what_it_dropped(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "t.db"
-    async with MemoryStore() as cache, SqliteStore(path, busy_timeout=0.01) as target:
-        sink = WriteBehind(
-            cache, target, buffer=5, max_delay=0.01, retry_min=0.01, overflow="drop_oldest"
-        )
-        with LogWaiter("pepperflow.sinks") as log:
-            async with sink:
-                await sink.flush()
-                with locked(path):
-                    await cache.set("k0", 0)
-                    await log.wait(attempt=1)  # k0's batch is held back
-                    for i in range(1, 40):
-                        await cache.set(f"k{i}", i)  # never waits
-        dropped = sink.statistics().dropped
-        assert dropped == 34, "39 changes, 5 kept in the buffer"
-        missing = (await entries_of(cache)).keys() - (await entries_of(target)).keys()
-        assert missing == {f"k{i}" for i in range(1, 35)}, "the oldest were dropped"
+    stats, cache, target = await held_back_run(
+        tmp_path, "drop_oldest", [f"k{i}" for i in range(39)]
+    )
+    assert stats.dropped == 34, "39 changes, 5 kept in the buffer"
+    assert cache.keys() - target.keys() == {f"k{i}" for i in range(34)}, "the oldest dropped"
 
 
 async def test_overflow_latest_per_key_keeps_the_final_state(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
-    async with MemoryStore() as cache, SqliteStore(path, busy_timeout=0.01) as target:
-        sink = WriteBehind(
-            cache, target, buffer=5, max_delay=0.01, retry_min=0.01, overflow="latest_per_key"
-        )
-        with LogWaiter("pepperflow.sinks") as log:
-            async with sink:
-                await sink.flush()
-                with locked(path):
-                    await cache.set("first", 0)
-                    await log.wait(attempt=1)
-                    for i in range(300):
-                        await cache.set(f"k{i % 3}", i)  # 3 keys: never waits
-        assert await entries_of(target) == await entries_of(cache)
-        assert sink.statistics().conflated >= 290
+    stats, cache, target = await held_back_run(
+        tmp_path, "latest_per_key", [f"k{i % 3}" for i in range(300)]
+    )
+    assert target == cache
+    assert stats.conflated >= 290, "3 keys: the buffer kept the newest of each"
 
 
 async def test_overflow_error_fails_the_sink_without_stopping_the_writer(
@@ -306,16 +319,12 @@ async def test_overflow_error_fails_the_sink_without_stopping_the_writer(
 ) -> None:
     path = tmp_path / "t.db"
     async with MemoryStore() as cache, SqliteStore(path, busy_timeout=0.01) as target:
-        sink = WriteBehind(
-            cache, target, buffer=5, max_delay=0.01, retry_min=0.01, overflow="error"
-        )
+        sink = small_buffer(cache, target, "error")
         with LogWaiter("pepperflow.sinks") as log:
             await sink.__aenter__()
             try:
                 await sink.flush()
-                with locked(path):
-                    await cache.set("first", 0)
-                    await log.wait(attempt=1)
+                async with held_back(cache, path, log):
                     for i in range(20):
                         await cache.set(f"k{i}", i)  # never waits
             finally:
