@@ -19,6 +19,7 @@ sink.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -28,11 +29,11 @@ import anyio
 from .._errors import StoreAccessDenied
 from ..stores._apply import Mark
 from ..stores.base import Store
+from ..stores.sqlite import SqliteStore
 from ..streams.events import Change
-from ._catch_up import source_id
 from .log import SINKS_LOGGER
 
-__all__ = ["TRANSIENT", "Applier", "TargetLost"]
+__all__ = ["TRANSIENT", "Applier", "TargetLost", "source_id"]
 
 logger = logging.getLogger(SINKS_LOGGER)
 
@@ -40,6 +41,13 @@ R = TypeVar("R")
 
 #: What a down target raises (StoreUnavailable is a ConnectionError, an OSError).
 TRANSIENT: tuple[type[Exception], ...] = (OSError, sqlite3.OperationalError)
+
+
+def source_id(source: Store[Any]) -> str:
+    """What a mark records of its source, so a sink resumes only from its own source."""
+    if isinstance(source, SqliteStore):
+        return f"sqlite:{os.path.abspath(source.path)}#{source.name}"
+    return f"{source.backend}:{source.name}"
 
 
 class TargetLost(Exception):
@@ -80,7 +88,7 @@ class Applier:
         )
         self._commit = target._apply if same else self._checked
         self._retry_min, self._retry_max = retry
-        self._fields = fields
+        self.fields = fields
         self.applied_seq = -1  # none yet
         self.applied = self.batches = self.retries = 0
         self.down = False
@@ -161,13 +169,13 @@ class Applier:
     ) -> None:
         logger.warning(
             "sink %r: a store is unreachable (%s: %s); attempt %d, retrying in %.2f s",
-            self._fields["sink"],
+            self.fields["sink"],
             type(exc).__name__,
             exc,
             attempt,
             delay,
             extra={
-                **self._fields,
+                **self.fields,
                 "error": type(exc).__name__,
                 "attempt": attempt,
                 "retry_in": delay,

@@ -22,7 +22,7 @@ missed (the feed was open before the history or the snapshot was read).
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,15 +31,90 @@ from ..stores.base import Entry, Store
 from ..stores.redis import RedisStore
 from ..stores.sqlite import SqliteStore
 from ..streams.events import Change, DeleteChange, SetChange
+from ._applier import Applier, TargetLost
+from .log import SINKS_LOGGER
 
-__all__ = ["history_after", "resync_changes", "set_of", "source_id"]
+__all__ = ["CatchUp", "history_after", "log_lost", "resync_changes", "set_of"]
+
+logger = logging.getLogger(SINKS_LOGGER)
 
 
-def source_id(source: Store[Any]) -> str:
-    """What a mark records of its source, so a sink resumes only from its own source."""
-    if isinstance(source, SqliteStore):
-        return f"sqlite:{os.path.abspath(source.path)}#{source.name}"
-    return f"{source.backend}:{source.name}"
+class CatchUp:
+    """How a sink brings its target (``applier``'s) up to ``source``'s keys
+    that ``match`` accepts, in batches of ``max_batch``; see the module docstring.
+    ``resyncs`` counts the resyncs."""
+
+    def __init__(
+        self,
+        source: Store[Any],
+        applier: Applier,
+        match: Callable[[str], bool],
+        max_batch: int,
+    ) -> None:
+        self._source = source
+        self._applier = applier
+        self._match = match
+        self._max_batch = max_batch
+        self.resyncs = 0
+
+    async def run(self) -> int:
+        """Resume after the target's mark, or resync; the source seq the target
+        now holds the source's state at (the feed skips changes up to it)."""
+        applier = self._applier
+        mark = await applier.read_mark()
+        history = None
+        if mark is not None:
+            seq = mark.seq
+            history = await applier.retrying(lambda: history_after(self._source, seq))
+        if mark is None or history is None:
+            return await self.resync()
+        try:
+            return await self._replay(history, mark.seq)
+        except TargetLost as lost:
+            log_lost(applier, lost)
+            return await self.resync()
+
+    async def _replay(self, history: list[Change], seq: int) -> int:
+        """Apply the source's ``history`` after ``seq`` (the target's mark), in order."""
+        applier = self._applier
+        applier.applied_seq = seq
+        last = history[-1].seq if history else seq
+        batches = self._batches([change for change in history if self._match(change.key)])
+        for batch in batches[:-1]:
+            await applier.apply(_latest(batch), batch[-1].seq)
+        if last > seq:
+            await applier.apply(_latest(batches[-1]), last)
+        return last
+
+    async def resync(self) -> int:
+        """Make the target's matching keys the source's, from a snapshot; its seq."""
+        applier = self._applier
+        changes, seq = await applier.retrying(
+            lambda: resync_changes(self._source, applier.target, self._match)
+        )
+        self.resyncs += 1
+        applier.applied_seq = -1
+        batches = self._batches(changes)
+        for batch in batches[:-1]:
+            # No mark until the last batch: the target is at no one seq before it.
+            await applier.apply(batch, None)
+        await applier.apply(batches[-1], seq)
+        return seq
+
+    def _batches(self, changes: list[Change]) -> list[list[Change]]:
+        """``changes`` cut in batches of ``max_batch`` (one empty batch for none)."""
+        size = self._max_batch
+        return [changes[i : i + size] for i in range(0, len(changes), size)] or [[]]
+
+
+def log_lost(applier: Applier, lost: TargetLost) -> None:
+    """Log that the target lost data, before a resync."""
+    logger.error("sink %r: %s; resyncing", applier.name, lost, extra=applier.fields)
+
+
+def _latest(changes: list[Change]) -> list[Change]:
+    """The last change of each key of ``changes`` (a batch holds one per key)."""
+    return list({change.key: change for change in changes}.values())
 
 
 async def history_after(source: Store[Any], seq: int) -> list[Change] | None:

@@ -48,7 +48,7 @@ from ..stores.base import Store
 from ..stores.feed import Overflow
 from ..streams.events import Change
 from ._applier import Applier, TargetLost
-from ._catch_up import history_after, resync_changes
+from ._catch_up import CatchUp, log_lost
 from .log import SINKS_LOGGER
 
 __all__ = ["Replication", "SinkStatistics"]
@@ -133,6 +133,7 @@ class Replication(anyio.abc.AsyncResource):
         fields = {"sink": self.name, "source": source.name, "target": target.name}
         self._fields = fields
         self._applier = Applier(source, target, self.name, retry, fields)
+        self._catch_up = CatchUp(source, self._applier, self._match, max_batch)
         self._tasks = TaskRunner(repr(self))
         self._pending: dict[str, Change] = {}
         self._upto = -1  # the seq of the newest pending change
@@ -142,7 +143,7 @@ class Replication(anyio.abc.AsyncResource):
         self._flushes: list[tuple[int, anyio.Event]] = []  # (received wanted, done)
         self._state = "new"  # new -> running -> stopped (the task ended) / closed
         self._error: BaseException | None = None
-        self._received = self._resyncs = 0
+        self._received = 0
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -223,7 +224,7 @@ class Replication(anyio.abc.AsyncResource):
             applied=applier.applied,
             batches=applier.batches,
             retries=applier.retries,
-            resyncs=self._resyncs,
+            resyncs=self._catch_up.resyncs,
             pending=len(self._pending),
             buffered=feed.buffered + feed.replay_pending,
             dropped=feed.dropped,
@@ -240,7 +241,7 @@ class Replication(anyio.abc.AsyncResource):
 
     async def _run(self) -> None:
         try:
-            await self._catch_up()
+            self._skip = await self._catch_up.run()
             await self._follow()
         except anyio.get_cancelled_exc_class():
             self._log_unapplied()
@@ -256,46 +257,10 @@ class Replication(anyio.abc.AsyncResource):
                 done.set()
             self._flushes.clear()
 
-    async def _catch_up(self) -> None:
-        """Bring the target to the source's state (see :mod:`._catch_up`)."""
-        applier = self._applier
-        mark = await applier.read_mark()
-        if mark is None:
-            await self._resync()
-            return
-        seq = mark.seq
-        history = await applier.retrying(lambda: history_after(self._source, seq))
-        if history is None:
-            await self._resync()
-            return
-        applier.applied_seq = seq
-        last = history[-1].seq if history else seq
-        batches = self._batches([change for change in history if self._match(change.key)])
-        for batch in batches[:-1]:
-            await applier.apply(_latest(batch), batch[-1].seq)
-        if last > seq:
-            await applier.apply(_latest(batches[-1]), last)
-        self._skip = last
-
     async def _resync(self) -> None:
-        """Make the target's matching keys the source's, from a snapshot."""
-        changes, seq = await self._applier.retrying(
-            lambda: resync_changes(self._source, self._target, self._match)
-        )
-        self._resyncs += 1
-        self._applier.applied_seq = -1
-        batches = self._batches(changes)
-        for batch in batches[:-1]:
-            # No mark until the last batch: the target is at no one seq before it.
-            await self._applier.apply(batch, None)
-        await self._applier.apply(batches[-1], seq)
-        self._skip = seq
+        """Resync the target (it lost data); drop what the resync covered."""
+        seq = self._skip = await self._catch_up.resync()
         self._pending = {key: c for key, c in self._pending.items() if c.seq > seq}
-
-    def _batches(self, changes: list[Change]) -> list[list[Change]]:
-        """``changes`` cut in batches of ``max_batch`` (one empty batch for none)."""
-        size = self._max_batch
-        return [changes[i : i + size] for i in range(0, len(changes), size)] or [[]]
 
     async def _follow(self) -> None:
         """Batches of the feed's changes until the feed ends."""
@@ -354,7 +319,7 @@ class Replication(anyio.abc.AsyncResource):
             try:
                 await self._applier.apply(batch, upto)
             except TargetLost as lost:
-                logger.error("sink %r: %s; resyncing", self.name, lost, extra=self._fields)
+                log_lost(self._applier, lost)
                 await self._resync()
         waiting = []
         for wanted, done in self._flushes:
@@ -387,8 +352,3 @@ class Replication(anyio.abc.AsyncResource):
                 self._target.name,
                 extra={**self._fields, "changes": left},
             )
-
-
-def _latest(changes: list[Change]) -> list[Change]:
-    """The last change of each key of ``changes`` (a batch holds one per key)."""
-    return list({change.key: change for change in changes}.values())
