@@ -144,6 +144,7 @@ class Replication(anyio.abc.AsyncResource):
         self._state = "new"  # new -> running -> stopped (the task ended) / closed
         self._error: BaseException | None = None
         self._received = 0
+        self._in_flight = 0  # the changes of the batch being applied
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -316,11 +317,13 @@ class Replication(anyio.abc.AsyncResource):
         if self._pending:
             batch, upto = list(self._pending.values()), self._upto
             self._pending, self._first_at = {}, None
+            self._in_flight = len(batch)
             try:
                 await self._applier.apply(batch, upto)
             except TargetLost as lost:
                 log_lost(self._applier, lost)
                 await self._resync()
+            self._in_flight = 0
         waiting = []
         for wanted, done in self._flushes:
             if wanted <= received:
@@ -331,19 +334,24 @@ class Replication(anyio.abc.AsyncResource):
 
     # -- logs ----------------------------------------------------------------
 
+    def _unapplied(self) -> int:
+        """The changes received or waiting in the feed that are not in the target."""
+        return self._in_flight + len(self._pending) + self._feed.statistics().buffered
+
     def _log_failure(self, exc: Exception) -> None:
+        left = self._unapplied()
         logger.error(
             "sink %r failed and stopped: %s: %s (%d changes not applied)",
             self.name,
             type(exc).__name__,
             exc,
-            len(self._pending),
+            left,
             exc_info=exc,
-            extra={**self._fields, "error": type(exc).__name__, "changes": len(self._pending)},
+            extra={**self._fields, "error": type(exc).__name__, "changes": left},
         )
 
     def _log_unapplied(self) -> None:
-        left = len(self._pending) + self._feed.statistics().buffered
+        left = self._unapplied()
         if left:
             logger.error(
                 "sink %r was cancelled with %d changes not applied to %r",
