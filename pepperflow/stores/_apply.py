@@ -36,7 +36,7 @@ from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._checks import check_key
 from ._codec import Codec
 
-__all__ = ["AppliesChanges", "Mark", "encode_mark", "decode_mark"]
+__all__ = ["AppliesChanges", "Mark", "decode_mark", "encode_mark"]
 
 
 class Mark(msgspec.Struct, frozen=True):
@@ -95,6 +95,8 @@ class AppliesChanges:
             TypeError: an item is not a change, or ``mark`` not a :class:`Mark`.
             InvalidKey, InvalidValue, UnencodableValue: a bad change; nothing applied.
         """
+        if mark is not None:
+            _check_mark(self.name, mark)
         checked: dict[str, Change] = {}
         for change in changes:
             if not isinstance(change, _KINDS):
@@ -105,12 +107,6 @@ class AppliesChanges:
             key = check_key(self.name, change.key)
             checked.pop(key, None)  # a key's last change, in the order of the last
             checked[key] = self._admit_change(key, change)
-        if mark is not None and not isinstance(mark, Mark):
-            raise TypeError(
-                f"store {self.name!r}: mark must be a pepperflow.stores.Mark, got {mark!r}"
-            )
-        if mark is not None:
-            _check_mark(self.name, mark)
         await self._apply(list(checked.values()), mark)
 
     def _admit_change(self, key: str, change: Change) -> Change:
@@ -140,7 +136,9 @@ class AppliesChanges:
         """The mark stored under ``name``."""
 
 
-def _check_mark(store: str, mark: Mark) -> None:
+def _check_mark(store: str, mark: object) -> None:
+    if not isinstance(mark, Mark):
+        raise TypeError(f"store {store!r}: mark must be a pepperflow.stores.Mark, got {mark!r}")
     if not isinstance(mark.name, str) or not mark.name:
         raise ValueError(f"store {store!r}: a mark's name is a non-empty str, got {mark.name!r}")
     if type(mark.seq) is not int or mark.seq < 0:
