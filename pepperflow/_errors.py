@@ -12,11 +12,11 @@ says what was wrong, where, and how to fix it::
         │   └── InvalidTTL             a store's ttl that is not one
         ├── UnencodableValue (TypeError)  a value or metadata msgspec cannot encode
         │   └── InvalidValue            a value that is not the store's type
-        ├── UndecodableValue (ValueError)  stored bytes that no longer fit the store's type
+        ├── UndecodableValue (ValueError)  stored bytes that do not fit the store's type
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
         ├── MissingExtra (ImportError)    a backend needs an optional extra
-        ├── StoreUnavailable (ConnectionError)  a remote store's server is unreachable
+        ├── StoreUnavailable (ConnectionError)  a server unreachable, a SQLite file unusable
         │   └── StoreAccessDenied (PermissionError)  its server refused the user or password
         ├── DuplicateProvider (ValueError)  a provider name already registered
         ├── UnknownProvider (ValueError)    no provider registered under a name
@@ -99,8 +99,9 @@ class UndecodableValue(PepperflowError, ValueError):
 
     The type changed since the entry was written in a way msgspec's schema
     evolution does not cover (a new field without a default, a field whose
-    type changed). The message names the store and, where known, the key;
-    other keys stay readable.
+    type changed), or the bytes are not msgpack at all (corrupted, or
+    written by something else). The message names the store and, where
+    known, the key, and says which; other keys stay readable.
     """
 
 
@@ -121,12 +122,19 @@ class MissingExtra(PepperflowError, ImportError):
 
 
 class StoreUnavailable(PepperflowError, ConnectionError):
-    """A remote store's server could not be reached or the connection dropped.
+    """A remote store's server could not be reached or the connection dropped,
+    or a SQLite file cannot serve as a store.
 
     Raised by a write whose reply never came: the write was not
     acknowledged, so it may or may not have been applied (read the key to
     find out; subscribers see it if it was). Reads raise it only after
     their retries fail. The store reconnects on the next operation.
+
+    A SqliteStore raises it when its file cannot be opened (a directory,
+    permission denied), is not a store (another kind of file, another
+    application's schema) or is corrupt (truncated, overwritten, a broken
+    changelog row): the message names the file, what is wrong and what to
+    do, and nothing was written to the file.
     """
 
 

@@ -1,4 +1,5 @@
-"""The checks of an operation's input, made once at the edge (:class:`~pepperflow.stores.Store`).
+"""The checks of an operation's input, made once at the edge (:class:`~pepperflow.stores.Store`),
+and of the store options every backend takes (``callback_timeout``).
 
 Each raises the error that names the store, the key and the fix; nothing
 is stored when one fails.
@@ -21,6 +22,7 @@ from .._errors import NOT_UNICODE_FIX, InvalidKey, InvalidTTL
 
 __all__ = [
     "bad_key",
+    "callback_seconds",
     "check_key",
     "check_version",
     "item_pairs",
@@ -118,3 +120,14 @@ def check_version(store: str, key: str, if_version: object) -> int:
             f" (0: the key must not exist), got {if_version!r}"
         )
     return if_version
+
+
+def callback_seconds(store: str, callback_timeout: object) -> float | None:
+    """A store's ``callback_timeout`` in seconds (``None``: no bound), or InvalidDuration."""
+    if callback_timeout is None:
+        return None
+    return seconds(
+        callback_timeout,
+        f"store {store!r}: callback_timeout (the seconds a change callback may take;"
+        " None for no bound)",
+    )

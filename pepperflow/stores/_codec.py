@@ -215,6 +215,8 @@ class Codec(Generic[T]):
     # -- reading stored bytes ---------------------------------------------------
 
     def _guarded(self, decode: Any, what: str) -> Any:
+        """``decode`` raising :class:`UndecodableValue` for bytes it cannot read:
+        of another type (the store's type changed), or not msgpack at all."""
         store = self.store
         types = f"type={_type_name(self.value_type)}"
 
@@ -222,12 +224,17 @@ class Codec(Generic[T]):
             try:
                 return decode(data)
             except msgspec.ValidationError as exc:
-                where = "" if key is None else f", key {key!r}"
                 raise UndecodableValue(
-                    f"store {store!r}{where}: a stored {what} does not decode as the store's"
+                    f"store {store!r}{_at(key)}: a stored {what} does not decode as the store's"
                     f" {types}: {exc}; the type changed since it was written? Add new"
                     " fields with defaults (msgspec's schema evolution), or migrate or"
                     " delete the old entries"
+                ) from exc
+            except (msgspec.DecodeError, RecursionError) as exc:  # msgspec's depth limit
+                raise UndecodableValue(
+                    f"store {store!r}{_at(key)}: a stored {what} is not msgpack pepperflow"
+                    f" wrote ({exc}): the bytes were corrupted or written by something"
+                    " else; delete the entry, or restore it from a snapshot"
                 ) from exc
 
         decode_stored.__name__ = f"decode_{what}"
@@ -235,3 +242,8 @@ class Codec(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<Codec {_type_name(self.value_type)} for store {self.store!r}>"
+
+
+def _at(key: str | None) -> str:
+    """Where a stored item was, for an error: ``", key 'k'"`` when known."""
+    return "" if key is None else f", key {key!r}"

@@ -54,7 +54,10 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     """A store's figures at one moment (``store.statistics()``).
 
     ``keys`` counts stored keys, including those past their deadline whose
-    expiry has not been committed yet.
+    expiry has not been committed yet. ``expiry_errors`` counts the expiry
+    commits that failed (each is logged and retried; a SQLite file locked
+    by another process or a full disk, an unreachable Redis server; always
+    0 on MemoryStore, whose expiries cannot fail).
     """
 
     store: str
@@ -66,5 +69,6 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     feeds: int
     callback_errors: int
     expired: int
+    expiry_errors: int
     running: bool
     closed: bool

@@ -17,6 +17,7 @@ import math
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import timedelta
 from typing import Any, NoReturn, Self, TypeVar, overload
 
 import anyio
@@ -63,6 +64,8 @@ class ViewStore(Store[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
+        callback_timeout: seconds a change callback may take (``None``: no
+            bound); see :mod:`pepperflow.stores._delivery`.
     """
 
     def __init__(
@@ -72,13 +75,17 @@ class ViewStore(Store[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
-        super().__init__(name, type=type, metadata_type=metadata_type)
+        super().__init__(
+            name, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+        )
         self._data: dict[str, SetChange[Any, Any]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0
         self._seq = 0
         self._expired = 0
+        self._expiry_errors = 0  # failed expiry commits (a backend that can fail counts them)
         self._clock = clock
         self._task_group: anyio.abc.TaskGroup | None = None
         self._wake: anyio.Event | None = None
@@ -188,6 +195,7 @@ class ViewStore(Store[T]):
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._expired,
+            expiry_errors=self._expiry_errors,
             running=self._task_group is not None,
             closed=self._closed,
         )
@@ -256,6 +264,13 @@ class ViewStore(Store[T]):
                 due.append(entry)
         return due
 
+    def _push_back(self, entries: list[SetChange[Any, Any]]) -> None:
+        """Put entries :meth:`_pop_due` gave back in the heap: their expiry failed
+        to commit, and the expiry task is to pop them again (for a retry)."""
+        for entry in entries:
+            if entry.expires_at is not None:
+                heapq.heappush(self._heap, (entry.expires_at, entry.seq, entry.key))
+
     @abstractmethod
     async def _expire_due(self, now: float) -> bool:
         """Commit and publish the expiries due at ``now``; return whether there were any."""
@@ -290,26 +305,40 @@ class ViewStore(Store[T]):
         self._task_group = task_group
         try:
             await self._open(task_group)
+            await task_group.start(self._hub.run_courier)
             await task_group.start(self._run_expiry)
         except BaseException:
             task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
             self._task_group = None
+            try:
+                await task_group.__aexit__(None, None, None)
+            finally:
+                await self._close()
             raise
         return self
 
     async def _shutdown(self) -> None:
+        """Stop the background tasks, then release the backend's resources.
+
+        The resources are released whatever the tasks raised (a background
+        task that failed, a cancellation): :meth:`_close` always runs, and
+        then what the tasks raised propagates.
+        """
         if self._closed:
             return
         self._closed = True
         task_group, self._task_group = self._task_group, None
-        if task_group is not None:
-            task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
-        await self._close()
-        self._data = _Closed()
-        self._heap = []
-        self._ttl_keys = 0
+        try:
+            if task_group is not None:
+                task_group.cancel_scope.cancel()
+                await task_group.__aexit__(None, None, None)
+        finally:
+            try:
+                await self._close()
+            finally:
+                self._data = _Closed()
+                self._heap = []
+                self._ttl_keys = 0
 
 
 def _every_key(key: str) -> bool:

@@ -30,12 +30,12 @@ checks):
   plain string is a prefix, ``*``/``?``/``[...]`` make a glob over the
   whole key, ``\\`` escapes.
 * **Subscriptions**: callbacks run in commit order and are awaited before
-  the write returns; a failing callback is logged and counted, never raised
-  into the writer or the other subscribers. Feeds end when the store
-  closes, and observers subscribed through
-  ``store.changes(...).subscribe_async`` get ``aclose()``:
-  :meth:`Store.aclose` does it after the backend's :meth:`Store._shutdown`.
-* ``apply_changes`` commits another store's changes and a mark atomically (:mod:`._apply`).
+  the write returns; a failing callback (or one that overruns
+  ``callback_timeout``) is logged and counted, never raised into the writer
+  or the other subscribers; who waits for what:
+  :mod:`pepperflow.stores._delivery`. Feeds end when the store closes, and
+  observers subscribed through ``store.changes(...).subscribe_async`` get
+  ``aclose()``: :meth:`Store.aclose` does it after :meth:`Store._shutdown`.
 * **Not checkpoints**: store operations do not yield to the scheduler
   unless they must wait (a subscriber's callback awaits, a full feed
   blocks, I/O on a remote backend), like ``anyio.Lock(fast_acquire=True)``.
@@ -58,7 +58,7 @@ from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
 from ._apply import AppliesChanges
-from ._checks import check_key, check_version, item_pairs, ttl_seconds
+from ._checks import callback_seconds, check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
 from ._records import Entry as Entry
@@ -71,7 +71,6 @@ __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
 
 #: A change callback: a function or coroutine function of one change.
 Callback = Callable[[Change], object]
-
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -98,7 +97,12 @@ class Store(Holdable, AppliesChanges, Generic[T]):
     backend: str = ""
 
     def __init__(
-        self, name: str = "default", *, type: Any = Any, metadata_type: Any = Metadata
+        self,
+        name: str = "default",
+        *,
+        type: Any = Any,
+        metadata_type: Any = Metadata,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
@@ -110,7 +114,7 @@ class Store(Holdable, AppliesChanges, Generic[T]):
         # of those types in an untyped store, of exactly its type in a typed one.
         self._as_is = SCALARS if not self._typed else SCALARS & {type}
         self._int_as_is = not self._typed or type is int
-        self._hub = ChangeHub(name)
+        self._hub = ChangeHub(name, callback_seconds(name, callback_timeout))
 
     # -- reading -------------------------------------------------------------
 
@@ -323,14 +327,13 @@ class Store(Holdable, AppliesChanges, Generic[T]):
         """Call ``callback(change)`` for every change of a key matching ``pattern``.
 
         The callback (a function or a coroutine function) is awaited in
-        commit order before the write returns. If it raises, the error is
-        logged on the ``"pepperflow"`` logger and counted in
-        ``statistics().callback_errors``; the writer and the other
-        subscribers never see it. The callback runs in the writer's task:
-        if the writer is cancelled while the callback awaits, the callback
-        sees the cancellation, and the other subscribers still get the
-        change. Returns a :class:`Subscription`; call its ``unsubscribe()``
-        or use it as a context manager.
+        commit order before the write returns, in the writer's task (see
+        :mod:`pepperflow.stores._delivery` for cancellation and a callback
+        that never returns). If it raises or overruns the store's
+        ``callback_timeout``, that is logged on the ``"pepperflow"`` logger
+        and counted in ``statistics().callback_errors``; the writer and the
+        other subscribers never see it. Returns a :class:`Subscription`;
+        call its ``unsubscribe()`` or use it as a context manager.
         """
         self._check_open()
         if not callable(callback):

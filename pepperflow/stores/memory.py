@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from .._errors import VersionConflict
@@ -51,6 +52,9 @@ class MemoryStore(ViewStore[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
+        callback_timeout: seconds a change callback may take before it is
+            cancelled, logged and skipped (``None``, the default: no bound);
+            see :mod:`pepperflow.stores._delivery`.
     """
 
     backend = "memory"
@@ -62,6 +66,7 @@ class MemoryStore(ViewStore[T]):
         *,
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     @overload
@@ -72,6 +77,7 @@ class MemoryStore(ViewStore[T]):
         type: type[T],
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -81,8 +87,15 @@ class MemoryStore(ViewStore[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
-        super().__init__(name, type=type, metadata_type=metadata_type, clock=clock)
+        super().__init__(
+            name,
+            type=type,
+            metadata_type=metadata_type,
+            clock=clock,
+            callback_timeout=callback_timeout,
+        )
         self._marks: dict[str, Mark] = {}
 
     # -- writing -------------------------------------------------------------

@@ -9,14 +9,15 @@ when its scheme is used, and a missing optional dependency raises
 
 ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` open a
 :class:`~pepperflow.stores.SqliteStore`; options go in the query string:
-``namespace``, ``durability`` (``normal`` or ``full``), ``busy_timeout`` and
-``poll_interval`` (seconds), ``retain`` (changes).
+``namespace``, ``durability`` (``normal`` or ``full``), ``busy_timeout``,
+``poll_interval`` and ``callback_timeout`` (seconds), ``retain`` (changes).
 
 ``redis://[[user]:password@]host[:port][/db]`` and ``rediss://...`` (TLS)
 open a :class:`~pepperflow.stores.RedisStore`; its options go in the query
-string: ``namespace``, ``changelog_length``, ``sweep_interval`` and
-``driver`` (``auto``, ``redis-py`` or ``coredis``). Other query options
-are the Redis client's (e.g. ``ssl_cert_reqs``).
+string: ``namespace``, ``changelog_length``, ``sweep_interval``,
+``callback_timeout`` (seconds) and ``driver`` (``auto``, ``redis-py`` or
+``coredis``). Other query options are the Redis client's (e.g.
+``ssl_cert_reqs``).
 
 Every part of the URL is read here, before anything opens: a URL that is
 malformed, has an unknown scheme, no host, a port outside 1-65535, a Redis
@@ -90,6 +91,7 @@ _SQLITE_OPTIONS = {
     "busy_timeout": seconds("5"),
     "poll_interval": seconds("0.1"),
     "retain": whole("a whole number of changes", "100000"),
+    "callback_timeout": seconds("5"),
 }
 
 
@@ -119,6 +121,7 @@ _REDIS_OPTIONS = {
     "changelog_length": whole("a whole number of changes", "100000"),
     "sweep_interval": seconds("1"),
     "driver": text("'auto', 'redis-py' or 'coredis'", "auto"),
+    "callback_timeout": seconds("5"),
 }
 
 

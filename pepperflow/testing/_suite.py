@@ -25,7 +25,12 @@ from ._feeds import (
 from ._patterns import check_clear, check_patterns, check_scan_many
 from ._properties import check_fold_property
 from ._restart import check_schema_evolution, check_typed_other_reader, check_typed_restart
-from ._subscriptions import check_cancelled_writer, check_subscriber_writes, check_subscribers
+from ._subscriptions import (
+    check_cancelled_writer,
+    check_hung_callback,
+    check_subscriber_writes,
+    check_subscribers,
+)
 from ._support import StoreCheck
 from ._ttl import (
     check_expire_exactly_once,
@@ -80,6 +85,7 @@ STORE_CHECKS: tuple[StoreCheck, ...] = (
     check_subscribers,
     check_subscriber_writes,
     check_cancelled_writer,
+    check_hung_callback,
     # change feeds
     check_feed_live_and_replay,
     check_feed_replay_under_writes,

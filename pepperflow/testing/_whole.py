@@ -49,6 +49,7 @@ async def check_statistics(make_store: MakeStore) -> None:
             assert stats.subscriptions == before.subscriptions + 1
         assert stats.keys == 2
         assert stats.ttl_keys == 1
+        assert stats.expiry_errors == 0, "a healthy store failed to commit an expiry"
         assert stats.seq > before.seq
         assert stats.running
         with raises(AttributeError, "assigning to a field of statistics(), a frozen record"):

@@ -7,6 +7,7 @@ import pytest
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change, fold
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -16,6 +17,8 @@ async def test_cancelled_writers_never_cost_a_subscriber_a_change() -> None:
 
     A callback awaiting when its writer is cancelled sees the cancellation
     (it runs in the writer's task); it was still called with the change.
+    A cancelled writer returns at once: the store's own task delivers what
+    it left.
     """
     async with MemoryStore() as store, store.changes(buffer=10_000) as feed:
         slow_seen: list[Change] = []
@@ -36,6 +39,8 @@ async def test_cancelled_writers_never_cost_a_subscriber_a_change() -> None:
         async with anyio.create_task_group() as tg:
             for n in range(6):
                 tg.start_soon(writer, n)
+        await wait_for(fast_seen, store.statistics().seq)
+        await wait_for(slow_seen, store.statistics().seq)
         state = {key: await store.get(key) async for key in store.scan()}
         fed = [await feed.__anext__() for _ in range(feed.statistics().buffered)]
         for seen in (fast_seen, slow_seen, fed):
@@ -46,12 +51,14 @@ async def test_cancelled_writers_never_cost_a_subscriber_a_change() -> None:
 
 
 async def test_cancelling_the_expiry_task_mid_delivery_loses_no_expiry() -> None:
+    """Every expiry reaches the callback; the call in progress when the store
+    closes sees the cancellation (it runs in the store's task)."""
     store = MemoryStore()
     seen: list[Change] = []
 
     async def slow(change: Change) -> None:
-        await anyio.sleep(0.01)
         seen.append(change)
+        await anyio.sleep(0.01)
 
     store.subscribe(None, slow)
     async with store:

@@ -74,7 +74,7 @@ BAD_URLS: list[tuple[str, str]] = [
         "'retain' is 'lots', not a whole number of changes; write e.g. retain=100000",
     ),
     ("sqlite:///x.db?retain=1.5", "'retain' is '1.5', not a whole number"),
-    ("sqlite:///x.db?retain=-3", "retain must be an int >= 0"),
+    ("sqlite:///x.db?retain=-3", "retain must be an int from 0 to"),
     (
         "sqlite:///x.db?poll_interval=abc",
         "'poll_interval' is 'abc', not a number of seconds; write e.g. poll_interval=0.1",

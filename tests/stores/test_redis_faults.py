@@ -24,6 +24,7 @@ from pepperflow.stores.redis._protocol import Arg, LogEntry, StatusArgs
 from pepperflow.stores.redis._scripts import STATUS
 from pepperflow.streams import Change, fold
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -59,6 +60,23 @@ async def test_a_write_while_the_server_is_down_says_it_was_not_acknowledged(
         assert entry is not None
         assert entry.value == 3
         assert entry.version == 2, "the unacknowledged write was not applied"
+
+
+async def test_a_failed_expiry_sweep_is_counted_and_retried(
+    durable_server: RedisServer,
+) -> None:
+    durable_server.ensure_running()
+    ns = f"sweep-{next(_namespaces)}"
+    async with RedisStore(durable_server.url, namespace=ns, sweep_interval=0.05) as store:
+        await store.set("t", 1, ttl=0.2)
+        assert store.statistics().expiry_errors == 0
+        durable_server.stop()
+        try:
+            await wait_until(lambda: store.statistics().expiry_errors > 0, "a failed sweep")
+        finally:
+            durable_server.restart()
+        await wait_until(lambda: store.statistics().expired == 1, "the expiry, retried")
+        assert not await store.exists("t")
 
 
 async def test_a_follower_resumes_after_a_restart_without_gap_or_duplicate(

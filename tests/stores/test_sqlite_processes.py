@@ -15,8 +15,6 @@ import signal
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +26,10 @@ import pytest
 from pepperflow.stores.base import Entry
 from pepperflow.stores.sqlite import SqliteStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
-from tests.support.child_process import Child, run_child
 from tests.support.sqlite_child import value_for
+from tests.support.sqlite_processes import integrity, spawn
 
 pytestmark = pytest.mark.anyio
-
-CHILD = Path(__file__).parent.parent / "support" / "sqlite_child.py"
-_children = itertools.count()
-
-
-@asynccontextmanager
-async def spawn(
-    tmp_path: Path, backend: str, role: str, path: Path, *args: int
-) -> AsyncIterator[Child]:
-    """Run ``sqlite_child.py role backend path *args``; kill it on the way out if alive."""
-    argv = [role, backend, str(path), *map(str, args)]
-    async with run_child(CHILD, tmp_path, argv) as child:
-        yield child
-
-
-def integrity(path: Path) -> str:
-    """SQLite's own verdict on the file's structure ("ok" when sound)."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-    return "; ".join(str(row[0]) for row in rows)
 
 
 def task_of(key: str) -> int:

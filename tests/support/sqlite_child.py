@@ -32,6 +32,13 @@ exactly). Roles:
 ``populate PATH``
     Make the writes of :func:`populate`, print
     ``{"seq", "entries", "short_expires_at"}``, exit cleanly.
+``batch PATH KEYS PAUSE_MS``
+    Commit one ``set_many`` of ``KEYS`` keys ``b0, b1, ...`` (values
+    :func:`batch_value` of batch 1) and print ``first``; then start a second
+    one over keys ``KEYS // 2`` to ``KEYS + KEYS // 2 - 1`` (batch 2) that
+    prints ``inserted`` once its rows are in the transaction (written to
+    the file's WAL as SQLite spills them) and sleeps ``PAUSE_MS`` before its
+    commit; print ``second`` once it returned. The test kills it meanwhile.
 ``typed PATH WAIT_MS``
     Open the store with ``type=Note, metadata_type=Meta``, subscribe to
     everything, print ``ready``; read a target ``seq`` on stdin; wait until
@@ -64,7 +71,7 @@ import msgspec
 
 from pepperflow import VersionConflict
 from pepperflow.stores.base import Entry
-from pepperflow.stores.sqlite import SqliteStore
+from pepperflow.stores.sqlite import SqliteStore, _transaction
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange
 
 SAFETY_SECONDS = 30.0  # a writer nobody kills stops by itself
@@ -295,6 +302,32 @@ async def populate(path: str) -> None:
         emit({"seq": store.statistics().seq, "entries": entries, "short_expires_at": short})
 
 
+def batch_value(batch: int, key: str) -> dict[str, Any]:
+    """The value of ``key`` in batch ``batch`` of the ``batch`` role (2 KiB on average)."""
+    return {"batch": batch, **value_for(key)}
+
+
+def second_batch_keys(keys: int) -> list[str]:
+    return [f"b{i}" for i in range(keys // 2, keys + keys // 2)]
+
+
+async def two_batches(path: str, keys: int, pause_ms: int) -> None:
+    async with SqliteStore(path) as store:
+        await store.set_many({f"b{i}": batch_value(1, f"b{i}") for i in range(keys)})
+        say("first")
+        insert = _transaction._insert
+
+        def insert_then_pause(connection: Any, rows: Any) -> None:
+            insert(connection, rows)  # on the store's thread, inside the transaction
+            say("inserted")
+            time.sleep(pause_ms / 1000)
+
+        _transaction._insert = insert_then_pause
+        await store.set_many({key: batch_value(2, key) for key in second_batch_keys(keys)})
+        say("second")
+        await anyio.sleep(SAFETY_SECONDS)
+
+
 async def typed(path: str, wait_ms: int) -> None:
     async with SqliteStore(path, type=Note, metadata_type=Meta, poll_interval=0.02) as store:
         changes: list[Change] = []
@@ -337,6 +370,9 @@ def main(argv: list[str]) -> None:
         anyio.run(increment, path, int(numbers[0]), backend=backend)
     elif role == "populate":
         anyio.run(populate, path, backend=backend)
+    elif role == "batch":
+        keys, pause_ms = map(int, numbers)
+        anyio.run(two_batches, path, keys, pause_ms, backend=backend)
     elif role == "typed":
         anyio.run(typed, path, int(numbers[0]), backend=backend)
     else:

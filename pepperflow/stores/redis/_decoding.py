@@ -17,10 +17,17 @@ another type):
   the follower keeps the commit order past it, logs it on the
   ``"pepperflow"`` logger and counts it (``RedisStore.undecodable_changes``);
   subscribers and feeds never get it.
+
+Bytes that are not msgpack at all (corrupted, or written by something
+else) raise the same error from a read. A change whose bytes have no
+readable ``seq`` and key cannot keep its place: it is logged and left out,
+and the follower passes its seq as one missing from the changelog. Such an
+entry in a snapshot is a :class:`Skipped` of seq 0 and key ``""``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, final
 
@@ -32,6 +39,8 @@ from .._codec import Codec
 from ._protocol import array_header
 
 __all__ = ["Decoding", "Skipped"]
+
+logger = logging.getLogger("pepperflow")
 
 T = TypeVar("T")
 
@@ -84,7 +93,7 @@ class Decoding(Generic[T]):
         """
         try:
             return self._value(blob).value  # type: ignore[no-any-return]
-        except msgspec.ValidationError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
             self.entry(blob, key)  # raises UndecodableValue naming the store and the key
             raise
 
@@ -92,8 +101,8 @@ class Decoding(Generic[T]):
         """An entry, or a :class:`Skipped` when it does not decode."""
         try:
             return self.entry(blob)  # type: ignore[no-any-return]
-        except UndecodableValue:
-            return _skipped(blob, self.entry)
+        except UndecodableValue as error:
+            return _skipped(blob, self.entry) or Skipped(0, "", error)
 
     def changes(self, blobs: Sequence[bytes]) -> list[Change | Skipped]:
         """The changes of ``blobs`` (a change's msgpack each), in their order;
@@ -101,19 +110,26 @@ class Decoding(Generic[T]):
         try:
             return self._changes(array_header(len(blobs)) + b"".join(blobs))  # type: ignore[no-any-return]
         except UndecodableValue:
-            return [self._one(blob) for blob in blobs]
+            return [change for blob in blobs if (change := self._one(blob)) is not None]
 
-    def _one(self, blob: bytes) -> Change | Skipped:
+    def _one(self, blob: bytes) -> Change | Skipped | None:
         try:
             return self._change(blob)  # type: ignore[no-any-return]
-        except UndecodableValue:
-            return _skipped(blob, self._change)
+        except UndecodableValue as error:
+            skipped = _skipped(blob, self._change)
+            if skipped is None:
+                logger.error("%s; subscribers and feeds skip this change", error)
+            return skipped
 
 
-def _skipped(blob: bytes, decode: Callable[[bytes, str], object]) -> Skipped:
+def _skipped(blob: bytes, decode: Callable[[bytes, str], object]) -> Skipped | None:
     """The :class:`Skipped` of ``blob``, which ``decode`` refused: decoded
-    again, naming its key this time, for the error."""
-    where = _where(blob)
+    again, naming its key this time, for the error. None when ``blob`` has
+    no seq and key to read (it is not msgpack, or not a change at all)."""
+    try:
+        where = _where(blob)
+    except (msgspec.DecodeError, RecursionError):
+        return None
     try:
         decode(blob, where.key)
     except UndecodableValue as exc:

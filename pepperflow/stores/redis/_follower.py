@@ -82,6 +82,7 @@ class Follower:
         self._note_deadline = note_deadline
         self._interval = interval
         self.seq = self.read = self.delivered = self.undecodable = 0
+        self._writers = 0  # writes of this process delivering their changes (committed)
         self._known: dict[int, Change | Skipped] = {}
         self.lock = anyio.Lock(fast_acquire=True)
         self._listening = anyio.Event()  # set when a subscriber or feed arrives
@@ -112,13 +113,21 @@ class Follower:
         """Deliver every change up to seq ``last``, ``blobs`` among them (a
         commit of this process). Committed already: if an earlier change
         cannot be read to keep the order, the follower delivers both once
-        Redis answers again."""
-        if not self._hub.count:
+        Redis answers again. Changes no subscription matches do not wait for
+        a delivery under way: the task delivering passes them in their turn."""
+        hub = self._hub
+        if not hub.count:
             return
-        if blobs:
-            self._know(self._decoding.changes(blobs))
-        with contextlib.suppress(StoreUnavailable):
-            await self.deliver(last)
+        changes = self._decoding.changes(blobs) if blobs else []
+        self._know(changes)
+        if self.lock.locked() and not any(hub.wanted(change.key) for change in changes):
+            return
+        self._writers += 1
+        try:
+            with contextlib.suppress(StoreUnavailable):
+                await self.deliver(last)
+        finally:
+            self._writers -= 1
 
     def _know(self, changes: Iterable[Change | Skipped]) -> None:
         """Hold ``changes`` until their turn (those not delivered nor held yet)."""
@@ -131,7 +140,8 @@ class Follower:
                     self._note_deadline(change.expires_at)
 
     async def deliver(self, upto: int) -> None:
-        """Deliver every change up to seq ``upto`` (and any known after it), in order."""
+        """Deliver every change up to seq ``upto`` (and those known after it,
+        unless another task waits to deliver), in order."""
         if self in _delivering.get():
             return  # a write from inside a callback: the running delivery takes it next
         async with self.lock:
@@ -148,10 +158,10 @@ class Follower:
         try:
             while True:
                 nxt = self.delivered + 1
+                if nxt > upto and (nxt not in known or self.lock.statistics().tasks_waiting):
+                    return  # the rest is the next one's: a writer here delivers its own
                 change = known.pop(nxt, None)
                 if change is None:
-                    if nxt > upto:
-                        return
                     await self._fetch(nxt, upto)
                     continue
                 self.delivered = nxt
@@ -318,12 +328,19 @@ class Follower:
         if not self._hub.count:
             self.delivered = max(self.delivered, last)
             return
-        if self._commands.writing or last <= self.delivered:
+        if self._commands.writing or self._writers or last <= self.delivered:
             # This process is writing (each write delivers every change up
             # to its own, reading the others' from the changelog) or wrote
-            # these: nap, so a busy writer is not read back write by write.
-            # What remains undelivered after the nap is delivered below.
-            await anyio.sleep(_READ_BACK_NAP)
+            # these: nap, so a busy writer is not read back write by write,
+            # and, while writes here are under way, let their writers
+            # deliver their own changes, in their own tasks (see
+            # pepperflow.stores._delivery). What remains undelivered then
+            # (a writer was cancelled or lost its reply) is delivered below.
+            nap = _READ_BACK_NAP
+            await anyio.sleep(nap)
+            while self._commands.writing or self._writers:
+                nap = min(2 * nap, _PAUSE)
+                await anyio.sleep(nap)
             if last <= self.delivered:
                 return
         delivered = self.delivered

@@ -99,6 +99,7 @@ class Sweeper:
         self._delivery = delivery
         self._interval = interval
         self.expired = 0
+        self.errors = 0  # sweeps that failed (logged, retried)
         self.clock_offset = 0.0
         self.next_deadline = math.inf
         self._wake = anyio.Event()
@@ -125,6 +126,7 @@ class Sweeper:
             try:
                 await self.sweep()
             except StoreUnavailable as exc:
+                self.errors += 1
                 logger.warning("%s: expiry sweep could not reach Redis (%s)", self._owner, exc)
                 await anyio.sleep(min(self._interval, 0.5))
                 continue

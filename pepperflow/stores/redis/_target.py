@@ -17,20 +17,18 @@ pepperflow adds to the clients' options:
   coredis's own defaults skip the hostname check and it loads a client
   certificate only with a key file.
 
-Other query options pass to the client as they are. :func:`check_options`
-checks the store's other options when it is built.
+Other query options pass to the client as they are.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
-__all__ = ["Secret", "Target", "check_options", "target"]
+__all__ = ["Secret", "Target", "target"]
 
 _CERT_REQS = ("required", "optional", "none")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -132,20 +130,3 @@ def _flag(text: str) -> bool:
     if text.lower() in _FALSE:
         return False
     raise ValueError(f"ssl_check_hostname must be true or false, got {text!r}")
-
-
-def check_options(
-    namespace: object, changelog_length: object, sweep_interval: object, driver: object
-) -> None:
-    """Raise ValueError for a bad constructor option."""
-    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-        raise ValueError(
-            f"RedisStore namespace must be a non-empty str without '{{' or '}}'"
-            f" (it becomes the keys' hash tag), got {namespace!r}"
-        )
-    if type(changelog_length) is not int or changelog_length < 1:
-        raise ValueError(f"changelog_length must be an int >= 1, got {changelog_length!r}")
-    if not isinstance(sweep_interval, int | float) or not 0 < sweep_interval < math.inf:
-        raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
-    if driver not in ("auto", "redis-py", "coredis"):
-        raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")

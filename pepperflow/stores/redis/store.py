@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
+from datetime import timedelta
 from operator import attrgetter
 from typing import Any, Self, TypeVar, overload
 
@@ -42,7 +43,6 @@ import anyio
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
 from ...streams.events import Change, SetChange
-from .._apply import Mark, decode_mark
 from .._checks import check_key, key_iterable
 from .._codec import Metadata
 from .._hub import Feed, Subscription
@@ -51,10 +51,12 @@ from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
-from ._protocol import MarkArgs, NoArgs, ScanArgs, redis_match
-from ._scripts import GET_MANY, MARK, SCAN, SNAPSHOT
+from ._marks import Marks
+from ._options import check_options
+from ._protocol import NoArgs, ScanArgs, redis_match
+from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._sweeper import Counts, Sweeper
-from ._target import check_options, target
+from ._target import target
 from ._writes import Writes
 
 __all__ = ["DriverName", "RedisStore"]
@@ -65,7 +67,7 @@ D = TypeVar("D")
 _by_seq = attrgetter("seq")
 
 
-class RedisStore(Store[T]):
+class RedisStore(Marks, Store[T]):
     """The store contract on Redis; see the module docstring.
 
     ``RedisStore(url, type=Msg)`` is a ``RedisStore[Msg]``: values set must
@@ -89,6 +91,9 @@ class RedisStore(Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
+        callback_timeout: seconds a change callback may take before it is
+            cancelled, logged and skipped (``None``: no bound; see
+            :mod:`pepperflow.stores._delivery`).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
@@ -106,6 +111,7 @@ class RedisStore(Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     @overload
@@ -119,6 +125,7 @@ class RedisStore(Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -131,9 +138,12 @@ class RedisStore(Store[T]):
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
         check_options(namespace, changelog_length, sweep_interval, driver)
-        super().__init__(namespace, type=type, metadata_type=metadata_type)
+        super().__init__(
+            namespace, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+        )
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
         self._url = target(url) if isinstance(url, str) else url  # ValueError: bad options
@@ -177,6 +187,7 @@ class RedisStore(Store[T]):
             # ready, so closing never cancels a connection half made.
             await self._tasks.start(self._follower.run)
             await self._tasks.start(self._sweeper.run)
+            await self._tasks.start(self._hub.run_courier)
         except BaseException:
             await self.aclose()
             raise
@@ -323,22 +334,7 @@ class RedisStore(Store[T]):
         await self._writes.delete_all(unwanted)
         await self._writes.restore(snapshot.entries)
 
-    async def _apply(self, changes: list[Change], mark: Mark | None) -> None:
-        if changes or mark is not None:
-            await self._writes.apply(changes, mark)
-
-    async def _read_mark(self, name: str) -> Mark | None:
-        reply = await self._commands.read(MARK, MarkArgs(name), [self._commands.marks_key])
-        return decode_mark(reply.items[0]) if reply.items[0] else None
-
     # -- feeds and figures ---------------------------------------------------
-
-    async def changes_since(self, seq: int) -> list[Change]:
-        """The changes after ``seq`` still in the changelog (trimmed to about
-        ``changelog_length``: then the first is after ``seq + 1``), in order."""
-        if type(seq) is not int or seq < 0:
-            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
-        return await self._follower.changes_after(seq)
 
     def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
         """As :meth:`Store.subscribe`; receives the changes of every process.
@@ -379,17 +375,17 @@ class RedisStore(Store[T]):
         sweep (at least every ``sweep_interval``) plus its own writes since
         (a write cancelled or failed before its reply came counts from the
         next sweep on), ``seq`` the newest change it has seen."""
-        counts = self._counts
         return StoreStatistics(
             store=self.name,
             backend=self.backend,
-            keys=counts.keys,
+            keys=self._counts.keys,
             seq=self._follower.seq,
-            ttl_keys=counts.ttl_keys,
+            ttl_keys=self._counts.ttl_keys,
             subscriptions=self._hub.subscriptions,
             feeds=len(self._hub.feeds),
             callback_errors=self._hub.callback_errors,
             expired=self._sweeper.expired,
+            expiry_errors=self._sweeper.errors,
             running=self._state == "open",
             closed=self._state == "closed",
         )

@@ -21,18 +21,18 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
+from ..._errors import StoreUnavailable
 from ...streams.events import Change, SetChange, apply
-from ._rows import DecodeChange, decode_rows
-from ._schema import migrate
+from ._faults import broken_row, unopenable
+from ._options import SYNCHRONOUS, Options
+from ._rows import BrokenRow, DecodeChange, decode_rows
+from ._schema import check, migrate
 
-__all__ = ["Connection", "Durability", "compact", "housekeep", "others_wrote"]
+__all__ = ["Connection", "compact", "housekeep", "others_wrote"]
 
 logger = logging.getLogger("pepperflow")
-
-Durability = Literal["normal", "full"]
-SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
 # WAL checkpoints are run by the connection's thread between writes (see
 # housekeep), counted in estimated pages: one per commit, plus one per
@@ -58,12 +58,14 @@ class Connection:
     def __init__(
         self,
         conn: sqlite3.Connection,
+        path: str,
         ns: str,
         retain: int,
         clock: Callable[[], float],
         decode: DecodeChange,
     ) -> None:
         self.conn = conn
+        self.path = path
         self.decode = decode
         cursor = conn.cursor()
         self.execute = cursor.execute
@@ -82,31 +84,23 @@ class Connection:
 
     @classmethod
     def open(
-        cls,
-        path: str,
-        ns: str,
-        durability: Durability,
-        busy_timeout: float,
-        retain: int,
-        clock: Callable[[], float],
-        decode: DecodeChange,
+        cls, options: Options, ns: str, clock: Callable[[], float], decode: DecodeChange
     ) -> Connection:
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        conn = sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        """Open the file, switched to WAL and migrated.
+
+        Raises:
+            StoreUnavailable: the file cannot be opened, or is not a store
+                (see :mod:`._faults` and :func:`._schema.check`); nothing
+                was written to it.
+            SchemaTooNew: the file is a newer pepperflow's.
+        """
         try:
-            mode = _enter_wal(conn, busy_timeout)
-            if mode != "wal":
-                raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
-            conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[durability]}")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # see housekeep
-            migrate(conn, path)
-        except BaseException:
-            conn.close()
+            conn = _connect(options)
+        except StoreUnavailable:  # a ConnectionError, so an OSError: said already
             raise
-        return cls(conn, ns, retain, clock, decode)
+        except (OSError, sqlite3.Error) as error:
+            raise unopenable(options.path, error) from error
+        return cls(conn, options.path, ns, options.retain, clock, decode)
 
     def close(self) -> None:
         self.conn.close()
@@ -116,20 +110,28 @@ class Connection:
 
         The caller (the event loop's view) owns the state from then on; the
         connection keeps it as :attr:`state` for the write transactions.
+
+        Raises:
+            StoreUnavailable: the file is corrupt (a broken row, a damaged page).
         """
         execute = self.execute
-        execute("BEGIN")
         try:
-            rows = execute(
-                "SELECT key, data FROM pepperflow_changes WHERE ns = ? ORDER BY seq", (self.ns,)
-            ).fetchall()
-            # The baseline for noticing other processes' commits: taken inside
-            # the read transaction, so a commit after it is seen by the first poll.
-            (version,) = execute("PRAGMA data_version").fetchone()
-            self.poll_version = self.write_version = version
-        finally:
-            execute("COMMIT")
-        changes = decode_rows(self.decode, rows)
+            execute("BEGIN")
+            try:
+                rows = execute(
+                    "SELECT key, data FROM pepperflow_changes WHERE ns = ? ORDER BY seq",
+                    (self.ns,),
+                ).fetchall()
+                # The baseline for noticing other processes' commits: taken inside
+                # the read transaction, so a commit after it is seen by the first poll.
+                (version,) = execute("PRAGMA data_version").fetchone()
+                self.poll_version = self.write_version = version
+            finally:  # a read: ROLLBACK ends it, even after an error (a failed
+                if self.conn.in_transaction:  # COMMIT would leave the -wal behind)
+                    execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise unopenable(self.path, error) from error
+        changes = self._decode(rows)
         state: dict[str, SetChange[Any, Any]] = {}
         for change in changes:
             apply(state, change)
@@ -151,7 +153,14 @@ class Connection:
             " ORDER BY seq",
             (self.ns, after, upto),
         ).fetchall()
-        return decode_rows(self.decode, rows)
+        return self._decode(rows)
+
+    def _decode(self, rows: list[tuple[str, bytes]]) -> list[Change]:
+        """The changes of changelog rows; a broken row raises StoreUnavailable naming it."""
+        try:
+            return decode_rows(self.decode, rows)
+        except BrokenRow as error:
+            raise broken_row(self.path, self.ns, error.key, error.reason) from error
 
     def read_mark(self, name: str) -> bytes | None:
         """The stored mark ``name`` of this namespace (:mod:`pepperflow.stores._apply`)."""
@@ -171,6 +180,28 @@ class Connection:
         if db_seq == self.seq:
             return []
         return self.read_changes(self.seq, db_seq)
+
+
+def _connect(options: Options) -> sqlite3.Connection:
+    """A connection to the file, switched to WAL and migrated; nothing is
+    written to a file :func:`._schema.check` refuses."""
+    path, busy_timeout = options.path, options.busy_timeout
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        check(conn, path)  # before WAL mode, which writes the file's header
+        mode = _enter_wal(conn, busy_timeout)
+        if mode != "wal":
+            raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[options.durability]}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # see housekeep
+        migrate(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _enter_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:

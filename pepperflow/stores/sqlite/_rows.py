@@ -12,7 +12,7 @@ order every later write. Such a row becomes an :class:`UndecodableSet`: the
 key keeps its place in the state with its bookkeeping, and reading its
 ``value`` or ``metadata`` raises :class:`~pepperflow.UndecodableValue`
 naming the store and the key (the codec's message). A row that is not a
-change at all (corrupt bytes) still raises at once.
+change at all (corrupt bytes) raises :class:`BrokenRow` naming its key.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import msgspec
 from ..._errors import UndecodableValue
 from ...streams.events import Change, SetChange
 
-__all__ = ["DecodeChange", "UndecodableSet", "decode_rows"]
+__all__ = ["BrokenRow", "DecodeChange", "UndecodableSet", "decode_rows"]
 
 #: The codec's change decoder: ``decode(data, key)``.
 DecodeChange = Callable[[bytes, str], Change]
@@ -57,26 +57,44 @@ class UndecodableSet(SetChange[Any, Any], frozen=True, tag="set", tag_field="kin
         raise UndecodableValue(_VALUE_SLOT.__get__(self))
 
 
+class BrokenRow(UndecodableValue):
+    """A changelog row that is not a change at all: corrupt bytes, or another record.
+
+    Attributes:
+        key: the row's key.
+        reason: what msgspec found wrong with it.
+    """
+
+    def __init__(self, key: str, reason: str, message: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(message or f"the changelog row of key {key!r} is not a change: {reason}")
+
+
 def decode_rows(decode: DecodeChange, rows: list[tuple[str, bytes]]) -> list[Change]:
     """Decode changelog rows ``(key, data)``; a set that does not fit is an :class:`UndecodableSet`.
 
     Raises:
-        msgspec.DecodeError, msgspec.ValidationError: a row is not a change.
+        BrokenRow: a row is not a change.
     """
     try:
         return [decode(data, key) for key, data in rows]
-    except UndecodableValue:  # rare: decode row by row, marking the rows that do not fit
+    except (UndecodableValue, TypeError):
+        # rare: decode row by row, marking the sets that do not fit, naming a broken row
         return [_decode_row(decode, key, data) for key, data in rows]
 
 
 def _decode_row(decode: DecodeChange, key: str, data: bytes) -> Change:
     try:
         return decode(data, key)
+    except TypeError as error:  # not even bytes
+        raise BrokenRow(key, str(error)) from error
     except UndecodableValue as error:
         try:
             raw = _ENVELOPE.decode(data)
-        except msgspec.ValidationError:
-            raise error from None  # not a set that lost its type: a broken row
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            # not a set that lost its type: the codec's message names the store and key
+            raise BrokenRow(key, str(error.__cause__ or error), str(error)) from error
         return UndecodableSet(
             raw.store,
             raw.key,

@@ -64,7 +64,7 @@ class Job(Generic[C]):
         #: What wakes the waiting task (set by the loop's ``wait``), or None.
         self.waiter: Any = None
         #: Set by ``on_done`` when the caller must also wait for something after.
-        self.after: anyio.Event | None = None
+        self.after: Any = None
 
     def abort(self, raise_cancel: object) -> Any:
         """trio's abort function: the waiting task was cancelled; stop waking it."""
@@ -192,7 +192,8 @@ class OwnerThread(Generic[C]):
         self._turn = threading.Lock()
 
     async def start(self) -> None:
-        """Start the thread and wait until ``open`` has run (re-raising its error)."""
+        """Start the thread and wait until ``open`` has run (re-raising its error,
+        once the thread is gone)."""
         self._loop = _current_loop()
         opened = anyio.Event()
         self._thread = threading.Thread(target=self._main, args=(opened,), name=self._name)
@@ -200,6 +201,8 @@ class OwnerThread(Generic[C]):
         self._thread.start()
         await opened.wait()
         if self._open_error is not None:
+            self._thread.join()  # it ends once `open` failed
+            self._thread = None
             raise self._open_error
 
     def submit(self, fn: Callable[[Any], Any], *, grouped: bool) -> Job[C]:
@@ -235,12 +238,13 @@ class OwnerThread(Generic[C]):
         self._turn.release()
 
     async def stop(self) -> None:
-        """Run the queued jobs, then ``close``, and end the thread."""
+        """Run the queued jobs, then ``close``, and end the thread (gone on return)."""
         if self._thread is None:
             return
         self._queue.put(None)
         with anyio.CancelScope(shield=True):
             await self._stopped.wait()
+        self._thread.join()  # it has only to return: set `_stopped` was its last step
         self._thread = None
 
     # -- on the event loop -----------------------------------------------------

@@ -16,7 +16,7 @@ dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
 committed group's changes in with :func:`pepperflow.streams.apply`
 (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
-delivery starts; see :class:`_Delivery`). The thread reads it, and only
+delivery starts; see :meth:`SqliteStore._on_done`). The thread reads it, and only
 while a write transaction runs, through an overlay that holds the
 transaction's own writes (:mod:`._overlay`); it never writes it. The two
 take turns (:class:`~._thread.OwnerThread`): a transaction starts only once
@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar, overload
 
@@ -54,10 +54,13 @@ from ..._patterns import compile_pattern
 from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._apply import Mark, decode_mark
 from .._codec import Metadata
+from .._delivery import Ticket
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
-from ._connection import SYNCHRONOUS, Connection, Durability, compact, housekeep, others_wrote
+from ._background import FILE_ERRORS, Retry, follow
+from ._connection import Connection, compact, housekeep
+from ._options import Durability, check_options
 from ._thread import Job, OwnerThread
 from ._transaction import Transaction, run_group
 
@@ -87,10 +90,20 @@ class SqliteStore(ViewStore[T]):
         durability: ``"normal"`` (default): an acknowledged write survives a
             crash of the process; ``"full"``: it also survives a power loss
             or OS crash (SQLite ``synchronous=FULL``, an fsync per commit).
-        busy_timeout: seconds a write waits for another process's write.
-        poll_interval: seconds between checks for other processes' writes.
-        retain: changes kept in the changelog beyond the latest per key.
+        busy_timeout: seconds (or a timedelta) a write waits for another
+            process's write, at most 24 days; 0: it fails at once.
+        poll_interval: seconds (or a timedelta) between checks for other
+            processes' writes, at least 0.001.
+        retain: changes kept whole in the changelog beyond the latest per
+            key, an int >= 0; 0 turns automatic compaction off.
         clock: wall-clock seconds since the epoch.
+        callback_timeout: seconds a change callback may take before it is
+            cancelled, logged and skipped (``None``, the default: no bound);
+            see :mod:`pepperflow.stores._delivery`.
+
+    Raises:
+        ValueError, TypeError: a bad option, named with its value and what
+            it may be, before any file is touched (see :mod:`._options`).
     """
 
     backend = "sqlite"
@@ -103,10 +116,11 @@ class SqliteStore(ViewStore[T]):
         namespace: str = ...,
         metadata_type: Any = ...,
         durability: Durability = ...,
-        busy_timeout: float = ...,
-        poll_interval: float = ...,
+        busy_timeout: float | timedelta = ...,
+        poll_interval: float | timedelta = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     @overload
@@ -118,10 +132,11 @@ class SqliteStore(ViewStore[T]):
         type: type[T],
         metadata_type: Any = ...,
         durability: Durability = ...,
-        busy_timeout: float = ...,
-        poll_interval: float = ...,
+        busy_timeout: float | timedelta = ...,
+        poll_interval: float | timedelta = ...,
         retain: int = ...,
         clock: Callable[[], float] = ...,
+        callback_timeout: float | timedelta | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -132,24 +147,29 @@ class SqliteStore(ViewStore[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         durability: Durability = "normal",
-        busy_timeout: float = 5.0,
-        poll_interval: float = 0.1,
+        busy_timeout: float | timedelta = 5.0,
+        poll_interval: float | timedelta = 0.1,
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
+        callback_timeout: float | timedelta | None = None,
     ) -> None:
-        super().__init__(namespace, type=type, metadata_type=metadata_type, clock=clock)
-        if durability not in SYNCHRONOUS:
-            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
-        if retain.__class__ is not int or retain < 0:  # `type` is the value type here
-            raise ValueError(f"retain must be an int >= 0 (changes kept), got {retain!r}")
-        self.path = os.fspath(path)
-        self.durability: Durability = durability
-        self._busy_timeout = busy_timeout
-        self._poll_interval = poll_interval
-        self._retain = retain
+        options = check_options(path, durability, busy_timeout, poll_interval, retain)
+        super().__init__(
+            namespace,
+            type=type,
+            metadata_type=metadata_type,
+            clock=clock,
+            callback_timeout=callback_timeout,
+        )
+        self._options = options
+        self.path = options.path
+        self.durability: Durability = options.durability
+        self._expiry_retry = Retry(repr(self), "the expiry")
         self._thread: OwnerThread[Connection] | None = None
-        self._deliveries: deque[_Delivery] = deque()
-        self._delivery_wake: anyio.Event | None = None
+        # A committed group left for its delivery to fold in (see _on_done).
+        self._unfolded: list[Change] | None = None
+        # Writers cancelled before their job finished (they will not wait for its delivery).
+        self._gone: set[Job[Any]] = set()
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r} namespace={self.name!r}>"
@@ -218,19 +238,36 @@ class SqliteStore(ViewStore[T]):
         )
         return changes
 
-    # -- expiry (committed in the file like any write) -----------------------
+    # -- expiry (committed in the file like any write; retried if it fails) -
 
     async def _expire_lazily(self, entry: SetChange[Any, Any]) -> None:
-        await self._write(partial(_jobs.expire, [(entry.key, entry.seq)]))
+        await self._commit_expiry([entry])
 
     async def _expire_entries(self, entries: list[SetChange[Any, Any]], now: float) -> None:
-        await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in entries]))
+        await self._commit_expiry(entries)
 
     async def _expire_due(self, now: float) -> bool:
         due = self._pop_due(now)
-        if due:
-            await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in due]))
+        if due and not await self._commit_expiry(due):
+            self._push_back(due)  # the expiry task retries them after the backoff
+            await anyio.sleep(self._expiry_retry.delay)
         return bool(due)
+
+    async def _commit_expiry(self, entries: list[SetChange[Any, Any]]) -> bool:
+        """Commit the expiry of ``entries``; whether it committed.
+
+        A failed commit (:data:`._background.FILE_ERRORS`) is logged and counted
+        (``statistics().expiry_errors``), never raised: the keys, past their
+        deadline, read as absent all the same, and the expiry task retries.
+        """
+        try:
+            await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in entries]))
+        except FILE_ERRORS as error:
+            self._expiry_errors += 1
+            self._expiry_retry.failed(error, f" ({len(entries)} key(s))")
+            return False
+        self._expiry_retry.succeeded()
+        return True
 
     # -- the write path ------------------------------------------------------
 
@@ -246,49 +283,70 @@ class SqliteStore(ViewStore[T]):
     async def _write(self, fn: Callable[[Transaction], Any]) -> Any:
         """Run ``fn`` in the next group transaction; return once delivered.
 
-        If the caller is cancelled, the write still commits (or fails) and
-        is delivered; only the caller stops waiting.
+        The changes are delivered in this task when their turn comes (see
+        :mod:`pepperflow.stores._delivery`). If the caller is cancelled, the
+        write still commits (or fails) and is delivered; only the caller
+        stops waiting.
         """
         thread = self._connection()
         job = thread.submit(fn, grouped=True)
-        await thread.wait(job)
+        try:
+            await thread.wait(job)
+        except BaseException:
+            if not job.finished:
+                self._gone.add(job)  # _on_done will not count on this writer
+            elif job.after is not None:
+                await self._hub.release(job.after)
+            raise
+        after = job.after
+        if after is not None:
+            if job.error is None and not self._hub.delivering_here():
+                await self._hub.wait(after)
+            else:  # failed, or made by a callback: the task delivering delivers it
+                await self._hub.release(after)
         if job.error is not None:
             raise job.error
-        after = job.after
-        if after is not None and not self._hub.delivering_here():
-            await after.wait()
         return job.result
 
     def _on_done(self, jobs: list[Job[Any]], changes: list[Change] | None) -> bool:
         """On the event loop, in commit order: take the changes in, queue delivery.
 
-        Returns whether they are folded into the state already (else the
-        delivery task folds them as it starts delivering them; see
-        :class:`_Delivery`).
+        With subscribers, and nothing being delivered, a group's changes
+        enter the state only when their delivery starts (:meth:`_take_in`),
+        so a reader never sees a change its synchronous subscribers have not
+        received, as on MemoryStore; the next transaction waits for that
+        (returns False: :meth:`OwnerThread.settle` follows). While a delivery
+        is under way, they enter the state at once: the state is then ahead
+        of the delivery, as on MemoryStore while a callback awaits.
         """
-        if not changes:
+        gone = self._gone
+        writers = len(jobs)
+        if gone:
+            writers -= len(gone.intersection(jobs))
+            gone.difference_update(jobs)
+        hub = self._hub
+        if not changes or not hub.count:
+            if changes:
+                self._fold(changes)
             return True
-        if not self._hub.count:
+        ticket: Ticket | None
+        if hub.idle:
+            self._unfolded = changes
+            ticket = hub.post_group(changes, self._take_in, writers)
+        else:
             self._fold(changes)
-            return True
-        delivery = _Delivery(changes)
+            ticket = hub.post(changes, writers)
         for job in jobs:
-            job.after = delivery.delivered
-        self._deliveries.append(delivery)
-        wake = self._delivery_wake
-        if wake is None:  # the delivery task is busy delivering (or gone)
-            self._fold(changes)
-            delivery.folded = True
-            return True
-        self._delivery_wake = None
-        wake.set()
-        return False
+            job.after = ticket
+        return ticket is None or ticket.group is None
 
-    def _take_in(self, delivery: _Delivery, thread: OwnerThread[Connection]) -> None:
-        """Fold a delivery's changes that :meth:`_on_done` left to the delivery task."""
-        self._fold(delivery.changes)
-        delivery.folded = True
-        thread.settle()
+    def _take_in(self, changes: list[Change]) -> None:
+        """Fold a group :meth:`_on_done` left to its delivery, and let the next one commit."""
+        if self._unfolded is changes:
+            self._unfolded = None
+            self._fold(changes)
+            if self._thread is not None:
+                self._thread.settle()
 
     def _fold(self, changes: list[Change]) -> None:
         """Fold committed changes into the state, keeping the TTL bookkeeping."""
@@ -305,45 +363,12 @@ class SqliteStore(ViewStore[T]):
                 self._expired += 1
         self._seq = changes[-1].seq
 
-    async def _deliver_loop(self, thread: OwnerThread[Connection]) -> None:
-        deliveries = self._deliveries
-        try:
-            while True:
-                while deliveries:
-                    delivery = deliveries[0]
-                    if not delivery.folded:
-                        self._take_in(delivery, thread)
-                    try:
-                        await self._hub.publish_all(delivery.changes)
-                    finally:
-                        deliveries.popleft()
-                        delivery.delivered.set()
-                self._delivery_wake = wake = anyio.Event()
-                await wake.wait()
-        finally:
-            self._delivery_wake = None
-
-    async def _follow_loop(self) -> None:
-        """Pick up the writes of other processes while nothing is written here."""
-        thread = self._connection()
-        while True:
-            await anyio.sleep(self._poll_interval)
-            if await thread.run(others_wrote):
-                await self._write(_jobs.nothing)
-
     # -- lifecycle -----------------------------------------------------------
 
     async def _open(self, task_group: anyio.abc.TaskGroup) -> None:
         thread: OwnerThread[Connection] = OwnerThread(
             open=partial(
-                Connection.open,
-                self.path,
-                self.name,
-                self.durability,
-                self._busy_timeout,
-                self._retain,
-                self._clock,
-                self.codec.decode_change,
+                Connection.open, self._options, self.name, self._clock, self.codec.decode_change
             ),
             run_group=run_group,
             close=Connection.close,
@@ -361,36 +386,13 @@ class SqliteStore(ViewStore[T]):
         for entry in self._data.values():
             if entry.expires_at is not None:
                 self._schedule(entry.expires_at, entry.seq, entry.key)
-        task_group.start_soon(self._deliver_loop, thread)
-        task_group.start_soon(self._follow_loop)
+        catch_up = partial(self._write, _jobs.nothing)
+        task_group.start_soon(follow, thread, catch_up, self._options.poll_interval, repr(self))
 
     async def _close(self) -> None:
+        if self._unfolded is not None:  # its delivery never started: the state takes it now
+            self._take_in(self._unfolded)
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        for delivery in self._deliveries:  # the delivery task is gone
-            if not delivery.folded:
-                self._take_in(delivery, thread)
         await thread.stop()
-        while self._deliveries:
-            self._deliveries.popleft().delivered.set()
-
-
-class _Delivery:
-    """Committed changes on their way to the subscribers.
-
-    With subscribers, a group's changes enter the state when their delivery
-    starts, in the delivery task, so that a reader never sees a change its
-    (synchronous) subscribers have not received yet, as on MemoryStore. While
-    the delivery task is busy (an async callback awaits), later groups are
-    folded in as they commit: the state is then ahead of the delivery, as on
-    MemoryStore while a delivery awaits. A group not yet folded holds the
-    next transaction back (:meth:`OwnerThread.settle`).
-    """
-
-    __slots__ = ("changes", "delivered", "folded")
-
-    def __init__(self, changes: list[Change]) -> None:
-        self.changes = changes
-        self.delivered = anyio.Event()
-        self.folded = False

@@ -1,0 +1,24 @@
+"""RedisStore's own constructor options, checked at the edge (the store's constructor)."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["check_options"]
+
+
+def check_options(
+    namespace: object, changelog_length: object, sweep_interval: object, driver: object
+) -> None:
+    """Raise ValueError for a bad constructor option."""
+    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
+        raise ValueError(
+            f"RedisStore namespace must be a non-empty str without '{{' or '}}'"
+            f" (it becomes the keys' hash tag), got {namespace!r}"
+        )
+    if type(changelog_length) is not int or changelog_length < 1:
+        raise ValueError(f"changelog_length must be an int >= 1, got {changelog_length!r}")
+    if not isinstance(sweep_interval, int | float) or not 0 < sweep_interval < math.inf:
+        raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
+    if driver not in ("auto", "redis-py", "coredis"):
+        raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")
