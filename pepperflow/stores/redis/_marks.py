@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...streams.events import Change
 from .._apply import Mark, decode_mark
+from .._checks import check_seq
 from ._commands import Commands
 from ._follower import Follower
 from ._protocol import MarkArgs
@@ -35,6 +36,4 @@ class Marks:
     async def changes_since(self, seq: int) -> list[Change]:
         """The changes after ``seq`` still in the changelog (trimmed to about
         ``changelog_length``: then the first is after ``seq + 1``), in order."""
-        if type(seq) is not int or seq < 0:
-            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
-        return await self._follower.changes_after(seq)
+        return await self._follower.changes_after(check_seq(seq))

@@ -53,6 +53,7 @@ import anyio.abc
 from ..._patterns import compile_pattern
 from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._apply import Mark, decode_mark
+from .._checks import check_seq
 from .._codec import Metadata
 from .._delivery import Ticket
 from .._view import ViewStore
@@ -230,8 +231,7 @@ class SqliteStore(ViewStore[T]):
         Complete when their seqs are dense from ``seq + 1``: compaction
         drops old deletes and replaced sets, which leaves holes.
         """
-        if type(seq) is not int or seq < 0:
-            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        check_seq(seq)
         upto = self._seq
         changes: list[Change] = await self._connection().run(
             lambda connection: connection.read_changes(seq, upto)
