@@ -12,6 +12,7 @@ import pepperflow
 
 PUBLIC_MODULES = [
     "pepperflow",
+    "pepperflow.sinks",
     "pepperflow.sinks.metrics",
     "pepperflow.stores",
     "pepperflow.streams",
@@ -37,7 +38,9 @@ def _public(module: ModuleType) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("name", ["pepperflow", "pepperflow.stores", "pepperflow.streams"])
+@pytest.mark.parametrize(
+    "name", ["pepperflow", "pepperflow.sinks", "pepperflow.stores", "pepperflow.streams"]
+)
 def test_every_public_attribute_is_in_all(name: str) -> None:
     module = importlib.import_module(name)
     extra = _public(module) - set(module.__all__) - {"annotations"}
@@ -71,7 +74,7 @@ STORE_ERRORS = {
 def test_each_name_is_exported_by_one_namespace_only() -> None:
     """One name, one thing: a name in two namespaces is a store error, the same class."""
     seen: dict[str, str] = {}
-    for name in ["pepperflow", "pepperflow.stores", "pepperflow.streams"]:
+    for name in ["pepperflow", "pepperflow.sinks", "pepperflow.stores", "pepperflow.streams"]:
         module = importlib.import_module(name)
         for attr in module.__all__:
             if attr in DISTINCT_HOMONYMS:

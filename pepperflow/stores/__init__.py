@@ -20,6 +20,7 @@ from .._errors import UndecodableValue as UndecodableValue
 from .._errors import UnencodableValue as UnencodableValue
 from .._errors import UnknownStoreURL as UnknownStoreURL
 from .._errors import VersionConflict as VersionConflict
+from ._apply import Mark as Mark
 from ._hub import Subscription as Subscription
 from ._records import FeedFigures as FeedFigures
 from .base import Entry as Entry
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidPattern",
     "InvalidTTL",
     "InvalidValue",
+    "Mark",
     "MemoryStore",
     "MissingExtra",
     "Overflow",

@@ -24,6 +24,7 @@ __all__ = [
     "bad_key",
     "callback_seconds",
     "check_key",
+    "check_seq",
     "check_version",
     "item_pairs",
     "key_iterable",
@@ -131,3 +132,10 @@ def callback_seconds(store: str, callback_timeout: object) -> float | None:
         f"store {store!r}: callback_timeout (the seconds a change callback may take;"
         " None for no bound)",
     )
+
+
+def check_seq(seq: object) -> int:
+    """``seq`` (a store's seq, as ``changes_since`` takes it), or ValueError."""
+    if type(seq) is not int or seq < 0:
+        raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+    return seq

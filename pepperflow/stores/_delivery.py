@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 
+from .._log_fields import change_fields
 from ..streams.events import Change
 
 if TYPE_CHECKING:
@@ -353,6 +354,7 @@ class Deliveries:
                 sub.timeout,
                 change.key,
                 change.seq,
+                extra=change_fields(change),
             )
 
     def _log_error(self, change: Change, sub: Subscription, exc: Exception) -> None:
@@ -365,4 +367,5 @@ class Deliveries:
             change.key,
             change.seq,
             exc_info=exc,
+            extra=change_fields(change),
         )

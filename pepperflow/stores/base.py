@@ -59,6 +59,7 @@ from .._patterns import compile_pattern
 from ..sinks.metrics import MetricsRegistry
 from ..sinks.metrics._stores import metered_class, store_probe
 from ..streams.events import Change, SetChange
+from ._apply import AppliesChanges
 from ._checks import callback_seconds, check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
@@ -73,12 +74,11 @@ __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
 #: A change callback: a function or coroutine function of one change.
 Callback = Callable[[Change], object]
 
-
 T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(Holdable, Generic[T]):
+class Store(Holdable, AppliesChanges, Generic[T]):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every

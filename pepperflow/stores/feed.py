@@ -296,6 +296,32 @@ class ChangeFeed(AsyncObservable[Change]):
             self._reader = reader = anyio.Event()
             await reader.wait()
 
+    def take(self, limit: int) -> list[Change]:
+        """Up to ``limit`` changes the feed holds already (its replay first), without waiting.
+
+        ``[]`` when it holds none: iterate to wait for the next change (and
+        to see the feed's end or its :class:`~pepperflow.FeedOverflow`). A
+        batching consumer takes what is there in one call.
+        """
+        out: list[Change] = []
+        replay = self._replay
+        while replay and len(out) < limit:
+            out.append(replay.popleft())
+        if self._latest:
+            by_key = self._by_key
+            while by_key and len(out) < limit:
+                out.append(by_key.popitem(last=False)[1])
+        else:
+            buf = self._buf
+            out.extend([buf.popleft() for _ in range(min(limit - len(out), len(buf)))])
+        if out:
+            self._delivered += len(out)
+            space = self._space
+            if space is not None:
+                self._space = None
+                space.set()
+        return out
+
     def _took(self, change: Change) -> Change:
         self._delivered += 1
         space = self._space

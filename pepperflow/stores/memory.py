@@ -28,6 +28,7 @@ from .._errors import VersionConflict
 from .._patterns import compile_pattern
 from ..sinks.metrics import MetricsRegistry
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
+from ._apply import Mark
 from ._codec import Metadata
 from ._view import ViewStore
 from .base import Snapshot
@@ -103,6 +104,7 @@ class MemoryStore(ViewStore[T]):
             callback_timeout=callback_timeout,
             metrics=metrics,
         )
+        self._marks: dict[str, Mark] = {}
 
     # -- writing -------------------------------------------------------------
 
@@ -232,6 +234,31 @@ class MemoryStore(ViewStore[T]):
             self._commit_set(key, item.value, meta, item.expires_at, item.created_at, now, changes)
         if changes:
             await self._hub.publish_all(changes)
+
+    async def _apply(self, items: list[Change], mark: Mark | None) -> None:
+        self._check_open()
+        now = self._clock()
+        changes: list[Change] = []
+        for item in items:
+            if isinstance(item, SetChange) and (item.expires_at is None or item.expires_at > now):
+                meta, expires_at, created_at = item.metadata, item.expires_at, item.created_at
+                self._commit_set(item.key, item.value, meta, expires_at, created_at, now, changes)
+                continue
+            entry = self._data.get(item.key)
+            if entry is None:
+                continue
+            if entry.expires_at is not None and entry.expires_at <= now:
+                changes.append(self._commit_expire(entry, now))
+            else:
+                changes.append(self._commit_delete(entry, now))
+        if mark is not None:
+            self._marks[mark.name] = mark
+        if changes and self._hub.count:
+            await self._hub.publish_all(changes)
+
+    async def _read_mark(self, name: str) -> Mark | None:
+        self._check_open()
+        return self._marks.get(name)
 
     # -- commits (synchronous: state, seq and change in one step) ------------
 

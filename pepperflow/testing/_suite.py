@@ -5,6 +5,7 @@ persistent or shared backend, its ``reopen``).
 
 from __future__ import annotations
 
+from ._apply import check_apply_changes
 from ._bad_input import check_bad_input, check_text_keys
 from ._basics import (
     check_basic_operations,
@@ -93,6 +94,7 @@ STORE_CHECKS: tuple[StoreCheck, ...] = (
     # the store as a whole
     check_snapshot_restore,
     check_typed_restore,
+    check_apply_changes,
     check_statistics,
     check_closed_store,
     # several store objects over the same data (persistent and shared backends)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from pepperflow.stores import MemoryStore
+from pepperflow.stores import MemoryStore, Overflow
 from pepperflow.streams import SetChange
 
 pytestmark = pytest.mark.anyio
@@ -79,3 +80,24 @@ async def test_an_overflowed_feed_no_longer_counts_as_subscribed() -> None:
         stats = store.statistics()
         assert (stats.feeds, stats.subscriptions) == (0, 0)
         assert feed.statistics().overflowed
+
+
+@pytest.mark.parametrize("overflow", ["block", "latest_per_key"])
+async def test_take_hands_over_what_the_feed_holds_without_waiting(overflow: Overflow) -> None:
+    async with MemoryStore() as store:
+        await store.set("old", 0)
+        async with store.changes(replay=True, buffer=3, overflow=overflow) as feed:
+            for i in range(3):
+                await store.set(f"k{i}", i)
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(store.set, "k3", 3)
+                    while store.statistics().seq < 5:  # committed, now waiting for room
+                        await anyio.lowlevel.checkpoint()
+                    taken = feed.take(2)
+                    assert [c.key for c in taken] == ["old", "k0"], "the replay first, in order"
+                    assert [c.key for c in feed.take(10)] == ["k1", "k2"]
+                # the writer got room and returned
+            assert [c.key for c in feed.take(10)] == ["k3"]
+            assert feed.take(10) == []
+            assert feed.statistics().delivered == 5

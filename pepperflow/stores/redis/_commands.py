@@ -54,6 +54,7 @@ class Commands:
         "_old_seq_key",
         "driver",
         "log_key",
+        "marks_key",
         "owner",
         "prefix",
         "writing",
@@ -65,6 +66,7 @@ class Commands:
         tag = f"pf:{{{namespace}}}:"
         self.log_key = tag + "log"
         self.prefix = tag + "k:"  # an entry's key is this + the store's key
+        self.marks_key = tag + "marks"  # the sinks' marks (apply, mark)
         self._keys = [self.log_key, tag + "meta", tag + "exp"]
         self._args: list[Any] = [namespace, changelog_length, self.prefix]
         self._namespace = namespace

@@ -49,6 +49,7 @@ logger = logging.getLogger("pepperflow")
 
 _FOLLOW_BLOCK_MS = 1000
 _READ_BACK_NAP = 0.001  # seconds
+_RANGE_ENTRIES = 100  # changelog entries per read of changes_after
 _PAUSE = 0.05  # seconds before reading again after a failure (doubled up to 1 s)
 
 # The followers delivering in this context (a write from a callback must not wait for itself).
@@ -187,6 +188,21 @@ class Follower:
         reply = await self._commands.read(RANGE, RangeArgs(first, last - first + 1))
         changes = self._decoding.changes(reply.items)
         return reply.head.oldest, [c for c in changes if first <= c.seq <= last]
+
+    async def changes_after(self, seq: int) -> list[Change]:
+        """Every change after ``seq`` still in the changelog, in order (the
+        store's ``changes_since``); UndecodableValue for one that does not decode."""
+        out: list[Change] = []
+        while True:
+            reply = await self._commands.read(RANGE, RangeArgs(seq + 1, _RANGE_ENTRIES))
+            changes = [c for c in self._decoding.changes(reply.items) if c.seq > seq]
+            if not changes:
+                return out
+            for change in changes:
+                if type(change) is Skipped:
+                    raise change.error
+                out.append(change)
+            seq = changes[-1].seq
 
     async def _fetch(self, first: int, last: int) -> None:
         """Read the changes ``first..last`` from the changelog to deliver them."""

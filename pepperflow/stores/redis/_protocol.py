@@ -33,10 +33,12 @@ import msgspec
 from ..._patterns import Pattern
 
 __all__ = [
+    "ApplyArgs",
     "Arg",
     "DeleteArgs",
     "Head",
     "LogEntry",
+    "MarkArgs",
     "NoArgs",
     "NoHead",
     "RangeArgs",
@@ -93,6 +95,24 @@ class SetManyArgs(msgspec.Struct, frozen=True):
     keys: bytes
     heads: bytes
     details: bool
+
+
+class ApplyArgs(msgspec.Struct, frozen=True):
+    """``apply``: another store's changes and a mark (the marks hash is its fourth key)."""
+
+    keys: bytes  # a msgpack array of the keys
+    deadlines: bytes  # a msgpack array of their expires_at (0.0: none)
+    created: bytes  # their created_at, each a msgpack float64, end to end
+    heads: bytes  # their heads as :func:`str_array` (an empty one: remove the key)
+    mark_name: str  # '' for no mark
+    mark: bytes
+    details: bool
+
+
+class MarkArgs(msgspec.Struct, frozen=True):
+    """``mark``: read the mark of a name (the marks hash is its fourth key)."""
+
+    name: str
 
 
 class DeleteArgs(msgspec.Struct, frozen=True):

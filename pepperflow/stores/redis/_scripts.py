@@ -20,6 +20,8 @@ Every script gets the namespace's bookkeeping keys first::
                        key: keys are not empty) -> the last seq
     KEYS[3] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
     KEYS[4..]          entries {ns}:k:<key>: strings, the encoded last set
+                       (for ``apply`` and ``mark``: {ns}:marks, a hash of the
+                       sinks' marks, :mod:`pepperflow.stores._apply`)
 
 and ``ARGV[1]`` the store's name, ``ARGV[2]`` the changelog's approximate
 maximum length, ``ARGV[3]`` the entry prefix; then the script's own
@@ -37,7 +39,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ._protocol import (
+    ApplyArgs,
     DeleteArgs,
+    MarkArgs,
     NoArgs,
     NoHead,
     RangeArgs,
@@ -56,8 +60,10 @@ from ._protocol import (
 )
 
 __all__ = [
+    "APPLY",
     "DELETE",
     "GET_MANY",
+    "MARK",
     "RANGE",
     "SCAN",
     "SCRIPTS",
@@ -108,6 +114,8 @@ _WRITER = ("base", "clock", "log", "write")
 SET = Script("set", SetArgs, WriteHead, "base", "clock", "log", "entry", writes=True)
 SET_MANY = Script("set_many", SetManyArgs, WriteHead, *_WRITER, "entry", writes=True)
 DELETE = Script("delete", DeleteArgs, WriteHead, *_WRITER, writes=True)
+APPLY = Script("apply", ApplyArgs, WriteHead, *_WRITER, "entry", writes=True)
+MARK = Script("mark", MarkArgs, NoHead, "base")
 SWEEP = Script("sweep", SweepArgs, SweepHead, *_WRITER, "counts", writes=True)
 SCAN = Script("scan", ScanArgs, ScanHead, "base")
 SNAPSHOT = Script("snapshot", NoArgs, SnapshotHead, "base", "clock")
@@ -119,6 +127,8 @@ SCRIPTS: tuple[Script[Any, Any], ...] = (
     SET,
     SET_MANY,
     DELETE,
+    APPLY,
+    MARK,
     SWEEP,
     SCAN,
     SNAPSHOT,

@@ -15,11 +15,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..._errors import VersionConflict
+from ...streams.events import Change, SetChange
+from .._apply import Mark, encode_mark
 from .._hub import ChangeHub
 from ..base import Entry
 from ._commands import Commands
 from ._follower import Follower
 from ._protocol import (
+    ApplyArgs,
     DeleteArgs,
     Reply,
     SetArgs,
@@ -30,12 +33,14 @@ from ._protocol import (
     encode_heads,
     str_array,
 )
-from ._scripts import DELETE, SET, SET_MANY
+from ._scripts import APPLY, DELETE, SET, SET_MANY
 from ._sweeper import Counts, Sweeper
 
 __all__ = ["Writes"]
 
 _DELETE_BATCH = 500  # keys per delete script of clear() and restore()
+_REMOVE = b"\x80"  # the head of a removal in ``apply``: empty once its first byte is cut
+_NO_CREATED = encode(0.0)
 
 
 class Writes:
@@ -110,6 +115,33 @@ class Writes:
             key, details = item.key, bool(self._hub.count)
             args = SetArgs(None, None, item.expires_at, item.created_at, key, head[1:], details)
             await self.written(await self._commands.call(SET, args), key, None)
+
+    async def apply(self, changes: list[Change], mark: Mark | None) -> None:
+        """Apply another store's ``changes`` (admitted, one per key) and ``mark``
+        in one script (:mod:`pepperflow.stores._apply`)."""
+        heads: list[bytes] = []
+        deadlines: list[float] = []
+        created: list[bytes] = []
+        for change in changes:
+            if isinstance(change, SetChange):
+                heads.append(encode_head(self._name, change.key, change.value, change.metadata))
+                deadlines.append(change.expires_at or 0.0)
+                created.append(encode(float(change.created_at)))
+            else:
+                heads.append(_REMOVE)
+                deadlines.append(0.0)
+                created.append(_NO_CREATED)
+        args = ApplyArgs(
+            encode([change.key for change in changes]),
+            encode(deadlines),
+            b"".join(created),
+            str_array(heads),
+            "" if mark is None else mark.name,
+            b"" if mark is None else encode_mark(mark),
+            bool(self._hub.count),
+        )
+        reply = await self._commands.call(APPLY, args, [self._commands.marks_key])
+        await self.written(reply, "", None)
 
     async def written(self, reply: Reply[WriteHead], key: str, if_version: int | None) -> int:
         """Record a write script's reply and deliver its changes; the set's

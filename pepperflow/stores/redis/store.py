@@ -18,8 +18,7 @@ methods; the rooms beside it hold the rest:
   ``0-<seq>``) are the bytes its reply carries;
 - :mod:`._follower`: ordered delivery of every process's changes, a
   process's own before its write returns, others' read from the changelog;
-- :mod:`._writes`: the writes' scripts and replies; :mod:`._decoding`:
-  every read decodes with the store's types (``type=``, ``metadata_type=``);
+- :mod:`._writes`: the writes' replies; :mod:`._decoding`: reads, typed;
 - :mod:`._sweeper`: expiry (each expired key gets exactly one expire
   change, whichever process sweeps) and the key counts;
 - :mod:`._commands`, :mod:`._drivers`: a write whose reply is lost raises
@@ -52,6 +51,7 @@ from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._follower import Follower
+from ._marks import Marks
 from ._options import check_options
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
@@ -67,7 +67,7 @@ D = TypeVar("D")
 _by_seq = attrgetter("seq")
 
 
-class RedisStore(Store[T]):
+class RedisStore(Marks, Store[T]):
     """The store contract on Redis; see the module docstring.
 
     ``RedisStore(url, type=Msg)`` is a ``RedisStore[Msg]``: values set must

@@ -162,6 +162,13 @@ class Connection:
         except BrokenRow as error:
             raise broken_row(self.path, self.ns, error.key, error.reason) from error
 
+    def read_mark(self, name: str) -> bytes | None:
+        """The stored mark ``name`` of this namespace (:mod:`pepperflow.stores._apply`)."""
+        row = self.execute(
+            "SELECT data FROM pepperflow_marks WHERE ns = ? AND name = ?", (self.ns, name)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def foreign_changes(self) -> list[Change]:
         """Inside a write transaction: what other connections committed since
         this one last looked (empty without a query when nothing was)."""

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._errors import VersionConflict
-from ...streams.events import SetChange
+from ...streams.events import Change, SetChange
+from .._apply import Mark, encode_mark
 from ..base import Snapshot
 from ._transaction import Transaction
 
-__all__ = ["clear", "delete", "expire", "nothing", "restore", "set_many", "set_one"]
+__all__ = ["apply", "clear", "delete", "expire", "nothing", "restore", "set_many", "set_one"]
 
 
 def _check_version(
@@ -92,6 +93,21 @@ def restore(snapshot: Snapshot, txn: Transaction) -> None:
             txn.remove(entry, expire=False)
     for key, item in wanted.items():  # value and metadata: the store's admitted copies
         txn.put(key, item.value, item.metadata, item.expires_at, item.created_at)
+
+
+def apply(changes: list[Change], mark: Mark | None, txn: Transaction) -> None:
+    """``apply_changes``: another store's changes (one per key), then the mark."""
+    now = txn.now
+    for change in changes:
+        if isinstance(change, SetChange) and (change.expires_at is None or change.expires_at > now):
+            meta, created_at = change.metadata, change.created_at
+            txn.put(change.key, change.value, meta, change.expires_at, created_at)
+        else:
+            entry = txn.live(change.key)  # expired here if due
+            if entry is not None:
+                txn.remove(entry, expire=False)
+    if mark is not None:
+        txn.marks.append((txn.ns, mark.name, encode_mark(mark)))
 
 
 def expire(items: list[tuple[str, int]], txn: Transaction) -> None:

@@ -1,7 +1,7 @@
 """The SQLite file layout of SqliteStore, and its migrations.
 
-One table, the changelog, holds everything; every row is tagged with its
-store's namespace, so one file holds many stores:
+The changelog holds the state, and a table beside it the sinks' marks; every
+row is tagged with its store's namespace, so one file holds many stores:
 
 ``pepperflow_changes(ns, seq, key, is_set, data)``
     every change as msgpack (``data``), by ``seq``; ``is_set`` tells sets
@@ -9,6 +9,10 @@ store's namespace, so one file holds many stores:
     compaction keeps the latest change of every key (and the newest row of
     the namespace, so ``seq`` never goes back), so folding what remains
     still gives the state.
+``pepperflow_marks(ns, name, data)``
+    the marks of the sinks that apply another store's changes here
+    (:mod:`pepperflow.stores._apply`), each written in the transaction of
+    the changes it marks.
 
 The schema version is SQLite's ``PRAGMA user_version``. :data:`MIGRATIONS`
 maps each version to the statements that bring a file from the version
@@ -40,6 +44,14 @@ MIGRATIONS: dict[int, list[str]] = {
             is_set INTEGER NOT NULL,
             data BLOB NOT NULL,
             PRIMARY KEY (ns, seq)
+        ) WITHOUT ROWID""",
+    ],
+    2: [
+        """CREATE TABLE IF NOT EXISTS pepperflow_marks (
+            ns TEXT NOT NULL,
+            name TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (ns, name)
         ) WITHOUT ROWID""",
     ],
 }

@@ -34,6 +34,7 @@ __all__ = ["Transaction", "run_group"]
 
 _encode = msgspec.msgpack.Encoder().encode
 _INSERT = "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?, ?)"
+_MARK = "INSERT OR REPLACE INTO pepperflow_marks VALUES (?, ?, ?)"
 
 
 class Transaction:
@@ -41,7 +42,8 @@ class Transaction:
 
     ``changes`` starts with the ``foreign`` changes other processes committed
     since this process last looked; the jobs' changes follow, each with its
-    changelog row in ``rows``.
+    changelog row in ``rows``; ``marks`` holds the sinks' marks to write
+    with them (:mod:`pepperflow.stores._apply`).
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -53,6 +55,7 @@ class Transaction:
         self.foreign = len(self.changes)
         self.base_seq = self.seq = self.changes[-1].seq if self.changes else connection.seq
         self.rows: list[tuple[str, int, str, int, bytes]] = []
+        self.marks: list[tuple[str, str, bytes]] = []
         self.now = connection.clock()
 
     def live(self, key: str) -> SetChange[Any, Any] | None:
@@ -107,14 +110,14 @@ class Transaction:
         """Run ``job`` on an overlay of its own; if it raises, drop what it
         wrote and keep its error, and the other jobs go on."""
         outer = self.view
-        mark = (self.seq, len(self.changes), len(self.rows))
+        mark = (self.seq, len(self.changes), len(self.rows), len(self.marks))
         self.view = Overlay(outer)
         try:
             job.result = job.fn(self)
         except Exception as exc:
             job.error = exc
-            self.seq, changes, rows = mark
-            del self.changes[changes:], self.rows[rows:]
+            self.seq, changes, rows, marks = mark
+            del self.changes[changes:], self.rows[rows:], self.marks[marks:]
         else:
             self.view.merge()
         finally:
@@ -141,6 +144,8 @@ def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
             committed = True
         if committed:
             _insert(connection, txn.rows)
+            if txn.marks:
+                connection.executemany(_MARK, txn.marks)
         execute("COMMIT" if committed else "ROLLBACK")
     except BaseException:
         if connection.conn.in_transaction:

@@ -1,13 +1,12 @@
 """SqliteStore: the embedded persistent store, in one SQLite file (the event-loop side).
 
-The file holds one table, the changelog (:mod:`._schema`); the state is its
-fold. Every write goes to the file: one thread owns the connection (stdlib
-``sqlite3``, WAL mode; :mod:`._connection`) and runs writes in order,
-batching the writers that arrive while a commit is in progress into the
-next transaction (group commit, :mod:`._transaction`). A write, its version
-bump and its changelog row commit in one transaction; only then is the
-change folded into the state, delivered to subscribers and the write
-acknowledged. So an acknowledged write survives a crash of the process.
+The file holds the changelog, whose fold is the state, and the marks of
+sinks writing into it (:mod:`._schema`). One thread owns the connection
+(stdlib ``sqlite3``, WAL mode; :mod:`._connection`) and runs writes in
+order, the writers that arrive during a commit grouped into the next
+transaction (group commit, :mod:`._transaction`). A write, its version and
+its changelog row commit in one transaction before the change is folded
+in, delivered and acknowledged: an acknowledged write survives a crash.
 
 **One copy of the state.** The store keeps exactly one mapping of key to
 its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
@@ -33,9 +32,8 @@ are supported: SQLite serializes them (waiting up to ``busy_timeout``), and
 versions and ``seq`` are checked inside the write transaction, so
 ``if_version`` loses no update.
 
-The changelog keeps the last ``retain`` changes whole and, beyond that, the
-latest change of each key (compaction), so replaying it still gives the
-state. See docs/sqlite.md.
+Compaction keeps the last ``retain`` changes and each key's latest, so
+replaying the changelog still gives the state. See docs/sqlite.md.
 """
 
 from __future__ import annotations
@@ -53,6 +51,8 @@ import anyio.abc
 from ..._patterns import compile_pattern
 from ...sinks.metrics import MetricsRegistry
 from ...streams.events import Change, ExpireChange, SetChange, apply
+from .._apply import Mark, decode_mark
+from .._checks import check_seq
 from .._codec import Metadata
 from .._delivery import Ticket
 from .._view import ViewStore
@@ -196,10 +196,7 @@ class SqliteStore(ViewStore[T]):
         return version
 
     async def _set_many(
-        self,
-        items: list[tuple[str, Any]],
-        ttl: float | None,
-        metadata: dict[str, Any] | None,
+        self, items: list[tuple[str, Any]], ttl: float | None, metadata: Any
     ) -> None:
         if items:
             await self._write(partial(_jobs.set_many, items, metadata, ttl))
@@ -216,20 +213,26 @@ class SqliteStore(ViewStore[T]):
     async def _restore(self, snapshot: Snapshot) -> None:
         await self._write(partial(_jobs.restore, snapshot))
 
+    async def _apply(self, changes: list[Change], mark: Mark | None) -> None:
+        if changes or mark is not None:
+            await self._write(partial(_jobs.apply, changes, mark))
+
+    async def _read_mark(self, name: str) -> Mark | None:
+        data = await self._connection().run(lambda connection: connection.read_mark(name))
+        return None if data is None else decode_mark(data)
+
     async def compact(self) -> int:
         """Drop changelog rows older than the last ``retain`` that are not the
         latest change of their key; return how many were dropped."""
-        dropped: int = await self._connection().run(compact)
-        return dropped
+        return await self._connection().run(compact)
 
     async def changes_since(self, seq: int) -> list[Change]:
         """The changes after ``seq`` still in the changelog, in order.
 
-        Compaction keeps the latest change of every key, so folding the
-        result into a state taken at ``seq`` gives the current state.
+        Complete when their seqs are dense from ``seq + 1``: compaction
+        drops old deletes and replaced sets, which leaves holes.
         """
-        if type(seq) is not int or seq < 0:
-            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        check_seq(seq)
         upto = self._seq
         changes: list[Change] = await self._connection().run(
             lambda connection: connection.read_changes(seq, upto)
