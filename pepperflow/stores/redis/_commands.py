@@ -2,9 +2,18 @@
 
 Scripts run by ``EVALSHA`` on the namespace's bookkeeping keys and the
 store's arguments (:mod:`._scripts`), loaded again when the server lost them
-(``NOSCRIPT``: nothing ran). A lost connection comes out as
-:class:`~pepperflow.StoreUnavailable`: a write whose reply was lost may or
-may not have been applied, so writes are never retried; reads are, briefly.
+(``NOSCRIPT``: nothing ran). What keeps Redis from answering comes out as
+:class:`~pepperflow.StoreUnavailable`, whose message says whether the
+command may have been applied and whether a retry can help:
+
+- a lost connection: a write whose reply was lost may or may not have been
+  applied, so writes are never retried; reads are, briefly;
+- Redis loading its dataset (``LOADING``, after a restart): nothing was
+  applied; reads are retried briefly, a write may be retried once it loaded;
+- a refused login (a wrong password): nothing was applied and no retry helps.
+
+A script that refuses its arguments (``PFARG``; every write script checks
+them before its first write) raises ``ValueError``: nothing was written.
 """
 
 from __future__ import annotations
@@ -80,9 +89,9 @@ class Commands:
         try:
             for script in SCRIPTS:
                 await driver.script_load(script.source)
-        except driver.connection_errors as exc:
+        except _unavailable_errors(driver) as exc:
             await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {exc}") from exc
+            raise self._unavailable(driver, exc, "while opening the store") from exc
 
     async def probe(self) -> StatusHead:
         """The namespace's figures, once the server and the namespace's layout
@@ -117,41 +126,86 @@ class Commands:
                 # The server lost its script cache (a restart): nothing ran.
                 await driver.script_load(script.source)
                 raw = await driver.evalsha(script.sha, all_keys, all_args)
-        except driver.connection_errors as exc:
+        except _unavailable_errors(driver) as exc:
             await _cancellation_first()
-            raise StoreUnavailable(
-                f"{self.owner}: the connection to Redis failed during {script.name}: {exc}"
-            ) from exc
+            raise self._unavailable(driver, exc, f"during {script.name}", writes) from exc
+        except driver.response_error as exc:
+            if "PFARG" not in str(exc):
+                raise
+            raise ValueError(
+                f"{self.owner}: the {script.name} script refused its arguments, so nothing"
+                f" was written: {exc}"
+            ) from None
         finally:
             if writes:
                 self.writing -= 1
         return script.reply(raw)
 
+    def _unavailable(
+        self, driver: Driver, exc: BaseException, doing: str, write: bool = False
+    ) -> StoreUnavailable:
+        """The StoreUnavailable of ``exc`` (one of :func:`_unavailable_errors`)
+        for the command made ``doing`` (``write``: a write script)."""
+        if isinstance(exc, driver.loading_error):
+            return StoreUnavailable(
+                f"{self.owner}: Redis refused a command {doing}: it is loading its dataset"
+                f" (after a restart); the command was not applied: retry once Redis has"
+                f" loaded ({exc})"
+            )
+        if isinstance(exc, driver.login_errors):
+            return StoreUnavailable(
+                f"{self.owner}: Redis refused the login {doing}: nothing was applied, and a"
+                f" retry fails the same way until the URL's user and password are right ({exc})"
+            )
+        outcome = "; the write was not acknowledged: it may or may not have been applied"
+        return StoreUnavailable(
+            f"{self.owner}: the connection to Redis failed {doing}: {exc}"
+            + (outcome if write else "")
+        )
+
     async def read(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
-        """A read-only script, retried on connection errors before giving up."""
-        return await _retrying(partial(self.call, script, args, keys))
+        """A read-only script, retried when Redis is unavailable before giving up."""
+        return await self._retrying(partial(self.call, script, args, keys))
 
     async def get(self, key: str) -> bytes | None:
         """The entry of the store's ``key`` (its encoded last set), retried
-        on connection errors before giving up."""
-        return await _retrying(partial(self._get, self.prefix + key))
+        when Redis is unavailable before giving up."""
+        return await self._retrying(partial(self._get, self.prefix + key))
 
     async def _get(self, entry_key: str) -> bytes | None:
         driver = self._driver()
         try:
             return await driver.get(entry_key)
-        except driver.connection_errors as exc:
+        except _unavailable_errors(driver) as exc:
             await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: cannot reach Redis to read: {exc}") from exc
+            raise self._unavailable(driver, exc, "while reading") from exc
 
     async def xread(self, after: int, block_ms: int) -> list[LogEntry]:
         """The changelog's entries after seq ``after``, waiting up to ``block_ms``."""
         driver = self._driver()
         try:
             return await driver.xread(self.log_key, f"0-{after}", _FOLLOW_COUNT, block_ms)
-        except driver.connection_errors as exc:
+        except _unavailable_errors(driver) as exc:
             await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: lost Redis: {exc}") from exc
+            raise self._unavailable(driver, exc, "while reading the changelog") from exc
+
+    async def _retrying(self, read: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``read``; when Redis is unavailable retry it with a short
+        backoff, then give up (at once for a refused login)."""
+        for attempt in range(_READ_RETRIES - 1):
+            try:
+                return await read()
+            except StoreUnavailable as exc:
+                if self.driver is not None and isinstance(exc.__cause__, self.driver.login_errors):
+                    raise
+                await anyio.sleep(0.05 * 2**attempt)
+        return await read()
+
+
+def _unavailable_errors(driver: Driver) -> tuple[type[BaseException], ...]:
+    """What ``driver`` raises when Redis does not run a command: a lost
+    connection, ``LOADING``, a refused login."""
+    return (*driver.connection_errors, driver.loading_error, *driver.login_errors)
 
 
 async def _cancellation_first() -> None:
@@ -164,13 +218,3 @@ async def _cancellation_first() -> None:
     :class:`~pepperflow.StoreUnavailable` out of that scope.
     """
     await anyio.lowlevel.checkpoint_if_cancelled()
-
-
-async def _retrying(read: Callable[[], Awaitable[_T]]) -> _T:
-    """Run ``read``; on StoreUnavailable retry it with a short backoff, then give up."""
-    for attempt in range(_READ_RETRIES - 1):
-        try:
-            return await read()
-        except StoreUnavailable:
-            await anyio.sleep(0.05 * 2**attempt)
-    return await read()

@@ -27,6 +27,7 @@ import sniffio
 from ..._errors import MissingExtra
 from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
+from ._urls import ClientURL, client_url
 
 __all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver", "open_driver"]
 
@@ -41,6 +42,8 @@ def open_driver(url: str | Any, name: DriverName) -> Driver:
         MissingExtra: the driver's client is not installed.
         RuntimeError: redis-py on trio.
         TypeError: ``url`` is neither a str nor a client of either.
+        UnknownStoreURL: an option in ``url`` the driver's client does not
+            take (see :mod:`._urls`).
     """
     if not isinstance(url, str):
         return _driver_for_client(url)
@@ -55,10 +58,11 @@ def open_driver(url: str | Any, name: DriverName) -> Driver:
             "redis-py's asyncio client runs on asyncio only; use driver='coredis'"
             " (or 'auto') on trio"
         )
+    options = client_url(url, name)
     try:
         if name == "redis-py":
-            return RedisPyDriver.from_url(url)
-        return CoredisDriver.from_url(url)
+            return RedisPyDriver.from_url(options)
+        return CoredisDriver.from_url(options)
     except ModuleNotFoundError as exc:
         raise MissingExtra(
             f"RedisStore needs {exc.name!r}: pip install 'pepperflow[redis]'"
@@ -82,6 +86,12 @@ class Driver(ABC):
 
     #: exceptions meaning "the connection failed": the command may or may not have run
     connection_errors: tuple[type[BaseException], ...] = (OSError,)
+    #: the exception of a ``LOADING`` reply (Redis loads its dataset): nothing ran
+    loading_error: type[BaseException] = ConnectionError
+    #: exceptions of a refused login (``AUTH``): nothing ran
+    login_errors: tuple[type[BaseException], ...] = ()
+    #: the exception of any other error reply
+    response_error: type[BaseException] = Exception
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
 
@@ -182,16 +192,22 @@ class RedisPyDriver(Driver):
             redis.exceptions.TimeoutError,
             OSError,
         )
+        self.loading_error = redis.exceptions.BusyLoadingError
+        self.login_errors = (redis.exceptions.AuthenticationError,)
+        self.response_error = redis.exceptions.ResponseError
         self.noscript_error = redis.exceptions.NoScriptError
 
     @classmethod
-    def from_url(cls, url: str) -> RedisPyDriver:
+    def from_url(cls, options: ClientURL) -> RedisPyDriver:
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         client = redis.asyncio.Redis.from_url(
-            url, decode_responses=False, retry=Retry(NoBackoff(), 0)
+            options.url,
+            decode_responses=False,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=options.connect_timeout,
         )
         return cls(client, owned=True)
 
@@ -241,16 +257,23 @@ class CoredisDriver(Driver):
             TimeoutError,
             OSError,
         )
+        self.loading_error = coredis.exceptions.BusyLoadingError
+        self.login_errors = (coredis.exceptions.AuthenticationError,)
+        self.response_error = coredis.exceptions.ResponseError
         self.noscript_error = coredis.exceptions.NoScriptError
 
     @classmethod
-    def from_url(cls, url: str) -> CoredisDriver:
+    def from_url(cls, options: ClientURL) -> CoredisDriver:
         import coredis
         from coredis.connection import TCPConnection
         from coredis.retry import NoRetryPolicy
 
         client = coredis.Redis.from_url(
-            url, decode_responses=False, retry_policy=NoRetryPolicy(), verify_version=False
+            options.url,
+            decode_responses=False,
+            retry_policy=NoRetryPolicy(),
+            verify_version=False,
+            connect_timeout=options.connect_timeout,
         )
         pool = client.connection_pool
         if pool.connection_class is TCPConnection:
