@@ -22,6 +22,7 @@ data of earlier tests may still be there (``FLUSHALL`` if that matters).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -182,6 +183,22 @@ class RedisServer:
             raise RedisServerError(
                 f"redis-server pid {process.pid} did not exit after SIGKILL"
             ) from exc
+
+    def shutdown(self) -> None:
+        """Stop the server the polite way (``SHUTDOWN``: a durable server
+        writes its append-only file) and wait for it to exit."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port)) as s:
+            s.sendall(b"SHUTDOWN\r\n")
+            s.recv(64)  # the server closes the connection as it exits
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            process.wait()
+            raise RedisServerError(f"redis-server pid {process.pid} ignored SHUTDOWN") from exc
 
     def restart(self) -> None:
         """Stop the server if it runs, then start it again on the same port.

@@ -29,9 +29,9 @@ local function read_metas(names)
     for j = 2, #part do metas[i + j - 2] = part[j] end
   end
   if redis.call('XREVRANGE', LOG, '+', '(0-' .. SEQ_READ, 'COUNT', 1)[1] then
-    error('PFSTATE the changelog ' .. LOG .. ' has entries after the last seq ' .. SEQ_READ ..
-          ' (the meta hash ' .. META .. ' was lost, e.g. evicted): delete the namespace' ..
-          "'s keys or use another namespace", 0)
+    error('PFSTATE the changelog ' .. LOG .. ' holds entries after the last seq ' ..
+          SEQ_READ .. ', its meta hash ' .. META .. ' was lost (deleted or evicted):' ..
+          " delete the namespace's keys or use another namespace", 0)
   end
   return metas
 end
