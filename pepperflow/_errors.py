@@ -114,12 +114,17 @@ class MissingExtra(PepperflowError, ImportError):
 
 
 class StoreUnavailable(PepperflowError, ConnectionError):
-    """A remote store's server could not be reached or the connection dropped.
+    """A remote store's server could not be reached, the connection dropped,
+    or the server would not run the command.
 
     Raised by a write whose reply never came: the write was not
     acknowledged, so it may or may not have been applied (read the key to
-    find out; subscribers see it if it was). Reads raise it only after
-    their retries fail. The store reconnects on the next operation.
+    find out; subscribers see it if it was). Raised too when the server
+    refused the command without applying it, because it is loading its
+    dataset (retry once it has loaded) or refused the login (a retry fails
+    the same way); the message says which. Reads raise it only after their
+    retries fail (none for a refused login). The store reconnects on the
+    next operation.
     """
 
 
