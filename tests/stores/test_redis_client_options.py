@@ -83,7 +83,7 @@ async def test_tls_to_a_server_without_tls_fails_within_the_connect_timeout(
     for the rest: only the connect timeout ends the handshake."""
     redis_server.ensure_running()
     url = f"rediss://{redis_server.host}:{redis_server.port}/0?ssl_cert_reqs=none&{spelling}=0.2"
-    with anyio.fail_after(30), pytest.raises(StoreUnavailable, match="connection to Redis failed"):
+    with anyio.fail_after(30), pytest.raises(StoreUnavailable, match="cannot reach Redis"):
         async with RedisStore(url, namespace=_ns(), driver=driver):
             pass
 
@@ -95,6 +95,6 @@ async def test_the_connect_timeout_is_five_seconds_by_default(
     """coredis had none (redis-py has 5 s): such a store hung for ever."""
     redis_server.ensure_running()
     url = f"rediss://{redis_server.host}:{redis_server.port}/0?ssl_cert_reqs=none"
-    with anyio.fail_after(30), pytest.raises(StoreUnavailable, match="connection to Redis failed"):
+    with anyio.fail_after(30), pytest.raises(StoreUnavailable, match="cannot reach Redis"):
         async with RedisStore(url, namespace=_ns(), driver=driver):
             pass

@@ -91,7 +91,8 @@ class Commands:
                 await driver.script_load(script.source)
         except _unavailable_errors(driver) as exc:
             await _cancellation_first()
-            raise self._unavailable(driver, exc, "while opening the store") from exc
+            lost = "cannot reach Redis"
+            raise self._unavailable(driver, exc, "while opening the store", lost=lost) from exc
 
     async def probe(self) -> StatusHead:
         """The namespace's figures, once the server and the namespace's layout
@@ -142,10 +143,16 @@ class Commands:
         return script.reply(raw)
 
     def _unavailable(
-        self, driver: Driver, exc: BaseException, doing: str, write: bool = False
+        self,
+        driver: Driver,
+        exc: BaseException,
+        doing: str,
+        write: bool = False,
+        lost: str = "the connection to Redis failed",
     ) -> StoreUnavailable:
         """The StoreUnavailable of ``exc`` (one of :func:`_unavailable_errors`)
-        for the command made ``doing`` (``write``: a write script)."""
+        for the command made ``doing`` (``write``: a write script; ``lost``:
+        what a connection error means there)."""
         if isinstance(exc, driver.loading_error):
             return StoreUnavailable(
                 f"{self.owner}: Redis refused a command {doing}: it is loading its dataset"
@@ -158,10 +165,7 @@ class Commands:
                 f" retry fails the same way until the URL's user and password are right ({exc})"
             )
         outcome = "; the write was not acknowledged: it may or may not have been applied"
-        return StoreUnavailable(
-            f"{self.owner}: the connection to Redis failed {doing}: {exc}"
-            + (outcome if write else "")
-        )
+        return StoreUnavailable(f"{self.owner}: {lost} {doing}: {exc}" + (outcome if write else ""))
 
     async def read(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
         """A read-only script, retried when Redis is unavailable before giving up."""
