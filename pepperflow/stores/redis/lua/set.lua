@@ -6,8 +6,8 @@
 -- call, and this is the write most made. Replies as every write script
 -- (write.lua's reply()); on a compare-and-set conflict the head says the
 -- key's version, and a due expiry may still have been committed.
--- Everything that can fail comes before the first write (args.lua): the
--- arguments' checks, the reads, and the changelog append, the first write.
+-- Everything that can fail comes first: the checks of its arguments
+-- (args.lua), its reads, then its first write, the changelog append.
 local key = ARGV[8]
 if key == '' then refuse('the key must not be empty', key) end
 local ttl = number_arg(4, 'ttl must be positive seconds', 0)
