@@ -122,13 +122,17 @@ class MissingExtra(PepperflowError, ImportError):
 
 
 class StoreUnavailable(PepperflowError, ConnectionError):
-    """A remote store's server could not be reached or the connection dropped,
-    or a SQLite file cannot serve as a store.
+    """A remote store's server could not be reached, the connection dropped,
+    or the server would not run the command; or a SQLite file cannot serve
+    as a store.
 
     Raised by a write whose reply never came: the write was not
     acknowledged, so it may or may not have been applied (read the key to
-    find out; subscribers see it if it was). Reads raise it only after
-    their retries fail. The store reconnects on the next operation.
+    find out; subscribers see it if it was). Raised too when the server
+    refused the command without applying it, because it is loading its
+    dataset (retry once it has loaded); the message says which. Reads raise
+    it only after their retries fail. The store reconnects on the next
+    operation.
 
     A SqliteStore raises it when its file cannot be opened (a directory,
     permission denied), is not a store (another kind of file, another

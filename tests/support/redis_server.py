@@ -28,6 +28,7 @@ which a test adds ACL users.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -226,6 +227,22 @@ class RedisServer:
             raise RedisServerError(
                 f"redis-server pid {process.pid} did not exit after SIGKILL"
             ) from exc
+
+    def shutdown(self) -> None:
+        """Stop the server the polite way (``SHUTDOWN``: a durable server
+        writes its append-only file) and wait for it to exit."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port)) as s:
+            s.sendall(b"SHUTDOWN\r\n")
+            s.recv(64)  # the server closes the connection as it exits
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            process.wait()
+            raise RedisServerError(f"redis-server pid {process.pid} ignored SHUTDOWN") from exc
 
     def restart(self) -> None:
         """Stop the server if it runs, then start it again on the same port.

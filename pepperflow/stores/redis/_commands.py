@@ -2,11 +2,19 @@
 
 Scripts run by ``EVALSHA`` on the namespace's bookkeeping keys and the
 store's arguments (:mod:`._scripts`), loaded again when the server lost them
-(``NOSCRIPT``: nothing ran). A lost connection comes out as
-:class:`~pepperflow.StoreUnavailable`: a write whose reply was lost may or
-may not have been applied, so writes are never retried; reads are, briefly.
-The server refusing this client (a wrong password, an ACL's ``NOPERM``)
-comes out as :class:`~pepperflow.StoreAccessDenied`, never retried.
+(``NOSCRIPT``: nothing ran). What keeps Redis from answering comes out as
+:class:`~pepperflow.StoreUnavailable`, whose message says whether the
+command may have been applied and whether a retry can help:
+
+- a lost connection: a write whose reply was lost may or may not have been
+  applied, so writes are never retried; reads are, briefly;
+- Redis loading its dataset (``LOADING``, after a restart): nothing was
+  applied; reads are retried briefly, a write may be retried once it loaded;
+- the server refusing this client (a wrong password, an ACL's ``NOPERM``):
+  :class:`~pepperflow.StoreAccessDenied` (a StoreUnavailable), never retried.
+
+A script that refuses its arguments (``PFARG``; every write script checks
+them before its first write) raises ``ValueError``: nothing was written.
 """
 
 from __future__ import annotations
@@ -89,12 +97,13 @@ class Commands:
         try:
             for script in SCRIPTS:
                 await driver.script_load(script.source)
+        except _unavailable_errors(driver) as exc:
+            await _cancellation_first()
+            lost = "cannot reach Redis"
+            raise self._unavailable(driver, exc, "while opening the store", lost=lost) from exc
         except driver.refusal_errors as exc:
             self._check_refused(driver, exc)
             raise
-        except driver.connection_errors as exc:
-            await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: cannot reach Redis: {_why(exc)}") from exc
 
     async def probe(self) -> StatusHead:
         """The namespace's figures, once the server and the namespace's layout
@@ -129,64 +138,107 @@ class Commands:
                 # The server lost its script cache (a restart): nothing ran.
                 await driver.script_load(script.source)
                 raw = await driver.evalsha(script.sha, all_keys, all_args)
+        except _unavailable_errors(driver) as exc:
+            await _cancellation_first()
+            raise self._unavailable(driver, exc, f"during {script.name}", writes) from exc
         except driver.refusal_errors as exc:
             self._check_refused(driver, exc)
-            raise
-        except driver.connection_errors as exc:
-            await _cancellation_first()
-            raise StoreUnavailable(
-                f"{self.owner}: the connection to Redis failed during {script.name}: {_why(exc)}"
-            ) from exc
+            if "PFARG" not in str(exc):
+                raise
+            raise ValueError(
+                f"{self.owner}: the {script.name} script refused its arguments, so nothing"
+                f" was written: {exc}"
+            ) from None
         finally:
             if writes:
                 self.writing -= 1
         return script.reply(raw)
 
+    def _unavailable(
+        self,
+        driver: Driver,
+        exc: BaseException,
+        doing: str,
+        write: bool = False,
+        lost: str = "the connection to Redis failed",
+    ) -> StoreUnavailable:
+        """The StoreUnavailable of ``exc`` (one of :func:`_unavailable_errors`)
+        for the command made ``doing`` (``write``: a write script; ``lost``:
+        what a connection error means there)."""
+        if isinstance(exc, driver.loading_error):
+            return StoreUnavailable(
+                f"{self.owner}: Redis refused a command {doing}: it is loading its dataset"
+                f" (after a restart); the command was not applied: retry once Redis has"
+                f" loaded ({exc})"
+            )
+        if isinstance(exc, driver.login_errors):
+            return StoreAccessDenied(
+                f"{self.owner}: Redis refused the login {doing}: nothing was applied, and a"
+                f" retry fails the same way until the URL's user and password are right ({exc});"
+                " check the user and the password (in the URL, or the variable of password_env)"
+            )
+        outcome = "; the write was not acknowledged: it may or may not have been applied"
+        why = _why(exc)
+        return StoreUnavailable(f"{self.owner}: {lost} {doing}: {why}" + (outcome if write else ""))
+
     async def read(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
-        """A read-only script, retried on connection errors before giving up."""
-        return await _retrying(partial(self.call, script, args, keys))
+        """A read-only script, retried when Redis is unavailable before giving up."""
+        return await self._retrying(partial(self.call, script, args, keys))
 
     async def get(self, key: str) -> bytes | None:
         """The entry of the store's ``key`` (its encoded last set), retried
-        on connection errors before giving up."""
-        return await _retrying(partial(self._get, self.prefix + key))
+        when Redis is unavailable before giving up."""
+        return await self._retrying(partial(self._get, self.prefix + key))
 
     async def _get(self, entry_key: str) -> bytes | None:
         driver = self._driver()
         try:
             return await driver.get(entry_key)
+        except _unavailable_errors(driver) as exc:
+            await _cancellation_first()
+            raise self._unavailable(driver, exc, "while reading") from exc
         except driver.refusal_errors as exc:
             self._check_refused(driver, exc)
             raise
-        except driver.connection_errors as exc:
-            await _cancellation_first()
-            why = _why(exc)
-            raise StoreUnavailable(f"{self.owner}: cannot reach Redis to read: {why}") from exc
 
     async def xread(self, after: int, block_ms: int) -> list[LogEntry]:
         """The changelog's entries after seq ``after``, waiting up to ``block_ms``."""
         driver = self._driver()
         try:
             return await driver.xread(self.log_key, f"0-{after}", _FOLLOW_COUNT, block_ms)
+        except _unavailable_errors(driver) as exc:
+            await _cancellation_first()
+            raise self._unavailable(driver, exc, "while reading the changelog") from exc
         except driver.refusal_errors as exc:
             self._check_refused(driver, exc)
             raise
-        except driver.connection_errors as exc:
-            await _cancellation_first()
-            raise StoreUnavailable(f"{self.owner}: lost Redis: {_why(exc)}") from exc
 
     def _check_refused(self, driver: Driver, exc: BaseException) -> None:
-        """Raise StoreAccessDenied if ``exc`` is the server refusing this client."""
-        if isinstance(exc, driver.auth_errors):
-            fix = "check the user and the password (in the URL, or the variable of password_env)"
-        elif _ACL_REFUSAL.search(str(exc)):
-            fix = (
-                "grant the user the store's commands on the keys"
-                f" pf:{{{self._namespace}}}:* (the ACL SETUSER line of docs/security.md)"
-            )
-        else:
-            return
-        raise StoreAccessDenied(f"{self.owner}: Redis refused this client: {exc}; {fix}") from exc
+        """Raise StoreAccessDenied if ``exc`` is an ACL refusing this client."""
+        if _ACL_REFUSAL.search(str(exc)):
+            raise StoreAccessDenied(
+                f"{self.owner}: Redis refused this client: {exc}; grant the user the store's"
+                f" commands on the keys pf:{{{self._namespace}}}:* (the ACL SETUSER line of"
+                " docs/security.md)"
+            ) from exc
+
+    async def _retrying(self, read: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``read``; when Redis is unavailable retry it with a short
+        backoff, then give up (at once for StoreAccessDenied: a refusal stays one)."""
+        for attempt in range(_READ_RETRIES - 1):
+            try:
+                return await read()
+            except StoreAccessDenied:
+                raise
+            except StoreUnavailable:
+                await anyio.sleep(0.05 * 2**attempt)
+        return await read()
+
+
+def _unavailable_errors(driver: Driver) -> tuple[type[BaseException], ...]:
+    """What ``driver`` raises when Redis does not run a command: a lost
+    connection, ``LOADING``, a refused login."""
+    return (*driver.connection_errors, driver.loading_error, *driver.login_errors)
 
 
 def _why(exc: BaseException) -> str:
@@ -209,16 +261,3 @@ async def _cancellation_first() -> None:
     :class:`~pepperflow.StoreUnavailable` out of that scope.
     """
     await anyio.lowlevel.checkpoint_if_cancelled()
-
-
-async def _retrying(read: Callable[[], Awaitable[_T]]) -> _T:
-    """Run ``read``; on StoreUnavailable retry it with a short backoff, then give
-    up (at once for StoreAccessDenied: a refusal stays one)."""
-    for attempt in range(_READ_RETRIES - 1):
-        try:
-            return await read()
-        except StoreAccessDenied:
-            raise
-        except StoreUnavailable:
-            await anyio.sleep(0.05 * 2**attempt)
-    return await read()

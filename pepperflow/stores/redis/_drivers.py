@@ -28,6 +28,7 @@ from ..._errors import MissingExtra
 from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
 from ._target import Target
+from ._urls import ClientURL, client_url
 
 __all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver", "open_driver"]
 
@@ -43,6 +44,8 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
         MissingExtra: the driver's client is not installed.
         RuntimeError: redis-py on trio.
         TypeError: ``url`` is neither a Target nor a client of either.
+        UnknownStoreURL: an option in ``url`` the driver's client does not
+            take (see :mod:`._urls`).
     """
     if not isinstance(url, Target):
         return _driver_for_client(url)
@@ -57,10 +60,11 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
             "redis-py's asyncio client runs on asyncio only; use driver='coredis'"
             " (or 'auto') on trio"
         )
+    options = client_url(url.url, name)
     try:
         if name == "redis-py":
-            return RedisPyDriver.from_url(url)
-        return CoredisDriver.from_url(url)
+            return RedisPyDriver.from_url(url, options)
+        return CoredisDriver.from_url(url, options)
     except ModuleNotFoundError as exc:
         raise MissingExtra(
             f"RedisStore needs {exc.name!r}: pip install 'pepperflow[redis]'"
@@ -84,13 +88,17 @@ class Driver(ABC):
 
     #: exceptions meaning "the connection failed": the command may or may not have run
     connection_errors: tuple[type[BaseException], ...] = (OSError,)
+    #: the exception of a ``LOADING`` reply (Redis loads its dataset): nothing ran
+    loading_error: type[BaseException] = ConnectionError
+    #: exceptions of a refused login (``AUTH``): nothing ran
+    login_errors: tuple[type[BaseException], ...] = ()
+    #: the exception of any other error reply
+    response_error: type[BaseException] = Exception
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
     #: exceptions that may be the server refusing this client: error replies
     #: (an ACL's NOPERM) and refused credentials
     refusal_errors: tuple[type[BaseException], ...] = ()
-    #: exceptions meaning "a wrong user or password"
-    auth_errors: tuple[type[BaseException], ...] = ()
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Hold what the client needs open while the store runs (a task of its group)."""
@@ -189,18 +197,24 @@ class RedisPyDriver(Driver):
             redis.exceptions.TimeoutError,
             OSError,
         )
+        self.loading_error = redis.exceptions.BusyLoadingError
+        self.login_errors = (redis.exceptions.AuthenticationError,)
+        self.response_error = redis.exceptions.ResponseError
         self.noscript_error = redis.exceptions.NoScriptError
-        self.auth_errors = (redis.exceptions.AuthenticationError,)
         self.refusal_errors = (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError)
 
     @classmethod
-    def from_url(cls, url: Target) -> RedisPyDriver:
+    def from_url(cls, target: Target, options: ClientURL) -> RedisPyDriver:
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         client = redis.asyncio.Redis.from_url(
-            url.url, decode_responses=False, retry=Retry(NoBackoff(), 0), **url.client_options()
+            options.url,
+            decode_responses=False,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=options.connect_timeout,
+            **target.client_options(),
         )
         return cls(client, owned=True)
 
@@ -250,22 +264,25 @@ class CoredisDriver(Driver):
             TimeoutError,
             OSError,
         )
+        self.loading_error = coredis.exceptions.BusyLoadingError
+        self.login_errors = (coredis.exceptions.AuthenticationError,)
+        self.response_error = coredis.exceptions.ResponseError
         self.noscript_error = coredis.exceptions.NoScriptError
-        self.auth_errors = (coredis.exceptions.AuthenticationError,)
         self.refusal_errors = (coredis.exceptions.ResponseError,)
 
     @classmethod
-    def from_url(cls, url: Target) -> CoredisDriver:
+    def from_url(cls, target: Target, options: ClientURL) -> CoredisDriver:
         import coredis
         from coredis.connection import TCPConnection
         from coredis.retry import NoRetryPolicy
 
         client = coredis.Redis.from_url(
-            url.url,
+            options.url,
             decode_responses=False,
             retry_policy=NoRetryPolicy(),
             verify_version=False,
-            **url.client_options(),
+            connect_timeout=options.connect_timeout,
+            **target.client_options(),
         )
         pool = client.connection_pool
         if pool.connection_class is TCPConnection:

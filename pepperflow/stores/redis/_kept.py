@@ -78,6 +78,7 @@ def _kept_wire(open_wire: Any, errors: Any) -> Any:
         connection_error=errors.ConnectionError,
         noscript_error=errors.NoScriptError,
         auth_error=errors.AuthenticationError,
+        loading_error=errors.BusyLoadingError,
         response_error=errors.ResponseError,
     )
 

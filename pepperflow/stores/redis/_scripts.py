@@ -109,9 +109,9 @@ class Script(Generic[A, H]):
         return f"<Script {self.name} {self.sha[:8]}>"
 
 
-_WRITER = ("base", "clock", "log", "write")
+_WRITER = ("base", "clock", "log", "args", "write")
 
-SET = Script("set", SetArgs, WriteHead, "base", "clock", "log", "entry", writes=True)
+SET = Script("set", SetArgs, WriteHead, "base", "clock", "log", "args", "entry", writes=True)
 SET_MANY = Script("set_many", SetManyArgs, WriteHead, *_WRITER, "entry", writes=True)
 DELETE = Script("delete", DeleteArgs, WriteHead, *_WRITER, writes=True)
 APPLY = Script("apply", ApplyArgs, WriteHead, *_WRITER, "entry", writes=True)

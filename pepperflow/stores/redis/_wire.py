@@ -107,7 +107,8 @@ class KeptWire:
 
     ``open_wire`` opens a new wire. Errors come out as the driver's client
     raises them: ``connection_error`` for a lost connection (a deadline
-    stays a :class:`TimeoutError`), ``noscript_error``, ``auth_error`` and
+    stays a :class:`TimeoutError`), ``noscript_error``, ``auth_error``,
+    ``loading_error`` (``LOADING``: Redis loads its dataset) and
     ``response_error`` for error replies.
     """
 
@@ -118,6 +119,7 @@ class KeptWire:
         "_wire",
         "auth_error",
         "connection_error",
+        "loading_error",
         "noscript_error",
         "response_error",
     )
@@ -129,6 +131,7 @@ class KeptWire:
         connection_error: type[Exception],
         noscript_error: type[Exception],
         auth_error: type[Exception],
+        loading_error: type[Exception],
         response_error: type[Exception],
     ) -> None:
         self._open = open_wire
@@ -138,6 +141,7 @@ class KeptWire:
         self.connection_error = connection_error
         self.noscript_error = noscript_error
         self.auth_error = auth_error
+        self.loading_error = loading_error
         self.response_error = response_error
 
     def free(self) -> bool:
@@ -177,6 +181,8 @@ class KeptWire:
             return self.noscript_error(message)
         if message.startswith(("NOAUTH", "WRONGPASS")):
             return self.auth_error(message)
+        if message.startswith("LOADING"):
+            return self.loading_error(message)
         return self.response_error(message)
 
     async def aclose(self) -> None:

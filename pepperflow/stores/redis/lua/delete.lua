@@ -1,16 +1,25 @@
 -- The keys of KEYS[4..]: ARGV[4] if_version or '', ARGV[5] '1' for the
 -- changes in the reply. Deletes the entries that exist; replies as every
 -- write script (write.lua's reply()), with the count of keys deleted, or
--- on a compare-and-set conflict the key's version.
-local if_version = tonumber(ARGV[4])
+-- on a compare-and-set conflict the key's version. Its arguments are
+-- checked and its meta values decoded before its first write (args.lua).
+local if_version = int_arg(4, 'if_version must be a whole number >= 0', 0)
 local details = ARGV[5] == '1'
 local names = {}
-for i = 4, #KEYS do names[#names + 1] = string.sub(KEYS[i], KPL + 1) end
+for i = 4, #KEYS do
+  local entry = KEYS[i]
+  if #entry <= KPL or string.sub(entry, 1, KPL) ~= KPREFIX then
+    refuse('every key must be an entry ' .. KPREFIX .. '<key>', entry)
+  end
+  names[#names + 1] = string.sub(entry, KPL + 1)
+end
 local metas = read_metas(names)
+local versions = {}
+for i = 1, #names do versions[i] = meta_version(metas[i]) end
 local scores = deadlines(names, metas)
 local deleted = 0
 for i, key in ipairs(names) do
-  local version = meta_version(metas[i])
+  local version = versions[i]
   if scores[i] and expire_if_due(key, version, scores[i]) then version = 0 end
   if if_version and version ~= if_version then
     finish(false)

@@ -4,15 +4,30 @@
 -- strings that cmsgpack splits, not thousands of arguments or a split in
 -- Lua: most of a large set_many's cost is the script's. The entries share
 -- the namespace's hash tag, so they are in the slot of the declared keys.)
-local expires = ARGV[4] ~= '' and NOW + tonumber(ARGV[4]) or nil
+-- The arguments are checked and the meta values decoded before the first
+-- write (args.lua).
+local expires = number_arg(4, 'ttl must be positive seconds', 0)
+if expires then expires = NOW + expires end
+local px = expires and pxat(expires)
 local expires_str = expires and string.format('%.17g', expires)
 local start, P_EXPIRES, FLAG = P_START, '', '-'
 if expires then
   start, P_EXPIRES, FLAG = P_START_EXPIRES, '\170expires_at' .. pack(expires), 't'
 end
 local names, heads = cmsgpack.unpack(ARGV[5]), cmsgpack.unpack(ARGV[6])
+if type(names) ~= 'table' or type(heads) ~= 'table' or #names == 0 or #names ~= #heads then
+  refuse('the keys and their heads must be msgpack arrays of one length > 0', ARGV[5])
+end
 local n = #names
 local metas = read_metas(names)
+local versions = {}
+for i = 1, n do
+  local key = names[i]
+  if type(key) ~= 'string' or key == '' or type(heads[i]) ~= 'string' then
+    refuse('every key must be a non-empty str with a head', key)
+  end
+  versions[i] = meta_version(metas[i])
+end
 -- The expiries due among these keys commit first; the keys that keep a
 -- ttl they had lose it unless this set gives one.
 local had_ttl = {}
@@ -20,8 +35,8 @@ local scores = deadlines(names, metas)
 for i = 1, n do
   local score = scores[i]
   if score then
-    if expire_if_due(names[i], meta_version(metas[i]), score) then
-      metas[i] = false
+    if expire_if_due(names[i], versions[i], score) then
+      metas[i], versions[i] = false, 0
     else
       had_ttl[#had_ttl + 1] = names[i]
     end
@@ -33,18 +48,13 @@ end
 local entries, new_meta, ne, nm = {'MSET'}, {'HSET', META}, 1, 2
 for i = 1, n do
   local key, meta = names[i], metas[i]
-  local version, created = 1, P_NOW
-  if meta then
-    local _, old = unpack_one(meta, 10)
-    version = old + 1
-    created = string.sub(meta, 1, 9)
-  end
+  local version, created = versions[i] + 1, P_NOW
+  if meta then created = string.sub(meta, 1, 9) end
   local pv, ps = pack(version), pack(next_seq())
   local blob = start .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED ..
     created .. P_EXPIRES .. heads[i]
   if expires then
-    -- Redis drops the entry 1 ms before its deadline: reads never see it after.
-    redis.call('SET', KPREFIX .. key, blob, 'PXAT', math.floor(expires * 1000) - 1)
+    redis.call('SET', KPREFIX .. key, blob, 'PXAT', px)
   else
     entries[ne + 1] = KPREFIX .. key
     entries[ne + 2] = blob

@@ -2,11 +2,17 @@
 -- reply. Replies with its head, a msgpack array: keys expired, live keys,
 -- keys with a ttl, the next deadline (nil: none), last seq, now; then the
 -- expire changes when asked.
-local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, tonumber(ARGV[4]))
+-- Its argument is checked and the meta values decoded before its first
+-- write (args.lua).
+local what = 'the most keys to expire must be a whole number >= 1'
+local limit = int_arg(4, what, 1) or refuse(what, '')
+local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, limit)
 if #due > 0 then
   local metas = read_metas(due)
+  local versions = {}
+  for i = 1, #due do versions[i] = meta_version(metas[i]) end
   for i, key in ipairs(due) do
-    expire(key, meta_version(metas[i]))
+    expire(key, versions[i])
   end
   finish(false)
 end
