@@ -29,7 +29,11 @@ def _ns() -> str:
     [
         ("colour=blue", UnknownStoreURL, r"unknown Redis client option 'colour'.*known: .*db"),
         ("namespace=x", UnknownStoreURL, r"'namespace' is the store's own option"),
-        ("ssl_cert_reqs=none", UnknownStoreURL, r"'ssl_cert_reqs' is for TLS: use a rediss://"),
+        (
+            "ssl_cert_reqs=none",
+            UnknownStoreURL,
+            r"ssl_cert_reqs only apply to TLS; write rediss://",
+        ),
         ("connect_timeout=soon", UnknownStoreURL, r"connect_timeout must be seconds"),
         ("connect_timeout=1&socket_connect_timeout=2", UnknownStoreURL, "once"),
         ("connect_timeout=0", InvalidDuration, "must be positive"),

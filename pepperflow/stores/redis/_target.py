@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
+from ..._errors import UnknownStoreURL
+
 __all__ = ["Secret", "Target", "target"]
 
 _CERT_REQS = ("required", "optional", "none")
@@ -71,15 +73,16 @@ def target(url: str) -> Target:
 
     Raises:
         ValueError: ``password_env`` names no variable or an unset one, or
-            comes with a password in the URL, or a TLS option is malformed,
-            names a missing file or is given without TLS (a ``redis://`` URL).
+            comes with a password in the URL, or a TLS option is malformed or
+            names a missing file.
+        UnknownStoreURL: a TLS option without TLS (a ``redis://`` URL).
     """
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     if parts.scheme.lower() == "rediss":
         _write_out_tls(options)
     elif given := [name for name in _TLS_OPTIONS if name in options]:
-        raise ValueError(
+        raise UnknownStoreURL(
             f"{', '.join(given)} only apply to TLS; write rediss:// (a redis:// URL is not"
             " encrypted)"
         )

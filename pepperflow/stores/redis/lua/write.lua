@@ -23,7 +23,7 @@ local D_KEYS, D_TTL = 0, 0
 -- append (XADD), the script's last write, cannot fail after the others.
 local function read_metas(names)
   local n, metas = #names, {}
-  for i = 1, n, CHUNK do
+  for i = 1, math.max(n, 1), CHUNK do  -- no names (a mark alone): the seq still
     local part = redis.call('HMGET', META, '', unpack(names, i, math.min(i + CHUNK - 1, n)))
     if i == 1 and part[1] then SEQ_READ, SEQ_FIELD_NEW = tonumber(part[1]), false end
     for j = 2, #part do metas[i + j - 2] = part[j] end
