@@ -21,6 +21,9 @@ from .._errors import UnencodableValue as UnencodableValue
 from .._errors import UnknownStoreURL as UnknownStoreURL
 from .._errors import VersionConflict as VersionConflict
 from ._hub import Subscription as Subscription
+from ._lookup import IndexTerms as IndexTerms
+from ._lookup import Lookup as Lookup
+from ._lookup import Order as Order
 from .base import Entry as Entry
 from .base import Snapshot as Snapshot
 from .base import Store as Store
@@ -42,12 +45,15 @@ __all__ = [
     "Entry",
     "FeedOverflow",
     "FeedStatistics",
+    "IndexTerms",
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",
     "InvalidValue",
+    "Lookup",
     "MemoryStore",
     "MissingExtra",
+    "Order",
     "Overflow",
     "PepperflowError",
     "RedisStore",

@@ -14,17 +14,24 @@ changes is a ``str``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .._durations import seconds
 from .._errors import NOT_UNICODE_FIX, InvalidKey, InvalidTTL
+from ._records import Entry, Snapshot
+
+if TYPE_CHECKING:
+    from ._codec import Codec
 
 __all__ = [
     "bad_key",
     "callback_seconds",
     "check_key",
     "check_version",
+    "checked_entries",
     "item_pairs",
     "key_iterable",
     "surrogate_at",
@@ -131,3 +138,28 @@ def callback_seconds(store: str, callback_timeout: object) -> float | None:
         f"store {store!r}: callback_timeout (the seconds a change callback may take;"
         " None for no bound)",
     )
+
+
+def checked_entries(
+    store: str, codec: Codec[Any], admit_metadata: Callable[[str, Any], Any], snapshot: object
+) -> list[Entry[Any]]:
+    """The entries of ``restore()``'s snapshot, each key checked and value and
+    metadata admitted (the store's copies).
+
+    Raises:
+        TypeError: ``snapshot`` is not a :class:`Snapshot`.
+        InvalidKey, UnencodableValue: a bad entry.
+    """
+    if not isinstance(snapshot, Snapshot):
+        raise TypeError(
+            f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
+        )
+    return [
+        msgspec.structs.replace(
+            item,
+            key=check_key(store, item.key),
+            value=codec.admit(item.key, item.value, exact=False),
+            metadata=None if item.metadata is None else admit_metadata(item.key, item.metadata),
+        )
+        for item in snapshot.entries
+    ]

@@ -28,6 +28,8 @@ from .._patterns import compile_pattern
 from ..streams.events import SetChange
 from ._checks import check_key, key_iterable
 from ._codec import Metadata
+from ._indexed import Found, IndexedState, select
+from ._lookup import IndexTerms, Lookup
 from .base import (
     Entry,
     Snapshot,
@@ -66,6 +68,8 @@ class ViewStore(Store[T]):
             real time.
         callback_timeout: seconds a change callback may take (``None``: no
             bound); see :mod:`pepperflow.stores._delivery`.
+        index: the index function, ``(value, metadata) -> terms``; ``None``
+            (the default): no index (see :mod:`pepperflow.stores._searchable`).
     """
 
     def __init__(
@@ -76,11 +80,16 @@ class ViewStore(Store[T]):
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         super().__init__(
-            name, type=type, metadata_type=metadata_type, callback_timeout=callback_timeout
+            name,
+            type=type,
+            metadata_type=metadata_type,
+            callback_timeout=callback_timeout,
+            index=index,
         )
-        self._data: dict[str, SetChange[Any, Any]] = {}
+        self._data: dict[str, SetChange[Any, Any]] = self._adopt({})
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0
         self._seq = 0
@@ -183,6 +192,12 @@ class ViewStore(Store[T]):
         now = self._clock()
         entries = [Entry.from_change(change) for change in self._current_state(_every_key, now)]
         return Snapshot(self.name, self._seq, now, entries)
+
+    def find(self, lookup: Lookup) -> AsyncIterator[Entry[T]]:
+        self._check_open()
+        if not isinstance(self._data, IndexedState):
+            raise self._no_index()
+        return Found(select(self._data, lookup, self._clock()), self._clock)
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(

@@ -36,6 +36,8 @@ checks):
   :mod:`pepperflow.stores._delivery`. Feeds end when the store closes, and
   observers subscribed through ``store.changes(...).subscribe_async`` get
   ``aclose()``: :meth:`Store.aclose` does it after :meth:`Store._shutdown`.
+* **Indexes**: a store built with ``index=terms`` answers ``find(lookup)``
+  through an index updated with each entry (:mod:`._searchable`).
 * **Not checkpoints**: store operations do not yield to the scheduler
   unless they must wait (a subscriber's callback awaits, a full feed
   blocks, I/O on a remote backend), like ``anyio.Lock(fast_acquire=True)``.
@@ -49,7 +51,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import msgspec
 
@@ -57,12 +59,15 @@ from .._durations import MAX_SECONDS
 from .._lifecycle import Holdable
 from .._patterns import compile_pattern
 from ..streams.events import Change, SetChange
+from . import _checks
 from ._checks import callback_seconds, check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
+from ._lookup import IndexTerms, check_index, check_terms
 from ._records import Entry as Entry
 from ._records import Snapshot as Snapshot
 from ._records import StoreStatistics as StoreStatistics
+from ._searchable import Searchable
 from .feed import ChangeFeed, Overflow
 
 __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
@@ -76,7 +81,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(Holdable, Generic[T]):
+class Store(Holdable, Searchable[T]):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every
@@ -103,10 +108,12 @@ class Store(Holdable, Generic[T]):
         type: Any = Any,
         metadata_type: Any = Metadata,
         callback_timeout: float | timedelta | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
         self.name = name
+        self.index = check_index(name, index)
         #: The value and metadata types, with their encoders and decoders.
         self.codec: Codec[T] = Codec(name, type, metadata_type)
         self._typed = self.codec.typed
@@ -196,6 +203,8 @@ class Store(Holdable, Generic[T]):
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
         meta = None if metadata is None else self._admit_metadata(key, metadata)
+        if self.index is not None:
+            check_terms(name, key, self.index(value, meta))
         if if_version is not None:
             check_version(name, key, if_version)
         return self._set(key, value, ttl_s, meta, if_version)
@@ -219,6 +228,7 @@ class Store(Holdable, Generic[T]):
             pairs.append((checked, admit(checked, value)))
         first = pairs[0][0] if pairs else ""
         meta = None if metadata is None else self._admit_metadata(first, metadata)
+        self._check_terms((key, value, meta) for key, value in pairs)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
         await self._set_many(pairs, ttl_s, meta)
 
@@ -293,22 +303,8 @@ class Store(Holdable, Generic[T]):
             TypeError: ``snapshot`` is not a :class:`Snapshot`.
             InvalidKey, UnencodableValue: a bad entry; nothing restored.
         """
-        if not isinstance(snapshot, Snapshot):
-            raise TypeError(
-                f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
-            )
-        name, codec = self.name, self.codec
-        entries = [
-            msgspec.structs.replace(
-                item,
-                key=check_key(name, item.key),
-                value=codec.admit(item.key, item.value, exact=False),
-                metadata=None
-                if item.metadata is None
-                else self._admit_metadata(item.key, item.metadata),
-            )
-            for item in snapshot.entries
-        ]
+        entries = _checks.checked_entries(self.name, self.codec, self._admit_metadata, snapshot)
+        self._check_terms((item.key, item.value, item.metadata) for item in entries)
         await self._restore(msgspec.structs.replace(snapshot, entries=entries))
 
     def _admit_metadata(self, key: str, metadata: Any) -> Any:

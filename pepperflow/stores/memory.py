@@ -28,6 +28,7 @@ from .._errors import VersionConflict
 from .._patterns import compile_pattern
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._codec import Metadata
+from ._lookup import IndexTerms
 from ._view import ViewStore
 from .base import Snapshot
 
@@ -54,6 +55,8 @@ class MemoryStore(ViewStore[T]):
         callback_timeout: seconds a change callback may take before it is
             cancelled, logged and skipped (``None``, the default: no bound);
             see :mod:`pepperflow.stores._delivery`.
+        index: ``(value, metadata) -> terms``: keep an index for
+            :meth:`find` (:mod:`pepperflow.stores._searchable`); ``None``: none.
     """
 
     backend = "memory"
@@ -66,6 +69,7 @@ class MemoryStore(ViewStore[T]):
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     @overload
@@ -77,6 +81,7 @@ class MemoryStore(ViewStore[T]):
         metadata_type: Any = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -87,6 +92,7 @@ class MemoryStore(ViewStore[T]):
         metadata_type: Any = Metadata,
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -94,6 +100,7 @@ class MemoryStore(ViewStore[T]):
             metadata_type=metadata_type,
             clock=clock,
             callback_timeout=callback_timeout,
+            index=index,
         )
 
     # -- writing -------------------------------------------------------------

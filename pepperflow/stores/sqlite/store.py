@@ -54,6 +54,7 @@ from ..._patterns import compile_pattern
 from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._codec import Metadata
 from .._delivery import Ticket
+from .._lookup import IndexTerms
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
@@ -99,6 +100,8 @@ class SqliteStore(ViewStore[T]):
         callback_timeout: seconds a change callback may take before it is
             cancelled, logged and skipped (``None``, the default: no bound);
             see :mod:`pepperflow.stores._delivery`.
+        index: ``(value, metadata) -> terms``: keep an index for
+            :meth:`find` (:mod:`pepperflow.stores._searchable`); ``None``: none.
 
     Raises:
         ValueError, TypeError: a bad option, named with its value and what
@@ -120,6 +123,7 @@ class SqliteStore(ViewStore[T]):
         retain: int = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     @overload
@@ -136,6 +140,7 @@ class SqliteStore(ViewStore[T]):
         retain: int = ...,
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -151,6 +156,7 @@ class SqliteStore(ViewStore[T]):
         retain: int = 100_000,
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         options = check_options(path, durability, busy_timeout, poll_interval, retain)
         super().__init__(
@@ -159,6 +165,7 @@ class SqliteStore(ViewStore[T]):
             metadata_type=metadata_type,
             clock=clock,
             callback_timeout=callback_timeout,
+            index=index,
         )
         self._options = options
         self.path = options.path
@@ -369,7 +376,7 @@ class SqliteStore(ViewStore[T]):
         )
         await thread.start()
         try:
-            self._seq, self._data = await thread.run(Connection.load)
+            self._seq, self._data = await thread.run(partial(Connection.load, adopt=self._adopt))
         except BaseException:
             await thread.stop()
             raise
