@@ -13,7 +13,7 @@ import pytest
 
 from pepperflow import InvalidTags, ItemNotFound, StorageItem, StorageQuery
 from pepperflow.storage.stores import _StoreStorage
-from tests.support.storage_providers import Providers, keys_of
+from tests.support.storage_providers import Providers
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -200,7 +200,7 @@ async def test_search_checks_its_query(providers: Providers) -> None:
     with pytest.raises(TypeError, match="StorageQuery"):
         provider.search({"content_type": "doc"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
-        StorageQuery(created_after=datetime.now())  # noqa: DTZ005 - the naive datetime refused
+        StorageQuery(created_after=datetime.now())
     with pytest.raises(ValueError, match="order_by"):
         StorageQuery(order_by="size")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="limit"):

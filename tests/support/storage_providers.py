@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pepperflow import LocalStorageProvider, SqliteStorageProvider, StorageItem
+from pepperflow import LocalStorageProvider, SqliteStorageProvider
 from pepperflow.storage.stores import _StoreStorage
 
 __all__ = ["Providers", "providers"]
@@ -49,7 +49,3 @@ class Providers:
 def providers(request: pytest.FixtureRequest, tmp_path: Path) -> Providers:
     """A :class:`Providers` of each backend in turn."""
     return Providers(str(request.param), tmp_path)
-
-
-def keys_of(items: list[StorageItem[Any]]) -> list[str]:
-    return [item.metadata.key for item in items]
