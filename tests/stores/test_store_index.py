@@ -3,7 +3,7 @@ changes it, answering ``find`` as the state would; its sorted lists; its errors.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +96,14 @@ async def test_memory_writes_expiries_and_restores_keep_the_index() -> None:
     assert await store.clear("c") == 1
     assert_index_agrees(store)
     assert await keys(store) == ["d"]
-    await store.restore(snapshot)
+    assert await store.delete("d")
+    now[0] += 1
+    await store.set("d", 4, metadata={"colors": ["green"]})  # created again, later
+    assert await keys(store, created_after=datetime.fromtimestamp(now[0], UTC)) == ["d"]
+    await store.restore(snapshot)  # d keeps the snapshot's created_at
     assert_index_agrees(store)
     assert await keys(store, order_by="key") == ["a", "c", "d"]
+    assert await keys(store, created_after=datetime.fromtimestamp(now[0], UTC)) == []
     await store.aclose()
 
 
