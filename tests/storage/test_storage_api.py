@@ -45,7 +45,7 @@ async def test_a_load_gives_the_type_saved_also_after_a_restart(providers: Provi
         loaded = await provider.load("a")
         assert loaded == saved and type(loaded.data) is Artifact and loaded.data == ARTIFACT
         with pytest.raises(InvalidValue):
-            await provider.save("b", {"name": "x"}, "artifact")  # type: ignore[arg-type]
+            await provider.save("b", {"name": "x"}, "artifact")
     if providers.persistent:
         async with providers(name, type=Artifact) as again:
             assert (await again.load("a")) == saved
