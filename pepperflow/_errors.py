@@ -40,6 +40,11 @@ NOT_UNICODE_FIX = (
 )
 
 
+def _listed(known: list[str]) -> str:
+    """What a lookup error says is registered."""
+    return ", ".join(repr(name) for name in known) if known else "none"
+
+
 class PepperflowError(Exception):
     """Base class of every exception pepperflow defines."""
 
@@ -179,7 +184,7 @@ class UnknownProvider(PepperflowError, ValueError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
         self.known = known
-        registered = ", ".join(repr(n) for n in known) if known else "none"
+        registered = _listed(known)
         super().__init__(
             f"no provider named {name!r} is registered (registered: {registered});"
             " register it first, or check the name"
@@ -198,7 +203,7 @@ class UnknownStore(PepperflowError, ValueError):
     def __init__(self, name: str | None, known: list[str]) -> None:
         self.name = name
         self.known = known
-        registered = ", ".join(repr(n) for n in known) if known else "none"
+        registered = _listed(known)
         if name is None:
             message = (
                 f"no store given and no default store (registered: {registered});"
@@ -224,7 +229,7 @@ class UnknownContentType(PepperflowError, ValueError):
     def __init__(self, content_type: object, known: list[str]) -> None:
         self.content_type = content_type
         self.known = known
-        registered = ", ".join(repr(n) for n in known) if known else "none"
+        registered = _listed(known)
         super().__init__(
             f"no storage provider is registered for content type {content_type!r}"
             f" (registered: {registered}); register one with"

@@ -14,8 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from .._patterns import compile_pattern
-from ..stores._lookup import Order, check_moment, check_page
+from ..stores._lookup import Selection
 from ._checks import check_content_type, check_tags
 
 __all__ = ["StorageEvent", "StorageItem", "StorageMetadata", "StorageQuery", "StorageResult"]
@@ -48,7 +47,7 @@ class StorageItem(msgspec.Struct, Generic[T], frozen=True):
     metadata: StorageMetadata
 
 
-class StorageQuery(msgspec.Struct, frozen=True, kw_only=True):
+class StorageQuery(Selection, frozen=True, kw_only=True):
     """What a search looks for: items matching every field given.
 
     * ``pattern``: the keys, by the stores' one rule (a prefix such as
@@ -69,27 +68,15 @@ class StorageQuery(msgspec.Struct, frozen=True, kw_only=True):
     :class:`~pepperflow.InvalidTags`).
     """
 
-    pattern: str | None = None
     content_type: str | None = None
     tags: dict[str, str] | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    expires_after: datetime | None = None
-    expires_before: datetime | None = None
-    order_by: Order = "created_at"
-    descending: bool = False
-    offset: int = 0
-    limit: int | None = None
 
     def __post_init__(self) -> None:
-        compile_pattern(self.pattern)
         if self.content_type is not None:
             check_content_type(self.content_type, "StorageQuery")
         if self.tags is not None:
             check_tags(self.tags, "StorageQuery")
-        for name in ("created_after", "created_before", "expires_after", "expires_before"):
-            check_moment(f"StorageQuery.{name}", getattr(self, name))
-        check_page(self.order_by, self.descending, self.offset, self.limit)
+        super().__post_init__()
 
 
 class StorageResult(msgspec.Struct, Generic[T], frozen=True):

@@ -43,6 +43,7 @@ __all__ = [
     "IndexTerms",
     "Lookup",
     "Order",
+    "Selection",
     "check_index",
     "check_terms",
     "instant",
@@ -138,15 +139,10 @@ def check_page(order_by: object, descending: object, offset: object, limit: obje
         raise ValueError(f"limit must be None or an int >= 0, got {limit!r}")
 
 
-class Lookup(msgspec.Struct, frozen=True, kw_only=True):
-    """What :meth:`Store.find <pepperflow.stores.Store.find>` looks for; see the module docstring.
+class Selection(msgspec.Struct, frozen=True, kw_only=True):
+    """The fields a store lookup and R065's StorageQuery share: a key pattern,
+    time bounds, an order and a page; checked when made."""
 
-    Checked when made: a bad field raises ``TypeError`` or ``ValueError``
-    naming it (a malformed ``pattern``:
-    :class:`~pepperflow.InvalidPattern`).
-    """
-
-    terms: frozenset[str] = frozenset()
     pattern: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -158,14 +154,29 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
     limit: int | None = None
 
     def __post_init__(self) -> None:
+        what = type(self).__name__
+        compile_pattern(self.pattern)
+        for name in _RANGES:
+            check_moment(f"{what}.{name}", getattr(self, name))
+        check_page(self.order_by, self.descending, self.offset, self.limit)
+
+
+class Lookup(Selection, frozen=True, kw_only=True):
+    """What :meth:`Store.find <pepperflow.stores.Store.find>` looks for; see the module docstring.
+
+    Checked when made: a bad field raises ``TypeError`` or ``ValueError``
+    naming it (a malformed ``pattern``:
+    :class:`~pepperflow.InvalidPattern`).
+    """
+
+    terms: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
         if not isinstance(self.terms, frozenset) or not all(
             type(term) is str for term in self.terms
         ):
             raise TypeError(f"terms must be a frozenset of str, got {self.terms!r}")
-        compile_pattern(self.pattern)
-        for name in _RANGES:
-            check_moment(name, getattr(self, name))
-        check_page(self.order_by, self.descending, self.offset, self.limit)
+        super().__post_init__()
 
     def bounds(self) -> tuple[int | None, int | None, int | None, int | None]:
         """The time bounds in microseconds: created lo, hi, expires lo, hi (inclusive)."""
