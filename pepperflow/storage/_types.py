@@ -95,7 +95,8 @@ class StorageEvent(msgspec.Struct, Generic[T], frozen=True):
     each item that starts matching), ``"updated"`` (saved again, still
     matching) or ``"removed"`` (deleted, expired, or saved so that it no
     longer matches; ``item`` is then the last that matched). ``seq`` is
-    the store change that caused it (0 for the current matches).
+    the ``seq`` of the store change it comes from (for a current match, the
+    change that set it).
     """
 
     kind: Literal["added", "updated", "removed"]
