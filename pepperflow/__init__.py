@@ -13,14 +13,17 @@ from ._errors import FeedOverflow as FeedOverflow
 from ._errors import InvalidDuration as InvalidDuration
 from ._errors import InvalidKey as InvalidKey
 from ._errors import InvalidPattern as InvalidPattern
+from ._errors import InvalidTags as InvalidTags
 from ._errors import InvalidTTL as InvalidTTL
 from ._errors import InvalidValue as InvalidValue
+from ._errors import ItemNotFound as ItemNotFound
 from ._errors import MissingExtra as MissingExtra
 from ._errors import PepperflowError as PepperflowError
 from ._errors import StoreAccessDenied as StoreAccessDenied
 from ._errors import StoreUnavailable as StoreUnavailable
 from ._errors import UndecodableValue as UndecodableValue
 from ._errors import UnencodableValue as UnencodableValue
+from ._errors import UnknownContentType as UnknownContentType
 from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStore as UnknownStore
 from ._errors import UnknownStoreURL as UnknownStoreURL
@@ -57,6 +60,16 @@ from .state.factory import StateManagerFactory as StateManagerFactory
 from .state.managers import BaseStateManager as BaseStateManager
 from .state.managers import PersistentStateManager as PersistentStateManager
 from .state.managers import SharedStateManager as SharedStateManager
+from .storage._types import StorageEvent as StorageEvent
+from .storage._types import StorageItem as StorageItem
+from .storage._types import StorageMetadata as StorageMetadata
+from .storage._types import StorageQuery as StorageQuery
+from .storage._types import StorageResult as StorageResult
+from .storage.content import ContentStorage as ContentStorage
+from .storage.manager import UnifiedStorageManager as UnifiedStorageManager
+from .storage.provider import StorageProvider as StorageProvider
+from .storage.stores import LocalStorageProvider as LocalStorageProvider
+from .storage.stores import SqliteStorageProvider as SqliteStorageProvider
 from .stores.url import open_store as open_store
 
 __version__ = "0.1.0"
@@ -64,6 +77,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseMemoryStore",
     "BaseStateManager",
+    "ContentStorage",
     "DefaultResourceManager",
     "DuplicateProvider",
     "FeedOverflow",
@@ -71,8 +85,11 @@ __all__ = [
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",
+    "InvalidTags",
     "InvalidValue",
+    "ItemNotFound",
     "LocalMemoryStore",
+    "LocalStorageProvider",
     "MemoryEntry",
     "MemoryManager",
     "MemoryProvider",
@@ -96,15 +113,24 @@ __all__ = [
     "ResourceRecord",
     "ResourceStatus",
     "SharedStateManager",
+    "SqliteStorageProvider",
     "StateEntry",
     "StateManager",
     "StateManagerFactory",
     "StateType",
+    "StorageEvent",
+    "StorageItem",
+    "StorageMetadata",
+    "StorageProvider",
+    "StorageQuery",
+    "StorageResult",
     "StoreAccessDenied",
     "StoreProvider",
     "StoreUnavailable",
     "UndecodableValue",
     "UnencodableValue",
+    "UnifiedStorageManager",
+    "UnknownContentType",
     "UnknownProvider",
     "UnknownStore",
     "UnknownStoreURL",

@@ -20,7 +20,10 @@ says what was wrong, where, and how to fix it::
         │   └── StoreAccessDenied (PermissionError)  its server refused the user or password
         ├── DuplicateProvider (ValueError)  a provider name already registered
         ├── UnknownProvider (ValueError)    no provider registered under a name
-        └── UnknownStore (ValueError)   no memory store registered under a name
+        ├── UnknownStore (ValueError)   no memory store registered under a name
+        ├── UnknownContentType (ValueError)  no storage provider for a content type
+        ├── ItemNotFound (KeyError)     a storage load of a key that holds no item
+        └── InvalidTags (TypeError)     storage tags that are not str -> str
 
 Operations on a closed store raise :class:`anyio.ClosedResourceError`.
 Nothing is stored when any of these is raised by a write, except
@@ -35,6 +38,11 @@ from __future__ import annotations
 NOT_UNICODE_FIX = (
     "decode the source with errors='replace' (or 'backslashreplace'), not 'surrogateescape'"
 )
+
+
+def _listed(known: list[str]) -> str:
+    """What a lookup error says is registered."""
+    return ", ".join(repr(name) for name in known) if known else "none"
 
 
 class PepperflowError(Exception):
@@ -180,7 +188,7 @@ class UnknownProvider(PepperflowError, ValueError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
         self.known = known
-        registered = ", ".join(repr(n) for n in known) if known else "none"
+        registered = _listed(known)
         super().__init__(
             f"no provider named {name!r} is registered (registered: {registered});"
             " register it first, or check the name"
@@ -199,7 +207,7 @@ class UnknownStore(PepperflowError, ValueError):
     def __init__(self, name: str | None, known: list[str]) -> None:
         self.name = name
         self.known = known
-        registered = ", ".join(repr(n) for n in known) if known else "none"
+        registered = _listed(known)
         if name is None:
             message = (
                 f"no store given and no default store (registered: {registered});"
@@ -212,3 +220,50 @@ class UnknownStore(PepperflowError, ValueError):
                 " register it with register_store(name, store), or check the name"
             )
         super().__init__(message)
+
+
+class UnknownContentType(PepperflowError, ValueError):
+    """A :class:`~pepperflow.UnifiedStorageManager` has no provider for a content type.
+
+    Attributes:
+        content_type: the content type asked for.
+        known: the content types registered when the lookup failed, sorted.
+    """
+
+    def __init__(self, content_type: object, known: list[str]) -> None:
+        self.content_type = content_type
+        self.known = known
+        registered = _listed(known)
+        super().__init__(
+            f"no storage provider is registered for content type {content_type!r}"
+            f" (registered: {registered}); register one with"
+            " manager.register_provider(content_type, provider), or check the name"
+        )
+
+
+class ItemNotFound(PepperflowError, KeyError):
+    """A storage ``load`` found no item under the key (absent, deleted or expired),
+    or one of another content type than asked for.
+
+    Attributes:
+        key: the key.
+        content_type: the content type asked for (``None``: any).
+        provider: how the provider is named.
+    """
+
+    def __init__(self, key: str, content_type: str | None, provider: str) -> None:
+        self.key = key
+        self.content_type = content_type
+        self.provider = provider
+        what = "item" if content_type is None else f"item of content type {content_type!r}"
+        super().__init__(
+            f"{provider}: no {what} under key {key!r} (never saved, deleted or expired);"
+            " save it first, or check the key"
+        )
+
+    def __str__(self) -> str:  # KeyError's own shows the message quoted, as a key
+        return str(self.args[0])
+
+
+class InvalidTags(PepperflowError, TypeError):
+    """Storage tags that are not a mapping of ``str`` to ``str``; nothing was stored."""

@@ -12,3 +12,4 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 from tests.support.new_stores import new_store as new_store  # noqa: E402
 from tests.support.redis_server import durable_server as durable_server  # noqa: E402
 from tests.support.redis_server import redis_server as redis_server  # noqa: E402
+from tests.support.storage_providers import providers as providers  # noqa: E402

@@ -22,6 +22,9 @@ from .._errors import UnknownStoreURL as UnknownStoreURL
 from .._errors import VersionConflict as VersionConflict
 from ._apply import Mark as Mark
 from ._hub import Subscription as Subscription
+from ._lookup import IndexTerms as IndexTerms
+from ._lookup import Lookup as Lookup
+from ._lookup import Order as Order
 from ._records import FeedFigures as FeedFigures
 from .base import Entry as Entry
 from .base import Snapshot as Snapshot
@@ -45,13 +48,16 @@ __all__ = [
     "FeedFigures",
     "FeedOverflow",
     "FeedStatistics",
+    "IndexTerms",
     "InvalidKey",
     "InvalidPattern",
     "InvalidTTL",
     "InvalidValue",
+    "Lookup",
     "Mark",
     "MemoryStore",
     "MissingExtra",
+    "Order",
     "Overflow",
     "PepperflowError",
     "RedisStore",

@@ -15,10 +15,13 @@ changes is a ``str``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._durations import seconds
 from .._errors import NOT_UNICODE_FIX, InvalidKey, InvalidTTL
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "bad_key",

@@ -29,6 +29,8 @@ from ..sinks.metrics import MetricsRegistry
 from ..streams.events import SetChange
 from ._checks import check_key, key_iterable
 from ._codec import Metadata
+from ._indexed import Found, IndexedState, select
+from ._lookup import IndexTerms, Lookup
 from .base import (
     Entry,
     Snapshot,
@@ -65,9 +67,7 @@ class ViewStore(Store[T]):
         clock: wall-clock seconds since the epoch (``time.time``); tests may
             pass a fake one to drive lazy expiry. The expiry task sleeps in
             real time.
-        callback_timeout: seconds a change callback may take (``None``: no
-            bound); see :mod:`pepperflow.stores._delivery`.
-        metrics: the registry the store reports into (see :class:`Store`).
+        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class ViewStore(Store[T]):
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -86,8 +87,9 @@ class ViewStore(Store[T]):
             metadata_type=metadata_type,
             callback_timeout=callback_timeout,
             metrics=metrics,
+            index=index,
         )
-        self._data: dict[str, SetChange[Any, Any]] = {}
+        self._data: dict[str, SetChange[Any, Any]] = self._adopt({})
         self._heap: list[tuple[float, int, str]] = []
         self._ttl_keys = 0
         self._seq = 0
@@ -190,6 +192,12 @@ class ViewStore(Store[T]):
         now = self._clock()
         entries = [Entry.from_change(change) for change in self._current_state(_every_key, now)]
         return Snapshot(self.name, self._seq, now, entries)
+
+    def find(self, lookup: Lookup) -> AsyncIterator[Entry[T]]:
+        self._check_open()
+        if not isinstance(self._data, IndexedState):
+            raise self._no_index()
+        return Found(select(self._data, lookup, self._clock()), self._clock)
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(

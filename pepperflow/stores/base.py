@@ -7,17 +7,12 @@ one :data:`~pepperflow.streams.Change` per key in one total order (its
 Rules every backend keeps (and :func:`pepperflow.testing.check_store`
 checks):
 
-* **Keys** are non-empty ``str`` of valid Unicode text (no lone
-  surrogate), on every operation; anything else raises
-  :class:`~pepperflow.InvalidKey`. A ``str`` subclass's key is its plain
-  text (:mod:`pepperflow.stores._checks`).
-* **Values and metadata** are of the store's types (``type=``, default
-  ``Any``: anything msgspec can encode; ``metadata_type=``, default a dict
-  with str keys). A value of another type raises
-  :class:`~pepperflow.InvalidValue`, one msgspec cannot encode
-  :class:`~pepperflow.UnencodableValue`. A failed write stores nothing and
-  emits nothing. The store keeps a checked copy of its own, and every
-  backend gives the same value back (:mod:`pepperflow.stores._codec`).
+* **Keys** are non-empty ``str`` of valid Unicode text, else
+  :class:`~pepperflow.InvalidKey` (:mod:`pepperflow.stores._checks`).
+* **Values and metadata** are of the store's types (``type=``,
+  ``metadata_type=``), else :class:`~pepperflow.InvalidValue` or
+  :class:`~pepperflow.UnencodableValue`; a failed write stores and emits
+  nothing. Every backend gives the same value back (:mod:`._codec`).
 * **TTL** is a positive number of seconds or a ``timedelta``; an expired key
   is never returned, and its expiry emits exactly one
   :class:`~pepperflow.streams.ExpireChange`: within a small bounded delay of
@@ -36,12 +31,10 @@ checks):
   :mod:`pepperflow.stores._delivery`. Feeds end when the store closes, and
   observers subscribed through ``store.changes(...).subscribe_async`` get
   ``aclose()``: :meth:`Store.aclose` does it after :meth:`Store._shutdown`.
-* **Not checkpoints**: store operations do not yield to the scheduler
-  unless they must wait (a subscriber's callback awaits, a full feed
-  blocks, I/O on a remote backend), like ``anyio.Lock(fast_acquire=True)``.
-  A loop of writes on an in-process store does not let other tasks run
-  and cannot be cancelled between writes; add
-  ``await anyio.lowlevel.checkpoint()`` in such a loop when it must.
+* **Indexes**: with ``index=terms``, ``find(lookup)`` (:mod:`._searchable`).
+* **Not checkpoints**: an operation yields only when it must wait (a
+  callback, a full feed, I/O), so a loop of in-process writes lets no other
+  task run: add ``await anyio.lowlevel.checkpoint()`` where it must.
 """
 
 from __future__ import annotations
@@ -49,7 +42,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 import msgspec
 
@@ -63,9 +56,11 @@ from ._apply import AppliesChanges
 from ._checks import callback_seconds, check_key, check_version, item_pairs, ttl_seconds
 from ._codec import INT_MAX, INT_MIN, SCALARS, Codec, Metadata
 from ._hub import ChangeHub, Feed, Subscription
+from ._lookup import IndexTerms, check_index, check_terms
 from ._records import Entry as Entry
 from ._records import Snapshot as Snapshot
 from ._records import StoreStatistics as StoreStatistics
+from ._searchable import Searchable
 from .feed import ChangeFeed, Overflow
 
 __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
@@ -78,7 +73,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(Holdable, AppliesChanges, Generic[T]):
+class Store(Holdable, AppliesChanges, Searchable[T]):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every
@@ -111,10 +106,12 @@ class Store(Holdable, AppliesChanges, Generic[T]):
         metadata_type: Any = Metadata,
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a store's name must be a non-empty str, got {name!r}")
         self.name = name
+        self.index = check_index(name, index)
         #: The value and metadata types, with their encoders and decoders.
         self.codec: Codec[T] = Codec(name, type, metadata_type)
         self._typed = self.codec.typed
@@ -205,6 +202,8 @@ class Store(Holdable, AppliesChanges, Generic[T]):
             else:
                 ttl_s = ttl_seconds(name, key, ttl)
         meta = None if metadata is None else self.codec.admit_metadata(key, metadata)
+        if self.index is not None:
+            check_terms(name, key, self.index(value, meta))
         if if_version is not None:
             check_version(name, key, if_version)
         commit = self._set(key, value, ttl_s, meta, if_version)
@@ -233,6 +232,7 @@ class Store(Holdable, AppliesChanges, Generic[T]):
             pairs.append((checked, admit(checked, value)))
         first = pairs[0][0] if pairs else ""
         meta = None if metadata is None else self.codec.admit_metadata(first, metadata)
+        self._check_terms((key, value, meta) for key, value in pairs)
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
         await self._set_many(pairs, ttl_s, meta)
 
@@ -312,6 +312,7 @@ class Store(Holdable, AppliesChanges, Generic[T]):
                 f"restore() takes a Snapshot (from store.snapshot()), got {type(snapshot).__name__}"
             )
         entries = [self.codec.admit_entry(item) for item in snapshot.entries]
+        self._check_terms((item.key, item.value, item.metadata) for item in entries)
         await self._restore(msgspec.structs.replace(snapshot, entries=entries))
 
     @abstractmethod

@@ -30,6 +30,7 @@ from ..sinks.metrics import MetricsRegistry
 from ..streams.events import Change, DeleteChange, ExpireChange, SetChange
 from ._apply import Mark
 from ._codec import Metadata
+from ._lookup import IndexTerms
 from ._view import ViewStore
 from .base import Snapshot
 
@@ -59,6 +60,8 @@ class MemoryStore(ViewStore[T]):
         metrics: a :class:`~pepperflow.MetricsRegistry` to report into: the
             calls, sampled durations and figures of
             :mod:`pepperflow.sinks.metrics._stores` (``None``: nothing, no cost).
+        index: ``(value, metadata) -> terms``: keep an index for
+            :meth:`find` (:mod:`pepperflow.stores._searchable`); ``None``: none.
     """
 
     backend = "memory"
@@ -72,6 +75,7 @@ class MemoryStore(ViewStore[T]):
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     @overload
@@ -84,6 +88,7 @@ class MemoryStore(ViewStore[T]):
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -95,6 +100,7 @@ class MemoryStore(ViewStore[T]):
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -103,6 +109,7 @@ class MemoryStore(ViewStore[T]):
             clock=clock,
             callback_timeout=callback_timeout,
             metrics=metrics,
+            index=index,
         )
         self._marks: dict[str, Mark] = {}
 

@@ -105,11 +105,15 @@ class Connection:
     def close(self) -> None:
         self.conn.close()
 
-    def load(self) -> tuple[int, dict[str, SetChange[Any, Any]]]:
+    def load(
+        self, adopt: Callable[[dict[str, SetChange[Any, Any]]], dict[str, SetChange[Any, Any]]]
+    ) -> tuple[int, dict[str, SetChange[Any, Any]]]:
         """Fold the changelog into a new state; return the seq and the state.
 
-        The caller (the event loop's view) owns the state from then on; the
-        connection keeps it as :attr:`state` for the write transactions.
+        ``adopt(folded)`` gives the mapping the view keeps (the folded dict
+        itself, or an indexed copy of it). The caller (the event loop's
+        view) owns the state from then on; the connection keeps it as
+        :attr:`state` for the write transactions.
 
         Raises:
             StoreUnavailable: the file is corrupt (a broken row, a damaged page).
@@ -137,7 +141,7 @@ class Connection:
             apply(state, change)
         seq = changes[-1].seq if changes else 0
         self.seq = self.compacted_at = seq
-        self.state = state
+        self.state = state = adopt(state)
         return seq, state
 
     def max_seq(self) -> int:

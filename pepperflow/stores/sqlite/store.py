@@ -55,6 +55,7 @@ from .._apply import Mark, decode_mark
 from .._checks import check_seq
 from .._codec import Metadata
 from .._delivery import Ticket
+from .._lookup import IndexTerms
 from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
@@ -97,11 +98,7 @@ class SqliteStore(ViewStore[T]):
         retain: changes kept whole in the changelog beyond the latest per
             key, an int >= 0; 0 turns automatic compaction off.
         clock: wall-clock seconds since the epoch.
-        callback_timeout: seconds a change callback may take before it is
-            cancelled, logged and skipped (``None``, the default: no bound);
-            see :mod:`pepperflow.stores._delivery`.
-        metrics: a :class:`~pepperflow.MetricsRegistry` to report into (see
-            :class:`~pepperflow.stores.MemoryStore`).
+        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s.
 
     Raises:
         ValueError, TypeError: a bad option, named with its value and what
@@ -124,6 +121,7 @@ class SqliteStore(ViewStore[T]):
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     @overload
@@ -141,6 +139,7 @@ class SqliteStore(ViewStore[T]):
         clock: Callable[[], float] = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -157,6 +156,7 @@ class SqliteStore(ViewStore[T]):
         clock: Callable[[], float] = time.time,
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         options = check_options(path, durability, busy_timeout, poll_interval, retain)
         super().__init__(
@@ -166,6 +166,7 @@ class SqliteStore(ViewStore[T]):
             clock=clock,
             callback_timeout=callback_timeout,
             metrics=metrics,
+            index=index,
         )
         self._options = options
         self.path = options.path
@@ -379,7 +380,7 @@ class SqliteStore(ViewStore[T]):
         )
         await thread.start()
         try:
-            self._seq, self._data = await thread.run(Connection.load)
+            self._seq, self._data = await thread.run(partial(Connection.load, adopt=self._adopt))
         except BaseException:
             await thread.stop()
             raise
