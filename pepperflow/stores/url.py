@@ -55,7 +55,7 @@ from .._errors import MissingExtra, UnknownStoreURL
 from .._lifecycle import hold
 from .._redact import redacted
 from ._codec import Metadata
-from ._url_parts import check_redis_parts, read_options, seconds, text, whole
+from ._url_parts import read_options, seconds, text, whole
 from .base import Store
 
 __all__ = ["BACKENDS", "StoreOpening", "open_store", "require"]
@@ -128,8 +128,7 @@ _REDIS_OPTIONS = {
 def _redis(url: str, **types: Any) -> Store[Any]:
     from .redis import RedisStore
 
-    parts = urlsplit(url)
-    check_redis_parts(parts)
+    parts = urlsplit(url)  # RedisStore checks the host, port and database (its _target)
     kwargs, client_query = read_options(parts.query, _REDIS_OPTIONS)
     client_url = urlunsplit(parts._replace(query=urlencode(client_query)))
     return _built(RedisStore, client_url, **kwargs, **types)

@@ -102,3 +102,17 @@ async def test_the_connect_timeout_is_five_seconds_by_default(
     with anyio.fail_after(30), pytest.raises(StoreUnavailable, match="cannot reach Redis"):
         async with RedisStore(url, namespace=_ns(), driver=driver):
             pass
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://127.0.0.1:6379/abc", "the path must be the database's number"),
+        ("redis://127.0.0.1:99999/0", "the port must be a number from 1 to 65535"),
+        ("redis:///0", "name the server"),
+    ],
+)
+def test_a_store_built_from_a_bad_url_says_what_is_wrong(url: str, message: str) -> None:
+    # The same checks as open_store's, when the URL is given to RedisStore itself.
+    with pytest.raises(UnknownStoreURL, match=message):
+        RedisStore(url)

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgspec
 
 from ..._errors import UnknownStoreURL
+from .._url_parts import check_redis_parts
 
 __all__ = ["Secret", "Target", "target"]
 
@@ -75,9 +76,11 @@ def target(url: str) -> Target:
         ValueError: ``password_env`` names no variable or an unset one, or
             comes with a password in the URL, or a TLS option is malformed or
             names a missing file.
-        UnknownStoreURL: a TLS option without TLS (a ``redis://`` URL).
+        UnknownStoreURL: no host, a bad port, a path that is not a database
+            number, or a TLS option without TLS (a ``redis://`` URL).
     """
     parts = urlsplit(url)
+    check_redis_parts(parts)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     if parts.scheme.lower() == "rediss":
         _write_out_tls(options)
