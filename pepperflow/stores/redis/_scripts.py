@@ -40,7 +40,11 @@ import msgspec
 
 from ._protocol import (
     ApplyArgs,
+    BuiltHead,
     DeleteArgs,
+    FindArgs,
+    FindHead,
+    IndexBuildArgs,
     MarkArgs,
     NoArgs,
     NoHead,
@@ -62,7 +66,9 @@ from ._protocol import (
 __all__ = [
     "APPLY",
     "DELETE",
+    "FIND",
     "GET_MANY",
+    "INDEX_BUILD",
     "MARK",
     "RANGE",
     "SCAN",
@@ -109,9 +115,11 @@ class Script(Generic[A, H]):
         return f"<Script {self.name} {self.sha[:8]}>"
 
 
-_WRITER = ("base", "clock", "log", "args", "write")
+_WRITER = ("base", "clock", "log", "args", "index", "write")
 
-SET = Script("set", SetArgs, WriteHead, "base", "clock", "log", "args", "entry", writes=True)
+SET = Script(
+    "set", SetArgs, WriteHead, "base", "clock", "log", "args", "index", "entry", writes=True
+)
 SET_MANY = Script("set_many", SetManyArgs, WriteHead, *_WRITER, "entry", writes=True)
 DELETE = Script("delete", DeleteArgs, WriteHead, *_WRITER, writes=True)
 APPLY = Script("apply", ApplyArgs, WriteHead, *_WRITER, "entry", writes=True)
@@ -122,6 +130,8 @@ SNAPSHOT = Script("snapshot", NoArgs, SnapshotHead, "base", "clock")
 GET_MANY = Script("get_many", NoArgs, NoHead, "base")
 RANGE = Script("range", RangeArgs, RangeHead, "base")
 STATUS = Script("status", StatusArgs, StatusHead, "base", "counts")
+FIND = Script("find", FindArgs, FindHead, "base", "clock")
+INDEX_BUILD = Script("index_build", IndexBuildArgs, BuiltHead, "base", "args", "index", writes=True)
 
 SCRIPTS: tuple[Script[Any, Any], ...] = (
     SET,
@@ -135,4 +145,6 @@ SCRIPTS: tuple[Script[Any, Any], ...] = (
     GET_MANY,
     RANGE,
     STATUS,
+    FIND,
+    INDEX_BUILD,
 )
