@@ -42,7 +42,7 @@ async def keys(store: RedisStore[Any], **lookup: Any) -> list[str]:
 def raw_index(server: RedisServer, ns: str) -> dict[str, Any]:
     """The index as Redis holds it: each key's terms, each term's keys, the
     created_at scores, the keys in order, and the live keys (the meta hash's)."""
-    client = redis.Redis(host=server.host, port=server.port)
+    client: Any = redis.Redis(host=server.host, port=server.port)
     tag = f"pf:{{{ns}}}:"
     try:
         terms = {
