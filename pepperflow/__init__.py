@@ -69,6 +69,7 @@ from .storage.content import ContentStorage as ContentStorage
 from .storage.manager import UnifiedStorageManager as UnifiedStorageManager
 from .storage.provider import StorageProvider as StorageProvider
 from .storage.stores import LocalStorageProvider as LocalStorageProvider
+from .storage.stores import RedisStorageProvider as RedisStorageProvider
 from .storage.stores import SqliteStorageProvider as SqliteStorageProvider
 from .stores.url import open_store as open_store
 
@@ -108,6 +109,7 @@ __all__ = [
     "ProviderStatus",
     "ProviderType",
     "RedisMemoryStore",
+    "RedisStorageProvider",
     "ResourceManager",
     "ResourceMetrics",
     "ResourceRecord",
