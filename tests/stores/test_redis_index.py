@@ -9,12 +9,11 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 import pytest
-import redis
 
 from pepperflow.stores import Lookup, RedisStore
 from pepperflow.streams import DeleteChange, SetChange
+from tests.support.redis_index import assert_redis_index_agrees
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
@@ -39,49 +38,6 @@ async def keys(store: RedisStore[Any], **lookup: Any) -> list[str]:
     return [entry.key async for entry in store.find(Lookup(**lookup))]
 
 
-def raw_index(server: RedisServer, ns: str) -> dict[str, Any]:
-    """The index as Redis holds it: each key's terms, each term's keys, the
-    created_at scores, the keys in order, and the live keys (the meta hash's)."""
-    client: Any = redis.Redis(host=server.host, port=server.port)
-    tag = f"pf:{{{ns}}}:"
-    try:
-        terms = {
-            key.decode(): sorted(msgspec.msgpack.decode(blob, type=list[str]))
-            for key, blob in client.hgetall(tag + "ix").items()
-            if key
-        }
-        postings = {
-            name.decode()[len(tag) + 2 :]: {key.decode() for key in client.smembers(name)}
-            for name in client.scan_iter(match=tag + "t:*", count=1000)
-        }
-        created = client.zrange(tag + "cr", 0, -1, withscores=True)
-        return {
-            "terms": terms,
-            "postings": postings,
-            "created": {key.decode(): score for key, score in created},
-            "order": [key.decode() for key in client.zrange(tag + "lex", 0, -1)],
-            "live": sorted(key.decode() for key in client.hkeys(tag + "meta") if key),
-        }
-    finally:
-        client.close()
-
-
-async def assert_index_agrees(server: RedisServer, store: RedisStore[Any]) -> None:
-    """Redis's index equals one built from the store's entries (every live key)."""
-    held = raw_index(server, store.namespace)
-    entries = (await store.snapshot()).entries
-    assert sorted(entry.key for entry in entries) == held["live"]  # nothing due unswept
-    want_terms = {e.key: sorted(colors(e.value, e.metadata)) for e in entries}
-    want_postings: dict[str, set[str]] = {}
-    for key, terms in want_terms.items():
-        for term in terms:
-            want_postings.setdefault(term, set()).add(key)
-    assert held["terms"] == want_terms
-    assert held["postings"] == want_postings
-    assert held["created"] == {e.key: e.created_at for e in entries}
-    assert held["order"] == sorted(want_terms, key=lambda key: key.encode())
-
-
 async def test_every_write_and_the_sweep_keep_the_index(redis_server: RedisServer) -> None:
     redis_server.ensure_running()
     async with indexed(redis_server, _ns("writes")) as store:
@@ -89,19 +45,19 @@ async def test_every_write_and_the_sweep_keep_the_index(redis_server: RedisServe
         await store.set("b", 2, metadata={"colors": ["red"]}, ttl=0.2)
         await store.set_many({"c": 3, "d": 4}, metadata={"colors": ["green"]}, ttl=30)
         await store.set("a", 5, metadata={"colors": ["blue"]})
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         assert await keys(store, terms=frozenset({"color:red"})) == ["b"]
         assert await keys(store, terms=frozenset({"color:blue"})) == ["a"]
         await wait_until(lambda: store.statistics().expired == 1, "b's expiry, swept")
         assert await keys(store, terms=frozenset({"color:red"})) == []
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         snapshot = await store.snapshot()
         assert await store.delete("a")
         assert await store.clear("c") == 1
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         assert await keys(store) == ["d"]
         await store.restore(snapshot)
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         assert await keys(store, order_by="key") == ["a", "c", "d"]
         source = SetChange(
             store="x",
@@ -116,7 +72,7 @@ async def test_every_write_and_the_sweep_keep_the_index(redis_server: RedisServe
         await store.apply_changes(
             [source, DeleteChange(store="x", key="d", version=1, seq=2, committed_at=1.0)]
         )
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         assert await keys(store, terms=frozenset({"color:red"})) == ["e"]
         assert await keys(store, order_by="key") == ["a", "c", "e"]
 
@@ -155,7 +111,7 @@ async def test_a_namespace_with_entries_gets_its_index_at_open(redis_server: Red
         await plain.set("a", 1, metadata={"colors": ["red"]})
         await plain.set("b", 2, metadata={"colors": ["blue"]}, ttl=60)
     async with indexed(redis_server, ns) as store:
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         assert await keys(store, terms=frozenset({"color:blue"})) == ["b"]
 
 
@@ -175,7 +131,7 @@ async def test_a_store_without_index_cannot_write_to_an_indexed_namespace(
         with pytest.raises(ValueError, match="keeps an index"):
             await plain.set_many({"b": 2, "c": 3})
         assert await plain.delete("a")  # a removal keeps the index too
-        await assert_index_agrees(redis_server, store)
+        await assert_redis_index_agrees(redis_server, store)
         assert await store.get("b") is None and await keys(store) == []
     with pytest.raises(ValueError, match=r"keeps an index .* open it with index=terms"):
         async with RedisStore(redis_server.url, namespace=ns):
@@ -191,6 +147,6 @@ async def test_the_index_survives_a_crash_with_its_entries(durable_server: Redis
     durable_server.stop()  # SIGKILL: what was acknowledged is in the append-only file
     durable_server.start()
     async with indexed(durable_server, ns) as again:
-        await assert_index_agrees(durable_server, again)
+        await assert_redis_index_agrees(durable_server, again)
         assert await keys(again, terms=frozenset({"color:blue"})) == ["k7"]
         assert len(await keys(again, terms=frozenset({"color:red"}))) == 49
