@@ -67,6 +67,7 @@ from .storage._types import StorageQuery as StorageQuery
 from .storage._types import StorageResult as StorageResult
 from .storage.content import ContentStorage as ContentStorage
 from .storage.manager import UnifiedStorageManager as UnifiedStorageManager
+from .storage.monitor import StorageMonitor as StorageMonitor
 from .storage.provider import StorageProvider as StorageProvider
 from .storage.stores import LocalStorageProvider as LocalStorageProvider
 from .storage.stores import RedisStorageProvider as RedisStorageProvider
@@ -123,6 +124,7 @@ __all__ = [
     "StorageEvent",
     "StorageItem",
     "StorageMetadata",
+    "StorageMonitor",
     "StorageProvider",
     "StorageQuery",
     "StorageResult",
