@@ -4,7 +4,9 @@
 
 Fills a provider with ``N`` items (100,000 by default; 10,000 with
 ``--quick``), 100 of them tagged ``run=hot``, over ``LocalStorageProvider``
-(memory) and ``SqliteStorageProvider`` (a file in a temporary directory).
+(memory), ``SqliteStorageProvider`` (a file in a temporary directory) and
+``RedisStorageProvider`` (a private redis-server on a free loopback port,
+started by the bench; redis-py on asyncio, coredis on trio).
 Then measures:
 
 * ``search(StorageQuery(tags={"run": "hot"}))`` to its end, through the
@@ -16,26 +18,36 @@ Then measures:
 
 Prints a table per backend and whether the targets were met (the index at
 least 50x faster than the scan; the latencies). Always exits 0: it is a
-report. Redis is phase 2 of issue #16.
+report.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import sniffio
 
-from pepperflow import LocalStorageProvider, SqliteStorageProvider, StorageQuery
+from pepperflow import (
+    LocalStorageProvider,
+    RedisStorageProvider,
+    SqliteStorageProvider,
+    StorageQuery,
+)
 from pepperflow.storage.stores import _StoreStorage
 
+ROOT = Path(__file__).resolve().parents[1]
 HOT = 100
+_namespaces = itertools.count()
 QUERY = StorageQuery(tags={"run": "hot"})
 
 
@@ -111,12 +123,29 @@ async def measure(name: str, provider: _StoreStorage[Any], items: int) -> list[s
     ]
 
 
-async def run(items: int, directory: Path) -> None:
+async def run(items: int, directory: Path, redis_url: str) -> None:
     lines = await measure("memory", LocalStorageProvider(name="bench"), items)
     path = directory / f"bench-{time.monotonic_ns()}.db"
     lines += await measure("sqlite", SqliteStorageProvider(path), items)
+    namespace = f"bench-{next(_namespaces)}"
+    lines += await measure("redis", RedisStorageProvider(redis_url, namespace=namespace), items)
     print(f"-- {sniffio.current_async_library()}")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
+
+
+@contextmanager
+def private_redis() -> Iterator[str]:
+    """A private redis-server (tests/support/redis_server.py), stopped at the end."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.close()
 
 
 def main() -> None:
@@ -125,9 +154,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=None)
     args = parser.parse_args()
     items = args.items or (10_000 if args.quick else 100_000)
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, private_redis() as redis_url:
         for backend in ("asyncio", "trio"):
-            anyio.run(run, items, Path(directory), backend=backend)
+            anyio.run(run, items, Path(directory), redis_url, backend=backend)
 
 
 if __name__ == "__main__":
