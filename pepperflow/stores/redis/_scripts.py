@@ -23,7 +23,13 @@ Every script gets the namespace's bookkeeping keys first::
                        (for ``apply`` and ``mark``: {ns}:marks, a hash of the
                        sinks' marks, :mod:`pepperflow.stores._apply`)
 
-and ``ARGV[1]`` the store's name, ``ARGV[2]`` the changelog's approximate
+With ``index=`` the write scripts also keep the store's index in the same
+hash tag (``lua/index.lua``; :mod:`._searching`): ``{ns}:ix`` (key -> its
+terms; ``''`` -> the namespace keeps an index), ``{ns}:t:<term>`` (a set of
+keys per term), ``{ns}:cr`` (keys by created_at) and ``{ns}:lex`` (keys in
+order), derived from the entry prefix like the entries.
+
+``ARGV[1]`` is the store's name, ``ARGV[2]`` the changelog's approximate
 maximum length, ``ARGV[3]`` the entry prefix; then the script's own
 arguments and its reply as :mod:`._protocol` states them. The scripts
 reach entries they derive from the key names they are given or from the
