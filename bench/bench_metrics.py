@@ -29,12 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+from _servers import private_redis
 from _timing import rate
 
 from pepperflow import MetricsRegistry
@@ -118,20 +118,6 @@ def set_rates(name: str, loop: str, n: int, rounds: int, where: str) -> tuple[fl
             out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
             best[mode] = max(best[mode], float(out))
     return best["off"], best["on"]
-
-
-@contextmanager
-def private_redis() -> Iterator[str]:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support.redis_server import RedisServer
-
-    server = RedisServer()
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.close()
 
 
 def main() -> int:

@@ -26,16 +26,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import sniffio
+from _servers import private_redis
 
 from pepperflow import (
     LocalStorageProvider,
@@ -45,7 +44,6 @@ from pepperflow import (
 )
 from pepperflow.storage.stores import _StoreStorage
 
-ROOT = Path(__file__).resolve().parents[1]
 HOT = 100
 _namespaces = itertools.count()
 QUERY = StorageQuery(tags={"run": "hot"})
@@ -131,21 +129,6 @@ async def run(items: int, directory: Path, redis_url: str) -> None:
     lines += await measure("redis", RedisStorageProvider(redis_url, namespace=namespace), items)
     print(f"-- {sniffio.current_async_library()}")
     print("\n".join(lines), flush=True)
-
-
-@contextmanager
-def private_redis() -> Iterator[str]:
-    """A private redis-server (tests/support/redis_server.py), stopped at the end."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support.redis_server import RedisServer
-
-    server = RedisServer()
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.close()
 
 
 def main() -> None:
