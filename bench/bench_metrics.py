@@ -40,7 +40,6 @@ from _timing import rate
 from pepperflow import MetricsRegistry
 from pepperflow.stores import MemoryStore, RedisStore, SqliteStore, Store
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = [f"user:{i}" for i in range(1000)]
 MakeStore = Callable[[MetricsRegistry | None], Store[Any]]
 
