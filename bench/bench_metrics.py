@@ -29,18 +29,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+from _servers import private_redis
 from _timing import rate
 
 from pepperflow import MetricsRegistry
 from pepperflow.stores import MemoryStore, RedisStore, SqliteStore, Store
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = [f"user:{i}" for i in range(1000)]
 MakeStore = Callable[[MetricsRegistry | None], Store[Any]]
 
@@ -118,20 +117,6 @@ def set_rates(name: str, loop: str, n: int, rounds: int, where: str) -> tuple[fl
             out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
             best[mode] = max(best[mode], float(out))
     return best["off"], best["on"]
-
-
-@contextmanager
-def private_redis() -> Iterator[str]:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support.redis_server import RedisServer
-
-    server = RedisServer()
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.close()
 
 
 def main() -> int:

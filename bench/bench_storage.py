@@ -4,7 +4,9 @@
 
 Fills a provider with ``N`` items (100,000 by default; 10,000 with
 ``--quick``), 100 of them tagged ``run=hot``, over ``LocalStorageProvider``
-(memory) and ``SqliteStorageProvider`` (a file in a temporary directory).
+(memory), ``SqliteStorageProvider`` (a file in a temporary directory) and
+``RedisStorageProvider`` (a private redis-server on a free loopback port,
+started by the bench; redis-py on asyncio, coredis on trio).
 Then measures:
 
 * ``search(StorageQuery(tags={"run": "hot"}))`` to its end, through the
@@ -16,12 +18,13 @@ Then measures:
 
 Prints a table per backend and whether the targets were met (the index at
 least 50x faster than the scan; the latencies). Always exits 0: it is a
-report. Redis is phase 2 of issue #16.
+report.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import tempfile
 import time
@@ -31,11 +34,18 @@ from typing import Any
 
 import anyio
 import sniffio
+from _servers import private_redis
 
-from pepperflow import LocalStorageProvider, SqliteStorageProvider, StorageQuery
+from pepperflow import (
+    LocalStorageProvider,
+    RedisStorageProvider,
+    SqliteStorageProvider,
+    StorageQuery,
+)
 from pepperflow.storage.stores import _StoreStorage
 
 HOT = 100
+_namespaces = itertools.count()
 QUERY = StorageQuery(tags={"run": "hot"})
 
 
@@ -111,12 +121,14 @@ async def measure(name: str, provider: _StoreStorage[Any], items: int) -> list[s
     ]
 
 
-async def run(items: int, directory: Path) -> None:
+async def run(items: int, directory: Path, redis_url: str) -> None:
     lines = await measure("memory", LocalStorageProvider(name="bench"), items)
     path = directory / f"bench-{time.monotonic_ns()}.db"
     lines += await measure("sqlite", SqliteStorageProvider(path), items)
+    namespace = f"bench-{next(_namespaces)}"
+    lines += await measure("redis", RedisStorageProvider(redis_url, namespace=namespace), items)
     print(f"-- {sniffio.current_async_library()}")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
 
 
 def main() -> None:
@@ -125,9 +137,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=None)
     args = parser.parse_args()
     items = args.items or (10_000 if args.quick else 100_000)
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, private_redis() as redis_url:
         for backend in ("asyncio", "trio"):
-            anyio.run(run, items, Path(directory), backend=backend)
+            anyio.run(run, items, Path(directory), redis_url, backend=backend)
 
 
 if __name__ == "__main__":

@@ -67,8 +67,10 @@ from .storage._types import StorageQuery as StorageQuery
 from .storage._types import StorageResult as StorageResult
 from .storage.content import ContentStorage as ContentStorage
 from .storage.manager import UnifiedStorageManager as UnifiedStorageManager
+from .storage.monitor import StorageMonitor as StorageMonitor
 from .storage.provider import StorageProvider as StorageProvider
 from .storage.stores import LocalStorageProvider as LocalStorageProvider
+from .storage.stores import RedisStorageProvider as RedisStorageProvider
 from .storage.stores import SqliteStorageProvider as SqliteStorageProvider
 from .stores.url import open_store as open_store
 
@@ -108,6 +110,7 @@ __all__ = [
     "ProviderStatus",
     "ProviderType",
     "RedisMemoryStore",
+    "RedisStorageProvider",
     "ResourceManager",
     "ResourceMetrics",
     "ResourceRecord",
@@ -121,6 +124,7 @@ __all__ = [
     "StorageEvent",
     "StorageItem",
     "StorageMetadata",
+    "StorageMonitor",
     "StorageProvider",
     "StorageQuery",
     "StorageResult",

@@ -10,6 +10,8 @@ its id), a delete a ``delete``, an expiry the store's: each is a change in
 
 * :class:`LocalStorageProvider` keeps items in process (a MemoryStore).
 * :class:`SqliteStorageProvider` keeps them in a SQLite file (a SqliteStore).
+* :class:`RedisStorageProvider` keeps them in Redis (a RedisStore), its index
+  beside them (:mod:`pepperflow.stores.redis._searching`).
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ from ..sinks.metrics._meter import measured
 from ..stores._lookup import instant
 from ..stores.base import Entry, Store
 from ..stores.memory import MemoryStore
+from ..stores.redis import DriverName, RedisStore
 from ..stores.sqlite import Durability, SqliteStore
 from ._checks import check_content_type, check_tags, ttl_until
 from ._items import Stamp, item_of, lookup_of, storage_terms
+from ._redis_config import redis_url
 from ._types import StorageItem, StorageMetadata, StorageQuery, StorageResult, result_of
 from ._watch import Watch
 from .provider import Scorer, StorageProvider
 
-__all__ = ["LocalStorageProvider", "SqliteStorageProvider"]
+__all__ = ["LocalStorageProvider", "RedisStorageProvider", "SqliteStorageProvider"]
 
 T = TypeVar("T")
 
@@ -295,6 +299,71 @@ class SqliteStorageProvider(_StoreStorage[T]):
                 path,
                 namespace=namespace,
                 durability=durability,
+                metadata_type=Stamp,
+                index=storage_terms,
+                **options,
+            )
+
+        self._setup(make, metrics)
+
+
+class RedisStorageProvider(_StoreStorage[T]):
+    """Items in Redis (a :class:`~pepperflow.stores.RedisStore` with its index
+    in Redis too), shared by every process that opens the namespace; a watch
+    sees every process's saves.
+
+    Args:
+        config: R065's dict (``{"host": "localhost", "port": 6379}``, also
+            ``db``, ``username``, ``password``, ``ssl`` and client options:
+            :mod:`pepperflow.storage._redis_config`) or a ``redis[s]://`` URL.
+        namespace: the store's namespace (its keys' hash tag).
+        type: the data's type; see :class:`LocalStorageProvider`.
+        driver: as RedisStore's (``"auto"``: redis-py on asyncio, coredis on trio).
+        metrics: see :class:`LocalStorageProvider`.
+
+    Raises:
+        TypeError, ValueError: a malformed ``config`` (naming the key; never
+            showing the password).
+    """
+
+    @overload
+    def __init__(
+        self: RedisStorageProvider[Any],
+        config: Mapping[str, Any] | str,
+        *,
+        namespace: str = "storage",
+        driver: DriverName = "auto",
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        config: Mapping[str, Any] | str,
+        *,
+        namespace: str = "storage",
+        type: builtins.type[T],
+        driver: DriverName = "auto",
+        metrics: MetricsSink | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | str,
+        *,
+        namespace: str = "storage",
+        type: Any = Any,
+        driver: DriverName = "auto",
+        metrics: MetricsSink | None = None,
+    ) -> None:
+        options = typed(type)
+        url = redis_url(config)
+
+        def make() -> Store[Any]:
+            return RedisStore(
+                url,
+                namespace=namespace,
+                driver=driver,
                 metadata_type=Stamp,
                 index=storage_terms,
                 **options,

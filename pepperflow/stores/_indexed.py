@@ -39,7 +39,7 @@ from ._lookup import IndexTerms, Lookup, check_terms, micros_at
 from ._records import Entry
 from ._sorted import SortedList
 
-__all__ = ["Found", "IndexedState", "TermIndex", "safe_terms", "select"]
+__all__ = ["Found", "IndexedState", "TermIndex", "page", "safe_terms", "select", "successor"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -163,7 +163,7 @@ class IndexedState(dict[str, SetChange[Any, Any]]):
     clear = popitem = setdefault = update = __ior__ = _unindexed
 
 
-def _successor(prefix: str) -> str | None:
+def successor(prefix: str) -> str | None:
     """The least string greater than every string starting with ``prefix`` (None: none)."""
     stripped = prefix.rstrip(_MAX_CHAR)
     if not stripped:
@@ -197,7 +197,7 @@ def _sources(state: IndexedState, lookup: Lookup) -> list[_Source]:
             found.append((listed.count(low, high), field, _pairs(listed, low, high, lookup, field)))
     prefix = compile_pattern(lookup.pattern).prefix
     if prefix:
-        high_key = _successor(prefix)
+        high_key = successor(prefix)
         reverse = lookup.descending and lookup.order_by == "key"
         found.append(
             (
@@ -256,10 +256,16 @@ def select(state: IndexedState, lookup: Lookup, now: float) -> list[SetChange[An
         if (change.expires_at is None or change.expires_at > now)
         and accepts(change, terms_of[change.key])
     )
-    end = None if lookup.limit is None else lookup.offset + lookup.limit
     if served == order:  # already in order: stop at the page's end
+        end = None if lookup.limit is None else lookup.offset + lookup.limit
         return list(islice(matches, lookup.offset, end))
-    ordered = sorted(matches, key=_ORDER_KEYS[order], reverse=lookup.descending)
+    return page(matches, lookup)
+
+
+def page(matches: Iterable[SetChange[Any, Any]], lookup: Lookup) -> list[SetChange[Any, Any]]:
+    """``matches`` in ``lookup``'s order (ties by key), then its page."""
+    end = None if lookup.limit is None else lookup.offset + lookup.limit
+    ordered = sorted(matches, key=_ORDER_KEYS[lookup.order_by], reverse=lookup.descending)
     return ordered[lookup.offset : end]
 
 

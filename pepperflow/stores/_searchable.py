@@ -1,7 +1,7 @@
 """The index half of the store contract: :meth:`~Searchable.find` and
 :meth:`~Searchable.matches`.
 
-A store built with ``index=terms`` (MemoryStore, SqliteStore) keeps an
+A store built with ``index=terms`` (MemoryStore, SqliteStore, RedisStore) keeps an
 index of every live entry's terms, ``terms(value, metadata)``, and of its
 times, updated in the same step as the entry (a backend's commit, fold or
 expiry), and answers a :class:`~pepperflow.stores.Lookup` through it
@@ -81,6 +81,6 @@ class Searchable(Generic[T]):
         if self.index is None:
             return TypeError(
                 f"{self!r} keeps no index; build it with index=terms, a function"
-                " (value, metadata) -> terms (MemoryStore and SqliteStore take one)"
+                " (value, metadata) -> terms (MemoryStore, SqliteStore and RedisStore take one)"
             )
         return TypeError(f"{self!r} ({self.backend}) cannot search its index yet")

@@ -1,17 +1,23 @@
 """R065's validation test (002_c9f069b5d3e1edc3.txt, "Validação"), imports from pepperflow.
 
-As written in the seed, on asyncio and trio, against an in-process and a
-SQLite provider (the seed's ``RedisStorageProvider({"host", "port"})`` is
-phase 2 of issue #16, as is its ``StorageMonitor``, which waits for
-``pepperflow.sinks`` metrics: the monitor's two lines are left out). Beyond
-the seed, the test checks what each step left behind.
+As written in the seed, on asyncio and trio, against an in-process, a
+SQLite and a Redis provider (the seed's ``RedisStorageProvider({"host":
+..., "port": ...})``, on the session's private server: the ``providers``
+fixture), with its ``StorageMonitor``. Beyond the seed, the test checks
+what each step left behind.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from pepperflow import ItemNotFound, StorageQuery, UnifiedStorageManager
+from pepperflow import (
+    ItemNotFound,
+    MetricsRegistry,
+    StorageMonitor,
+    StorageQuery,
+    UnifiedStorageManager,
+)
 from tests.support.storage_providers import Providers
 
 pytestmark = pytest.mark.anyio
@@ -20,6 +26,7 @@ pytestmark = pytest.mark.anyio
 async def test_storage_system(providers: Providers) -> None:
     # Setup
     manager = UnifiedStorageManager()
+    monitor = StorageMonitor()
 
     # Register providers
     provider = providers()
@@ -50,7 +57,13 @@ async def test_storage_system(providers: Providers) -> None:
     deleted = await manager.delete("test_key", "test")
     assert deleted
 
+    # Test monitoring
+    await monitor.record_operation("test", "save", True)
+    await monitor.record_size("test", 1000)
+
     # Beyond the seed.
+    assert isinstance(monitor.metrics, MetricsRegistry)
+    assert monitor.metrics.value("storage_size", content_type="test") == 1000
     assert loaded == item
     assert results[0].score == 1.0 and results[0].highlights == []
     assert item.metadata.content_type == "test" and item.metadata.expires_at is None

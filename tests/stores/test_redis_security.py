@@ -13,21 +13,25 @@ import logging
 import re
 import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
 import redis
 
 from pepperflow import (
+    RedisStorageProvider,
     StateManagerFactory,
+    StorageQuery,
     StoreAccessDenied,
     StoreUnavailable,
     UnknownStoreURL,
     open_store,
 )
 from pepperflow.stores import RedisStore, Store
+from pepperflow.stores.redis import DriverName
 from pepperflow.stores.url import store_from_url
 from pepperflow.streams import Change, SetChange
 from pepperflow.testing import STORE_CHECKS, StoreCheck, StoreFactory
@@ -348,6 +352,24 @@ async def test_the_documented_acl_user_passes_the_conformance_checks(
         return store_from_url(urls[store.name], **options)
 
     await check(StoreFactory(make, reopen, True))
+
+
+@pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)
+async def test_the_documented_acl_user_keeps_and_searches_an_index(
+    driver: str, anyio_backend: str, acl_server: RedisServer, password_env: str
+) -> None:
+    ns = _ns("acl-index")
+    url = add_user(acl_server, ns, driver).split("?")[0] + f"?password_env={PASSWORD_ENV}"
+    provider = RedisStorageProvider(url, namespace=ns, driver=cast(DriverName, driver))
+    async with provider:
+        await provider.save("a", 1, "doc", datetime.now(UTC) + timedelta(hours=1), {"t": "x"})
+        await provider.save("b", 2, "doc", tags={"t": "y"})
+        query = StorageQuery(
+            tags={"t": "x"}, pattern="a", created_after=datetime(2020, 1, 1, tzinfo=UTC)
+        )
+        assert [r.item.metadata.key async for r in provider.search(query)] == ["a"]
+        assert await provider.delete("a")
+        assert [r.item.metadata.key async for r in provider.search(StorageQuery())] == ["b"]
 
 
 @pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)

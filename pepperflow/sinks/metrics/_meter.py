@@ -23,8 +23,8 @@ attribute check.
 Stores (``metrics=``), labels ``store`` and ``backend`` on each (see
 :mod:`pepperflow.sinks.metrics._stores` for how each is derived):
 :data:`STORE_KINDS` lists them. Resources (:class:`~pepperflow.ResourceMetrics`)
-and providers (:class:`~pepperflow.ProviderMonitor`'s R084 series) have
-theirs below too.
+providers (:class:`~pepperflow.ProviderMonitor`'s R084 series) and storage
+(:class:`~pepperflow.StorageMonitor`'s R065 series) have theirs below too.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ __all__ = [
     "RESOURCES_ACQUIRED",
     "RESOURCES_RELEASED",
     "RESOURCE_ERRORS",
+    "STORAGE_CHANGES",
+    "STORAGE_ITEMS",
+    "STORAGE_OPERATIONS",
+    "STORAGE_SIZE",
     "STORE_CALLBACK_ERRORS",
     "STORE_EXPIRATIONS",
     "STORE_FEEDS",
@@ -109,6 +113,11 @@ CLEANUP_RUNS = "pepperflow_cleanup_runs"
 ACTIVE_RESOURCES = "pepperflow_active_resources"
 PROVIDER_OPERATIONS = "provider_operations"
 PROVIDER_DURATION = "provider_duration"
+# -- storage (R065's own series, label content_type; pepperflow.StorageMonitor) --------
+STORAGE_OPERATIONS = "storage_operations"
+STORAGE_SIZE = "storage_size"
+STORAGE_ITEMS = "storage_items"
+STORAGE_CHANGES = "storage_changes"
 
 #: What each metric means: the exporters' help text.
 HELP: dict[str, str] = {
@@ -138,6 +147,10 @@ HELP: dict[str, str] = {
     ACTIVE_RESOURCES: "Resources active, by kind.",
     PROVIDER_OPERATIONS: "R084's provider operations, by success.",
     PROVIDER_DURATION: "R084's provider operation durations, in seconds.",
+    STORAGE_OPERATIONS: "R065's storage operations, by content type, operation and success.",
+    STORAGE_SIZE: "Bytes of the live items' data (msgpack), by content type.",
+    STORAGE_ITEMS: "Live items, by content type.",
+    STORAGE_CHANGES: "Storage changes followed (added, updated, removed), by content type.",
 }
 
 _P = ParamSpec("_P")

@@ -35,8 +35,12 @@ from ..._patterns import Pattern
 __all__ = [
     "ApplyArgs",
     "Arg",
+    "BuiltHead",
     "DeleteArgs",
+    "FindArgs",
+    "FindHead",
     "Head",
+    "IndexBuildArgs",
     "LogEntry",
     "MarkArgs",
     "NoArgs",
@@ -86,6 +90,7 @@ class SetArgs(msgspec.Struct, frozen=True):
     key: str
     head: bytes  # the encoded Head without its first byte (its map header)
     details: bool  # the changes in the reply
+    terms: bytes | None = None  # index=: the key's terms (a msgpack array); None: no index
 
 
 class SetManyArgs(msgspec.Struct, frozen=True):
@@ -95,6 +100,7 @@ class SetManyArgs(msgspec.Struct, frozen=True):
     keys: bytes
     heads: bytes
     details: bool
+    terms: bytes | None = None  # index=: a msgpack array of each key's terms
 
 
 class ApplyArgs(msgspec.Struct, frozen=True):
@@ -107,6 +113,7 @@ class ApplyArgs(msgspec.Struct, frozen=True):
     mark_name: str  # '' for no mark
     mark: bytes
     details: bool
+    terms: bytes | None = None  # index=: each key's terms (none for a removal)
 
 
 class MarkArgs(msgspec.Struct, frozen=True):
@@ -136,6 +143,27 @@ class ScanArgs(msgspec.Struct, frozen=True):
 class RangeArgs(msgspec.Struct, frozen=True):
     first: int  # the first seq wanted
     count: int  # the most changelog entries to read
+
+
+class FindArgs(msgspec.Struct, frozen=True):
+    """``find``: the terms (a msgpack array), then bounds ('' for none): the
+    created_at and expires_at scores, the keys' ``ZRANGEBYLEX`` range."""
+
+    terms: bytes
+    created_lo: str
+    created_hi: str
+    expires_lo: str
+    expires_hi: str
+    lex_lo: str
+    lex_hi: str
+
+
+class IndexBuildArgs(msgspec.Struct, frozen=True):
+    """``index_build``: a snapshot's seq, its keys and their terms (msgpack arrays)."""
+
+    seq: int
+    keys: bytes
+    terms: bytes
 
 
 class StatusArgs(msgspec.Struct, frozen=True):
@@ -203,6 +231,7 @@ class StatusHead(msgspec.Struct, array_like=True, frozen=True):
     ttl_keys: int
     supported: bool
     old_layout: bool
+    indexed: bool  # the namespace keeps an index (a store with index= opened it)
 
 
 class RangeHead(msgspec.Struct, array_like=True, frozen=True):
@@ -216,6 +245,14 @@ class SnapshotHead(msgspec.Struct, array_like=True, frozen=True):
 
 class ScanHead(msgspec.Struct, array_like=True, frozen=True):
     cursor: str
+
+
+class FindHead(msgspec.Struct, array_like=True, frozen=True):
+    now: float
+
+
+class BuiltHead(msgspec.Struct, array_like=True, frozen=True):
+    indexed: bool
 
 
 class NoHead(msgspec.Struct, array_like=True, frozen=True):

@@ -23,7 +23,13 @@ Every script gets the namespace's bookkeeping keys first::
                        (for ``apply`` and ``mark``: {ns}:marks, a hash of the
                        sinks' marks, :mod:`pepperflow.stores._apply`)
 
-and ``ARGV[1]`` the store's name, ``ARGV[2]`` the changelog's approximate
+With ``index=`` the write scripts also keep the store's index in the same
+hash tag (``lua/index.lua``; :mod:`._searching`): ``{ns}:ix`` (key -> its
+terms; ``''`` -> the namespace keeps an index), ``{ns}:t:<term>`` (a set of
+keys per term), ``{ns}:cr`` (keys by created_at) and ``{ns}:lex`` (keys in
+order), derived from the entry prefix like the entries.
+
+``ARGV[1]`` is the store's name, ``ARGV[2]`` the changelog's approximate
 maximum length, ``ARGV[3]`` the entry prefix; then the script's own
 arguments and its reply as :mod:`._protocol` states them. The scripts
 reach entries they derive from the key names they are given or from the
@@ -40,7 +46,11 @@ import msgspec
 
 from ._protocol import (
     ApplyArgs,
+    BuiltHead,
     DeleteArgs,
+    FindArgs,
+    FindHead,
+    IndexBuildArgs,
     MarkArgs,
     NoArgs,
     NoHead,
@@ -62,7 +72,9 @@ from ._protocol import (
 __all__ = [
     "APPLY",
     "DELETE",
+    "FIND",
     "GET_MANY",
+    "INDEX_BUILD",
     "MARK",
     "RANGE",
     "SCAN",
@@ -109,9 +121,11 @@ class Script(Generic[A, H]):
         return f"<Script {self.name} {self.sha[:8]}>"
 
 
-_WRITER = ("base", "clock", "log", "args", "write")
+_WRITER = ("base", "clock", "log", "args", "index", "write")
 
-SET = Script("set", SetArgs, WriteHead, "base", "clock", "log", "args", "entry", writes=True)
+SET = Script(
+    "set", SetArgs, WriteHead, "base", "clock", "log", "args", "index", "entry", writes=True
+)
 SET_MANY = Script("set_many", SetManyArgs, WriteHead, *_WRITER, "entry", writes=True)
 DELETE = Script("delete", DeleteArgs, WriteHead, *_WRITER, writes=True)
 APPLY = Script("apply", ApplyArgs, WriteHead, *_WRITER, "entry", writes=True)
@@ -122,6 +136,8 @@ SNAPSHOT = Script("snapshot", NoArgs, SnapshotHead, "base", "clock")
 GET_MANY = Script("get_many", NoArgs, NoHead, "base")
 RANGE = Script("range", RangeArgs, RangeHead, "base")
 STATUS = Script("status", StatusArgs, StatusHead, "base", "counts")
+FIND = Script("find", FindArgs, FindHead, "base", "clock")
+INDEX_BUILD = Script("index_build", IndexBuildArgs, BuiltHead, "base", "args", "index", writes=True)
 
 SCRIPTS: tuple[Script[Any, Any], ...] = (
     SET,
@@ -135,4 +151,6 @@ SCRIPTS: tuple[Script[Any, Any], ...] = (
     GET_MANY,
     RANGE,
     STATUS,
+    FIND,
+    INDEX_BUILD,
 )

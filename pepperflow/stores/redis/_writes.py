@@ -5,7 +5,9 @@ A write encodes what only the client knows of each set (its
 its script (:mod:`._scripts`), then records the reply: the server's clock,
 the key counts, the newest seq, a ttl's deadline, and the changes it
 committed, delivered to this process's subscribers before the write
-returns (:meth:`~._follower.Follower.committed`).
+returns (:meth:`~._follower.Follower.committed`). A store with ``index=``
+computes each set's terms here and passes them to the script, which keeps
+the index in the same commit (``lua/index.lua``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ..._errors import VersionConflict
 from ...streams.events import Change, SetChange
 from .._apply import Mark, encode_mark
 from .._hub import ChangeHub
+from .._indexed import safe_terms
+from .._lookup import IndexTerms, check_terms
 from ..base import Entry
 from ._commands import Commands
 from ._follower import Follower
@@ -46,7 +50,7 @@ _NO_CREATED = encode(0.0)
 class Writes:
     """The write commits of store ``name`` on ``commands``; input already checked."""
 
-    __slots__ = ("_commands", "_counts", "_follower", "_hub", "_name", "_sweeper")
+    __slots__ = ("_commands", "_counts", "_follower", "_hub", "_index", "_name", "_sweeper")
 
     def __init__(
         self,
@@ -56,8 +60,10 @@ class Writes:
         follower: Follower,
         sweeper: Sweeper,
         counts: Counts,
+        index: IndexTerms | None,
     ) -> None:
         self._name = name
+        self._index = index
         self._commands = commands
         self._hub = hub
         self._follower = follower
@@ -69,7 +75,16 @@ class Writes:
     ) -> SetArgs:
         """The arguments of the set script for one key (the head encoded)."""
         head = encode_head(self._name, key, value, metadata)
-        return SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count))
+        terms = self._terms(key, value, metadata)
+        return SetArgs(ttl, if_version, None, None, key, head[1:], bool(self._hub.count), terms)
+
+    def _terms(self, key: str, value: Any, metadata: Any) -> bytes | None:
+        """The terms of a set (a msgpack array), or None for a store without index=."""
+        return None if self._index is None else encode(self._term_list(key, value, metadata))
+
+    def _term_list(self, key: str, value: Any, metadata: Any) -> list[str]:
+        assert self._index is not None
+        return sorted(check_terms(self._name, key, self._index(value, metadata)))
 
     async def set(self, args: SetArgs) -> int:
         """Run the set script; the key's new version (VersionConflict on a
@@ -84,7 +99,12 @@ class Writes:
             await self.set(self.set_args(key, value, ttl, metadata, None))
             return
         heads = encode_heads(self._name, latest, metadata)
-        args = SetManyArgs(ttl, encode(list(latest)), str_array(heads), bool(self._hub.count))
+        terms = None
+        if self._index is not None:
+            terms = encode([self._term_list(key, value, metadata) for key, value in latest.items()])
+        args = SetManyArgs(
+            ttl, encode(list(latest)), str_array(heads), bool(self._hub.count), terms
+        )
         await self.written(await self._commands.call(SET_MANY, args), "", None)
 
     async def delete_keys(self, keys: list[str], if_version: int | None) -> int:
@@ -113,7 +133,10 @@ class Writes:
             if item.expires_at is not None and item.expires_at <= now:
                 continue
             key, details = item.key, bool(self._hub.count)
-            args = SetArgs(None, None, item.expires_at, item.created_at, key, head[1:], details)
+            terms = self._terms(key, item.value, item.metadata)
+            args = SetArgs(
+                None, None, item.expires_at, item.created_at, key, head[1:], details, terms
+            )
             await self.written(await self._commands.call(SET, args), key, None)
 
     async def apply(self, changes: list[Change], mark: Mark | None) -> None:
@@ -122,15 +145,20 @@ class Writes:
         heads: list[bytes] = []
         deadlines: list[float] = []
         created: list[bytes] = []
+        terms: list[list[str]] = []
+        index = self._index
         for change in changes:
             if isinstance(change, SetChange):
                 heads.append(encode_head(self._name, change.key, change.value, change.metadata))
                 deadlines.append(change.expires_at or 0.0)
                 created.append(encode(float(change.created_at)))
+                if index is not None:  # another store's entry: logged if it has no terms
+                    terms.append(sorted(safe_terms(self._name, index, change)))
             else:
                 heads.append(_REMOVE)
                 deadlines.append(0.0)
                 created.append(_NO_CREATED)
+                terms.append([])
         args = ApplyArgs(
             encode([change.key for change in changes]),
             encode(deadlines),
@@ -139,6 +167,7 @@ class Writes:
             "" if mark is None else mark.name,
             b"" if mark is None else encode_mark(mark),
             bool(self._hub.count),
+            None if index is None else encode(terms),
         )
         reply = await self._commands.call(APPLY, args, [self._commands.marks_key])
         await self.written(reply, "", None)

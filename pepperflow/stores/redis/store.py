@@ -19,6 +19,7 @@ methods; the rooms beside it hold the rest:
 - :mod:`._follower`: ordered delivery of every process's changes, a
   process's own before its write returns, others' read from the changelog;
 - :mod:`._writes`: the writes' replies; :mod:`._decoding`: reads, typed;
+- :mod:`._searching`: ``index=terms`` and ``find``; :mod:`._figures`: statistics;
 - :mod:`._sweeper`: expiry (each expired key gets exactly one expire
   change, whichever process sweeps) and the key counts;
 - :mod:`._commands`, :mod:`._drivers`: a write whose reply is lost raises
@@ -46,15 +47,18 @@ from ...streams.events import Change, SetChange
 from .._checks import check_key, key_iterable
 from .._codec import Metadata
 from .._hub import Feed, Subscription
-from ..base import Callback, Entry, Snapshot, Store, StoreStatistics
+from .._lookup import IndexTerms
+from ..base import Callback, Entry, Snapshot, Store
 from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
+from ._figures import Figures
 from ._follower import Follower
 from ._marks import Marks
 from ._options import check_options
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
+from ._searching import Searching
 from ._sweeper import Counts, Sweeper
 from ._target import target
 from ._writes import Writes
@@ -67,7 +71,7 @@ D = TypeVar("D")
 _by_seq = attrgetter("seq")
 
 
-class RedisStore(Marks, Store[T]):
+class RedisStore(Searching, Marks, Figures, Store[T]):
     """The store contract on Redis; see the module docstring.
 
     ``RedisStore(url, type=Msg)`` is a ``RedisStore[Msg]``: values set must
@@ -91,7 +95,8 @@ class RedisStore(Marks, Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
-        callback_timeout, metrics: as :class:`~pepperflow.stores.MemoryStore`'s.
+        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s;
+            the index lives in Redis beside the entries (:mod:`._searching`).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
@@ -111,6 +116,7 @@ class RedisStore(Marks, Store[T]):
         driver: DriverName = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     @overload
@@ -126,6 +132,7 @@ class RedisStore(Marks, Store[T]):
         driver: DriverName = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
+        index: IndexTerms | None = ...,
     ) -> None: ...
 
     def __init__(
@@ -140,6 +147,7 @@ class RedisStore(Marks, Store[T]):
         driver: DriverName = "auto",
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
+        index: IndexTerms | None = None,
     ) -> None:
         check_options(namespace, changelog_length, sweep_interval, driver)
         super().__init__(
@@ -148,6 +156,7 @@ class RedisStore(Marks, Store[T]):
             metadata_type=metadata_type,
             callback_timeout=callback_timeout,
             metrics=metrics,
+            index=index,
         )
         self._decoding: Decoding[T] = Decoding(self.codec)
         self.namespace = namespace
@@ -168,7 +177,9 @@ class RedisStore(Marks, Store[T]):
             float(sweep_interval),
         )
         self._sweeper = sweeper = Sweeper(commands, self._counts, follower, float(sweep_interval))
-        self._writes = Writes(namespace, commands, self._hub, follower, sweeper, self._counts)
+        self._writes = Writes(
+            namespace, commands, self._hub, follower, sweeper, self._counts, self.index
+        )
 
     def _note_deadline(self, deadline: float) -> None:
         self._sweeper.note_deadline(deadline)
@@ -188,6 +199,7 @@ class RedisStore(Marks, Store[T]):
             head = await self._commands.probe()
             self._follower.start_at(head.seq)
             self._counts.take(head.seq, head.keys, head.ttl_keys)
+            await self._open_index(head.indexed)
             # Each background task makes its connection before the store is
             # ready, so closing never cancels a connection half made.
             await self._tasks.start(self._follower.run)
@@ -365,36 +377,6 @@ class RedisStore(Marks, Store[T]):
             sub = self._hub.add_feed(feed)
             follower.listen()
         feed.attach(sub, replay)
-
-    @property
-    def undecodable_changes(self) -> int:
-        """How many times this process's delivery skipped a change (or a
-        replayed entry) that does not decode as the store's types: once as
-        it is delivered, and again for each feed that replays it. Each skip
-        is logged on the ``"pepperflow"`` logger, naming the store, the key
-        and the seq."""
-        return self._follower.undecodable
-
-    def statistics(self) -> StoreStatistics:
-        """The figures this process knows: ``keys``/``ttl_keys`` as of its last
-        sweep (at least every ``sweep_interval``) plus its own writes since
-        (a write cancelled or failed before its reply came counts from the
-        next sweep on), ``seq`` the newest change it has seen."""
-        return StoreStatistics(
-            store=self.name,
-            backend=self.backend,
-            keys=self._counts.keys,
-            seq=self._follower.seq,
-            ttl_keys=self._counts.ttl_keys,
-            subscriptions=self._hub.subscriptions,
-            feeds=len(self._hub.feeds),
-            callback_errors=self._hub.callback_errors,
-            feed_figures=self._hub.feed_figures(),
-            expired=self._sweeper.expired,
-            expiry_errors=self._sweeper.errors,
-            running=self._state == "open",
-            closed=self._state == "closed",
-        )
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.namespace!r}>"

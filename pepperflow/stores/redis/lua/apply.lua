@@ -3,7 +3,9 @@
 -- array of their deadlines (0: none), ARGV[6] their created_at, each a
 -- msgpack float64 (9 bytes) end to end, ARGV[7] their heads as set_many's
 -- (an empty head: remove the key), ARGV[8] the mark's name or '', ARGV[9]
--- the mark, ARGV[10] '1' for the changes in the reply. KEYS[4] is the
+-- the mark, ARGV[10] '1' for the changes in the reply, ARGV[11] a msgpack
+-- array of their terms (an array of str each; empty for a removal) or ''
+-- for a store without index=. KEYS[4] is the
 -- namespace's marks hash. A set whose deadline has passed removes its key;
 -- a removal expires the key if it is due, else deletes it. Replies as every
 -- write script (write.lua's reply()), with the count of keys set or
@@ -12,7 +14,18 @@ local names, deadlines_at, heads = cmsgpack.unpack(ARGV[4]), cmsgpack.unpack(ARG
   cmsgpack.unpack(ARGV[7])
 local born_all = ARGV[6]
 local n = #names
+local terms = ix_terms_arg(11, true)
+if terms and #terms ~= n then refuse('one array of terms per key', ARGV[11]) end
+local sets = nil  -- index.lua's ix_read(): true, false, or nil for removals only
+if terms then
+  sets = true
+else
+  for i = 1, n do
+    if heads[i] ~= '' then sets = false end
+  end
+end
 local metas = read_metas(names)
+ix_read(names, sets)
 local scores = deadlines(names, metas)
 local changed, nearest = 0, nil
 for i = 1, n do
@@ -41,6 +54,7 @@ for i = 1, n do
       if score then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
     end
     D_KEYS = D_KEYS + redis.call('HSET', META, key, born .. flag .. pv)
+    if terms then ix_put(key, terms[i], born) end
     emit(seq, blob)
     changed = changed + 1
   elseif version ~= 0 then
@@ -48,6 +62,7 @@ for i = 1, n do
     redis.call('DEL', entry)
     D_KEYS = D_KEYS - redis.call('HDEL', META, key)
     if score then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
+    ix_drop(key)
     emit(seq, pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
                     committed_at=NOW}))
     changed = changed + 1

@@ -14,6 +14,7 @@ for i = 4, #KEYS do
   names[#names + 1] = string.sub(entry, KPL + 1)
 end
 local metas = read_metas(names)
+ix_read(names, nil)
 local versions = {}
 for i = 1, #names do versions[i] = meta_version(metas[i]) end
 local scores = deadlines(names, metas)
@@ -30,6 +31,7 @@ for i, key in ipairs(names) do
     redis.call('DEL', KEYS[i + 3])
     D_KEYS = D_KEYS - redis.call('HDEL', META, key)
     if scores[i] then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
+    ix_drop(key)
     emit(seq, pack({kind='delete', store=STORE, key=key, version=version, seq=seq,
                     committed_at=NOW}))
     deleted = deleted + 1

@@ -1,7 +1,8 @@
 -- One key: ARGV[4] ttl seconds or '', ARGV[5] if_version or '', ARGV[6]
 -- expires_at (absolute, for restore) or '', ARGV[7] created_at or ''
 -- (restore), ARGV[8] the key, ARGV[9] its head without the head's first
--- byte (its map header), ARGV[10] '1' for the changes in the reply.
+-- byte (its map header), ARGV[10] '1' for the changes in the reply, ARGV[11]
+-- its terms (a msgpack array of str) or '' for a store without index=.
 -- Straight-line code: every closure, table or command costs on every
 -- call, and this is the write most made. Replies as every write script
 -- (write.lua's reply()); on a compare-and-set conflict the head says the
@@ -14,11 +15,13 @@ local ttl = number_arg(4, 'ttl must be positive seconds', 0)
 local if_version = int_arg(5, 'if_version must be a whole number >= 0', 0)
 local expires = number_arg(6, 'expires_at must be positive seconds', 0)
 local created_at = number_arg(7, 'created_at must be finite seconds', -math.huge)
+local terms = ix_terms_arg(11, false)
 if ttl then expires = NOW + ttl end
 local px = expires and pxat(expires)
 local entry = KPREFIX .. key
 local m = redis.call('HMGET', META, key, '')
 local meta, seq = m[1], tonumber(m[2] or '0')
+ix_read({key}, terms ~= nil)
 local version = 0
 if meta then
   local _, old = cmsgpack.unpack_one(meta, 10)
@@ -49,6 +52,7 @@ if if_version and version ~= if_version then
   d_ttl = -redis.call('ZREM', EXP, key)
   d_keys = -redis.call('HDEL', META, key)
   redis.call('DEL', entry)
+  ix_drop(key)
   d_keys = d_keys + redis.call('HSET', META, '', seq) - seq_field_new
   local out = {'\152' .. pack(false, version, 0, d_keys, d_ttl, NOW, seq, nil)}
   if details then out[2] = expired end
@@ -84,6 +88,7 @@ else
   if had_ttl then d_ttl = d_ttl - redis.call('ZREM', EXP, key) end
 end
 d_keys = d_keys + redis.call('HSET', META, key, created .. flag .. pv, '', seq) - seq_field_new
+if terms then ix_put(key, terms, created) end
 local out = {'\152' .. pack(true, version, 1, d_keys, d_ttl, NOW, seq, expires)}
 if details then
   if expired then out[2], out[3] = expired, blob else out[2] = blob end

@@ -1,6 +1,8 @@
 -- Many keys: ARGV[4] ttl seconds or '', ARGV[5] a msgpack array of the keys,
 -- ARGV[6] one of their heads, each without its first byte (its map header)
--- and as a msgpack str, ARGV[7] '1' for the changes in the reply. (Two
+-- and as a msgpack str, ARGV[7] '1' for the changes in the reply, ARGV[8]
+-- a msgpack array of their terms (an array of str each) or '' for a store
+-- without index=. (Two
 -- strings that cmsgpack splits, not thousands of arguments or a split in
 -- Lua: most of a large set_many's cost is the script's. The entries share
 -- the namespace's hash tag, so they are in the slot of the declared keys.)
@@ -19,7 +21,10 @@ if type(names) ~= 'table' or type(heads) ~= 'table' or #names == 0 or #names ~= 
   refuse('the keys and their heads must be msgpack arrays of one length > 0', ARGV[5])
 end
 local n = #names
+local terms = ix_terms_arg(8, true)
+if terms and #terms ~= n then refuse('one array of terms per key', ARGV[8]) end
 local metas = read_metas(names)
+ix_read(names, terms ~= nil)
 local versions = {}
 for i = 1, n do
   local key = names[i]
@@ -60,6 +65,7 @@ for i = 1, n do
     entries[ne + 2] = blob
     ne = ne + 2
   end
+  if terms then ix_put(key, terms[i], created) end
   new_meta[nm + 1] = key
   new_meta[nm + 2] = created .. FLAG .. pv
   nm = nm + 2

@@ -9,6 +9,7 @@ local limit = int_arg(4, what, 1) or refuse(what, '')
 local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, limit)
 if #due > 0 then
   local metas = read_metas(due)
+  ix_read(due, nil)
   local versions = {}
   for i = 1, #due do versions[i] = meta_version(metas[i]) end
   for i, key in ipairs(due) do

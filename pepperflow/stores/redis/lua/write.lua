@@ -108,7 +108,7 @@ local function deadlines(names, metas)
 end
 
 -- Commit the expiry of ``key`` (at ``version``): its expire change, and it
--- leaves every index.
+-- leaves every index (the store's index too: index.lua).
 local function expire(key, version)
   local seq = next_seq()
   emit(seq, pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
@@ -116,6 +116,7 @@ local function expire(key, version)
   D_TTL = D_TTL - redis.call('ZREM', EXP, key)
   D_KEYS = D_KEYS - redis.call('HDEL', META, key)
   redis.call('DEL', KPREFIX .. key)
+  ix_drop(key)
 end
 
 -- ``key`` (at ``version``) has deadline ``score`` (a number, or nil for
