@@ -97,11 +97,10 @@ def restore(snapshot: Snapshot, txn: Transaction) -> None:
 
 def apply(changes: list[Change], mark: Mark | None, txn: Transaction) -> None:
     """``apply_changes``: another store's changes (one per key), then the mark."""
-    now = txn.now
+    now, put = txn.now, txn.put
     for change in changes:
         if isinstance(change, SetChange) and (change.expires_at is None or change.expires_at > now):
-            meta, created_at = change.metadata, change.created_at
-            txn.put(change.key, change.value, meta, change.expires_at, created_at)
+            put(change.key, change.value, change.metadata, change.expires_at, change.created_at)
         else:
             entry = txn.live(change.key)  # expired here if due
             if entry is not None:

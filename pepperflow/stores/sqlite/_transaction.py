@@ -7,8 +7,9 @@ see :mod:`.store`), the changes other processes committed since this one
 last looked (read first, inside the transaction, so version checks are
 exact across processes), and the transaction's own writes.
 
-Jobs run no SQL: their changelog rows are gathered and inserted with one
-``executemany`` just before the commit. So a job that raises has written
+Jobs run no SQL: their changelog rows are gathered and inserted just
+before the commit, :data:`ROWS_PER_INSERT` rows per ``INSERT`` statement
+(:func:`_insert`). So a job that raises has written
 nothing to the file, and dropping its rows and its overlay (each job of a
 group has one of its own on the transaction's) undoes it, with no
 savepoint. If the insert or the commit fails, the whole transaction rolls
@@ -21,6 +22,8 @@ commit.
 
 from __future__ import annotations
 
+import functools
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -30,10 +33,16 @@ from ._connection import ROWS_PER_PAGE, Connection
 from ._overlay import Overlay
 from ._thread import Job
 
-__all__ = ["Transaction", "run_group"]
+__all__ = ["ROWS_PER_INSERT", "Transaction", "run_group"]
 
 _encode = msgspec.msgpack.Encoder().encode
-_INSERT = "INSERT INTO pepperflow_changes VALUES (?, ?, ?, ?, ?)"
+#: Changelog rows per INSERT: 199 rows of 5 values stay within the bound
+#: on a statement's variables of every SQLite version (999). One statement
+#: of many rows costs about half of ``executemany``'s step per row, and the
+#: sqlite3 module lets go of the interpreter lock once per statement rather
+#: than once per row (so the event loop's thread is not made to hand it
+#: back a thousand times a commit).
+ROWS_PER_INSERT = 199
 _MARK = "INSERT OR REPLACE INTO pepperflow_marks VALUES (?, ?, ?)"
 
 
@@ -75,15 +84,26 @@ class Transaction:
         created_at: float | None = None,
     ) -> SetChange[Any, Any]:
         """Write a set of ``key`` (after expiring its old entry if due)."""
-        old = self.live(key)
+        # The hot path of set, set_many and apply_changes: live() and the
+        # overlay's __setitem__ inlined.
+        view, now = self.view, self.now
+        old: SetChange[Any, Any] | None = view.get(key)
+        if old is not None and old.expires_at is not None and old.expires_at <= now:
+            self.remove(old, expire=True)
+            old = None
         self.seq = seq = self.seq + 1
-        now = self.now
-        if created_at is None:
-            created_at = now if old is None else old.created_at
-        version = 1 if old is None else old.version + 1
-        change = SetChange(self.ns, key, version, seq, now, value, created_at, meta, expires_at)
-        self.rows.append((self.ns, seq, key, 1, _encode(change)))
-        apply(self.view, change)
+        if old is None:
+            version = 1
+            if created_at is None:
+                created_at = now
+        else:
+            version = old.version + 1
+            if created_at is None:
+                created_at = old.created_at
+        ns = self.ns
+        change = SetChange(ns, key, version, seq, now, value, created_at, meta, expires_at)
+        self.rows.append((ns, seq, key, 1, _encode(change)))
+        view.top[key] = change
         self.changes.append(change)
         return change
 
@@ -161,7 +181,17 @@ def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
 
 
 def _insert(connection: Connection, rows: list[tuple[str, int, str, int, bytes]]) -> None:
-    if len(rows) == 1:  # a lone set: execute costs less than executemany
-        connection.execute(_INSERT, rows[0])
-    elif rows:
-        connection.executemany(_INSERT, rows)
+    """Insert the changelog ``rows``, :data:`ROWS_PER_INSERT` per statement."""
+    execute = connection.execute
+    if len(rows) == 1:  # a lone set
+        execute(_insert_sql(1), rows[0])
+        return
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start : start + ROWS_PER_INSERT]
+        execute(_insert_sql(len(chunk)), list(chain.from_iterable(chunk)))
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """The INSERT statement of ``rows`` changelog rows."""
+    return "INSERT INTO pepperflow_changes VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
