@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from ...streams.events import Change, DeleteChange, ExpireChange, SetChange, apply
+from ._compaction import note
 from ._connection import ROWS_PER_PAGE, Connection
 from ._overlay import Overlay
 from ._thread import Job
@@ -52,16 +53,21 @@ class Transaction:
     ``changes`` starts with the ``foreign`` changes other processes committed
     since this process last looked; the jobs' changes follow, each with its
     changelog row in ``rows``; ``marks`` holds the sinks' marks to write
-    with them (:mod:`pepperflow.stores._apply`).
+    with them (:mod:`pepperflow.stores._apply`); ``stale`` the seqs of the
+    rows they made stale (:mod:`._compaction`), the foreign changes' first
+    (``foreign_stale`` of them).
     """
 
     def __init__(self, connection: Connection) -> None:
         self.ns = connection.ns
         self.view = Overlay(connection.state)
         self.changes: list[Change] = connection.foreign_changes()
+        self.stale: list[int] = []
         for change in self.changes:
+            note(self.stale, self.view, change)
             apply(self.view, change)
         self.foreign = len(self.changes)
+        self.foreign_stale = len(self.stale)
         self.base_seq = self.seq = self.changes[-1].seq if self.changes else connection.seq
         self.rows: list[tuple[str, int, str, int, bytes]] = []
         self.marks: list[tuple[str, str, bytes]] = []
@@ -84,8 +90,8 @@ class Transaction:
         created_at: float | None = None,
     ) -> SetChange[Any, Any]:
         """Write a set of ``key`` (after expiring its old entry if due)."""
-        # The hot path of set, set_many and apply_changes: live() and the
-        # overlay's __setitem__ inlined.
+        # The hot path of set, set_many and apply_changes: live(), the
+        # overlay's __setitem__ and _compaction.note inlined.
         view, now = self.view, self.now
         old: SetChange[Any, Any] | None = view.get(key)
         if old is not None and old.expires_at is not None and old.expires_at <= now:
@@ -100,6 +106,7 @@ class Transaction:
             version = old.version + 1
             if created_at is None:
                 created_at = old.created_at
+            self.stale.append(old.seq)  # the set this one replaces
         ns = self.ns
         change = SetChange(ns, key, version, seq, now, value, created_at, meta, expires_at)
         self.rows.append((ns, seq, key, 1, _encode(change)))
@@ -113,6 +120,7 @@ class Transaction:
         kind = ExpireChange if expire else DeleteChange
         change = kind(self.ns, entry.key, entry.version, seq, self.now)
         self.rows.append((self.ns, seq, entry.key, 0, _encode(change)))
+        self.stale += (entry.seq, seq)  # the set removed, and the removal itself
         apply(self.view, change)
         self.changes.append(change)
 
@@ -130,14 +138,14 @@ class Transaction:
         """Run ``job`` on an overlay of its own; if it raises, drop what it
         wrote and keep its error, and the other jobs go on."""
         outer = self.view
-        mark = (self.seq, len(self.changes), len(self.rows), len(self.marks))
+        mark = (self.seq, len(self.changes), len(self.rows), len(self.marks), len(self.stale))
         self.view = Overlay(outer)
         try:
             job.result = job.fn(self)
         except Exception as exc:
             job.error = exc
-            self.seq, changes, rows, marks = mark
-            del self.changes[changes:], self.rows[rows:], self.marks[marks:]
+            self.seq, changes, rows, marks, stale = mark
+            del self.changes[changes:], self.rows[rows:], self.marks[marks:], self.stale[stale:]
         else:
             self.view.merge()
         finally:
@@ -172,9 +180,14 @@ def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
             execute("ROLLBACK")
         connection.write_version = -1  # look for the foreign changes again
         raise
+    stale = connection.stale
     if not committed:
         connection.seq = txn.base_seq
+        if stale is not None:
+            stale.extend(txn.stale[: txn.foreign_stale])
         return txn.changes[: txn.foreign]
+    if stale is not None:
+        stale.extend(txn.stale)
     connection.seq = txn.seq
     connection.unchecked += 1 + len(txn.rows) // ROWS_PER_PAGE
     return txn.changes

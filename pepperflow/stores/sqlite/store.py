@@ -59,7 +59,8 @@ from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
 from ._background import FILE_ERRORS, Retry, follow
-from ._connection import Connection, compact, housekeep
+from ._compaction import compact
+from ._connection import Connection, housekeep
 from ._options import Durability, check_options
 from ._thread import Job, OwnerThread
 from ._transaction import Transaction, run_group
