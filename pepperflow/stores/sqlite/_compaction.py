@@ -18,8 +18,10 @@ namespace of a million rows for them took a second, every ``retain``
 changes). A row another process made stale that this one has not read yet
 waits for the next compaction (or that process's own).
 
-The seqs are kept in memory: at most about twice ``retain`` of them
-between two compactions, as 8 bytes each. Without automatic compaction
+The seqs are kept in memory, 8 bytes each: those still within the last
+``retain`` changes at a compaction, and the ones noted until the next
+(one per set that replaces a key, two per removal): at most three times
+``retain``. Without automatic compaction
 (``retain=0``, ``store.compact()`` only) or with a ``retain`` above
 :data:`TRACKED_RETAIN`, nothing is kept and :func:`compact` scans the
 namespace instead.
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TRACKED_RETAIN", "StaleRows", "compact", "note", "tracked"]
 
-#: The largest ``retain`` whose stale rows are kept in memory (at most ~16 MB).
+#: The largest ``retain`` whose stale rows are kept in memory (at most ~24 MB).
 TRACKED_RETAIN = 1_000_000
 #: Seqs per DELETE statement (and the namespace: within 999 variables).
 _PER_DELETE = 998
