@@ -19,12 +19,11 @@ changes). A row another process made stale that this one has not read yet
 waits for the next compaction (or that process's own).
 
 The seqs are kept in memory, 8 bytes each: those still within the last
-``retain`` changes at a compaction, and the ones noted until the next
-(one per set that replaces a key, two per removal): at most three times
-``retain``. Without automatic compaction
-(``retain=0``, ``store.compact()`` only) or with a ``retain`` above
-:data:`TRACKED_RETAIN`, nothing is kept and :func:`compact` scans the
-namespace instead.
+``retain`` changes at a compaction, and the ones noted until the next (one
+per set that replaces a key, two per removal): at most three times
+``retain``. Without automatic compaction (``retain=0``, ``store.compact()``
+only) or with a ``retain`` above :data:`TRACKED_RETAIN`, nothing is kept
+and :func:`compact` scans the namespace instead.
 """
 
 from __future__ import annotations
@@ -59,9 +58,6 @@ class StaleRows:
 
     def __init__(self) -> None:
         self.seqs = array("q")
-
-    def __len__(self) -> int:
-        return len(self.seqs)
 
     def extend(self, seqs: Iterable[int]) -> None:
         """Note rows a committed transaction made stale."""
