@@ -31,7 +31,7 @@ import msgspec
 from ...streams.events import Change, DeleteChange, ExpireChange, SetChange, apply
 from ._compaction import note
 from ._connection import ROWS_PER_PAGE, Connection
-from ._overlay import Overlay
+from ._overlay import BELOW, Overlay
 from ._thread import Job
 
 __all__ = ["ROWS_PER_INSERT", "Transaction", "run_group"]
@@ -113,6 +113,43 @@ class Transaction:
         view.top[key] = change
         self.changes.append(change)
         return change
+
+    def copy(self, changes: list[Change]) -> None:
+        """Write another store's ``changes`` (one per key) in order: a set whose
+        deadline has not passed as a set of its value, metadata, deadline and
+        ``created_at``; anything else as the removal of its key, if present
+        (``apply_changes``: :mod:`pepperflow.stores._apply`)."""
+        # A write-behind's hot path: put() inlined (the overlay's get too) for
+        # a set of a key that has not expired here; the rest through put().
+        view, now, ns = self.view, self.now, self.ns
+        top, below = view.top, view.below
+        rows, added, stale = self.rows.append, self.changes.append, self.stale.append
+        for change in changes:
+            key = change.key
+            if not isinstance(change, SetChange) or (
+                change.expires_at is not None and change.expires_at <= now
+            ):  # a removal
+                entry = self.live(key)
+                if entry is not None:
+                    self.remove(entry, expire=False)
+                continue
+            value, meta, expires_at = change.value, change.metadata, change.expires_at
+            old: SetChange[Any, Any] | None = top.get(key, BELOW)
+            if old is BELOW:
+                old = below.get(key)
+            if old is not None and old.expires_at is not None and old.expires_at <= now:
+                self.put(key, value, meta, expires_at, change.created_at)  # expires it first
+                continue
+            self.seq = seq = self.seq + 1
+            if old is None:
+                version = 1
+            else:
+                version = old.version + 1
+                stale(old.seq)
+            new = SetChange(ns, key, version, seq, now, value, change.created_at, meta, expires_at)
+            rows((ns, seq, key, 1, _encode(new)))
+            top[key] = new
+            added(new)
 
     def remove(self, entry: SetChange[Any, Any], *, expire: bool) -> None:
         """Write the delete (or the expiry) of ``entry``."""
