@@ -13,7 +13,7 @@ its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
 (:class:`~pepperflow.stores._view.ViewStore`), which serves every read as a
 dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
-committed group's changes in by the rule of :func:`pepperflow.streams.apply`
+committed group's changes in with :func:`pepperflow.streams.apply`
 (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
 delivery starts; see :meth:`SqliteStore._on_done`). The thread reads it, and only
 while a write transaction runs, through an overlay that holds the
@@ -50,7 +50,7 @@ import anyio.abc
 
 from ..._patterns import compile_pattern
 from ...sinks.metrics import MetricsRegistry
-from ...streams.events import Change, ExpireChange, SetChange
+from ...streams.events import Change, ExpireChange, SetChange, apply
 from .._apply import Mark, decode_mark
 from .._checks import check_seq
 from .._codec import Metadata
@@ -223,8 +223,7 @@ class SqliteStore(ViewStore[T]):
         return None if data is None else decode_mark(data)
 
     async def compact(self) -> int:
-        """Drop changelog rows older than the last ``retain`` that are not the
-        latest change of their key; return how many were dropped."""
+        """Drop the rows older than the last ``retain`` changes no state folds to; their count."""
         return await self._connection().run(compact)
 
     async def changes_since(self, seq: int) -> list[Change]:
@@ -352,22 +351,17 @@ class SqliteStore(ViewStore[T]):
 
     def _fold(self, changes: list[Change]) -> None:
         """Fold committed changes into the state, keeping the TTL bookkeeping."""
-        # pepperflow.streams.apply inlined: a set is the key's latest, else the key goes.
         data = self._data
-        get = data.get
         for change in changes:
-            key = change.key
-            old = get(key)
+            old = data.get(change.key)
             if old is not None and old.expires_at is not None:
                 self._ttl_keys -= 1
+            apply(data, change)
             if isinstance(change, SetChange):
-                data[key] = change
                 if change.expires_at is not None:
-                    self._schedule(change.expires_at, change.seq, key)
-            elif old is not None:
-                del data[key]
-                if type(change) is ExpireChange:
-                    self._expired += 1
+                    self._schedule(change.expires_at, change.seq, change.key)
+            elif old is not None and type(change) is ExpireChange:
+                self._expired += 1
         self._seq = changes[-1].seq
 
     # -- lifecycle -----------------------------------------------------------
