@@ -19,6 +19,11 @@ A view may declare its values' type (``type=Msg``): a store built from a
 URL or a path is then built with that type (so every backend decodes a
 ``Msg``), and a store given as it is, or made by ``make(name)``, must have
 been built with the same type (:func:`check_type`).
+
+A view given a :class:`~pepperflow.MetricsRegistry` (its ``metrics=``)
+builds its stores from a URL or a path with it, so they report the
+standard store metrics into it too (:func:`store_options`). A store given
+as it is, or made by ``make(name)``, reports where it was made to.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ._redact import redacted
+from .sinks.metrics import MetricsRegistry
 from .stores.base import Store
 from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore
@@ -46,8 +52,8 @@ __all__ = [
     "default_state_path",
     "named_url",
     "resolve",
+    "store_options",
     "type_name",
-    "typed",
 ]
 
 #: A store, a store URL, a SQLite file path, or ``make(name) -> Store``.
@@ -90,12 +96,14 @@ def named_url(url: str, name: str | None) -> str:
     return f"{head}?{urlencode([*rest, (option, full)])}"
 
 
-def typed(value_type: Any) -> dict[str, Any]:
-    """The keyword arguments giving a store built here the value type ``value_type``.
-
-    Empty for ``Any`` (an untyped store, built as before).
-    """
-    return {} if value_type is Any else {"type": value_type}
+def store_options(value_type: Any, metrics: MetricsRegistry | None) -> dict[str, Any]:
+    """The keyword arguments of a store built here: the value type ``value_type``
+    (none for ``Any``: an untyped store) and the registry it reports into
+    (none for ``None``)."""
+    options: dict[str, Any] = {} if value_type is Any else {"type": value_type}
+    if metrics is not None:
+        options["metrics"] = metrics
+    return options
 
 
 def type_name(value_type: Any) -> str:
@@ -144,11 +152,15 @@ def check_record_store(store: Store[Any], record_type: type, *, what: str) -> St
     )
 
 
-def default_memory(value_type: Any) -> Callable[[str], Store[Any]]:
-    """``make(name)``: an in-process MemoryStore named ``name`` keeping ``value_type``."""
+def default_memory(
+    value_type: Any, metrics: MetricsRegistry | None = None
+) -> Callable[[str], Store[Any]]:
+    """``make(name)``: an in-process MemoryStore named ``name`` keeping
+    ``value_type``, reporting into ``metrics``."""
+    options = store_options(value_type, metrics)
 
     def make(name: str) -> Store[Any]:
-        return MemoryStore(name, **typed(value_type))
+        return MemoryStore(name, **options)
 
     return make
 
@@ -177,15 +189,20 @@ def check_spec(spec: object, *, what: str) -> None:
 
 
 def resolve(
-    spec: object, name: str | None, *, what: str, value_type: Any = Any
+    spec: object,
+    name: str | None,
+    *,
+    what: str,
+    value_type: Any = Any,
+    metrics: MetricsRegistry | None = None,
 ) -> tuple[Store[Any], Callable[[], Store[Any]] | None]:
     """The store ``spec`` describes for the view ``name``, and how to build another.
 
     The second item is ``None`` for a Store given as it is (the
     application's); otherwise the view owns the store, and builds a new one
     with it when the store failed to open. A store built from a URL or a
-    path keeps values of ``value_type``; a given or user-made one must
-    (:func:`check_type`).
+    path keeps values of ``value_type`` and reports into ``metrics``; a
+    given or user-made one must keep ``value_type`` (:func:`check_type`).
 
     Raises:
         TypeError: as :func:`check_spec` and :func:`check_type` say, or
@@ -195,7 +212,7 @@ def resolve(
     if isinstance(spec, Store):
         return check_type(spec, value_type, what=what), None
     make: Callable[[], Store[Any]]
-    options = typed(value_type)
+    options = store_options(value_type, metrics)
     if isinstance(spec, str | os.PathLike):
         text = os.fspath(spec)
         if isinstance(text, str) and "://" in text:

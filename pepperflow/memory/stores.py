@@ -22,10 +22,10 @@ from .._binding import StoreBinding
 from .._patterns import compile_pattern
 from .._redact import redacted
 from .._runner import Runner
-from .._store_specs import StoreSpec, check_type, named_url, resolve, typed
+from .._store_specs import StoreSpec, check_type, named_url, resolve, store_options
 from .._view import StoreView, view_meter
 from ..sinks.metrics import MetricsSink
-from ..sinks.metrics._meter import measured
+from ..sinks.metrics._meter import measured, store_registry
 from ..stores.base import Store
 from ..stores.memory import MemoryStore as _MemoryBackend
 from ..stores.redis import RedisStore
@@ -62,7 +62,11 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
             it is must have been built with the same ``type=`` (without
             ``type=`` the memory store keeps the store's type).
         metrics: the application's :class:`~pepperflow.MetricsSink`, if
-            operations are to be recorded.
+            operations are to be recorded. A store the memory store builds
+            (from a URL or a path; a LocalMemoryStore's, a
+            RedisMemoryStore's) reports the standard store metrics into it
+            too when it is a :class:`~pepperflow.MetricsRegistry` (another
+            sink gets the operations only).
 
     ``get``, ``set``, ``delete``, ``exists`` and ``clear`` are each recorded
     as :mod:`pepperflow.sinks.metrics._meter` describes, with ``component="memory"`` and
@@ -88,7 +92,8 @@ class BaseMemoryStore(StoreView, MemoryStore[T]):
         self, store: StoreSpec, *, type: Any = Any, metrics: MetricsSink | None = None
     ) -> None:
         what = f"{builtins.type(self).__name__}(store=...)"
-        built, make = resolve(store, None, what=what, value_type=type)
+        registry = store_registry(metrics)
+        built, make = resolve(store, None, what=what, value_type=type, metrics=registry)
         self._setup(built, make, metrics)
 
     def _setup(self, store: Store[Any], make: Any, metrics: MetricsSink | None) -> None:
@@ -199,7 +204,7 @@ class LocalMemoryStore(BaseMemoryStore[T]):
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"LocalMemoryStore name must be a non-empty str, got {name!r}")
-        options = typed(type)
+        options = store_options(type, store_registry(metrics))
 
         def make() -> Store[Any]:
             return _MemoryBackend(name, **options)
@@ -271,15 +276,16 @@ class RedisMemoryStore(BaseMemoryStore[T]):
                 f"RedisMemoryStore needs a RedisStore, got {url!r}; use"
                 " BaseMemoryStore(store) for other stores"
             )
+        registry = store_registry(metrics)
         if isinstance(url, str):
             spec = _redis_url(url, namespace)
 
             def make() -> Store[Any]:
-                built, _ = resolve(spec, None, what=what, value_type=type)
+                built, _ = resolve(spec, None, what=what, value_type=type, metrics=registry)
                 return built
 
         else:
-            client, options = url, typed(type)
+            client, options = url, store_options(type, registry)
 
             def make() -> Store[Any]:
                 return RedisStore(client, namespace=namespace or _DEFAULT_NAMESPACE, **options)

@@ -57,7 +57,7 @@ from .._errors import UnknownProvider
 from .._lifecycle import TaskRunner, close_all
 from .._store_specs import check_record_store
 from ..sinks.metrics import MetricsSink
-from ..sinks.metrics._meter import checked_sink
+from ..sinks.metrics._meter import checked_sink, store_registry
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -98,7 +98,10 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
             close), reload and ping.
         metrics: a sink (a :class:`~pepperflow.MetricsRegistry`) to record
             into: the same as ``monitor=ProviderMonitor(metrics)``; pass one
-            of the two.
+            of the two. When the sink (the monitor's) is a
+            ``MetricsRegistry``, the manager's own store (``store`` not
+            given) reports the standard store metrics into it too, as the
+            store ``"providers"``; another sink gets the providers' metrics only.
         clock: wall-clock seconds since the epoch for the records' times.
     """
 
@@ -119,15 +122,15 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
             raise TypeError(f"monitor must be a ProviderMonitor, got {type(monitor).__name__}")
         if monitor is not None and metrics is not None:
             raise TypeError("pass monitor= or metrics= (a monitor has its metrics), not both")
+        self._sink = checked_sink(metrics) if monitor is None else monitor.metrics
         self._book = RecordBook(
-            MemoryStore("providers", type=ProviderRecord)
+            MemoryStore("providers", type=ProviderRecord, metrics=store_registry(self._sink))
             if store is None
             else check_record_store(store, ProviderRecord, what="ProviderManager(store=...)"),
             prefix,
             clock,
         )
         self._owns_store = store is None
-        self._sink = checked_sink(metrics) if monitor is None else monitor.metrics
         self._registry = Registry()  # the live provider objects, beside their records
         self._runner = TaskRunner("this ProviderManager")
         self._closed = False

@@ -63,7 +63,7 @@ from .._lifecycle import TaskRunner
 from .._patterns import compile_pattern
 from .._store_specs import check_record_store
 from ..sinks.metrics import MetricsSink
-from ..sinks.metrics._meter import Meter, checked_sink, measured
+from ..sinks.metrics._meter import Meter, checked_sink, measured, store_registry
 from ..stores._scoped import ScopedChanges
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
@@ -110,7 +110,10 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
             (a new one by default), or a sink (a
             :class:`~pepperflow.MetricsRegistry`): ``ResourceMetrics(sink)``.
             Its sink also gets the operations (``pepperflow_operations``,
-            component ``"resource"``).
+            component ``"resource"``). When the sink is a
+            ``MetricsRegistry``, the manager's own store (``store`` not
+            given) reports the standard store metrics into it too, as the
+            store ``"resources"``; another sink gets the resources' metrics only.
         clock: wall-clock seconds since the epoch, for the records (and the
             ttl of the manager's own store).
     """
@@ -137,7 +140,9 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         defaults = (duration(idle_timeout, "idle_timeout"), duration(ttl, "ttl"))
         self._owns_store = store is None
         self._store = (
-            MemoryStore("resources", type=ResourceRecord, clock=clock)
+            MemoryStore(
+                "resources", type=ResourceRecord, clock=clock, metrics=store_registry(metrics.sink)
+            )
             if store is None
             else check_record_store(store, ResourceRecord, what="DefaultResourceManager(store=...)")
         )

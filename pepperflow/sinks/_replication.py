@@ -89,7 +89,15 @@ class Replication(anyio.abc.AsyncResource):
     """Copies the changes of ``source``'s keys matching ``pattern`` into ``target``.
 
     See the module docstring; :class:`~pepperflow.sinks.mirror.Mirror` and
-    :class:`~pepperflow.sinks.write_behind.WriteBehind` are its two uses.
+    :class:`~pepperflow.sinks.write_behind.WriteBehind` are its two uses
+    (their docstrings name the options).
+
+    Raises:
+        TypeError: ``source`` or ``target`` is not a store.
+        ValueError: ``source`` is ``target``; ``max_batch`` is not an int
+            >= 1; ``name`` is not a non-empty str; a bad pattern, buffer or
+            overflow (the feed's errors).
+        InvalidDuration: a bad ``max_delay``, ``retry_min`` or ``retry_max``.
     """
 
     #: How the default mark name and the repr call this sink.

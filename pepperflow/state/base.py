@@ -26,8 +26,8 @@ from .._runner import Runner
 from .._store_specs import StoreSpec, default_memory, resolve
 from .._view import StoreView, view_meter
 from ..memory.stores import BaseMemoryStore
-from ..sinks.metrics import MetricsSink
-from ..sinks.metrics._meter import measured
+from ..sinks.metrics import MetricsRegistry, MetricsSink
+from ..sinks.metrics._meter import measured, store_registry
 from ..stores.base import Entry
 from ._types import StateEntry, StateManager, StateType, as_state_type
 
@@ -76,7 +76,10 @@ class BaseStateManager(StoreView, StateManager[T]):
             ``type=`` the manager keeps the store's type.
         metrics: where the manager's operations are recorded (a
             :class:`~pepperflow.MetricsRegistry` the application owns);
-            none are recorded without it.
+            none are recorded without it. A store the manager builds (by
+            default, or from a URL or a path) reports the standard store
+            metrics into it too when it is a ``MetricsRegistry``; another
+            :class:`~pepperflow.MetricsSink` gets the operations only.
 
     Metrics (see :mod:`pepperflow.sinks.metrics._meter`): the counter
     ``pepperflow_operations`` and the histogram
@@ -122,8 +125,8 @@ class BaseStateManager(StoreView, StateManager[T]):
 
     # -- construction ----------------------------------------------------------
 
-    def _default_store(self, value_type: Any) -> StoreSpec:
-        return default_memory(value_type)
+    def _default_store(self, value_type: Any, metrics: MetricsRegistry | None) -> StoreSpec:
+        return default_memory(value_type, metrics)
 
     def _setup_owned(
         self, spec: object, name: str, metrics: MetricsSink | None, value_type: Any
@@ -136,13 +139,14 @@ class BaseStateManager(StoreView, StateManager[T]):
                 f" a {kind} keeps {self.state_type.name} state: to keep {value_type.name}"
                 f" state use a {value_type.value} manager"
             )
+        registry = store_registry(metrics)
         if spec is None:
-            spec = self._default_store(value_type)
+            spec = self._default_store(value_type, registry)
         if isinstance(spec, BaseMemoryStore):
             spec = spec.store  # an R055 memory store lends its store (it stays its owner)
         owner = f"{kind} {name!r}"
         what = f"{kind}(store=...)"
-        store, make = resolve(spec, name, what=what, value_type=value_type)
+        store, make = resolve(spec, name, what=what, value_type=value_type, metrics=registry)
         runner = None if make is None else Runner(owner)
         binding = StoreBinding(owner, store, make=make, runner=runner)
         self._setup(name, binding, runner, metrics)

@@ -30,6 +30,7 @@ from .._binding import StoreBinding
 from .._runner import Runner, close_each
 from .._store_specs import StoreSpec, check_spec, default_state_path, resolve, type_name
 from ..sinks.metrics import MetricsSink
+from ..sinks.metrics._meter import store_registry
 from ._types import StateType, as_state_type
 from .managers import BaseStateManager, PersistentStateManager, SharedStateManager
 
@@ -73,7 +74,12 @@ class StateManagerFactory(anyio.abc.AsyncResource):
             when the factory is made.
         shared: the store spec of SHARED managers (``"memory://"``; a
             ``redis://`` URL shares them across processes).
-        metrics: the metrics sink every manager records into (none by default).
+        metrics: the metrics sink every manager records into (none by
+            default). When it is a :class:`~pepperflow.MetricsRegistry`, the
+            stores the factory builds report the standard store metrics
+            into it too (one series per manager's store, labelled with its
+            name); another :class:`~pepperflow.MetricsSink` gets the
+            managers' operations only.
 
     A store spec is a store URL or a SQLite file path (each manager gets a
     store of its own, named after it: ``?namespace=app`` in the URL makes
@@ -189,6 +195,7 @@ class StateManagerFactory(anyio.abc.AsyncResource):
             name,
             what=f"StateManagerFactory({kind.value}=...)",
             value_type=value_type,
+            metrics=store_registry(self.metrics),
         )
         binding = StoreBinding(
             owner, store, make=make, runner=None if make is None else self._runner

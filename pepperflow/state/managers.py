@@ -22,7 +22,7 @@ from .._binding import StoreBinding
 from .._patterns import compile_pattern
 from .._store_specs import StoreSpec, default_state_path
 from ..memory.stores import BaseMemoryStore
-from ..sinks.metrics import MetricsSink
+from ..sinks.metrics import MetricsRegistry, MetricsSink
 from ..stores._checks import check_key
 from ._types import StateType
 from ._watches import StateCallback, Watch, Watches, escape
@@ -57,7 +57,7 @@ class PersistentStateManager(BaseStateManager[T]):
 
     state_type = StateType.PERSISTENT
 
-    def _default_store(self, value_type: Any) -> StoreSpec:
+    def _default_store(self, value_type: Any, metrics: MetricsRegistry | None) -> StoreSpec:
         return default_state_path()
 
 

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -313,24 +313,35 @@ class Deliveries:
             await self._run(None, wait=False)
 
     async def _deliver(
-        self, change: Change, subs: list[Subscription], ticket: Ticket | None, wait: bool
+        self,
+        change: Change,
+        subs: list[Subscription],
+        ticket: Ticket | None,
+        wait: bool,
+        started: Awaitable[None] | None = None,
     ) -> None:
-        """Deliver ``change`` to ``subs`` in order; cancelled, queue the rest first."""
+        """Deliver ``change`` to ``subs`` in order; cancelled, queue the rest first.
+
+        ``started`` is what the first subscriber returned when it was called
+        already (:meth:`ChangeHub.publish_now`): it is awaited in its place.
+        """
         token = None
         try:
             for i, sub in enumerate(subs):
-                if not sub.active:
+                if started is None and not sub.active:
                     continue
                 try:
-                    # A coroutine from an async callback; from a Deliver, None when done.
-                    result = sub.callback(change) if sub.is_async else sub.callback(change, wait)
+                    if started is None:
+                        # A coroutine from an async callback; from a Deliver, None when done.
+                        call = sub.callback
+                        result = call(change) if sub.is_async else call(change, wait)
+                    else:  # the first subscriber's, called already
+                        result, started = started, None
                     if result is not None:
                         if token is None:
                             token = _delivering.set((*_delivering.get(), self))
-                        if sub.timeout is None:
-                            await result
-                        else:
-                            await self._bounded(sub, result, change)
+                        bounded = sub.timeout is not None
+                        await (self._bounded(sub, result, change) if bounded else result)
                 except Exception as exc:
                     self._log_error(change, sub, exc)
                 except BaseException:

@@ -18,7 +18,7 @@ unsubscribe, and ends them when the store closes
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -138,7 +138,7 @@ class ChangeHub(Deliveries):
     ``callback_timeout``: see :mod:`pepperflow.stores._delivery`.
     """
 
-    __slots__ = ("_cache", "_index", "_order", "_retired", "count", "feeds")
+    __slots__ = ("_cache", "_everyone", "_index", "_order", "_retired", "count", "feeds")
 
     def __init__(self, store: str, callback_timeout: float | None = None) -> None:
         super().__init__(store, callback_timeout)
@@ -147,6 +147,10 @@ class ChangeHub(Deliveries):
         self.feeds: set[Feed] = set()
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
         self._cache: dict[str, list[Subscription]] = {}
+        # Every subscription, when each matches every key (no pattern, or ""):
+        # then no key needs looking up. A new list whenever they change, so a
+        # change queued with it keeps the subscribers of its commit.
+        self._everyone: list[Subscription] | None = None
         self._order = 0
         # What feeds that unsubscribed dropped, by overflow policy.
         self._retired: dict[str, FeedFigures] = {}
@@ -184,14 +188,14 @@ class ChangeHub(Deliveries):
         self._order += 1
         sub = Subscription(self, pattern, self._order, callback, is_async, feed, name)
         self._index.add(sub)
-        self._cache.clear()
         self.count += 1
+        self._changed()
         return sub
 
     def _remove(self, sub: Subscription) -> None:
         self._index.remove(sub)
-        self._cache.clear()
         self.count -= 1
+        self._changed()
         if sub.feed is not None:
             self.feeds.discard(sub.feed)
             gone = sub.feed.figures()
@@ -210,7 +214,17 @@ class ChangeHub(Deliveries):
             by_policy[now.overflow] = _add_figures(old, now, feeds=feeds, lag=lag)
         return tuple(by_policy[policy] for policy in sorted(by_policy))
 
+    def _changed(self) -> None:
+        """The subscriptions changed: forget the matches found before."""
+        self._cache.clear()
+        everyone = self._index.match("")  # the subscriptions matching the empty key...
+        # ...match every key when there are no others (each is a prefix pattern "").
+        self._everyone = everyone if everyone and len(everyone) == self.count else None
+
     def _match(self, key: str) -> list[Subscription]:
+        everyone = self._everyone
+        if everyone is not None:
+            return everyone
         cache = self._cache
         subs = cache.get(key)
         if subs is None:
@@ -226,17 +240,48 @@ class ChangeHub(Deliveries):
 
     async def publish(self, change: Change) -> None:
         """Deliver one committed change to its subscribers before returning."""
-        subs = self._cache.get(change.key)
+        rest = self.publish_now(change)
+        if rest is not None:
+            await rest
+
+    def publish_now(self, change: Change) -> Coroutine[Any, Any, None] | None:
+        """Begin :meth:`publish`: ``None`` once the change is delivered, else
+        the coroutine that delivers it, to await before the write returns.
+
+        The writers' fast path: when nothing is being delivered and the
+        change's one subscriber takes it without waiting (a feed with room
+        in its buffer, a sync callback), it is delivered here, in order, with
+        no coroutine made.
+        """
+        subs = self._everyone
         if subs is None:
-            subs = self._match(change.key)
+            subs = self._cache.get(change.key)
+            if subs is None:
+                subs = self._match(change.key)
         if not subs:
-            return
+            return None
         if self._busy:
-            await self._enqueue([(change, subs)])
-            return
+            return self._enqueue([(change, subs)])
+        started = None
+        if len(subs) == 1 and not subs[0].is_async and subs[0].active and not self._pending:
+            sub = subs[0]
+            try:
+                started = sub.callback(change, True)
+            except Exception as exc:
+                self._log_error(change, sub, exc)
+                return None
+            if started is None:
+                return None  # delivered
+        return self._publish(change, subs, started)
+
+    async def _publish(
+        self, change: Change, subs: list[Subscription], started: Awaitable[None] | None
+    ) -> None:
+        """Deliver ``change`` holding the role (``started``: what its one sync
+        subscriber returned to await), then the changes queued meanwhile."""
         self._busy = True
         try:
-            if len(subs) == 1 and subs[0].direct and subs[0].active:
+            if started is None and len(subs) == 1 and subs[0].direct and subs[0].active:
                 # The common case, without a layer: one async callback.
                 sub = subs[0]
                 token = _delivering.set((*_delivering.get(), self))
@@ -247,7 +292,7 @@ class ChangeHub(Deliveries):
                 finally:
                     _delivering.reset(token)
             else:
-                await self._deliver(change, subs, None, True)
+                await self._deliver(change, subs, None, True, started)
             if self._pending:
                 await self._run(None)
             else:

@@ -163,7 +163,9 @@ class MemoryStore(ViewStore[T]):
                 self._scheduled(expires_at)
         if self._hub.count:
             if expire is None:
-                await self._hub.publish(change)
+                rest = self._hub.publish_now(change)
+                if rest is not None:
+                    await rest
             else:
                 await self._hub.publish_all((expire, change))
         return change.version

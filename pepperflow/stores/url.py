@@ -28,7 +28,9 @@ naming the part, the value and what to write. Every message shows the URL
 :func:`~pepperflow._redact.redacted`: never its password.
 
 ``open_store(url, type=T, metadata_type=M)`` opens a store of values of
-type ``T`` (a ``Store[T]``; see :mod:`pepperflow.stores._codec`).
+type ``T`` (a ``Store[T]``; see :mod:`pepperflow.stores._codec`);
+``open_store(url, metrics=registry)`` one that reports into a
+:class:`~pepperflow.MetricsRegistry` (:mod:`pepperflow.sinks.metrics._stores`).
 
 What :func:`open_store` returns is used one of two ways:
 
@@ -54,6 +56,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from .._errors import MissingExtra, UnknownStoreURL
 from .._lifecycle import hold
 from .._redact import redacted
+from ..sinks.metrics import MetricsRegistry
 from ._codec import Metadata
 from ._url_parts import read_options, seconds, text, whole
 from .base import Store
@@ -67,11 +70,11 @@ T = TypeVar("T")
 _MEMORY_OPTIONS = {"name": text("a store name", "cache")}
 
 
-def _memory(url: str, **types: Any) -> Store[Any]:
+def _memory(url: str, **options: Any) -> Store[Any]:
     from .memory import MemoryStore
 
     parts = urlsplit(url)
-    options, unknown = read_options(parts.query, _MEMORY_OPTIONS)
+    query, unknown = read_options(parts.query, _MEMORY_OPTIONS)
     if "@" in parts.netloc:
         raise UnknownStoreURL("a memory:// URL has no user or password; write memory://NAME")
     if parts.path not in ("", "/"):
@@ -80,8 +83,8 @@ def _memory(url: str, **types: Any) -> Store[Any]:
         raise UnknownStoreURL(
             f"memory:// takes only the option 'name', not {sorted(dict(unknown))}"
         )
-    name = options.get("name") or parts.netloc or "default"
-    return MemoryStore(name, **types)
+    name = query.get("name") or parts.netloc or "default"
+    return MemoryStore(name, **options)
 
 
 #: A sqlite URL's query options: how each is read into SqliteStore's argument.
@@ -95,7 +98,7 @@ _SQLITE_OPTIONS = {
 }
 
 
-def _sqlite(url: str, **types: Any) -> Store[Any]:
+def _sqlite(url: str, **options: Any) -> Store[Any]:
     from .sqlite import SqliteStore
 
     parts = urlsplit(url)
@@ -111,7 +114,7 @@ def _sqlite(url: str, **types: Any) -> Store[Any]:
         raise UnknownStoreURL(
             f"unknown sqlite option(s) {sorted(dict(unknown))}; known: {', '.join(_SQLITE_OPTIONS)}"
         )
-    return _built(SqliteStore, path, **kwargs, **types)
+    return _built(SqliteStore, path, **kwargs, **options)
 
 
 #: A redis URL's options that are RedisStore's; the other options are the
@@ -125,13 +128,13 @@ _REDIS_OPTIONS = {
 }
 
 
-def _redis(url: str, **types: Any) -> Store[Any]:
+def _redis(url: str, **options: Any) -> Store[Any]:
     from .redis import RedisStore
 
     parts = urlsplit(url)  # RedisStore checks the host, port and database (its _target)
     kwargs, client_query = read_options(parts.query, _REDIS_OPTIONS)
     client_url = urlunsplit(parts._replace(query=urlencode(client_query)))
-    return _built(RedisStore, client_url, **kwargs, **types)
+    return _built(RedisStore, client_url, **kwargs, **options)
 
 
 def _built(backend: Callable[..., Store[Any]], *args: Any, **kwargs: Any) -> Store[Any]:
@@ -143,8 +146,9 @@ def _built(backend: Callable[..., Store[Any]], *args: Any, **kwargs: Any) -> Sto
 
 
 #: URL scheme -> function that builds an (unopened) store from the URL:
-#: called as ``factory(url)`` for an untyped store, and as
-#: ``factory(url, type=T, metadata_type=M)`` for a typed one. A factory
+#: called as ``factory(url)`` for an untyped store without metrics, with
+#: ``type=T, metadata_type=M`` for a typed one and ``metrics=registry``
+#: for one reporting into a registry (the store's own arguments). A factory
 #: raises ``UnknownStoreURL(reason)`` for a URL it cannot open; the
 #: reason never quotes the URL: :func:`store_from_url` puts it in front,
 #: redacted.
@@ -170,29 +174,38 @@ def require(module: str, extra: str, feature: str) -> object:
 
 
 def store_from_url(
-    url: str, *, type: Any = Any, metadata_type: Any = Metadata, shown: str | None = None
+    url: str,
+    *,
+    type: Any = Any,
+    metadata_type: Any = Metadata,
+    shown: str | None = None,
+    metrics: MetricsRegistry | None = None,
 ) -> Store[Any]:
     """Build the store ``url`` names, of values ``type``, without opening it.
 
     ``shown`` is the URL errors name (``url`` by default; a façade that
     added its view's name to the user's URL names the user's), always
-    :func:`~pepperflow._redact.redacted`.
+    :func:`~pepperflow._redact.redacted`. ``metrics`` is the registry the
+    store reports into (its ``metrics=``).
 
     Raises:
         UnknownStoreURL: the URL is malformed, or its scheme or an option is
             unknown or bad; the message says which and what to write.
         MissingExtra: the backend's optional dependency is not installed.
+        TypeError: ``metrics`` is not a :class:`~pepperflow.MetricsRegistry`.
     """
     if not isinstance(url, str):
         raise UnknownStoreURL(
             f"a store URL must be a str, got {builtins.type(url).__name__}: {redacted(url)}"
         )
     where = repr(redacted(url if shown is None else shown))
+    options: dict[str, Any] = {}
+    if type != Any or metadata_type != Metadata:
+        options.update(type=type, metadata_type=metadata_type)
+    if metrics is not None:
+        options["metrics"] = metrics
     try:
-        factory = _factory(url)
-        if type == Any and metadata_type == Metadata:
-            return factory(url)
-        return factory(url, type=type, metadata_type=metadata_type)
+        return _factory(url)(url, **options)
     except UnknownStoreURL as exc:
         raise UnknownStoreURL(f"{where}: {exc}") from exc.__cause__
 
@@ -259,20 +272,34 @@ class StoreOpening(Generic[T]):
 
 
 @overload
-def open_store(url: str, *, metadata_type: Any = ...) -> StoreOpening[Any]: ...
+def open_store(
+    url: str, *, metadata_type: Any = ..., metrics: MetricsRegistry | None = ...
+) -> StoreOpening[Any]: ...
 
 
 @overload
 def open_store(
-    url: str, *, type: builtins.type[T], metadata_type: Any = ...
+    url: str,
+    *,
+    type: builtins.type[T],
+    metadata_type: Any = ...,
+    metrics: MetricsRegistry | None = ...,
 ) -> StoreOpening[T]: ...
 
 
 @overload
-def open_store(url: str, *, type: object, metadata_type: Any = ...) -> StoreOpening[Any]: ...
+def open_store(
+    url: str, *, type: object, metadata_type: Any = ..., metrics: MetricsRegistry | None = ...
+) -> StoreOpening[Any]: ...
 
 
-def open_store(url: str, *, type: Any = Any, metadata_type: Any = Metadata) -> StoreOpening[Any]:
+def open_store(
+    url: str,
+    *,
+    type: Any = Any,
+    metadata_type: Any = Metadata,
+    metrics: MetricsRegistry | None = None,
+) -> StoreOpening[Any]:
     """Open the store ``url`` names: ``async with`` it, or ``await`` it.
 
     ::
@@ -292,8 +319,15 @@ def open_store(url: str, *, type: Any = Any, metadata_type: Any = Metadata) -> S
     a ``Store[Any]`` to type checkers: annotate the variable
     (``store: Store[Ask | Answer] = await open_store(...)``).
 
+    ``metrics`` is a :class:`~pepperflow.MetricsRegistry` the store
+    reports into: the standard store metrics (docs/sinks.md), as the
+    backend's own ``metrics=`` gives them.
+
     Raises:
         UnknownStoreURL: the scheme or an option is unknown.
         MissingExtra: the backend's optional dependency is not installed.
+        TypeError: ``metrics`` is not a :class:`~pepperflow.MetricsRegistry`.
     """
-    return StoreOpening(store_from_url(url, type=type, metadata_type=metadata_type))
+    return StoreOpening(
+        store_from_url(url, type=type, metadata_type=metadata_type, metrics=metrics)
+    )

@@ -234,7 +234,9 @@ async def test_metrics_go_to_the_registry_passed_in() -> None:
         await state.set("k", object())  # type: ignore[arg-type]
 
     counts: dict[tuple[str, str, str], float] = {}
-    for sample in metrics.samples():
+    operations = [*metrics.samples("pepperflow_operations")]
+    operations += metrics.samples("pepperflow_operation_seconds")
+    for sample in operations:
         assert sample.labels["component"] == "state" and sample.labels["manager"] == "m"
         operation = (sample.name, sample.labels["operation"], sample.labels["outcome"])
         counts[operation] = sample.count or sample.value  # a histogram's count, a counter's value

@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from pepperflow import MetricsRegistry, VersionConflict
+from pepperflow.sinks import WriteBehind
 from pepperflow.sinks.metrics._stores import SAMPLE_EVERY
 from pepperflow.stores import MemoryStore, Store
 from pepperflow.streams import Change
@@ -115,6 +116,26 @@ async def test_feeds_report_their_lag_and_drops_per_overflow_policy(make_store: 
         assert figure("pepperflow_store_feed_dropped", "drop_oldest") == 3
         assert figure("pepperflow_store_feed_dropped", "latest_per_key") == 4
         assert figure("pepperflow_store_feed_overflows", "error") == 1
+
+
+async def test_the_batches_a_write_behind_commits_count_as_apply_changes_on_its_target(
+    make_store: MakeStore,
+) -> None:
+    metrics = MetricsRegistry()
+    async with make_store(metrics) as target, MemoryStore(f"{target.name}-source") as source:
+        labels = _labels(target)
+        async with WriteBehind(source, target) as sink:
+            await source.set("a", 1)
+            await sink.flush()
+            await source.set("b", 2)
+        batches = sink.statistics().batches
+        assert batches >= 2
+        calls = metrics.value("pepperflow_store_operations", operation="apply_changes", **labels)
+        assert calls == batches
+        await target.apply_changes([])  # a call of the application's counts too
+        calls = metrics.value("pepperflow_store_operations", operation="apply_changes", **labels)
+        assert calls == batches + 1
+        assert metrics.value("pepperflow_store_operations", operation="set", **labels) == 0
 
 
 async def test_only_a_store_with_metrics_is_of_the_counting_subclass() -> None:

@@ -247,3 +247,43 @@ async def test_callback_timeout_in_urls(tmp_path: Path, redis_server: RedisServe
         ):
             with pytest.raises(UnknownStoreURL, match="callback_timeout"):
                 open_store(url)
+
+
+@pytest.mark.parametrize(("anyio_backend", "backend"), BACKENDS)
+async def test_subscribers_of_every_key_and_of_a_prefix_each_get_theirs(
+    make_store: MakeStore,
+) -> None:
+    """A write delivers at once to a lone subscriber of every key (a sync
+    callback: its awaitable awaited, its error counted), and a subscriber
+    added or removed later changes who gets the next change."""
+    everything: list[str] = []
+    users: list[Change] = []
+    awaited: list[str] = []
+
+    def on_any(change: Change) -> Any:
+        everything.append(change.key)
+        if change.key == "fail":
+            raise RuntimeError("callback error")
+        if change.key == "slow":
+
+            async def later() -> None:
+                await anyio.lowlevel.checkpoint()
+                awaited.append(change.key)
+
+            return later()
+        return None
+
+    async with make_store() as store:
+        with store.subscribe(None, on_any):
+            await store.set("plain", 1)
+            await store.set("slow", 1)
+            assert awaited == ["slow"], "the callback's awaitable is awaited before set returns"
+            await store.set("fail", 1)
+            assert store.statistics().callback_errors == 1
+            with store.subscribe("user:", users.append):
+                await store.set("user:1", 1)
+                await store.set("job:1", 1)
+            await store.set("user:2", 1)
+        await store.set("after", 1)
+    assert everything == ["plain", "slow", "fail", "user:1", "job:1", "user:2"]
+    assert [change.key for change in users] == ["user:1"]

@@ -275,3 +275,34 @@ async def test_a_failing_write_in_a_group_commit_leaves_the_others_whole(tmp_pat
         state = {key: change.value for key, change in fold(history).items()}
         assert state == {item.key: item.value for item in (await store.snapshot()).entries}
         assert len(state) == 34
+
+
+async def test_applied_changes_over_keys_the_file_holds(tmp_path: Path) -> None:
+    """A set applied over a live key goes on from its version; over one past its
+    deadline here, the key expires first (an ExpireChange) and starts again."""
+    clock = Clock()
+    async with SqliteStore(tmp_path / "s.db", clock=clock) as store:
+        await store.set("live", 1)
+        await store.set("due", 1, ttl=5)
+        clock.now += 10  # "due" is past its deadline (no access has expired it yet)
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+        now = clock.now
+        await store.apply_changes(
+            [
+                SetChange("src", "live", 9, 1, now, "new", now - 100),
+                SetChange("src", "due", 9, 2, now, "again", now - 100),
+            ]
+        )
+        assert [(type(c).__name__, c.key, c.version) for c in got] == [
+            ("SetChange", "live", 2),
+            ("ExpireChange", "due", 1),
+            ("SetChange", "due", 1),
+        ]
+        live = await store.entry("live")
+        assert live is not None and (live.value, live.created_at) == ("new", now - 100)
+    async with SqliteStore(tmp_path / "s.db", clock=clock) as store:
+        assert {e.key: (e.value, e.version) for e in (await store.snapshot()).entries} == {
+            "live": ("new", 2),
+            "due": ("again", 1),
+        }

@@ -34,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from ._registry import Kind, MetricsSink
+from ._registry import Kind, MetricsRegistry, MetricsSink
 
 __all__ = [
     "ACTIVE_RESOURCES",
@@ -68,6 +68,7 @@ __all__ = [
     "Metered",
     "checked_sink",
     "measured",
+    "store_registry",
 ]
 
 # -- the façades' operations ------------------------------------------------------
@@ -175,6 +176,19 @@ def checked_sink(metrics: object, what: str = "metrics") -> MetricsSink | None:
 
 
 _SINK_METHODS = ("counter", "gauge", "histogram")
+
+
+def store_registry(sink: MetricsSink | None) -> MetricsRegistry | None:
+    """The registry the stores a façade builds report into: its ``metrics=``
+    itself when that is a :class:`~pepperflow.MetricsRegistry`, else ``None``.
+
+    A store's figures are read when the registry is read, through a collect
+    callback (:mod:`pepperflow.sinks.metrics._stores`), which only a
+    registry takes: given another :class:`~pepperflow.MetricsSink`, a façade
+    records its own operations into it and the stores it builds report
+    nothing.
+    """
+    return sink if isinstance(sink, MetricsRegistry) else None
 
 
 class Meter:

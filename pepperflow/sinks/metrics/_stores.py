@@ -6,10 +6,12 @@ metrics come from three places, none of them a counter inside a backend:
 * **Calls** of each operation are counted exactly, where every backend's
   operations enter: ``Store.set`` (the hot path, inlined there) and, for
   ``get``, ``get_many``, ``exists``, ``entry``, ``set_many``, ``delete``,
-  ``clear``, ``snapshot`` and ``restore``, one wrapper each in a subclass
-  of the store's class that ``Store.__new__`` picks when ``metrics=`` is
-  given (same name; ``scan`` is not counted). They are read as the counter
-  ``pepperflow_store_operations`` at collection time.
+  ``clear``, ``snapshot``, ``restore`` and ``apply_changes`` (each batch a
+  write-behind or a mirror commits, once its changes were checked), one
+  wrapper each in a subclass of the store's class that ``Store.__new__``
+  picks when ``metrics=`` is given (same name; ``scan`` is not counted).
+  They are read as the counter ``pepperflow_store_operations`` at
+  collection time.
 * **Durations and outcomes** are sampled: the first call of each operation
   and then one in every :data:`SAMPLE_EVERY` is timed, and its duration is
   observed in the histogram ``pepperflow_store_operation_seconds`` with its
@@ -57,18 +59,22 @@ __all__ = ["SAMPLE_EVERY", "CallCount", "StoreProbe", "metered_class", "store_pr
 #: One call in this many of each operation is timed.
 SAMPLE_EVERY = 64
 
-#: The operations counted by a wrapper (``set`` is counted inline by ``Store.set``).
-WRAPPED = (
-    "get",
-    "get_many",
-    "exists",
-    "entry",
-    "set_many",
-    "delete",
-    "clear",
-    "snapshot",
-    "restore",
-)
+#: The operations counted by a wrapper (``set`` is counted inline by
+#: ``Store.set``), each with the method wrapped: the public one, except for
+#: ``apply_changes``, whose commit (``_apply``) is wrapped so that a sink's
+#: batches count too (a sink commits a batch of checked changes through it).
+WRAPPED = {
+    "get": "get",
+    "get_many": "get_many",
+    "exists": "exists",
+    "entry": "entry",
+    "set_many": "set_many",
+    "delete": "delete",
+    "clear": "clear",
+    "snapshot": "snapshot",
+    "restore": "restore",
+    "apply_changes": "_apply",
+}
 
 _R = TypeVar("_R")
 _S = TypeVar("_S", bound=type)
@@ -125,7 +131,9 @@ def metered_class(cls: _S) -> _S:
     start (``Store.__new__``), so their attributes are laid out as any
     other instance's. It keeps ``cls``'s name.
     """
-    namespace: dict[str, Any] = {op: _counting(op, getattr(cls, op)) for op in WRAPPED}
+    namespace: dict[str, Any] = {
+        method: _counting(op, getattr(cls, method)) for op, method in WRAPPED.items()
+    }
     namespace.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __slots__=())
     return type(cls)(cls.__name__, (cls,), namespace)
 

@@ -6,7 +6,7 @@ changelog, and keeps the bookkeeping of what this process has seen
 committed. Every method runs on the connection's thread
 (:class:`~._thread.OwnerThread`); the write transactions are in
 :mod:`._transaction`, the housekeeping between them (:func:`housekeep`:
-compaction and WAL checkpoints) here.
+compaction (:mod:`._compaction`) and WAL checkpoints) here.
 
 The connection holds no copy of the state: :meth:`Connection.load` folds the
 changelog into the mapping that the event loop's view then owns, and keeps
@@ -25,12 +25,13 @@ from typing import Any
 
 from ..._errors import StoreUnavailable
 from ...streams.events import Change, SetChange, apply
+from ._compaction import StaleRows, compact, note, tracked
 from ._faults import broken_row, unopenable
 from ._options import SYNCHRONOUS, Options
 from ._rows import BrokenRow, DecodeChange, decode_rows
 from ._schema import check, migrate
 
-__all__ = ["Connection", "compact", "housekeep", "others_wrote"]
+__all__ = ["Connection", "housekeep", "others_wrote"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -78,6 +79,8 @@ class Connection:
         self.state: Mapping[str, SetChange[Any, Any]] = {}
         self.seq = 0
         self.compacted_at = 0
+        #: The rows this process has seen go stale (``None``: compaction scans).
+        self.stale: StaleRows | None = tracked(retain)
         self.unchecked = 0  # estimated WAL pages written since the last checkpoint
         self.poll_version = -1  # data_version at the last poll (others_wrote)
         self.write_version = -1  # data_version at the last look for foreign changes
@@ -137,7 +140,10 @@ class Connection:
             raise unopenable(self.path, error) from error
         changes = self._decode(rows)
         state: dict[str, SetChange[Any, Any]] = {}
+        stale = self.stale
         for change in changes:
+            if stale is not None:
+                note(stale.seqs, state, change)
             apply(state, change)
         seq = changes[-1].seq if changes else 0
         self.seq = self.compacted_at = seq
@@ -243,20 +249,6 @@ def housekeep(connection: Connection, idle: bool) -> None:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
-
-
-def compact(connection: Connection) -> int:
-    """Drop rows older than the last ``retain`` that are not the latest of their
-    key, and deletes/expiries older than that (nothing folds to them); the
-    namespace's newest row always stays, so ``seq`` never goes back."""
-    bound = min(connection.seq - connection.retain, connection.max_seq() - 1)
-    cursor = connection.execute(
-        "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND (is_set = 0 OR seq"
-        " NOT IN (SELECT MAX(seq) FROM pepperflow_changes WHERE ns = ?1 GROUP BY key))",
-        (connection.ns, bound),
-    )
-    connection.compacted_at = connection.seq
-    return cursor.rowcount
 
 
 def others_wrote(connection: Connection) -> bool:

@@ -97,15 +97,7 @@ def restore(snapshot: Snapshot, txn: Transaction) -> None:
 
 def apply(changes: list[Change], mark: Mark | None, txn: Transaction) -> None:
     """``apply_changes``: another store's changes (one per key), then the mark."""
-    now = txn.now
-    for change in changes:
-        if isinstance(change, SetChange) and (change.expires_at is None or change.expires_at > now):
-            meta, created_at = change.metadata, change.created_at
-            txn.put(change.key, change.value, meta, change.expires_at, created_at)
-        else:
-            entry = txn.live(change.key)  # expired here if due
-            if entry is not None:
-                txn.remove(entry, expire=False)
+    txn.copy(changes)
     if mark is not None:
         txn.marks.append((txn.ns, mark.name, encode_mark(mark)))
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from ...streams.events import SetChange
 
-__all__ = ["Overlay"]
+__all__ = ["BELOW", "Overlay"]
 
-_BELOW: Any = object()  # "not written here: ask the state below"
+#: What :attr:`Overlay.top` holds of a key not written here: ask the state below.
+BELOW: Any = object()
 
 
 class Overlay(MutableMapping[str, SetChange[Any, Any]]):
@@ -35,8 +36,8 @@ class Overlay(MutableMapping[str, SetChange[Any, Any]]):
         self.top: dict[str, SetChange[Any, Any] | None] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
-        change = self.top.get(key, _BELOW)
-        if change is _BELOW:
+        change = self.top.get(key, BELOW)
+        if change is BELOW:
             return self.below.get(key, default)
         return default if change is None else change
 
@@ -54,10 +55,10 @@ class Overlay(MutableMapping[str, SetChange[Any, Any]]):
             raise KeyError(key)
         self.top[key] = None
 
-    def pop(self, key: str, default: Any = _BELOW) -> Any:
+    def pop(self, key: str, default: Any = BELOW) -> Any:
         change = self.get(key)
         if change is None:
-            if default is _BELOW:
+            if default is BELOW:
                 raise KeyError(key)
             return default
         self.top[key] = None
@@ -69,7 +70,7 @@ class Overlay(MutableMapping[str, SetChange[Any, Any]]):
     def __iter__(self) -> Iterator[str]:
         top = self.top
         for key in self.below:
-            if top.get(key, _BELOW) is _BELOW:
+            if top.get(key, BELOW) is BELOW:
                 yield key
         for key, change in top.items():
             if change is not None:

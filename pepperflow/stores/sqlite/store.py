@@ -60,7 +60,8 @@ from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
 from ._background import FILE_ERRORS, Retry, follow
-from ._connection import Connection, compact, housekeep
+from ._compaction import compact
+from ._connection import Connection, housekeep
 from ._options import Durability, check_options
 from ._thread import Job, OwnerThread
 from ._transaction import Transaction, run_group
@@ -223,8 +224,7 @@ class SqliteStore(ViewStore[T]):
         return None if data is None else decode_mark(data)
 
     async def compact(self) -> int:
-        """Drop changelog rows older than the last ``retain`` that are not the
-        latest change of their key; return how many were dropped."""
+        """Drop the rows older than the last ``retain`` changes no state folds to; their count."""
         return await self._connection().run(compact)
 
     async def changes_since(self, seq: int) -> list[Change]:
