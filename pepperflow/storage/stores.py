@@ -27,10 +27,10 @@ from uuid import UUID, uuid4
 from .._binding import StoreBinding
 from .._errors import ItemNotFound, VersionConflict
 from .._runner import Runner
-from .._store_specs import typed
+from .._store_specs import store_options
 from .._view import StoreView, view_meter
 from ..sinks.metrics import MetricsSink
-from ..sinks.metrics._meter import measured
+from ..sinks.metrics._meter import measured, store_registry
 from ..stores._lookup import instant
 from ..stores.base import Entry, Store
 from ..stores.memory import MemoryStore
@@ -242,7 +242,7 @@ class LocalStorageProvider(_StoreStorage[T]):
     def __init__(
         self, *, name: str = "storage", type: Any = Any, metrics: MetricsSink | None = None
     ) -> None:
-        options = typed(type)
+        options = store_options(type, store_registry(metrics))
 
         def make() -> Store[Any]:
             return MemoryStore(name, metadata_type=Stamp, index=storage_terms, **options)
@@ -292,7 +292,7 @@ class SqliteStorageProvider(_StoreStorage[T]):
         durability: Durability = "normal",
         metrics: MetricsSink | None = None,
     ) -> None:
-        options = typed(type)
+        options = store_options(type, store_registry(metrics))
 
         def make() -> Store[Any]:
             return SqliteStore(
@@ -356,7 +356,7 @@ class RedisStorageProvider(_StoreStorage[T]):
         driver: DriverName = "auto",
         metrics: MetricsSink | None = None,
     ) -> None:
-        options = typed(type)
+        options = store_options(type, store_registry(metrics))
         url = redis_url(config)
 
         def make() -> Store[Any]:
