@@ -96,8 +96,8 @@ class Driver(ABC):
     response_error: type[BaseException] = Exception
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
-    #: exceptions that may be the server refusing this client: error replies
-    #: (an ACL's NOPERM) and refused credentials
+    #: error replies that may be an ACL refusing this client (``NOPERM``); a
+    #: refused login is one of ``login_errors``, handled with the unavailable ones
     refusal_errors: tuple[type[BaseException], ...] = ()
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
@@ -201,7 +201,7 @@ class RedisPyDriver(Driver):
         self.login_errors = (redis.exceptions.AuthenticationError,)
         self.response_error = redis.exceptions.ResponseError
         self.noscript_error = redis.exceptions.NoScriptError
-        self.refusal_errors = (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError)
+        self.refusal_errors = (redis.exceptions.ResponseError,)
 
     @classmethod
     def from_url(cls, target: Target, options: ClientURL) -> RedisPyDriver:
