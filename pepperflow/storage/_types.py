@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 
+from .._html import record_html
 from ..stores._lookup import Selection
 from ._checks import check_content_type, check_tags
 
@@ -45,6 +46,8 @@ class StorageItem(msgspec.Struct, Generic[T], frozen=True):
 
     data: T
     metadata: StorageMetadata
+
+    _repr_html_ = record_html
 
 
 class StorageQuery(Selection, frozen=True, kw_only=True):
@@ -87,6 +90,8 @@ class StorageResult(msgspec.Struct, Generic[T], frozen=True):
     score: float = 1.0
     highlights: list[str] = msgspec.field(default_factory=list)
 
+    _repr_html_ = record_html
+
 
 class StorageEvent(msgspec.Struct, Generic[T], frozen=True):
     """What a watch yields: an item that started matching, changed, or stopped.
@@ -103,6 +108,8 @@ class StorageEvent(msgspec.Struct, Generic[T], frozen=True):
     key: str
     item: StorageItem[T]
     seq: int
+
+    _repr_html_ = record_html
 
 
 def result_of(item: StorageItem[Any], query: StorageQuery, scorer: Any) -> StorageResult[Any]:

@@ -6,6 +6,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from .._html import record_html, rows_html
 from ..streams.events import SetChange
 
 __all__ = ["Entry", "FeedFigures", "Snapshot", "StoreStatistics"]
@@ -28,6 +29,8 @@ class Entry(msgspec.Struct, Generic[T], frozen=True):
     expires_at: float | None = None
     metadata: Any = None
 
+    _repr_html_ = record_html
+
     @classmethod
     def from_change(cls, change: SetChange[T, Any]) -> Entry[T]:
         return cls(
@@ -48,6 +51,10 @@ class Snapshot(msgspec.Struct, frozen=True):
     seq: int
     taken_at: float
     entries: list[Entry[Any]]
+
+    def _repr_html_(self) -> str:
+        caption = f"Snapshot of {self.store!r} at seq {self.seq}: {len(self.entries)} entries"
+        return rows_html(caption, self.entries)
 
 
 class FeedFigures(msgspec.Struct, frozen=True):
@@ -92,3 +99,5 @@ class StoreStatistics(msgspec.Struct, frozen=True):
     running: bool
     closed: bool
     feed_figures: tuple[FeedFigures, ...] = ()
+
+    _repr_html_ = record_html

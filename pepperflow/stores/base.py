@@ -61,6 +61,7 @@ from ._records import Entry as Entry
 from ._records import Snapshot as Snapshot
 from ._records import StoreStatistics as StoreStatistics
 from ._searchable import Searchable
+from ._shown import Shown
 from .feed import ChangeFeed, Overflow
 
 __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
@@ -73,7 +74,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
-class Store(Holdable, AppliesChanges, Searchable[T]):
+class Store(Holdable, AppliesChanges, Searchable[T], Shown):
     """The contract every store implements; see the module docstring.
 
     ``T`` is the store's value type (``type=``; ``Any`` by default): every
@@ -395,6 +396,3 @@ class Store(Holdable, AppliesChanges, Searchable[T]):
         finally:
             for feed in self._hub.close_feeds():
                 await feed.end()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"

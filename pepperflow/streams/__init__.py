@@ -29,6 +29,8 @@ from .events import apply as apply
 from .events import fold as fold
 from .subjects import LatestSubject as LatestSubject
 from .subjects import Subject as Subject
+from .timeline import Timeline as Timeline
+from .timeline import capture as capture
 from .timing import debounce as debounce
 from .timing import delay as delay
 from .timing import sample as sample
@@ -48,8 +50,10 @@ __all__ = [
     "Operator",
     "SetChange",
     "Subject",
+    "Timeline",
     "apply",
     "buffer",
+    "capture",
     "combine_latest",
     "debounce",
     "delay",

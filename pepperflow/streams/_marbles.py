@@ -36,6 +36,7 @@ __all__ = [
     "ColdObservable",
     "Event",
     "MarbleError",
+    "Recorder",
     "cold",
     "parse_marbles",
     "record",
@@ -258,15 +259,16 @@ def cold(
     return ColdObservable(diagram, values, error, task_group, tick)
 
 
-class _Recorder(AsyncObserver[Any]):
-    def __init__(self, start: float, tick: float) -> None:
+class Recorder(AsyncObserver[Any]):
+    """Keeps what it is sent as ``(seconds since start, kind, value)`` events."""
+
+    def __init__(self, start: float) -> None:
         self.start = start
-        self.tick = tick
-        self.events: list[Event] = []
+        self.events: list[tuple[float, Kind, Any]] = []
         self.ended = anyio.Event()
 
-    def _now(self) -> int:
-        return round((anyio.current_time() - self.start) / self.tick)
+    def _now(self) -> float:
+        return anyio.current_time() - self.start
 
     async def asend(self, value: Any) -> None:
         self.events.append((self._now(), "next", value))
@@ -287,11 +289,11 @@ async def record(
 
     Stops (and unsubscribes) after ``until`` ticks if the stream has not ended.
     """
-    recorder = _Recorder(anyio.current_time(), tick)
+    recorder = Recorder(anyio.current_time())
     async with await observable.subscribe_async(recorder):
         with anyio.move_on_after(until * tick):
             await recorder.ended.wait()
-    return recorder.events
+    return [(round(at / tick), kind, value) for at, kind, value in recorder.events]
 
 
 async def to_marbles(

@@ -35,6 +35,8 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 import msgspec
 
+from .._html import record_html
+
 __all__ = ["Change", "DeleteChange", "ExpireChange", "SetChange", "apply", "fold"]
 
 T = TypeVar("T")
@@ -58,6 +60,8 @@ class SetChange(msgspec.Struct, Generic[T, M], frozen=True, tag="set", tag_field
     metadata: M | None = None
     expires_at: float | None = None
 
+    _repr_html_ = record_html
+
 
 class DeleteChange(msgspec.Struct, frozen=True, tag="delete", tag_field="kind"):
     """A key was deleted (by ``delete``, ``clear`` or ``restore``)."""
@@ -68,6 +72,8 @@ class DeleteChange(msgspec.Struct, frozen=True, tag="delete", tag_field="kind"):
     seq: int
     committed_at: float
 
+    _repr_html_ = record_html
+
 
 class ExpireChange(msgspec.Struct, frozen=True, tag="expire", tag_field="kind"):
     """A key reached its ``expires_at`` and was removed; emitted exactly once."""
@@ -77,6 +83,8 @@ class ExpireChange(msgspec.Struct, frozen=True, tag="expire", tag_field="kind"):
     version: int
     seq: int
     committed_at: float
+
+    _repr_html_ = record_html
 
 
 Change: TypeAlias = SetChange[Any, Any] | DeleteChange | ExpireChange

@@ -24,9 +24,12 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Literal, Protocol, TypeVar
 
 import msgspec
+
+from ..._html import record_html, rows_html
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -87,6 +90,8 @@ class MetricSample(msgspec.Struct, frozen=True):
     maximum: float | None = None
     bounds: tuple[float, ...] = ()
     bucket_counts: tuple[int, ...] = ()
+
+    _repr_html_ = record_html
 
 
 class _Cell:
@@ -239,14 +244,8 @@ class MetricsRegistry:
         return observe
 
     def _histogram(self, name: str, labels: dict[str, str]) -> _Histogram:
-        return self._series(
-            name,
-            "histogram",
-            labels,
-            self._histograms,
-            self._histogram_cells,
-            lambda: _Histogram(self.buckets),
-        )
+        make, cells = partial(_Histogram, self.buckets), self._histogram_cells
+        return self._series(name, "histogram", labels, self._histograms, cells, make)
 
     def _series(
         self,
@@ -368,6 +367,9 @@ class MetricsRegistry:
 
     def __repr__(self) -> str:
         return f"<MetricsRegistry {len(self._kinds)} metrics>"
+
+    def _repr_html_(self) -> str:
+        return rows_html(repr(self), self.samples(), drop=("bounds", "bucket_counts"))
 
 
 def _add(old: MetricSample | None, new: MetricSample) -> MetricSample:

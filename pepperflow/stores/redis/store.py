@@ -42,6 +42,7 @@ import anyio
 
 from ..._lifecycle import TaskRunner
 from ..._patterns import compile_pattern
+from ..._redact import redacted
 from ...sinks.metrics import MetricsRegistry
 from ...streams.events import Change, SetChange
 from .._checks import check_key, key_iterable
@@ -377,6 +378,11 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
             sub = self._hub.add_feed(feed)
             follower.listen()
         feed.attach(sub, replay)
+
+    @property
+    def location(self) -> str:
+        """The server's URL, its password hidden."""
+        return redacted(self._url.url)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.namespace!r}>"

@@ -1,0 +1,185 @@
+"""Notebook display: a table of any records, and a store's live table.
+
+Every pepperflow record (an entry, a snapshot, statistics, a change, a
+metric sample, a storage search result), every store and a metrics
+registry shows itself as an HTML table in Jupyter (``_repr_html_``, see
+:mod:`pepperflow._html`). This module adds:
+
+* :class:`Table`: any records in one table, one row each, such as the
+  results of a search: ``Table([r async for r in storage.search(query)])``;
+* :class:`LiveTable`: ``await store.display(pattern)``, the keys matching
+  ``pattern`` with their values, redrawn as the store's changes arrive.
+
+IPython is not a dependency: it is imported only when a live table is
+shown in it (``_ipython_display_``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+
+from ._html import rows_html, shorten
+from ._lifecycle import spawn_detached
+from .stores._records import Entry
+from .streams.events import Change, SetChange, apply
+
+if TYPE_CHECKING:
+    from .stores.base import Store
+    from .stores.feed import ChangeFeed
+
+__all__ = ["LiveTable", "Table"]
+
+#: The most changes a live table's feed holds between two redraws (the
+#: newest per key; past it, writers wait for the table).
+FEED_BUFFER = 10_000
+
+
+class Table:
+    """``records`` as one HTML table in a notebook: a row each, a column per field.
+
+    Fields that are records themselves are flattened (a storage result's
+    item and metadata); columns empty in every row are left out.
+    """
+
+    def __init__(self, records: Iterable[Any], *, title: str = "") -> None:
+        self.records = list(records)
+        self.title = title or f"{len(self.records)} rows"
+
+    def _repr_html_(self) -> str:
+        return rows_html(self.title, self.records)
+
+    def __repr__(self) -> str:
+        return f"<Table {self.title!r}: {len(self.records)} rows>"
+
+
+class LiveTable:
+    """A store's keys matching a pattern, kept current (``await store.display(pattern)``).
+
+    A task of its own (detached from the caller's, so it outlives a
+    notebook cell) follows ``store.changes(pattern, replay=True,
+    overflow="latest_per_key")``: it starts from the current state, folds
+    every change in, and redraws every place the table is shown, at most
+    every ``refresh`` seconds. It stops when the store closes, on
+    :meth:`stop`, or when the event loop's run ends; a stopped table keeps
+    its last state and says it stopped. Its rows are the first ``limit``
+    keys in key order.
+    """
+
+    def __init__(self, store: Store[Any], pattern: str | None, *, limit: int, refresh: float):
+        if type(limit) is not int or limit < 1:
+            raise ValueError(f"limit must be a positive int (rows shown), got {limit!r}")
+        if type(refresh) not in (int, float) or not 0 <= refresh < math.inf:
+            raise ValueError(f"refresh must be seconds >= 0 between redraws, got {refresh!r}")
+        self.store = store
+        self.pattern = pattern
+        self.limit = limit
+        self.refresh = float(refresh)
+        #: The changes folded in so far (the replay's included).
+        self.changes = 0
+        #: Why the table stopped following, when it failed.
+        self.error: Exception | None = None
+        self._state: dict[str, SetChange[Any, Any]] = {}
+        self._scope = anyio.CancelScope()
+        self._ready = anyio.Event()
+        self._running = False
+        self._handles: list[Any] = []
+
+    @classmethod
+    async def start(
+        cls, store: Store[Any], pattern: str | None, *, limit: int, refresh: float
+    ) -> Self:
+        """Start following ``store``; return once the current state is in.
+
+        Raises:
+            anyio.ClosedResourceError: the store is closed (or what else
+                opening its change feed raised).
+        """
+        table = cls(store, pattern, limit=limit, refresh=refresh)
+        spawn_detached(table._follow, f"pepperflow live table of {store!r}")
+        await table._ready.wait()
+        if table.error is not None:
+            raise table.error
+        return table
+
+    @property
+    def running(self) -> bool:
+        """Whether the table still follows the store."""
+        return self._running
+
+    def entries(self) -> list[Entry[Any]]:
+        """The rows: the first ``limit`` live entries, in key order."""
+        keys = sorted(self._state)[: self.limit]
+        return [Entry.from_change(self._state[key]) for key in keys]
+
+    def stop(self) -> None:
+        """Stop following the store (harmless when stopped); the table keeps its rows."""
+        self._scope.cancel()
+
+    async def _follow(self) -> None:
+        feed = self.store.changes(
+            self.pattern, replay=True, buffer=FEED_BUFFER, overflow="latest_per_key"
+        )
+        try:
+            with self._scope:
+                async with feed:
+                    self._running = True
+                    self._take(feed)
+                    self._ready.set()
+                    async for change in feed:
+                        self._fold(change)
+                        self._take(feed)
+                        self._redraw()
+                        await anyio.sleep(self.refresh)
+        except Exception as exc:  # shown in the caption; display() raises it if at the start
+            self.error = exc
+        finally:
+            self._running = False
+            self._ready.set()
+            self._redraw()
+
+    def _take(self, feed: ChangeFeed) -> None:
+        for change in feed.take(FEED_BUFFER):
+            self._fold(change)
+
+    def _fold(self, change: Change) -> None:
+        apply(self._state, change)
+        self.changes += 1
+
+    def _caption(self) -> str:
+        keys = len(self._state)
+        shown = f", the first {self.limit} shown" if keys > self.limit else ""
+        if self.error is not None:
+            state = f"stopped: {type(self.error).__name__}: {self.error}"
+        else:
+            state = "live" if self._running else "stopped"
+        pattern = "every key" if self.pattern is None else f"keys {self.pattern!r}"
+        return f"{self.store!r}, {pattern}: {keys} keys{shown}, {self.changes} changes, {state}"
+
+    def _repr_html_(self) -> str:
+        return rows_html(self._caption(), self.entries(), drop=("created_at",))
+
+    def __repr__(self) -> str:
+        lines = [f"<LiveTable {self._caption()}>"]
+        lines += [f"  {entry.key}: {shorten(repr(entry.value))}" for entry in self.entries()]
+        return "\n".join(lines)
+
+    # -- IPython ---------------------------------------------------------------
+
+    def _bundle(self) -> dict[str, str]:
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+
+    def _ipython_display_(self) -> None:
+        """Show the table where IPython shows output, and keep it redrawn there."""
+        from IPython.display import display
+
+        self._handles.append(display(self._bundle(), raw=True, display_id=True))  # type: ignore[no-untyped-call]
+
+    def _redraw(self) -> None:
+        if self._handles:
+            bundle = self._bundle()
+            for handle in self._handles:
+                handle.update(bundle, raw=True)
