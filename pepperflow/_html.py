@@ -15,7 +15,7 @@ What a cell shows (:func:`cell`):
 * a time in seconds since the epoch (a float field named ``*_at``) or a
   ``datetime``: the UTC time, to the millisecond;
 * another str: as it is; anything else: its ``repr``;
-* ``None``: an empty cell. A text longer than :data:`WIDTH` is cut with ``…``.
+* ``None`` (but as a value): an empty cell. A text longer than :data:`WIDTH` is cut with ``…``.
 
 A nested record (a storage result's item and its metadata) is flattened
 into the row, its fields beside the outer ones. Every text goes through
@@ -70,10 +70,10 @@ def moment(at: float | datetime | None) -> str:
 
 def cell(name: str, value: object) -> str:
     """What the cell of field ``name`` shows for ``value`` (unescaped text)."""
-    if value is None:
-        return ""
     if name in _DATA:
         return shorten(repr(value))
+    if value is None:
+        return ""
     if isinstance(value, datetime) or (name.endswith("_at") and type(value) is float):
         return moment(value)
     if isinstance(value, str):

@@ -176,7 +176,9 @@ class LiveTable:
         """Show the table where IPython shows output, and keep it redrawn there."""
         from IPython.display import display
 
-        self._handles.append(display(self._bundle(), raw=True, display_id=True))  # type: ignore[no-untyped-call]
+        handle = display(self._bundle(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        if handle is not None:  # None: no IPython shell runs (display printed the text)
+            self._handles.append(handle)
 
     def _redraw(self) -> None:
         if self._handles:

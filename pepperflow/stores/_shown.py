@@ -2,8 +2,8 @@
 
 Every :class:`~pepperflow.stores.Store` has these (this mixin):
 
-* ``repr(store)``: ``<MemoryStore 'default'>``, the short name error
-  messages and logs embed (a backend may name its file or namespace);
+* ``repr(store)``: ``<MemoryStore 'default'>`` (a SqliteStore's names its
+  file too), the short name error messages and logs embed;
 * in IPython and Jupyter, its text (``_repr_pretty_``) and its table
   (``_repr_html_``): name, backend, location (a Redis URL redacted,
   :func:`~pepperflow._redact.redacted`), keys, state, seq, feeds;
@@ -70,7 +70,9 @@ class Shown:
         return "in process" if path is None else str(path)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
+        path = getattr(self, "path", None)
+        name = repr(self.name) if path is None else f"{path!r} namespace={self.name!r}"
+        return f"<{type(self).__name__} {name}>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         figures = store_fields(self)

@@ -383,6 +383,3 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
     def location(self) -> str:
         """The server's URL, its password hidden."""
         return redacted(self._url.url)
-
-    def __repr__(self) -> str:
-        return f"<RedisStore {self.namespace!r}>"

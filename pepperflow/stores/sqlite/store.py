@@ -179,9 +179,6 @@ class SqliteStore(ViewStore[T]):
         # Writers cancelled before their job finished (they will not wait for its delivery).
         self._gone: set[Job[Any]] = set()
 
-    def __repr__(self) -> str:
-        return f"<SqliteStore {self.path!r} namespace={self.name!r}>"
-
     # -- writing (each a job in the next group transaction) ------------------
 
     async def _set(
