@@ -74,7 +74,7 @@ async def test_a_stream_and_an_operator_on_it_get_a_lane_each() -> None:
     assert drawn[0].tips == ["'a' at 0.100 s", "'b' at 0.300 s", "'c' at 0.500 s"]
     assert timeline.duration == pytest.approx(0.7)  # both ended: the capture stopped
     at, kind, _ = timeline.lanes["first two"][-1]
-    assert (at, kind) == (pytest.approx(0.3), "close")
+    assert kind == "close" and at == pytest.approx(0.3)
     assert repr(timeline).splitlines() == [
         "<Timeline of 0.7 s>",
         "  source     ------a----------b-----------c----------|",
