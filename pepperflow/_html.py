@@ -43,6 +43,7 @@ __all__ = [
     "rows_html",
     "shorten",
     "table",
+    "values_html",
 ]
 
 #: The most characters a cell shows.
@@ -118,6 +119,11 @@ def table(caption: str, header: Iterable[str], rows: Iterable[Iterable[str]]) ->
 def fields_html(caption: str, fields: Mapping[str, str]) -> str:
     """A two-column table (field, value) of ``fields``."""
     return table(caption, ("field", "value"), fields.items())
+
+
+def values_html(caption: str, values: Mapping[str, object]) -> str:
+    """A two-column table of ``values`` by field name, each shown as :func:`cell` says."""
+    return fields_html(caption, {name: cell(name, value) for name, value in values.items()})
 
 
 def record_html(record: msgspec.Struct) -> str:

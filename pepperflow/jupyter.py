@@ -16,6 +16,7 @@ shown in it (``_ipython_display_``).
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Self
@@ -181,7 +182,14 @@ class LiveTable:
             self._handles.append(handle)
 
     def _redraw(self) -> None:
+        """Update every place the table is shown.
+
+        Run in an empty context, as a thread's output is: a kernel then
+        sends the update as output of the cell running now (not of the cell
+        that showed the table, which has ended), and a notebook applies it
+        to every output of the table's display id.
+        """
         if self._handles:
             bundle = self._bundle()
             for handle in self._handles:
-                handle.update(bundle, raw=True)
+                contextvars.Context().run(handle.update, bundle, raw=True)

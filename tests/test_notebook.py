@@ -17,21 +17,20 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import anyio
 import anyio.lowlevel
 import nbformat
 import pytest
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 
 from pepperflow._lifecycle import Holdable, hold
+from tests.support.kernel import WARNINGS_AS_ERRORS, execute, notebook_of
 
 README = Path(__file__).parent.parent / "README.md"
 
 #: Run first in the kernel, before the README's cells.
-SETUP = "import warnings\nwarnings.simplefilter('error')"
+SETUP = WARNINGS_AS_ERRORS
 
 #: Run after the README's cells: the store and the factory's store were closed.
 CHECK = "store.statistics().closed and settings.store.statistics().closed"
@@ -85,23 +84,9 @@ def test_the_readme_session_opens_and_closes_a_store_in_a_kernel(
 ) -> None:
     session = readme_session()
     check_session(session)
-    sources = [SETUP, *(cell.source for cell in session), CHECK]
-    new_cell: Any = nbformat.v4.new_code_cell  # nbformat is untyped
-    new_notebook: Any = nbformat.v4.new_notebook
-    notebook = new_notebook(cells=[new_cell(source) for source in sources])
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # no deprecation warning about paths
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    notebook = notebook_of([SETUP, *(cell.source for cell in session), CHECK])
     monkeypatch.delenv("PEPPERFLOW_HOME", raising=False)  # the factory's file in tmp_path
-    kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
-    client = NotebookClient(
-        notebook,
-        km=kernel,
-        timeout=30,
-        startup_timeout=30,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute(cleanup_kc=True)  # shut the kernel down, close the client's sockets
-    assert not kernel.has_kernel
+    execute(notebook, tmp_path, monkeypatch)
     outputs = [_text(cell) for cell in notebook.cells]
     assert outputs[0] is None
     assert outputs[1:-1] == [cell.output for cell in session]

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Self, TypeVar
 
+from .._html import values_html
+
 __all__ = ["MemoryEntry", "MemoryStore"]
 
 T = TypeVar("T")
@@ -67,6 +69,10 @@ class MemoryEntry(Generic[T]):
             f"MemoryEntry(key={self.key!r}, value={self.value!r}, version={self.version},"
             f" expires_at={self.expires_at!r}, metadata={self.metadata!r})"
         )
+
+    def _repr_html_(self) -> str:
+        names = ("key", "value", "version", "created_at", "updated_at", "expires_at", "metadata")
+        return values_html("MemoryEntry", {name: getattr(self, name) for name in names})
 
 
 class MemoryStore(ABC, Generic[T]):

@@ -154,8 +154,8 @@ def _mark(x: float, y: float, at: float, kind: Kind, value: Any) -> str:
     tip = html.escape(f"{shorten(tooltip(value), 200)} at {at:.3f} s")
     return (
         f'<g class="marble"><title>{tip}</title>'
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="13" fill="{colour}" stroke="#333"/>'
-        f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" fill="#fff">'
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="12" fill="{colour}" stroke="#333"/>'
+        f'<text x="{x:.1f}" y="{y + 3:.1f}" text-anchor="middle" fill="#fff" font-size="8">'
         f"{html.escape(shorten(text, LABEL))}</text></g>"
     )
 

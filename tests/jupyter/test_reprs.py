@@ -18,7 +18,7 @@ import anyio
 import pytest
 from IPython.lib import pretty as ipython_pretty
 
-from pepperflow import LocalStorageProvider, StorageQuery
+from pepperflow import LocalMemoryStore, LocalStorageProvider, StorageQuery
 from pepperflow.jupyter import Table
 from pepperflow.sinks.metrics import MetricsRegistry
 from pepperflow.stores import MemoryStore, RedisStore, SqliteStore
@@ -188,3 +188,14 @@ async def test_a_long_value_is_cut_to_the_width_of_a_cell() -> None:
     value = only_table(entry._repr_html_()).fields()["value"]
     assert len(value) == 80 and value.endswith("…")
     await anyio.lowlevel.checkpoint()
+
+
+async def test_a_memory_entry_shows_its_fields() -> None:
+    memory = LocalMemoryStore[str](name="agent")
+    await memory.set("turn:1", "hello", ttl=60, metadata={"role": "user"})
+    entry = await memory.get("turn:1")
+    assert entry is not None
+    fields = only_table(entry._repr_html_()).fields()
+    assert (fields["key"], fields["value"], fields["version"]) == ("turn:1", "'hello'", "1")
+    assert fields["metadata"] == "{'role': 'user'}" and MOMENT.fullmatch(fields["expires_at"])
+    await memory.aclose()
