@@ -84,7 +84,7 @@ class Timeline:
 
     def marbles(self, ticks: int = TICKS) -> dict[str, str]:
         """Each lane as a text marble diagram of ``ticks`` ticks over the span."""
-        tick = self.duration / ticks
+        tick = (self.duration or 1.0) / ticks
         lines = {}
         for name, marks in self.lanes.items():
             events = [

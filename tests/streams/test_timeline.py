@@ -151,6 +151,15 @@ def test_a_timeline_made_by_hand_labels_each_kind_of_change() -> None:
     assert lane.completed == 1
 
 
+async def test_a_stream_that_ends_at_once_is_drawn_with_its_end_only() -> None:
+    async with anyio.create_task_group() as tg:
+        timeline = await capture(cold("|", task_group=tg), duration=1)
+    assert timeline.duration == 0
+    (lane,) = lanes(timeline)
+    assert (lane.labels, lane.completed) == ([], 1)
+    assert repr(timeline).splitlines() == ["<Timeline of 0 s>", "  stream  |"]
+
+
 async def test_capture_refuses_bad_input() -> None:
     async with anyio.create_task_group() as tg:
         source = cold("-a|", task_group=tg)
