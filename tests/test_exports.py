@@ -12,6 +12,7 @@ import pepperflow
 
 PUBLIC_MODULES = [
     "pepperflow",
+    "pepperflow.jupyter",
     "pepperflow.sinks",
     "pepperflow.sinks.metrics",
     "pepperflow.stores",
@@ -39,7 +40,14 @@ def _public(module: ModuleType) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["pepperflow", "pepperflow.sinks", "pepperflow.stores", "pepperflow.streams"]
+    "name",
+    [
+        "pepperflow",
+        "pepperflow.jupyter",
+        "pepperflow.sinks",
+        "pepperflow.stores",
+        "pepperflow.streams",
+    ],
 )
 def test_every_public_attribute_is_in_all(name: str) -> None:
     module = importlib.import_module(name)
@@ -74,7 +82,8 @@ STORE_ERRORS = {
 def test_each_name_is_exported_by_one_namespace_only() -> None:
     """One name, one thing: a name in two namespaces is a store error, the same class."""
     seen: dict[str, str] = {}
-    for name in ["pepperflow", "pepperflow.sinks", "pepperflow.stores", "pepperflow.streams"]:
+    namespaces = ["pepperflow", "pepperflow.jupyter", "pepperflow.sinks", "pepperflow.stores"]
+    for name in [*namespaces, "pepperflow.streams"]:
         module = importlib.import_module(name)
         for attr in module.__all__:
             if attr in DISTINCT_HOMONYMS:

@@ -1,18 +1,4 @@
-"""Notebook display: a table of any records, and a store's live table.
-
-Every pepperflow record (an entry, a snapshot, statistics, a change, a
-metric sample, a storage search result), every store and a metrics
-registry shows itself as an HTML table in Jupyter (``_repr_html_``, see
-:mod:`pepperflow._html`). This module adds:
-
-* :class:`Table`: any records in one table, one row each, such as the
-  results of a search: ``Table([r async for r in storage.search(query)])``;
-* :class:`LiveTable`: ``await store.display(pattern)``, the keys matching
-  ``pattern`` with their values, redrawn as the store's changes arrive.
-
-IPython is not a dependency: it is imported only when a live table is
-shown in it (``_ipython_display_``).
-"""
+"""The notebook tables: :class:`Table` of any records, :class:`LiveTable` of a store."""
 
 from __future__ import annotations
 
@@ -23,14 +9,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
-from ._html import rows_html, shorten
-from ._lifecycle import spawn_detached
-from .stores._records import Entry
-from .streams.events import Change, SetChange, apply
+from .._html import rows_html, shorten
+from .._lifecycle import spawn_detached
+from ..stores._records import Entry
+from ..streams.events import Change, SetChange, apply
 
 if TYPE_CHECKING:
-    from .stores.base import Store
-    from .stores.feed import ChangeFeed
+    from ..stores.base import Store
+    from ..stores.feed import ChangeFeed
 
 __all__ = ["LiveTable", "Table"]
 
