@@ -36,6 +36,7 @@ import msgspec
 __all__ = [
     "WIDTH",
     "cell",
+    "count",
     "fields_html",
     "moment",
     "record_html",
@@ -59,6 +60,11 @@ _CELL = "border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:to
 def shorten(text: str, width: int = WIDTH) -> str:
     """``text``, cut to ``width`` characters with ``…`` when longer."""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def count(number: int | str, noun: str) -> str:
+    """``"1 key"``, ``"2 keys"``: a number and its noun (plural with an ``s``)."""
+    return f"{number} {noun}" if str(number) == "1" else f"{number} {noun}s"
 
 
 def moment(at: float | datetime | None) -> str:

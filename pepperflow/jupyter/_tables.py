@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
-from .._html import rows_html, shorten
+from .._html import count, rows_html, shorten
 from .._lifecycle import spawn_detached
 from ..stores._records import Entry
 from ..streams.events import Change, SetChange, apply
@@ -144,7 +144,8 @@ class LiveTable:
         else:
             state = "live" if self._running else "stopped"
         pattern = "every key" if self.pattern is None else f"keys {self.pattern!r}"
-        return f"{self.store!r}, {pattern}: {keys} keys{shown}, {self.changes} changes, {state}"
+        changes = count(self.changes, "change")
+        return f"{self.store!r}, {pattern}: {count(keys, 'key')}{shown}, {changes}, {state}"
 
     def _repr_html_(self) -> str:
         return rows_html(self._caption(), self.entries(), drop=("created_at",))

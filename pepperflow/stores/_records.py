@@ -53,7 +53,8 @@ class Snapshot(msgspec.Struct, frozen=True):
     entries: list[Entry[Any]]
 
     def _repr_html_(self) -> str:
-        caption = f"Snapshot of {self.store!r} at seq {self.seq}: {len(self.entries)} entries"
+        entries = "1 entry" if len(self.entries) == 1 else f"{len(self.entries)} entries"
+        caption = f"Snapshot of {self.store!r} at seq {self.seq}: {entries}"
         return rows_html(caption, self.entries)
 
 

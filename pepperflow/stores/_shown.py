@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from .._html import fields_html
+from .._html import count, fields_html
 from ._records import StoreStatistics
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class Shown:
         figures = store_fields(self)
         printer.text(
             f"{type(self).__name__} {self.name!r} ({figures['backend']}, {figures['location']}):"
-            f" {figures['keys']} keys, seq {figures['seq']}, {figures['state']}"
+            f" {count(figures['keys'], 'key')}, seq {figures['seq']}, {figures['state']}"
         )
 
     def _repr_html_(self) -> str:

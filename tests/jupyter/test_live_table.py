@@ -51,7 +51,7 @@ async def test_a_live_table_starts_from_the_state_and_follows_every_backend(
         live.stop()
         await wait_until(lambda: not live.running, "the table stopped")
         caption, rows = shown(live)
-    assert caption.endswith(", stopped") and "keys 'user:': 1 keys" in caption
+    assert caption.endswith(", stopped") and "keys 'user:': 1 key, " in caption
     assert rows == {"user:ann": "{'age': 42}"}
 
 

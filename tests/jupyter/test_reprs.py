@@ -121,7 +121,7 @@ async def test_a_store_shows_its_backend_location_keys_and_state(tmp_path: Path)
     assert fields["backend"] == "sqlite"
     assert fields["location"] == str(tmp_path / "notes.db")
     assert (fields["keys"], fields["seq"], fields["state"]) == ("1", "1", "running")
-    assert text == f"SqliteStore 'notes' (sqlite, {tmp_path / 'notes.db'}): 1 keys, seq 1, running"
+    assert text == f"SqliteStore 'notes' (sqlite, {tmp_path / 'notes.db'}): 1 key, seq 1, running"
     assert only_table(store._repr_html_()).fields()["state"] == "closed"
     memory = MemoryStore("scratch")
     assert (
