@@ -82,12 +82,16 @@ class LiveTable:
         """Start following ``store``; return once the current state is in.
 
         Raises:
-            anyio.ClosedResourceError: the store is closed (or what else
-                opening its change feed raised).
+            anyio.ClosedResourceError: the store is closed.
+            InvalidPattern: ``pattern`` is not a valid pattern.
         """
         table = cls(store, pattern, limit=limit, refresh=refresh)
         spawn_detached(table._follow, f"pepperflow live table of {store!r}")
-        await table._ready.wait()
+        try:
+            await table._ready.wait()
+        except BaseException:  # cancelled: nobody will get the table to stop it
+            table.stop()
+            raise
         if table.error is not None:
             raise table.error
         return table
@@ -107,11 +111,11 @@ class LiveTable:
         self._scope.cancel()
 
     async def _follow(self) -> None:
-        feed = self.store.changes(
-            self.pattern, replay=True, buffer=FEED_BUFFER, overflow="latest_per_key"
-        )
         try:
             with self._scope:
+                feed = self.store.changes(
+                    self.pattern, replay=True, buffer=FEED_BUFFER, overflow="latest_per_key"
+                )
                 async with feed:
                     self._running = True
                     self._take(feed)

@@ -98,6 +98,7 @@ class Shown:
 
         Raises:
             anyio.ClosedResourceError: the store is closed.
+            InvalidPattern: ``pattern`` is not a valid pattern.
             ValueError: ``limit`` is not a positive int, or ``refresh`` not
                 a number of seconds >= 0.
         """

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from pepperflow import open_store
+from pepperflow import InvalidPattern, open_store
 from pepperflow.jupyter import LiveTable
 from pepperflow.stores import MemoryStore
 from pepperflow.stores.base import Store
@@ -113,6 +113,7 @@ async def test_display_refuses_bad_arguments_and_a_closed_store() -> None:
     with pytest.raises(ValueError, match="refresh must be seconds >= 0"):
         await store.display(refresh=-1)
     async with store:
-        pass
+        with pytest.raises(InvalidPattern):
+            await store.display("[unclosed")
     with pytest.raises(anyio.ClosedResourceError):
         await store.display()
