@@ -51,7 +51,7 @@ class LiveTable:
     overflow="latest_per_key")``: it starts from the current state, folds
     every change in, and redraws every place the table is shown, at most
     every ``refresh`` seconds. It stops when the store closes, on
-    :meth:`stop`, or when the event loop's run ends; a stopped table keeps
+    :meth:`stop` or :meth:`aclose`, or when the event loop's run ends; a stopped table keeps
     its last state and says it stopped. Its rows are the first ``limit``
     keys in key order.
     """
@@ -72,6 +72,7 @@ class LiveTable:
         self._state: dict[str, SetChange[Any, Any]] = {}
         self._scope = anyio.CancelScope()
         self._ready = anyio.Event()
+        self._done = anyio.Event()
         self._running = False
         self._handles: list[Any] = []
 
@@ -107,8 +108,16 @@ class LiveTable:
         return [Entry.from_change(self._state[key]) for key in keys]
 
     def stop(self) -> None:
-        """Stop following the store (harmless when stopped); the table keeps its rows."""
+        """Stop following the store, without waiting (harmless when stopped).
+
+        The table keeps its rows; its last redraw says it stopped.
+        """
         self._scope.cancel()
+
+    async def aclose(self) -> None:
+        """Stop following the store and wait until the table stopped and was redrawn."""
+        self.stop()
+        await self._done.wait()
 
     async def _follow(self) -> None:
         try:
@@ -131,6 +140,7 @@ class LiveTable:
             self._running = False
             self._ready.set()
             self._redraw()
+            self._done.set()
 
     def _take(self, feed: ChangeFeed) -> None:
         for change in feed.take(FEED_BUFFER):

@@ -48,8 +48,8 @@ async def test_a_live_table_starts_from_the_state_and_follows_every_backend(
         await store.delete("user:bob")
         await wait_until(lambda: "user:bob" not in shown(live)[1], "bob gone from the table")
         assert live.running
-        live.stop()
-        await wait_until(lambda: not live.running, "the table stopped")
+        await live.aclose()
+        assert not live.running
         caption, rows = shown(live)
     assert caption.endswith(", stopped") and "keys 'user:': 1 key, " in caption
     assert rows == {"user:ann": "{'age': 42}"}
