@@ -7,7 +7,10 @@ Every ``python`` block is one of:
 - a **test module** (it defines ``test_`` functions): pytest runs it, with
   warnings as errors, and it must pass;
 - a **notebook cell**: the README's "In a notebook" section, run cell by
-  cell in a real kernel by ``tests/test_notebook.py``.
+  cell in a real kernel by ``tests/test_notebook.py``;
+- **not run**, only where the line before the block says why
+  (``<!-- not run: a TLS server at redis.internal -->``): it needs what the
+  tests cannot start. It must still compile.
 
 Redis examples take their URL from one environment variable,
 ``PEPPERFLOW_REDIS_URL``, with a default; the tests set it to the session's
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 _TEST_MODULE = re.compile(r"^(async )?def test_", re.M)
+_NOT_RUN = re.compile(r"<!-- not run: [^>]+ -->\n$")
 #: The one way an example names its Redis server.
 REDIS_URL = 'os.environ.get("PEPPERFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")'
 
@@ -39,7 +43,7 @@ REDIS_URL = 'os.environ.get("PEPPERFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")'
 class Block(NamedTuple):
     where: str  # file:line
     code: str
-    kind: str  # "program", "test module" or "notebook cell"
+    kind: str  # "program", "test module", "notebook cell" or "not run"
 
 
 def _notebook_section(doc: Path, text: str) -> range:
@@ -61,6 +65,8 @@ def _blocks() -> list[Block]:
             code = match.group(1)
             if match.start() in cells:
                 kind = "notebook cell"
+            elif _NOT_RUN.search(text, 0, match.start()):
+                kind = "not run"
             elif _TEST_MODULE.search(code):
                 kind = "test module"
             else:
