@@ -1,12 +1,20 @@
-"""The code examples in README.md and docs/*.md: every one compiles, every program runs.
+"""The code examples in README.md and docs/*.md: every one is complete and runs.
 
-A ``python`` block that runs an event loop (``anyio.run``, ``asyncio.run``,
-``trio.run``) is a whole program: it runs as a child process (``python -W
-error``) in a scratch directory and must exit 0 with nothing on stderr.
-Redis URLs on the default port point at the session's private server.
-Other blocks (fragments, notebook cells with top-level ``await``) must
-compile. The README's notebook session runs in a real kernel
-(``tests/test_notebook.py``).
+Every ``python`` block is one of:
+
+- a **program** (the default): it runs as a child process (``python -W
+  error``) in a scratch directory and must exit 0 with nothing on stderr;
+- a **test module** (it defines ``test_`` functions): pytest runs it, with
+  warnings as errors, and it must pass;
+- a **notebook cell**: the README's "In a notebook" section, run cell by
+  cell in a real kernel by ``tests/test_notebook.py``;
+- **not run**, only where the line before the block says why
+  (``<!-- not run: a TLS server at redis.internal -->``): it needs what the
+  tests cannot start. It must still compile.
+
+Redis examples take their URL from one environment variable,
+``PEPPERFLOW_REDIS_URL``, with a default; the tests set it to the session's
+private server. Every block also compiles (a syntax error names its line).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -25,45 +34,102 @@ from tests.support.redis_server import RedisServer
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-_PROGRAM = re.compile(r"\b(anyio|asyncio|trio)\.run\(")
+_TEST_MODULE = re.compile(r"^(async )?def test_", re.M)
+_NOT_RUN = re.compile(r"<!-- not run: [^>]+ -->\n$")
+#: The one way an example names its Redis server.
+REDIS_URL = 'os.environ.get("PEPPERFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")'
 
 
-def _blocks() -> list[tuple[str, str]]:
+class Block(NamedTuple):
+    where: str  # file:line
+    code: str
+    kind: str  # "program", "test module", "notebook cell" or "not run"
+
+
+def _notebook_section(doc: Path, text: str) -> range:
+    """Where the README's notebook session is (tests/test_notebook.py runs it)."""
+    start = text.find("\n## In a notebook\n") if doc.name == "README.md" else -1
+    if start < 0:
+        return range(0)
+    end = text.find("\n## ", start + 1)
+    return range(start, end if end >= 0 else len(text))
+
+
+def _blocks() -> list[Block]:
     found = []
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
+        cells = _notebook_section(doc, text)
         for match in _BLOCK.finditer(text):
-            line = text.count("\n", 0, match.start()) + 2
-            found.append((f"{doc.relative_to(ROOT)}:{line}", match.group(1)))
+            where = f"{doc.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 2}"
+            code = match.group(1)
+            if match.start() in cells:
+                kind = "notebook cell"
+            elif _NOT_RUN.search(text, 0, match.start()):
+                kind = "not run"
+            elif _TEST_MODULE.search(code):
+                kind = "test module"
+            else:
+                kind = "program"
+            found.append(Block(where, code, kind))
     return found
 
 
 BLOCKS = _blocks()
-PROGRAMS = [(where, code) for where, code in BLOCKS if _PROGRAM.search(code)]
 
 
-@pytest.mark.parametrize(("where", "code"), BLOCKS, ids=[where for where, _ in BLOCKS])
-def test_every_example_compiles(where: str, code: str) -> None:
-    compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+def _of(kind: str) -> list[Block]:
+    return [block for block in BLOCKS if block.kind == kind]
 
 
-@pytest.mark.parametrize(("where", "code"), PROGRAMS, ids=[where for where, _ in PROGRAMS])
-def test_every_program_runs(
-    where: str, code: str, tmp_path: Path, redis_server: RedisServer
-) -> None:
+def _run(
+    command: list[str], cwd: Path, redis_server: RedisServer
+) -> subprocess.CompletedProcess[str]:
     redis_server.ensure_running()
-    port = redis_server.url.split(":")[2].split("/")[0]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PEPPERFLOW_REDIS_URL": redis_server.url}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
+def test_every_example_compiles(block: Block) -> None:
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if block.kind == "notebook cell" else 0
+    compile(block.code, block.where, "exec", flags=flags, dont_inherit=True)
+
+
+PROGRAMS = _of("program")
+
+
+@pytest.mark.parametrize("block", PROGRAMS, ids=[block.where for block in PROGRAMS])
+def test_every_program_runs(block: Block, tmp_path: Path, redis_server: RedisServer) -> None:
     script = tmp_path / "example.py"
-    script.write_text(code.replace("127.0.0.1:6379", f"127.0.0.1:{port}"), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    script.write_text(block.code, encoding="utf-8")
+    result = _run([sys.executable, "-W", "error", str(script)], tmp_path, redis_server)
     assert result.returncode == 0 and not result.stderr, (
-        f"{where} failed (exit {result.returncode}):\n{result.stderr}"
+        f"{block.where} failed (exit {result.returncode}):\n{result.stderr}"
+    )
+
+
+TEST_MODULES = _of("test module")
+
+
+@pytest.mark.parametrize("block", TEST_MODULES, ids=[block.where for block in TEST_MODULES])
+def test_every_test_module_passes(block: Block, tmp_path: Path, redis_server: RedisServer) -> None:
+    (tmp_path / "test_example.py").write_text(block.code, encoding="utf-8")
+    pytest_run = [sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"]
+    result = _run([*pytest_run, "test_example.py"], tmp_path, redis_server)
+    assert result.returncode == 0, f"{block.where} failed:\n{result.stdout}{result.stderr}"
+
+
+def test_the_notebook_cells_are_the_ones_tests_notebook_runs() -> None:
+    from tests.test_notebook import readme_session
+
+    cells = [block.code.rstrip("\n") for block in _of("notebook cell")]
+    assert cells == [cell.source for cell in readme_session()]
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
+def test_redis_examples_take_the_url_from_one_variable(block: Block) -> None:
+    rest = block.code.replace(REDIS_URL, "REDIS_URL")
+    assert "127.0.0.1:6379" not in rest and "localhost:6379" not in rest, (
+        f"{block.where}: take the Redis URL from {REDIS_URL}"
     )

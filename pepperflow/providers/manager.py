@@ -155,8 +155,9 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
         Raises:
             DuplicateProvider: a provider of that name is registered (a ValueError).
             anyio.ClosedResourceError: the manager is closed.
-            whatever ``validate`` or ``initialize`` raised: the provider is not
-            registered, and (after a failed initialize) it was cleaned up.
+            Exception: whatever ``validate`` or ``initialize`` raised: the
+                provider is not registered, and (after a failed initialize) it
+                was cleaned up.
         """
         if not isinstance(provider, Provider):
             raise TypeError(f"register() takes a Provider, got {type(provider).__name__}")
@@ -184,7 +185,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
 
         Raises:
             UnknownProvider: no provider ``name`` is registered (a ValueError).
-            whatever the provider's ``cleanup`` raised.
+            Exception: whatever the provider's ``cleanup`` raised.
         """
         async with self._registry.serialized(name) as tenant:
             self._registry.dismiss(tenant)
@@ -201,7 +202,7 @@ class ProviderManager(ScopedChanges, anyio.abc.AsyncResource):
 
         Raises:
             UnknownProvider: no provider ``name`` is registered (a ValueError).
-            whatever ``reload`` raised.
+            Exception: whatever ``reload`` raised.
         """
         async with self._registry.serialized(name) as tenant:
             await tenant.reload()

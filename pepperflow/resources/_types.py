@@ -36,7 +36,7 @@ class ResourceManager(AsyncResource):
         Raises:
             InvalidKey: ``resource_id`` is not a non-empty str.
             anyio.ClosedResourceError: the manager is closed.
-            whatever the resource's factory raised (nothing is kept then).
+            Exception: whatever the resource's factory raised (nothing is kept then).
         """
 
     @abstractmethod
@@ -44,7 +44,8 @@ class ResourceManager(AsyncResource):
         """Clean up and remove ``resource_id``; releasing what is not active does nothing.
 
         Raises:
-            whatever the resource's cleanup raised (the resource is removed anyway).
+            Exception: whatever the resource's cleanup raised (the resource is
+                removed anyway).
         """
 
     @abstractmethod
@@ -56,7 +57,7 @@ class ResourceManager(AsyncResource):
 
         Raises:
             ExceptionGroup: the errors of the cleanups that raised (every
-            matching resource is removed anyway).
+                matching resource is removed anyway).
         """
 
     @abstractmethod

@@ -189,7 +189,8 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
                 default an async generator's rest, else the resource's
                 ``aclose()`` if it has one, else nothing.
             limit: at most this many resources of the kind at once.
-            idle_timeout, ttl: as the manager's, for this kind.
+            idle_timeout: as the manager's, for this kind.
+            ttl: as the manager's, for this kind.
 
         Raises:
             ValueError: ``kind`` is registered already, holds resources, or
@@ -233,8 +234,9 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
             InvalidKey: ``resource_id`` is not a non-empty str.
             TypeError: ``kwargs`` without a factory to pass them to.
             anyio.ClosedResourceError: the manager is closed.
-            whatever the factory raised: nothing is kept, the limit's slot is
-            freed, and the error is counted in ``resource_errors``.
+            Exception: whatever the factory raised: nothing is kept, the
+                limit's slot is freed, and the error is counted in
+                ``resource_errors``.
         """
         held = self._ledger.held.get(resource_id)
         if held is not None:
@@ -254,8 +256,8 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
 
         Raises:
             InvalidKey: ``resource_id`` is not a non-empty str.
-            whatever the cleanup raised: counted in ``resource_errors``; the
-            resource is removed anyway.
+            Exception: whatever the cleanup raised: counted in
+                ``resource_errors``; the resource is removed anyway.
         """
         while (held := self._ledger.held.get(resource_id)) is None or held.status is not _ACTIVE:
             if held is None:
@@ -285,7 +287,7 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
         Raises:
             InvalidPattern: a malformed glob.
             ExceptionGroup: the errors of the cleanups that raised (every
-            matching resource was removed anyway).
+                matching resource was removed anyway).
         """
         return await self._cleanup(pattern)
 

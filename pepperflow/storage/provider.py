@@ -50,14 +50,14 @@ class StorageProvider(ABC, Generic[T]):
         ``created_at``; saving an existing key replaces its data, content
         type, tags and expiry and keeps its id and ``created_at`` (only
         ``updated_at`` moves). ``expires_at`` (a timezone-aware datetime in
-        the future) makes the item expire then; ``None``, never.
+        the future) makes the item expire then; ``None``, never. When it
+        raises, nothing is stored.
 
         Raises:
             InvalidTags: ``tags`` is not a mapping of str to str.
             TypeError, ValueError: a bad ``content_type``, ``expires_at`` or
                 ``id`` (another id than the existing item's), or data that is
                 not the provider's type (:class:`~pepperflow.InvalidValue`).
-            In every case nothing is stored.
         """
 
     @abstractmethod

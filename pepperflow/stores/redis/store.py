@@ -96,8 +96,10 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
-        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s;
-            the index lives in Redis beside the entries (:mod:`._searching`).
+        callback_timeout: as :class:`~pepperflow.stores.MemoryStore`'s.
+        metrics: as :class:`~pepperflow.stores.MemoryStore`'s.
+        index: as :class:`~pepperflow.stores.MemoryStore`'s; the index lives in
+            Redis beside the entries (:mod:`._searching`).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.

@@ -99,7 +99,9 @@ class SqliteStore(ViewStore[T]):
         retain: changes kept whole in the changelog beyond the latest per
             key, an int >= 0; 0 turns automatic compaction off.
         clock: wall-clock seconds since the epoch.
-        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s.
+        callback_timeout: as :class:`~pepperflow.stores.MemoryStore`'s.
+        metrics: as :class:`~pepperflow.stores.MemoryStore`'s.
+        index: as :class:`~pepperflow.stores.MemoryStore`'s.
 
     Raises:
         ValueError, TypeError: a bad option, named with its value and what
