@@ -7,7 +7,9 @@ Every ``python`` block is one of:
 - a **test module** (it defines ``test_`` functions): pytest runs it, with
   warnings as errors, and it must pass;
 - a **notebook cell**: the README's "In a notebook" section, run cell by
-  cell in a real kernel by ``tests/test_notebook.py``;
+  cell in a real kernel by ``tests/test_notebook.py``, and in docs/*.md a
+  block with a top-level ``await``: a page's cells run in order in one
+  kernel (``test_every_pages_notebook_cells_run_in_a_kernel``);
 - **not run**, only where the line before the block says why
   (``<!-- not run: a TLS server at redis.internal -->``): it needs what the
   tests cannot start. It must still compile.
@@ -29,6 +31,7 @@ from typing import NamedTuple
 
 import pytest
 
+from tests.support.kernel import WARNINGS_AS_ERRORS, execute, notebook_of
 from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +58,17 @@ def _notebook_section(doc: Path, text: str) -> range:
     return range(start, end if end >= 0 else len(text))
 
 
+def _awaits_at_top(code: str) -> bool:
+    """Whether ``code`` is a cell: it compiles only with a top-level ``await``."""
+    try:
+        compile(code, "<cell>", "exec", dont_inherit=True)
+    except SyntaxError:
+        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        compile(code, "<cell>", "exec", flags=flags, dont_inherit=True)
+        return True
+    return False
+
+
 def _blocks() -> list[Block]:
     found = []
     for doc in DOCS:
@@ -63,7 +77,7 @@ def _blocks() -> list[Block]:
         for match in _BLOCK.finditer(text):
             where = f"{doc.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 2}"
             code = match.group(1)
-            if match.start() in cells:
+            if match.start() in cells or (doc.name != "README.md" and _awaits_at_top(code)):
                 kind = "notebook cell"
             elif _NOT_RUN.search(text, 0, match.start()):
                 kind = "not run"
@@ -123,7 +137,8 @@ def test_every_test_module_passes(block: Block, tmp_path: Path, redis_server: Re
 def test_the_notebook_cells_are_the_ones_tests_notebook_runs() -> None:
     from tests.test_notebook import readme_session
 
-    cells = [block.code.rstrip("\n") for block in _of("notebook cell")]
+    readme = [block for block in _of("notebook cell") if block.where.startswith("README.md:")]
+    cells = [block.code.rstrip("\n") for block in readme]
     assert cells == [cell.source for cell in readme_session()]
 
 
@@ -133,3 +148,20 @@ def test_redis_examples_take_the_url_from_one_variable(block: Block) -> None:
     assert "127.0.0.1:6379" not in rest and "localhost:6379" not in rest, (
         f"{block.where}: take the Redis URL from {REDIS_URL}"
     )
+
+
+PAGES = sorted({block.where.split(":")[0] for block in _of("notebook cell")} - {"README.md"})
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_pages_notebook_cells_run_in_a_kernel(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer
+) -> None:
+    redis_server.ensure_running()
+    monkeypatch.setenv("PEPPERFLOW_REDIS_URL", redis_server.url)
+    sources = [b.code for b in _of("notebook cell") if b.where.split(":")[0] == page]
+    notebook = notebook_of([WARNINGS_AS_ERRORS, *sources])
+    execute(notebook, tmp_path, monkeypatch)  # a cell that raises fails it
+    for cell in notebook.cells:
+        for output in cell.outputs:
+            assert output.output_type != "stream" or output.name != "stderr", output.text
