@@ -149,14 +149,16 @@ def _mark(x: float, y: float, at: float, kind: Kind, value: Any) -> str:
             f'<line x1="{x - 8:.1f}" y1="{y - 8:.1f}" x2="{x + 8:.1f}" y2="{y + 8:.1f}"/>'
             f'<line x1="{x - 8:.1f}" y1="{y + 8:.1f}" x2="{x + 8:.1f}" y2="{y - 8:.1f}"/></g>'
         )
-    text = label(value)
+    text = shorten(label(value), LABEL)
+    # A label of more than 3 characters is squeezed to the marble's width.
+    fit = ' textLength="20" lengthAdjust="spacingAndGlyphs"' if len(text) > 3 else ""
     colour = PALETTE[zlib.crc32(text.encode()) % len(PALETTE)]
     tip = html.escape(f"{shorten(tooltip(value), 200)} at {at:.3f} s")
     return (
         f'<g class="marble"><title>{tip}</title>'
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="12" fill="{colour}" stroke="#333"/>'
-        f'<text x="{x:.1f}" y="{y + 3:.1f}" text-anchor="middle" fill="#fff" font-size="8">'
-        f"{html.escape(shorten(text, LABEL))}</text></g>"
+        f'<text x="{x:.1f}" y="{y + 3:.1f}" text-anchor="middle" fill="#fff" font-size="8"{fit}>'
+        f"{html.escape(text)}</text></g>"
     )
 
 
