@@ -15,6 +15,7 @@ ends it into an exit code (the table in docs/cli.md)::
     6    an optional extra is missing (MissingExtra, or the ``cli`` extra)
     7    the store holds data that does not decode (UndecodableValue)
     130  interrupted by Ctrl-C (SIGINT), after closing the store
+    143  stopped by SIGTERM, after closing the store
     141  the output was closed (a broken pipe, e.g. ``| head``)
 
 An error is printed as one line on stderr, ``pepperflow: error: ...``,
@@ -28,8 +29,10 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import NoReturn, TypeVarTuple
 
 import anyio
@@ -64,6 +67,7 @@ class Exit(enum.IntEnum):
     MISSING_EXTRA = 6
     UNDECODABLE = 7
     INTERRUPTED = 130
+    TERMINATED = 143
     BROKEN_PIPE = 141
 
 
@@ -109,12 +113,33 @@ def run(
     """Run ``body(*args)`` on ``backend``; end the process as the module docstring says.
 
     ``urls`` are the store URLs the command was given, whose secrets no
-    message may show.
+    message may show. SIGINT (Ctrl-C) and SIGTERM cancel the body, which
+    closes its store, then exit with 128 + the signal's number.
     """
     try:
-        anyio.run(body, *args, backend=backend)
+        stopped_by = anyio.run(_until_stopped, partial(body, *args), backend=backend)
     except BaseException as exc:  # each is translated or re-raised below
         _end(exc, list(urls))
+    if stopped_by is not None:
+        raise SystemExit(128 + stopped_by)
+
+
+async def _until_stopped(body: Callable[[], Awaitable[object]]) -> int | None:
+    """Run ``body()``; cancel it on SIGINT or SIGTERM, and return the signal's number."""
+    stopped_by: int | None = None
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
+
+            async def stop() -> None:
+                nonlocal stopped_by
+                async for signum in signals:
+                    stopped_by = signum
+                    tg.cancel_scope.cancel()
+
+            tg.start_soon(stop)
+            await body()
+            tg.cancel_scope.cancel()
+    return stopped_by
 
 
 def _end(exc: BaseException, urls: list[str]) -> NoReturn:
