@@ -15,6 +15,7 @@ from pepperflow import open_store
 from tests.support.child_process import Child
 from tests.support.command import COMMAND, command_env, pepperflow, watching
 
+
 async def lines(child: Child, count: int) -> list[list[str]]:
     """The child's next ``count`` lines, each split in its fields (two spaces apart)."""
     return [
