@@ -49,6 +49,7 @@ from .._errors import (
     UnknownStoreURL,
 )
 from .._redact import MASK, secrets_in
+from ..stores.url import require
 
 __all__ = ["BadInput", "Exit", "NotFound", "fail", "run"]
 
@@ -117,6 +118,8 @@ def run(
     closes its store, then exit with 128 + the signal's number.
     """
     try:
+        if backend == "trio":
+            require("trio", "trio", "--backend trio")
         stopped_by = anyio.run(_until_stopped, partial(body, *args), backend=backend)
     except BaseException as exc:  # each is translated or re-raised below
         _end(exc, list(urls))
