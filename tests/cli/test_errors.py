@@ -17,12 +17,8 @@ PASSWORD = "pw-of-the-cli-tests"
 @pytest.fixture(scope="module")
 def password_server() -> Iterator[RedisServer]:
     """A private Redis whose default user needs :data:`PASSWORD`."""
-    server = RedisServer(password=PASSWORD)
-    server.start()
-    try:
+    with RedisServer(password=PASSWORD) as server:
         yield server
-    finally:
-        server.close()
 
 
 def test_a_bad_url_exits_3_naming_what_to_write(tmp_path: Path) -> None:
