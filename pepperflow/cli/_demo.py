@@ -114,7 +114,12 @@ async def _derive_tokens(store: Store[Any], counted: anyio.Event) -> None:
 
 
 async def _show_state(store: Store[Any], out: Output) -> None:
-    """The store's keys and values at the end, one ``key = value`` a line."""
+    """The store's keys and values at the end: a table on a terminal, else
+    one ``key = value`` a line."""
     out.note("the final state:")
-    async for key in store.scan():
-        out.line(f"{key} = {to_json(await store.get(key))}")
+    rows = sorted([[key, to_json(await store.get(key))] async for key in store.scan()])
+    if out.rich:
+        out.table(["key", "value"], rows)
+    else:
+        for key, value in rows:
+            out.line(f"{key} = {value}")
