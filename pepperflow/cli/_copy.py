@@ -39,10 +39,12 @@ async def copy(source_url: str, target_url: str, pattern: str | None, out: Outpu
         with out.progress(len(entries), "copying") as done:
             for entry in entries:
                 ttl = None if entry.expires_at is None else entry.expires_at - time.time()
-                if ttl is None or ttl > 0:
-                    await target.set(entry.key, entry.value, ttl=ttl, metadata=entry.metadata)
-                    copied += 1
-                    done(entry.key)
+                if ttl is not None and ttl <= 0:
+                    done(None)
+                    continue
+                await target.set(entry.key, entry.value, ttl=ttl, metadata=entry.metadata)
+                copied += 1
+                done(entry.key)
     expired = len(entries) - copied
     out.note(
         f"copied {copied} key{'s' * (copied != 1)} from {redacted(source_url)}"

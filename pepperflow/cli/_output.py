@@ -118,11 +118,12 @@ class Output:
         self.console.print(text)
 
     @contextlib.contextmanager
-    def progress(self, total: int, what: str) -> Iterator[Callable[[str], None]]:
-        """A function to call once per item done (with its name), for ``total`` items:
-        a Rich progress bar on a terminal, else one plain line per item."""
+    def progress(self, total: int, what: str) -> Iterator[Callable[[str | None], None]]:
+        """A function to call once per item of ``total``, with the item's name
+        (``None`` for one skipped): a Rich progress bar on a terminal, else one
+        plain line per item named."""
         if not self.rich:
-            yield self.line
+            yield lambda name: None if name is None else self.line(name)
             return
         columns = (
             TextColumn("{task.description}"),

@@ -65,6 +65,14 @@ def test_the_demo_shows_changes_an_expiry_and_a_derived_value(backend: str, tmp_
     ]
 
 
+def test_on_a_terminal_the_demo_colours_its_changes_and_tables_its_state(tmp_path: Path) -> None:
+    code, shown, errors = in_terminal("demo", cwd=tmp_path)
+
+    assert code == 0, errors
+    assert "expire  session:planner  v1" in shown
+    assert [cell.strip() for cell in shown.splitlines()[-1].split("│")] == ["stats:tokens", "82"]
+
+
 def test_the_demo_runs_on_sqlite_and_never_on_a_store_in_use(tmp_path: Path) -> None:
     assert pepperflow("demo", "--url", "sqlite:///demo.db", cwd=tmp_path).returncode == 0
 

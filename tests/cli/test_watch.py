@@ -24,10 +24,11 @@ async def lines(child: Child, count: int) -> list[list[str]]:
     ]
 
 
-async def interrupt(child: Child) -> None:
-    """Ctrl-C: the watch closes its store and exits 130, its stderr only its note."""
-    child.process.send_signal(signal.SIGINT)
-    assert await child.wait() == 130
+async def interrupt(child: Child, signum: signal.Signals = signal.SIGINT) -> None:
+    """Ctrl-C (or SIGTERM): the watch closes its store and exits with 128 +
+    the signal's number (130, 143), its stderr only its note."""
+    child.process.send_signal(signum)
+    assert await child.wait() == 128 + signum
     assert child.stderr.read_text().splitlines() == [
         line
         for line in child.stderr.read_text().splitlines()
@@ -68,7 +69,7 @@ async def test_watch_replay_json_starts_with_the_state_then_follows(
         async with watching(tmp_path, "watch", url, "--replay", "--json") as child:
             await store.set("a", 3)
             changes = [json.loads(await child.line()) for _ in range(3)]
-            await interrupt(child)
+            await interrupt(child, signal.SIGTERM)
     assert [(c["kind"], c["key"], c["value"], c["version"]) for c in changes] == [
         ("set", "a", 1, 1),
         ("set", "b", [2], 1),
