@@ -6,16 +6,22 @@ seconds or a :class:`~datetime.timedelta`, at most :data:`MAX_SECONDS`
 (100 years), checked here once, at the edge. The bound is the same on every
 backend, so a duration one store accepts is one every store can keep (a
 Redis expiry is in milliseconds and SQLite's in a float).
+
+Where a duration comes as text (the ``pepperflow`` command's ``--ttl``),
+:func:`seconds_from_text` reads it: a number of seconds, or a number with
+one unit (``500ms``, ``30s``, ``5m``, ``2h``, ``1d``), then checks it the
+same way.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import timedelta
 
 from ._errors import InvalidDuration
 
-__all__ = ["MAX_SECONDS", "seconds"]
+__all__ = ["MAX_SECONDS", "seconds", "seconds_from_text"]
 
 #: The longest duration pepperflow takes: 100 years, in seconds.
 MAX_SECONDS = 100 * 365.25 * 24 * 3600
@@ -43,3 +49,25 @@ def seconds(value: object, what: str, *, error: type[InvalidDuration] = InvalidD
             f" got {shown}"
         )
     return result
+
+
+#: The units :func:`seconds_from_text` reads, in seconds.
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_TEXT = re.compile(r"\s*(-?\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*", re.IGNORECASE)
+
+
+def seconds_from_text(
+    text: str, what: str, *, error: type[InvalidDuration] = InvalidDuration
+) -> float:
+    """``text`` (``"90"``, ``"1.5"``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"2h"``,
+    ``"1d"``) in seconds, checked as :func:`seconds` does; or ``error`` naming
+    ``what`` and the forms it takes."""
+    found = _TEXT.fullmatch(text)
+    if found is None:
+        shown = text if len(text) <= 40 else f"{text[:37]}..."
+        raise error(
+            f"{what} must be a number of seconds, or a number with a unit"
+            f" (500ms, 30s, 5m, 2h, 1d), got {shown!r}"
+        )
+    number, unit = found.groups()
+    return seconds(float(number) * UNITS[(unit or "s").lower()], what, error=error)

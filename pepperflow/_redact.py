@@ -29,27 +29,47 @@ redacted the same way.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
-__all__ = ["MASK", "redacted"]
+__all__ = ["MASK", "redacted", "secrets_in"]
 
 #: What stands in for a hidden secret.
 MASK = "***"
 
 # A query option whose name holds one of these words carries a secret.
 _SECRET_OPTION = re.compile(
-    r"([?&;][^=&;#]*(?:pass|secret|token|auth|credential)[^=&;#]*=)[^&;#]*", re.IGNORECASE
+    r"([?&;][^=&;#]*(?:pass|secret|token|auth|credential)[^=&;#]*=)([^&;#]*)", re.IGNORECASE
 )
+
+
+def _parts(text: str) -> tuple[str, str | None, str, str]:
+    """``text`` as (what precedes the userinfo, the user or ``None`` when the
+    userinfo has no ``:``, the secret of the userinfo, what follows it)."""
+    head, sep, rest = text.partition("://")
+    if not sep:
+        head, rest = "", text
+    if "@" not in rest or rest.startswith(("/", ".", "~")):
+        return head + sep, None, "", rest
+    userinfo, _, rest = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return head + sep, user if colon else None, password if colon else userinfo, "@" + rest
 
 
 def redacted(url: object) -> str:
     """``url`` (or its ``repr``, if not a str) with every secret in it replaced by ``***``."""
     text = url if isinstance(url, str) else repr(url)
-    head, sep, rest = text.partition("://")
-    if not sep:
-        head, rest = "", text
-    if "@" in rest and not rest.startswith(("/", ".", "~")):
-        userinfo, _, rest = rest.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        hidden = f"{user}:{MASK}" if colon else MASK
-        rest = f"{hidden}@{rest}"
-    return head + sep + _SECRET_OPTION.sub(rf"\g<1>{MASK}", rest)
+    head, user, _, rest = _parts(text)
+    if rest.startswith("@"):
+        head += MASK if user is None else f"{user}:{MASK}"
+    return head + _SECRET_OPTION.sub(rf"\g<1>{MASK}", rest)
+
+
+def secrets_in(url: str) -> set[str]:
+    """The secrets :func:`redacted` hides in ``url``, as written and percent-decoded.
+
+    For scrubbing them from text that did not come from pepperflow (a
+    driver's message) before it is shown.
+    """
+    _, _, secret, rest = _parts(url)
+    found = {secret, *(match.group(2) for match in _SECRET_OPTION.finditer(rest))}
+    return {text for raw in found for text in (raw, unquote(raw)) if text}

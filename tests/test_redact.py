@@ -20,7 +20,7 @@ from pepperflow import (
     StoreUnavailable,
     open_store,
 )
-from pepperflow._redact import redacted
+from pepperflow._redact import redacted, secrets_in
 from pepperflow._store_specs import check_spec
 from pepperflow.stores.url import store_from_url
 from tests.support.redis_server import free_port
@@ -116,3 +116,20 @@ async def test_a_store_from_a_password_url_shows_no_password(
     shown += [caught.value, *(record.getMessage() for record in caplog.records)]
     for thing in shown:
         assert SECRET not in repr(thing) and SECRET not in str(thing)
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("redis://u:p%40ss@h:1/0?ssl_password=tls-pw&x=1", {"p%40ss", "p@ss", "tls-pw"}),
+        ("redis://token-only@h", {"token-only"}),
+        ("sqlite:////home/me@work/app.db", set()),
+        ("memory://", set()),
+    ],
+)
+def test_secrets_in_names_what_redacted_hides_written_and_decoded(
+    url: str, secrets: set[str]
+) -> None:
+    assert secrets_in(url) == secrets
+    for secret in secrets_in(url):
+        assert secret not in redacted(url)

@@ -21,7 +21,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 _ROOT = Path(__file__).resolve().parents[2]  # the checkout whose pepperflow the children run
 
-__all__ = ["TIMEOUT", "Child", "run_child"]
+__all__ = ["TIMEOUT", "Child", "run_child", "run_python"]
 
 TIMEOUT = 10.0  # the longest any one wait on a child may take, in seconds
 _children = itertools.count()
@@ -93,8 +93,24 @@ async def run_child(
     The child imports pepperflow from this checkout (first on ``PYTHONPATH``),
     whatever the environment's installed copy points at.
     """
-    stderr = tmp_path / f"{script.stem}-{args[0] if args else ''}-{next(_children)}.stderr"
-    command = [sys.executable, "-W", "error", str(script), *args]
+    name = f"{script.stem}-{args[0] if args else ''}"
+    async with run_python([str(script), *args], tmp_path, name, cwd=cwd, env=env) as child:
+        yield child
+
+
+@asynccontextmanager
+async def run_python(
+    argv: list[str],
+    tmp_path: Path,
+    name: str,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[Child]:
+    """Run ``python -W error *argv`` (a script or ``-m module``, and its
+    arguments) as :func:`run_child` does; its stderr file is named for ``name``."""
+    stderr = tmp_path / f"{name}-{next(_children)}.stderr"
+    command = [sys.executable, "-W", "error", *argv]
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = os.pathsep.join(
         [str(_ROOT), *filter(None, [child_env.get("PYTHONPATH")])]

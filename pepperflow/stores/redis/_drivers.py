@@ -278,6 +278,8 @@ class CoredisDriver(Driver):
 
         client = coredis.Redis.from_url(
             options.url,
+            # Percent-decode the user and password (a '@' written %40), as redis-py does.
+            decode_components=True,
             decode_responses=False,
             retry_policy=NoRetryPolicy(),
             verify_version=False,
