@@ -42,23 +42,21 @@ targets and whether they were met. Always exits 0: it is a report.
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
-import io
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import anyio
 import msgspec
+from _redis_bench import Server, private_server, redis_benchmark, versions
 from _redis_typed import COLUMNS as TYPED_COLUMNS
 from _redis_typed import ROWS as TYPED_ROWS
 from _redis_typed import UNITS as TYPED_UNITS
@@ -129,34 +127,6 @@ async def measure(
 
 def keys_of(prefix: str) -> list[str]:
     return [f"{prefix}user:{i}" for i in range(1000)]
-
-
-class Server:
-    """The private redis-server: its URL, port, and a synchronous client (FLUSHALL)."""
-
-    def __init__(self, url: str, port: int) -> None:
-        import redis
-
-        self.url = url
-        self.port = port
-        self.sync = redis.Redis(host="127.0.0.1", port=port)
-
-    def flush(self) -> None:
-        self.sync.flushall()
-
-    def command_usec(self, *, scripts: bool) -> float:
-        """Microseconds the server spent in commands since the last CONFIG RESETSTAT.
-
-        Redis counts a command a script calls both in its own entry and in
-        the script's: for a RedisStore column (``scripts``) only the commands
-        a client sends (the scripts, ``GET``, ``XREAD``) are summed, so
-        nothing counts twice.
-        """
-        stats: dict[str, Any] = self.sync.info("commandstats")
-        if scripts:
-            top = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_get", "cmdstat_xread")
-            return float(sum(stats[name]["usec"] for name in top if name in stats))
-        return float(sum(entry["usec"] for entry in stats.values()))
 
 
 # -- RedisStore ----------------------------------------------------------------
@@ -446,33 +416,6 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-# -- redis-benchmark: the server's limit ------------------------------------------
-
-
-def redis_benchmark(server: Server, n: int) -> list[tuple[str, float]] | None:
-    """(what, requests/s) of redis-benchmark runs, or None when it is missing."""
-    exe = shutil.which("redis-benchmark")
-    if exe is None:
-        return None
-    base = [exe, "-h", "127.0.0.1", "-p", str(server.port), "--csv"]
-    runs = [
-        ("50 clients", ["-t", "set,get", "-n", str(n)]),
-        ("50 clients, -P 16", ["-t", "set,get", "-n", str(n * 4), "-P", "16"]),
-        ("1 client", ["-t", "set,get", "-n", str(n // 4), "-c", "1"]),
-    ]
-    out: list[tuple[str, float]] = []
-    for label, extra in runs:
-        server.flush()
-        result = subprocess.run([*base, *extra], capture_output=True, check=False)
-        for line in csv.reader(io.StringIO(result.stdout.decode(errors="replace"))):
-            if len(line) >= 2 and line[0] != "test":
-                out.append((f"{line[0]}, {label}", float(line[1])))
-        if result.returncode != 0:
-            print(f"  ! redis-benchmark {label} failed: {result.stderr.decode().strip()}")
-    server.flush()
-    return out
-
-
 # -- the report ------------------------------------------------------------------
 
 ORDER = ["get", "set", "set ttl", "set 1 sub", "set_many(1000)"]
@@ -614,27 +557,6 @@ def verdicts(
                 )
             )
     return out
-
-
-@contextmanager
-def private_server() -> Iterator[Server]:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support.redis_server import RedisServer
-
-    redis_server = RedisServer()
-    redis_server.start()
-    try:
-        yield Server(redis_server.url, redis_server.port)
-    finally:
-        redis_server.close()
-
-
-def versions() -> str:
-    from importlib.metadata import version
-
-    names = ("redis", "hiredis", "coredis", "aiocache", "cashews", "anyio", "trio")
-    return ", ".join(f"{name} {version(name)}" for name in names)
 
 
 def latency_rounds(server: Server, sizes: Sizes) -> dict[str, list[float]]:
