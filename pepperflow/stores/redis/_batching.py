@@ -38,6 +38,10 @@ MAX_BATCH = 256
 Outcome = int | BaseException
 
 
+class _Alone(Exception):
+    """A batch of one: sent as a set alone."""
+
+
 class _Waiting:
     """A set waiting for its batch: its arguments, then its outcome."""
 
@@ -112,9 +116,11 @@ class SetBatcher:
         try:
             with anyio.CancelScope(shield=True):
                 try:
+                    if len(batch) == 1:  # the one-key script costs Redis less
+                        raise _Alone
                     found, noted, last = await self._writes.sets([item.args for item in batch])
                     outcomes, changes = list(found), noted
-                except ValueError:
+                except (_Alone, ValueError):  # ValueError: refused, nothing written
                     outcomes = [await self._alone(item.args) for item in batch]
                 except Exception as exc:  # every set of the batch fails as its call did
                     outcomes = [exc] * len(batch)

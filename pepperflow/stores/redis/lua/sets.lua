@@ -6,8 +6,10 @@
 -- changes in the reply, ARGV[9] a msgpack array of their terms (an array of
 -- str each) or '' for a store without index=. Each set is what set.lua
 -- does for one key; a compare-and-set that does not match skips its set
--- alone. Every key's entry, meta value and expiry are written once, in
--- their final state; the changelog gets every change. Replies with a head
+-- alone. Everything is read and every change built first, then the
+-- changelog append (it fails, PFSTATE, before any write when the meta hash
+-- was lost), then the writes: each key's entry, meta value and expiry
+-- once, in their final state. Replies with a head
 -- [change of keys, change of ttl keys, now, last seq, nearest deadline set,
 -- per set its key's new version, or -1 - the key's version on a conflict],
 -- then the changes committed when asked.
@@ -39,18 +41,24 @@ for i = 1, n do
     at[key] = #keys
   end
 end
-local metas = read_metas(keys)
+local metas = read_metas(keys, true)
 ix_read(keys, terms ~= nil)
 local scores = deadlines(keys, metas)
-local versions, had_ttl, final, px = {}, {}, {}, {}
-for i = 1, #keys do
-  local version = meta_version(metas[i])
-  if scores[i] and expire_if_due(keys[i], version, scores[i]) then
-    metas[i], version, scores[i] = false, 0, nil
+-- A due expiry commits first (as write.lua's expire_if_due), written below.
+local versions, had_ttl, expired = {}, {}, {}
+for j = 1, #keys do
+  local key, version, score = keys[j], meta_version(metas[j]), scores[j]
+  if score and score <= NOW + 0.002 and (score <= NOW or
+      redis.call('EXISTS', KPREFIX .. key) == 0) then
+    local seq = next_seq()
+    emit(seq, pack({kind='expire', store=STORE, key=key, version=version, seq=seq,
+                    committed_at=NOW}))
+    expired[#expired + 1] = key
+    metas[j], version, score = false, 0, nil
   end
-  versions[i], had_ttl[i] = version, scores[i] ~= nil
+  versions[j], had_ttl[j] = version, score ~= nil
 end
-local results, nearest, n_set = {}, nil, 0
+local results, nearest, final, px, indexed = {}, nil, {}, {}, {}
 for i = 1, n do
   local j, ttl, want = at[names[i]], ttls[i], ifs[i]
   local version = versions[j]
@@ -58,26 +66,37 @@ for i = 1, n do
     results[i] = -1 - version
   else
     version = version + 1
-    local seq, pv = next_seq(), pack(version)
+    local pv, ps = pack(version), pack(next_seq())
     local meta = metas[j]
     local created = meta and string.sub(meta, 1, 9) or P_NOW
     local blob, flag
     if ttl > 0 then
       local expires = NOW + ttl
       flag, px[j] = 't', expires
-      blob = P_START_EXPIRES .. pv .. P_SEQ .. pack(seq) .. P_COMMITTED .. P_CREATED ..
+      blob = P_START_EXPIRES .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED ..
         created .. '\170expires_at' .. pack(expires) .. heads[i]
       if not nearest or expires < nearest then nearest = expires end
     else
       flag, px[j] = '-', false
-      blob = P_START .. pv .. P_SEQ .. pack(seq) .. P_COMMITTED .. P_CREATED .. created .. heads[i]
+      blob = P_START .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED .. created .. heads[i]
     end
     metas[j], versions[j], final[j] = created .. flag .. pv, version, blob
-    if terms then ix_put(names[i], terms[i], created) end
-    emit(seq, blob)
+    if terms then indexed[#indexed + 1] = i end
+    PENDING[N_PENDING + 1], PENDING[N_PENDING + 2] = ps, blob
+    N_PENDING = N_PENDING + 2
     results[i] = version
-    n_set = n_set + 1
   end
+end
+finish(true)  -- the append; the seq is written with the meta values below
+for _, key in ipairs(expired) do
+  D_TTL = D_TTL - redis.call('ZREM', EXP, key)
+  D_KEYS = D_KEYS - redis.call('HDEL', META, key)
+  redis.call('DEL', KPREFIX .. key)
+  ix_drop(key)
+end
+for _, i in ipairs(indexed) do
+  local key = names[i]
+  ix_put(key, terms[i], string.sub(metas[at[key]], 1, 9))
 end
 -- Each key set: its entry (MSET for those without a ttl), its meta value
 -- and the seq (one HSET), its expiry.
@@ -101,7 +120,6 @@ if SEQ_NOW then
   new_meta[nm + 1], new_meta[nm + 2] = '', SEQ_NOW
   D_KEYS = D_KEYS + redis.call(unpack(new_meta, 1, nm + 2)) - (SEQ_FIELD_NEW and 1 or 0)
 end
-finish(true)
 local out = {'\150' .. pack(D_KEYS, D_TTL, NOW, SEQ_NOW or 0, nearest) .. pack(results)}
 if ARGV[8] == '1' then return with_changes(out) end
 return out
