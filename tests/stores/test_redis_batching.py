@@ -8,7 +8,7 @@ import anyio
 import pytest
 import redis
 
-from pepperflow import VersionConflict
+from pepperflow import StoreUnavailable, VersionConflict
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change
 from tests.support.redis_server import RedisServer
@@ -140,3 +140,50 @@ async def test_a_refused_set_fails_alone_in_its_batch(redis_server: RedisServer)
         assert await store.get_many([f"k{i}" for i in range(16)]) == {
             f"k{i}": i for i in range(16) if i != 5
         }
+
+
+async def test_cancelled_sets_leave_the_others_and_the_store_working(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.ensure_running()
+    async with RedisStore(redis_server.url, namespace=_ns("cancel")) as store:
+        returned: dict[str, int] = {}
+
+        async def write(task: int) -> None:
+            # Some are cancelled waiting for their batch, some while it is sent.
+            with anyio.move_on_after(0.0002 * (task % 4)):
+                await store.set(f"k{task}", task)
+                returned[f"k{task}"] = task
+
+        for _ in range(5):
+            async with anyio.create_task_group() as tg:
+                for task in range(TASKS):
+                    tg.start_soon(write, task)
+        assert await store.set("after", 1) == 1, "the store still writes"
+        got = await store.get_many(list(returned))
+        assert got == returned, "every set that returned is there"
+        assert (await store.entry("after")) is not None
+
+
+async def test_a_batch_that_cannot_reach_redis_fails_every_set_in_it(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.ensure_running()
+    async with RedisStore(redis_server.url, namespace=_ns("down")) as store:
+        failed: list[StoreUnavailable] = []
+
+        async def write(task: int) -> None:
+            try:
+                await store.set(f"k{task}", task)
+            except StoreUnavailable as exc:
+                failed.append(exc)
+
+        redis_server.stop()
+        try:
+            async with anyio.create_task_group() as tg:
+                for task in range(16):
+                    tg.start_soon(write, task)
+        finally:
+            redis_server.restart()
+        assert len(failed) == 16
+        assert all("may or may not have been applied" in str(exc) for exc in failed)

@@ -15,9 +15,12 @@ VersionConflict) once the change is committed and delivered to this
 process's subscribers. A batch the script refuses (``ValueError``: nothing
 was written) is sent again a set at a time, so only the bad set fails; an
 error that keeps Redis from answering fails every set of the batch. A
-waiting set that is cancelled before its batch is sent is dropped; once
-sent, the batch is awaited to its end (shielded: the other sets' outcomes
-depend on it), as a write's reply is.
+waiting set that is cancelled before its batch's turn is dropped from it;
+once sent, a batch is awaited to its end (shielded: the other sets'
+outcomes depend on it), as a write's reply is. The first set of a batch
+sends it: cancelled while others wait in it, its task still sends them in
+their turn (shielded, one reply's wait at most) before the cancellation
+goes on.
 """
 
 from __future__ import annotations
@@ -42,18 +45,20 @@ class _Alone(Exception):
     """A batch of one: sent as a set alone."""
 
 
-class _Waiting:
-    """A set waiting for its batch: its arguments, then its outcome."""
+class _Batch:
+    """Sets waiting for their turn (None: a set cancelled before it), then
+    their outcomes. Its first set waits for :attr:`go` and sends it; the
+    others wait for :attr:`done`."""
 
-    __slots__ = ("args", "batch", "changes", "done", "last", "outcome")
+    __slots__ = ("changes", "done", "go", "items", "last", "outcomes")
 
-    def __init__(self, args: SetArgs) -> None:
-        self.args = args
+    def __init__(self) -> None:
+        self.items: list[SetArgs | None] = []
+        self.go = anyio.Event()
         self.done = anyio.Event()
-        self.batch: list[_Waiting] | None = None  # set on the one that sends its batch
-        self.outcome: Outcome | None = None
+        self.outcomes: list[Outcome | None] = []
         self.changes: list[Change | Skipped] = []
-        self.last = 0
+        self.last = 0  # the last seq the batch committed (0: delivered already)
 
 
 class SetBatcher:
@@ -65,7 +70,7 @@ class SetBatcher:
         self._writes = writes
         self._follower = follower
         self._busy = False  # a set or a batch is awaiting its reply
-        self._queue: list[_Waiting] = []
+        self._queue: list[_Batch] = []  # the batches waiting for their turn, in order
 
     async def set(self, args: SetArgs) -> int:
         """Set as ``args`` says; the key's new version (VersionConflict on
@@ -76,75 +81,92 @@ class SetBatcher:
                 return await self._writes.set(args)
             finally:
                 self._hand_over()
-        waiting = _Waiting(args)
-        self._queue.append(waiting)
-        try:
-            await waiting.done.wait()
-        except BaseException:
-            await self._cancelled(waiting)
-            raise
-        if waiting.batch is not None:
-            await self._send(waiting.batch)
-        return await self._outcome(waiting)
+        queue = self._queue
+        if queue and len(queue[-1].items) < MAX_BATCH:
+            batch = queue[-1]
+        else:
+            batch = _Batch()
+            queue.append(batch)
+        index = len(batch.items)
+        batch.items.append(args)
+        if index == 0:
+            await self._lead(batch)
+        else:
+            try:
+                await batch.done.wait()
+            except BaseException:
+                if not batch.go.is_set():
+                    batch.items[index] = None  # dropped before its turn
+                raise
+        return await self._outcome(batch, index)
 
-    async def _cancelled(self, waiting: _Waiting) -> None:
-        """``waiting``'s task was cancelled: drop it if its batch was not
-        made yet; send the batch if it was to send it."""
-        if waiting in self._queue:
-            self._queue.remove(waiting)
-        elif waiting.batch is not None and waiting.outcome is None:
-            with anyio.CancelScope(shield=True):
-                await self._send(waiting.batch)
+    async def _lead(self, batch: _Batch) -> None:
+        """Wait for ``batch``'s turn, then send it."""
+        try:
+            await batch.go.wait()
+        except BaseException:
+            batch.items[0] = None
+            if batch.go.is_set() or any(item is not None for item in batch.items):
+                with anyio.CancelScope(shield=True):
+                    await batch.go.wait()
+                    await self._send(batch)
+            else:
+                self._queue.remove(batch)  # alone in it, before its turn
+            raise
+        await self._send(batch)
 
     def _hand_over(self) -> None:
-        """The call in flight returned: the next batch's first set sends it."""
-        queue = self._queue
-        if not queue:
+        """The call in flight returned: the next batch's turn."""
+        if self._queue:
+            self._queue.pop(0).go.set()
+        else:
             self._busy = False
-            return
-        batch = queue[:MAX_BATCH]
-        del queue[:MAX_BATCH]
-        first = batch[0]
-        first.batch = batch
-        first.done.set()
 
-    async def _send(self, batch: list[_Waiting]) -> None:
+    async def _send(self, batch: _Batch) -> None:
         """Send ``batch`` (shielded), give each set its outcome, then hand over."""
-        outcomes: list[Outcome] = []
-        changes: list[Change | Skipped] = []
-        last = 0
+        items = batch.items
+        live = [(i, args) for i, args in enumerate(items) if args is not None]
+        outcomes: list[Outcome | None] = [None] * len(items)
         try:
             with anyio.CancelScope(shield=True):
-                try:
-                    if len(batch) == 1:  # the one-key script costs Redis less
-                        raise _Alone
-                    found, noted, last = await self._writes.sets([item.args for item in batch])
-                    outcomes, changes = list(found), noted
-                except (_Alone, ValueError):  # ValueError: refused, nothing written
-                    outcomes = [await self._alone(item.args) for item in batch]
-                except Exception as exc:  # every set of the batch fails as its call did
-                    outcomes = [exc] * len(batch)
+                await self._run(batch, live, outcomes)
         finally:
-            for item, outcome in zip(batch, outcomes, strict=False):
-                item.outcome, item.changes, item.last = outcome, changes, last
-                item.done.set()
-            for item in batch[len(outcomes) :]:  # interrupted (not an Exception): unknown
-                item.outcome = RuntimeError("the batch of this set was interrupted")
-                item.done.set()
+            for i, _ in live:
+                if outcomes[i] is None:  # interrupted (not by an Exception): unknown
+                    outcomes[i] = RuntimeError("the batch of this set was interrupted")
+            batch.outcomes = outcomes
+            batch.done.set()
             self._hand_over()
 
+    async def _run(
+        self, batch: _Batch, live: list[tuple[int, SetArgs]], outcomes: list[Outcome | None]
+    ) -> None:
+        """Run the ``live`` sets of ``batch``, their outcomes into ``outcomes``."""
+        try:
+            if len(live) < 2:  # the one-key script costs Redis less
+                raise _Alone
+            found, batch.changes, batch.last = await self._writes.sets([a for _, a in live])
+            for (i, _), outcome in zip(live, found, strict=True):
+                outcomes[i] = outcome
+        except (_Alone, ValueError):  # ValueError: refused, nothing was written
+            for i, args in live:
+                outcomes[i] = await self._alone(args)
+        except Exception as exc:  # every set of the batch fails as its call did
+            for i, _ in live:
+                outcomes[i] = exc
+
     async def _alone(self, args: SetArgs) -> Outcome:
-        """One set of a refused batch, run by itself: its version or its error."""
+        """One set run by itself (delivered): its version or its error."""
         try:
             return await self._writes.set(args)
         except Exception as exc:
             return exc
 
-    async def _outcome(self, waiting: _Waiting) -> int:
-        """Deliver ``waiting``'s batch here, then its version or its error."""
-        if waiting.last:
-            await self._follower.caught_up(waiting.changes, waiting.last)
-        outcome = waiting.outcome
+    async def _outcome(self, batch: _Batch, index: int) -> int:
+        """Deliver ``batch`` here, then its set ``index``'s version or error."""
+        if batch.last:
+            await self._follower.caught_up(batch.changes, batch.last)
+        outcome = batch.outcomes[index]
         if isinstance(outcome, int):
             return outcome
         assert outcome is not None, "a set woken without its outcome"
