@@ -30,7 +30,7 @@ import anyio
 from ...streams.events import Change
 from ._decoding import Skipped
 from ._follower import Follower
-from ._protocol import SetArgs
+from ._protocol import Reply, SetArgs, WriteHead
 from ._writes import Writes
 
 __all__ = ["MAX_BATCH", "SetBatcher"]
@@ -38,7 +38,8 @@ __all__ = ["MAX_BATCH", "SetBatcher"]
 #: The most sets in one ``sets`` script (its bulk commands stay within Lua's limits).
 MAX_BATCH = 256
 
-Outcome = int | BaseException
+#: a set's version, its reply (sent alone: recorded by its task), or its error
+Outcome = int | Reply[WriteHead] | BaseException
 
 
 class _Alone(Exception):
@@ -78,9 +79,10 @@ class SetBatcher:
         if not self._busy:
             self._busy = True
             try:
-                return await self._writes.set(args)
+                reply = await self._writes.send_set(args)
             finally:
-                self._hand_over()
+                self._hand_over()  # before delivering: a callback may set too
+            return await self._writes.written(reply, args.key, args.if_version)
         queue = self._queue
         if queue and len(queue[-1].items) < MAX_BATCH:
             batch = queue[-1]
@@ -156,18 +158,23 @@ class SetBatcher:
                 outcomes[i] = exc
 
     async def _alone(self, args: SetArgs) -> Outcome:
-        """One set run by itself (delivered): its version or its error."""
+        """One set run by itself: its reply (recorded by its own task) or its error."""
         try:
-            return await self._writes.set(args)
+            return await self._writes.send_set(args)
         except Exception as exc:
             return exc
 
     async def _outcome(self, batch: _Batch, index: int) -> int:
-        """Deliver ``batch`` here, then its set ``index``'s version or error."""
+        """Deliver ``batch`` here (after the hand-over: a callback
+        delivered to may set too), then its set ``index``'s version or error."""
         if batch.last:
             await self._follower.caught_up(batch.changes, batch.last)
         outcome = batch.outcomes[index]
         if isinstance(outcome, int):
             return outcome
+        if isinstance(outcome, Reply):
+            args = batch.items[index]
+            assert args is not None, "a dropped set has no outcome"
+            return await self._writes.written(outcome, args.key, args.if_version)
         assert outcome is not None, "a set woken without its outcome"
         raise outcome

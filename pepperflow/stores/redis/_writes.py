@@ -92,8 +92,11 @@ class Writes:
     async def set(self, args: SetArgs) -> int:
         """Run the set script; the key's new version (VersionConflict on a
         compare-and-set that did not match)."""
-        reply = await self._commands.call(SET, args)
-        return await self.written(reply, args.key, args.if_version)
+        return await self.written(await self.send_set(args), args.key, args.if_version)
+
+    async def send_set(self, args: SetArgs) -> Reply[WriteHead]:
+        """Run the set script; its reply, not recorded yet (:meth:`written`)."""
+        return await self._commands.call(SET, args)
 
     async def sets(
         self, batch: list[SetArgs]
