@@ -29,27 +29,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import random
 import subprocess
 import sys
 import time
+from typing import cast
 
 import anyio
 from _plots import plot
-from _redis_bench import Server, private_server, redis_benchmark_rate
+from _redis_bench import Server, private_server, redis_benchmark_rate, versions
+from _redis_scale_keys import OPS, Figures, keys_section
 
 from pepperflow.stores.redis import DriverName, RedisStore
 
 #: (writer tasks, processes) of the writers' rows
-WRITERS = [(1, 1), (4, 1), (16, 1), (16, 4), (64, 1), (64, 4)]
+WRITERS = [(1, 1), (4, 1), (16, 1), (64, 1), (4, 4), (16, 4), (64, 4)]
 BACKENDS: list[tuple[str, DriverName]] = [
     ("asyncio", "redis-py"),
     ("asyncio", "coredis"),
     ("trio", "coredis"),
 ]
+#: the backends of the keys' section: each one's default driver, and its plain client
+KEY_BACKENDS: list[tuple[str, DriverName, str]] = [
+    ("asyncio", "redis-py", "redis-py"),
+    ("trio", "coredis", "coredis"),
+]
 SPACE = 100_000  # keys the writers draw from
-SCALES = [100_000, 1_000_000]
-BATCH = 1_000
+SCALES = [1_000, 100_000, 1_000_000]
+#: backend label -> (tasks, processes) -> (sets/s, Redis us/set)
+Table = dict[str, dict[tuple[int, int], tuple[float, float]]]
 
 
 class Sizes:
@@ -59,7 +69,7 @@ class Sizes:
         self.sets = 20_000 if quick else 60_000  # sets per writers' row, all tasks together
         self.single = 2_000 if quick else 5_000  # awaited ops per keys' figure
         self.repeat = 2 if quick else 3
-        self.scales = SCALES[:1] if quick else SCALES
+        self.scales = SCALES[:2] if quick else SCALES
 
 
 # -- writers: child processes ------------------------------------------------------
@@ -69,7 +79,7 @@ async def writer_main(url: str, driver: DriverName, namespace: str, tasks: int, 
     """Run ``tasks`` tasks setting ``n`` keys each once the parent says go;
     print the start and end times (time.time())."""
     async with RedisStore(url, namespace=namespace, driver=driver) as store:
-        rng = random.Random(tasks * 7919 + n)
+        rng = random.Random(os.getpid())
         keys = [f"user:{rng.randrange(SPACE)}" for _ in range(n)]
         await store.set(keys[0], 0)
 
@@ -128,67 +138,66 @@ def writers_row(
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    usec, calls = server.script_usec()
+    usec, _ = server.script_usec()
     elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
     sets = per_task * tasks
-    return sets / elapsed, usec / max(calls, 1) * (calls / sets)
+    return sets / elapsed, usec / sets
 
 
-def writers(
-    server: Server, sizes: Sizes
-) -> tuple[dict[str, dict[tuple[int, int], tuple[float, float]]], dict[str, float]]:
-    """Every backend's writers' rows, and the redis-benchmark figure before each."""
-    rows: dict[str, dict[tuple[int, int], tuple[float, float]]] = {}
+def writers(server: Server, sizes: Sizes) -> tuple[Table, dict[str, float]]:
+    """Every backend's writers' rows, and redis-benchmark's SET with 64
+    clients (the mean of a run right before and one right after the row of
+    64 writers over 4 processes)."""
+    rows: Table = {}
     limits: dict[str, float] = {}
     for backend, driver in BACKENDS:
         label = f"{backend} {driver}"
-        server.flush()
-        limits[label] = redis_benchmark_rate(server, clients=64, n=sizes.sets * 2)
-        server.flush()
-        rows[label] = {
-            (tasks, procs): writers_row(server, backend, driver, tasks, procs, sizes.sets)
-            for tasks, procs in WRITERS
-        }
+        rows[label] = {}
+        for tasks, procs in WRITERS:
+            last = (tasks, procs) == WRITERS[-1]
+            before = redis_benchmark_rate(server, clients=64, n=sizes.sets * 2) if last else 0.0
+            server.flush()
+            rows[label][(tasks, procs)] = writers_row(
+                server, backend, driver, tasks, procs, sizes.sets
+            )
+            if last:
+                after = redis_benchmark_rate(server, clients=64, n=sizes.sets * 2)
+                limits[label] = (before + after) / 2
     return rows, limits
 
 
-def writers_report(
-    rows: dict[str, dict[tuple[int, int], tuple[float, float]]], limits: dict[str, float]
-) -> list[tuple[bool, str]]:
+def writers_report(rows: Table, limits: dict[str, float]) -> list[tuple[bool, str]]:
     """Print the writers' table and plot it; the target's verdicts."""
     head = f"{'writers (tasks/procs)':<22}" + "".join(f"{label:>20}" for label in rows)
     print(head + "  sets/s (Redis us/set)")
     print("-" * (len(head) + 23))
     for tasks, procs in WRITERS:
-        cells = []
-        for label in rows:
-            rate, us = rows[label][(tasks, procs)]
-            cells.append(f"{rate:>10,.0f} ({us:5.1f})")
+        cells = [
+            f"{rate:>10,.0f} ({us:5.1f})" for rate, us in (r[(tasks, procs)] for r in rows.values())
+        ]
         print(f"{f'{tasks} / {procs}':<22}" + "".join(f"{c:>20}" for c in cells))
     print(
         f"{'redis-benchmark -c 64':<22}"
         + "".join(f"{f'{limits[label]:,.0f}':>20}" for label in rows)
-        + "  SET requests/s, right before the column's rows"
+        + "  SET requests/s, around the 64 / 4 row"
     )
     print()
+    series: dict[str, list[tuple[float, float]]] = {}
+    for label in rows:
+        for procs in (1, 4):
+            points = [(float(t), rows[label][(t, p)][0]) for t, p in WRITERS if p == procs]
+            series[f"{label}, {procs} process{'es' if procs > 1 else ''}"] = points
     plot(
         "redis_writers",
-        "RedisStore.set by concurrent writer tasks (1 to 4 processes)",
+        "RedisStore.set by concurrent writer tasks",
         "writer tasks",
-        "sets/s",
-        {
-            label: [
-                (tasks, rows[label][(tasks, procs)][0])
-                for tasks, procs in WRITERS
-                if procs == max(p for t, p in WRITERS if t == tasks)
-            ]
-            for label in rows
-        },
+        "sets/s (all processes)",
+        series,
     )
     out = []
     for label in rows:
         rate = rows[label][(64, 4)][0]
-        ratio = rate / limits[label]
+        ratio = rate / limits[label] if limits[label] else 0.0
         out.append(
             (
                 ratio >= 0.5,
@@ -199,17 +208,68 @@ def writers_report(
     return out
 
 
+# -- keys ------------------------------------------------------------------------
+
+
+def keys_report(backend: str, plain_name: str, figures: dict[int, tuple[Figures, Figures]]) -> None:
+    """Print one backend's keys table."""
+    scales = list(figures)
+    head = f"{'keys (' + backend + ')':<24}" + "".join(f"{f'{s:,}':>24}" for s in scales)
+    print(head + "  ops/s (Redis us/op); pf/plain")
+    print("-" * (len(head) + 32))
+    fill = [figures[s][0]["fill"][0] for s in scales]
+    print(f"{'pf set_many(1000) fill':<24}" + "".join(f"{f'{v:,.0f} keys/s':>24}" for v in fill))
+    for op in OPS:
+        for who, at in (("pf", 0), (plain_name, 1)):
+            cells = [figures[s][at][op] for s in scales]
+            print(
+                f"{who + ' ' + op:<24}" + "".join(f"{f'{r:,.0f} ({u:.1f})':>24}" for r, u in cells)
+            )
+        ratios = [figures[s][0][op][0] / figures[s][1][op][0] for s in scales]
+        print(f"{'  pf/' + plain_name:<24}" + "".join(f"{f'{r:.2f}x':>24}" for r in ratios))
+    for who, at in (("pf", 0), (plain_name, 1)):
+        sizes = [figures[s][at]["bytes/key"][0] for s in scales]
+        print(f"{who + ' Redis bytes/key':<24}" + "".join(f"{f'{b:,.0f}':>24}" for b in sizes))
+    print()
+    series = {f"pf {op}": [(float(s), figures[s][0][op][0]) for s in scales] for op in OPS} | {
+        f"{plain_name} {op}": [(float(s), figures[s][1][op][0]) for s in scales] for op in OPS
+    }
+    plot(
+        f"redis_keys_{backend}",
+        f"One awaited op at a time by key count ({backend})",
+        "keys in the namespace",
+        "ops/s",
+        series,
+    )
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--writer":
         backend, driver, url, namespace, tasks, n = sys.argv[2:8]
-        anyio.run(writer_main, url, driver, namespace, int(tasks), int(n), backend=backend)
+        name = cast(DriverName, driver)
+        anyio.run(writer_main, url, name, namespace, int(tasks), int(n), backend=backend)
         return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer operations")
     args = parser.parse_args()
     sizes = Sizes(args.quick)
+    print(
+        f"pepperflow RedisStore at scale: {sizes.sets:,} sets per writers' row (one run);"
+        f" {sizes.single:,} awaited ops per keys' figure, best of {sizes.repeat}"
+    )
+    print(
+        f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores;"
+        f" {versions()}"
+    )
     with private_server() as server:
+        info = server.sync.info("server")
+        print(f"private redis-server {info['redis_version']} on {server.url}\n")
         checks = writers_report(*writers(server, sizes))
+        for backend, driver, plain_name in KEY_BACKENDS:
+            figures = keys_section(
+                server, backend, driver, sizes.scales, sizes.single, sizes.repeat
+            )
+            keys_report(backend, plain_name, figures)
     for met, text in checks:
         print(("met: " if met else "missed: ") + text)
     return 0
