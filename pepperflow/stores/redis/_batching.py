@@ -26,6 +26,7 @@ goes on.
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 
 from ...streams.events import Change
 from ._decoding import Skipped
@@ -51,10 +52,11 @@ class _Batch:
     their outcomes. Its first set waits for :attr:`go` and sends it; the
     others wait for :attr:`done`."""
 
-    __slots__ = ("changes", "done", "go", "items", "last", "outcomes")
+    __slots__ = ("changes", "done", "go", "items", "last", "outcomes", "sent")
 
     def __init__(self) -> None:
         self.items: list[SetArgs | None] = []
+        self.sent = False  # closed: no set joins it or leaves it any more
         self.go = anyio.Event()
         self.done = anyio.Event()
         self.outcomes: list[Outcome | None] = []
@@ -97,8 +99,8 @@ class SetBatcher:
             try:
                 await batch.done.wait()
             except BaseException:
-                if not batch.go.is_set():
-                    batch.items[index] = None  # dropped before its turn
+                if not batch.sent:
+                    batch.items[index] = None  # dropped before its batch was sent
                 raise
         return await self._outcome(batch, index)
 
@@ -115,17 +117,31 @@ class SetBatcher:
             else:
                 self._queue.remove(batch)  # alone in it, before its turn
             raise
+        # One pass of the event loop first: the sets of the batch that just
+        # returned, whose tasks go on to set again, join this one.
+        await anyio.lowlevel.cancel_shielded_checkpoint()
         await self._send(batch)
 
-    def _hand_over(self) -> None:
-        """The call in flight returned: the next batch's turn."""
-        if self._queue:
-            self._queue.pop(0).go.set()
+    def _hand_over(self, batched: bool = False) -> None:
+        """The call in flight returned: the next batch's turn (it stays open
+        to new sets until it is sent). After a batch (``batched``) with none
+        waiting, the next batch's turn has come already: the sets of the
+        batch that returned, whose tasks go on to set again, join it
+        instead of the first of them going alone (and the others after)."""
+        queue = self._queue
+        if queue:
+            queue[0].go.set()
+        elif batched:
+            queue.append(_Batch())
+            queue[0].go.set()
         else:
             self._busy = False
 
     async def _send(self, batch: _Batch) -> None:
         """Send ``batch`` (shielded), give each set its outcome, then hand over."""
+        batch.sent = True
+        if batch in self._queue:
+            self._queue.remove(batch)
         items = batch.items
         live = [(i, args) for i, args in enumerate(items) if args is not None]
         outcomes: list[Outcome | None] = [None] * len(items)
@@ -138,7 +154,7 @@ class SetBatcher:
                     outcomes[i] = RuntimeError("the batch of this set was interrupted")
             batch.outcomes = outcomes
             batch.done.set()
-            self._hand_over()
+            self._hand_over(len(live) > 1)
 
     async def _run(
         self, batch: _Batch, live: list[tuple[int, SetArgs]], outcomes: list[Outcome | None]
