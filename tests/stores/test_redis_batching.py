@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import anyio
 import pytest
 import redis
 
 from pepperflow import StoreUnavailable, VersionConflict
-from pepperflow.stores import RedisStore
+from pepperflow.stores import Lookup, RedisStore
 from pepperflow.streams import Change
+from tests.support.redis_index import assert_redis_index_agrees
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
@@ -187,3 +189,28 @@ async def test_a_batch_that_cannot_reach_redis_fails_every_set_in_it(
             redis_server.restart()
         assert len(failed) == 16
         assert all("may or may not have been applied" in str(exc) for exc in failed)
+
+
+def _colors(value: Any, metadata: Any) -> list[str]:
+    return [f"color:{c}" for c in (metadata or {}).get("colors", [])]
+
+
+async def test_concurrent_sets_keep_the_index(redis_server: RedisServer) -> None:
+    redis_server.ensure_running()
+    ns = _ns("index")
+    async with RedisStore(redis_server.url, namespace=ns, index=_colors) as store:
+        await store.set("k0", 0, metadata={"colors": ["old"]}, ttl=0.05)
+        await anyio.sleep(0.06)  # k0 is due: the batch that sets it again expires it first
+
+        async def write(task: int) -> None:
+            color = "red" if task % 2 else "blue"
+            await store.set(f"k{task % 8}", task, metadata={"colors": [color, f"t{task}"]})
+
+        async with anyio.create_task_group() as tg:
+            for task in range(TASKS):
+                tg.start_soon(write, task)
+        await assert_redis_index_agrees(redis_server, store)
+        found = [e.key async for e in store.find(Lookup(terms=frozenset({"color:old"})))]
+        assert found == []
+        red = sorted([e.key async for e in store.find(Lookup(terms=frozenset({"color:red"})))])
+        assert red == [f"k{i}" for i in range(8) if i % 2]

@@ -42,7 +42,8 @@ for i = 1, n do
   end
 end
 local metas = read_metas(keys, true)
-ix_read(keys, terms ~= nil)
+-- A store without index= only checks that the namespace keeps none.
+ix_read(terms and keys or {}, terms ~= nil)
 local scores = deadlines(keys, metas)
 -- A due expiry commits first (as write.lua's expire_if_due), written below.
 local versions, had_ttl, expired = {}, {}, {}
