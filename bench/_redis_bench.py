@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -14,7 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Server", "private_server", "redis_benchmark", "redis_benchmark_rate", "versions"]
+__all__ = [
+    "Server",
+    "describe",
+    "private_server",
+    "redis_benchmark",
+    "redis_benchmark_rate",
+    "versions",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +84,16 @@ def versions() -> str:
 
     names = ("redis", "hiredis", "coredis", "aiocache", "cashews", "anyio", "trio")
     return ", ".join(f"{name} {version(name)}" for name in names)
+
+
+def describe(server: Server) -> None:
+    """Print the machine, the client libraries and the server a report ran on."""
+    print(
+        f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores;"
+        f" {versions()}"
+    )
+    info = server.sync.info("server")
+    print(f"private redis-server {info['redis_version']} on {server.url}\n")
 
 
 def _run(server: Server, extra: list[str]) -> list[tuple[str, float]] | None:

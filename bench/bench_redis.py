@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -52,7 +50,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
-from _redis_bench import Server, private_server, redis_benchmark, versions
+from _redis_bench import Server, describe, private_server, redis_benchmark
 from _redis_latency import latency_report, latency_rounds, percentile
 from _redis_peers import (
     BATCH,
@@ -355,13 +353,8 @@ def main() -> int:
         f" awaited ops per figure, {sizes.batches} x set_many({BATCH:,}),"
         f" {sizes.samples:,} changes per latency run"
     )
-    print(
-        f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores;"
-        f" {versions()}"
-    )
     with private_server() as server:
-        info = server.sync.info("server")
-        print(f"private redis-server {info['redis_version']} on {server.url}\n")
+        describe(server)
         results: dict[str, dict[str, Rows]] = {}
         typed_checks: list[tuple[bool, str]] = []
         for backend in ("asyncio", "trio"):

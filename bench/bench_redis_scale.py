@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from typing import cast
 
 import anyio
 from _plots import plot
-from _redis_bench import Server, private_server, redis_benchmark_rate, versions
+from _redis_bench import Server, describe, private_server, redis_benchmark_rate
 from _redis_scale_keys import OPS, Figures, keys_section
 
 from pepperflow.stores.redis import DriverName, RedisStore
@@ -264,13 +263,8 @@ def main() -> int:
         f"pepperflow RedisStore at scale: {sizes.sets:,} sets per writers' row (one run);"
         f" {sizes.single:,} awaited ops per keys' figure, best of {sizes.repeat}"
     )
-    print(
-        f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores;"
-        f" {versions()}"
-    )
     with private_server() as server:
-        info = server.sync.info("server")
-        print(f"private redis-server {info['redis_version']} on {server.url}\n")
+        describe(server)
         checks = writers_report(*writers(server, sizes))
         for backend, driver, plain_name in KEY_BACKENDS:
             figures = keys_section(

@@ -101,11 +101,9 @@ async def test_concurrent_sets_with_and_without_ttl_keep_the_last(
 ) -> None:
     redis_server.ensure_running()
     async with RedisStore(redis_server.url, namespace=_ns("ttl")) as store:
-        order: list[int] = []
 
         async def write(task: int) -> None:
             await store.set("k", task, ttl=3600 if task % 2 else None)
-            order.append(task)
 
         async with anyio.create_task_group() as tg:
             for task in range(TASKS):
