@@ -3,12 +3,16 @@
 A set made while no other set of the store is awaiting its reply runs as
 it always did: the one-key ``set`` script, at once. Sets made while one is
 in flight wait; when it returns, up to :data:`MAX_BATCH` of them go in one
-``sets`` script (``lua/sets.lua``), sent by the first of them, then the
-next waiting ones, and so on. Each set stays its own: its own version, its
-own compare-and-set, its own ttl, atomic with its changelog entry, and the
+``sets`` script (``lua/sets.lua``), sent by the first of them one pass of
+the event loop later (so that the tasks of the call that just returned,
+setting again, join it), then the next waiting ones, and so on; right
+after a batch the next batch's turn has come, so a set made then goes
+as its first. Each set stays its own: its own version, its own
+compare-and-set, its own ttl, atomic with its changelog entry, and the
 sets commit in the order they were made. A batch costs one round trip and
-one script: under load from many tasks Redis spends a few microseconds per
-set instead of 15-30, and the client one reply per batch.
+one script: with 16 to 64 writer tasks Redis spends 3-8 microseconds per
+set instead of 14-44, and the client one reply per batch
+(docs/performance.md, RedisStore at scale).
 
 What a caller sees does not change: the set returns its version (or raises
 VersionConflict) once the change is committed and delivered to this
