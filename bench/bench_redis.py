@@ -16,8 +16,8 @@ awaited operation at a time on one connection:
 - where a set's time goes: the time Redis spends per operation (``INFO
   commandstats``) next to the wall time, for the plain SET, ``EVALSHA`` of
   a script doing one SET, and ``RedisStore.set``;
-- a change's latency across processes: this script runs itself as a child
-  process (``--child``) that subscribes to the namespace; the parent sets a
+- a change's latency across processes: ``_redis_latency.py`` runs as a
+  child process (``--child``) that subscribes to the namespace; the parent sets a
   key to ``time.time()`` once per millisecond and the child records its
   ``time.time()`` minus that value in the callback (p50/p90/p99/max), for
   each backend and driver, next to the floor: a bare ``XADD`` in the parent
@@ -42,55 +42,37 @@ targets and whether they were met. Always exits 0: it is a report.
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
-import io
-import os
-import platform
-import shutil
-import subprocess
 import sys
 import time
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
 
 import anyio
-import msgspec
+from _redis_bench import Server, describe, private_server, redis_benchmark
+from _redis_latency import latency_report, latency_rounds, percentile
+from _redis_peers import (
+    BATCH,
+    KEYS,
+    TTL,
+    Sizes,
+    Suite,
+    aiocache_suite,
+    cashews_suite,
+    coredis_suite,
+    redis_py_suite,
+)
 from _redis_typed import COLUMNS as TYPED_COLUMNS
 from _redis_typed import ROWS as TYPED_ROWS
 from _redis_typed import UNITS as TYPED_UNITS
 from _redis_typed import typed_suite, typed_verdicts
 
 from pepperflow.stores.redis import DriverName, RedisStore
-from pepperflow.streams import Change, SetChange
+from pepperflow.streams import Change
 
 ROOT = Path(__file__).resolve().parent.parent
-Op = Callable[[int], Awaitable[Any]]
 Rows = dict[str, float]
-KEYS = [f"user:{i}" for i in range(1000)]
-BATCH = 1000  # keys per set_many / pipeline
-TTL = 3600
-PACE = 0.001  # seconds between the changes of the latency run
-
-
-class Sizes:
-    """How many operations each figure takes."""
-
-    def __init__(self, quick: bool) -> None:
-        # Many short rounds: on a shared machine the best of many catches
-        # quiet moments for every column.
-        self.ops = 1_000 if quick else 2_000
-        self.batches = 3 if quick else 5  # set_many(1,000) calls per run
-        self.samples = 500 if quick else 2_000  # changes per latency row
-        self.latency_rounds = 2 if quick else 4  # the rows' turns (samples split among them)
-        self.repeat = 3 if quick else 10
-
-
-# A column of the table: operation name -> (awaited call of i, calls per run, keys per call).
-Suite = dict[str, tuple[Op, int, int]]
 
 
 async def measure(
@@ -127,38 +109,6 @@ async def measure(
     return best, server_us
 
 
-def keys_of(prefix: str) -> list[str]:
-    return [f"{prefix}user:{i}" for i in range(1000)]
-
-
-class Server:
-    """The private redis-server: its URL, port, and a synchronous client (FLUSHALL)."""
-
-    def __init__(self, url: str, port: int) -> None:
-        import redis
-
-        self.url = url
-        self.port = port
-        self.sync = redis.Redis(host="127.0.0.1", port=port)
-
-    def flush(self) -> None:
-        self.sync.flushall()
-
-    def command_usec(self, *, scripts: bool) -> float:
-        """Microseconds the server spent in commands since the last CONFIG RESETSTAT.
-
-        Redis counts a command a script calls both in its own entry and in
-        the script's: for a RedisStore column (``scripts``) only the commands
-        a client sends (the scripts, ``GET``, ``XREAD``) are summed, so
-        nothing counts twice.
-        """
-        stats: dict[str, Any] = self.sync.info("commandstats")
-        if scripts:
-            top = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_get", "cmdstat_xread")
-            return float(sum(stats[name]["usec"] for name in top if name in stats))
-        return float(sum(entry["usec"] for entry in stats.values()))
-
-
 # -- RedisStore ----------------------------------------------------------------
 
 
@@ -187,119 +137,6 @@ async def store_suite(server: Server, driver: DriverName, sizes: Sizes) -> Async
                 BATCH,
             ),
         }
-
-
-ONE_SET = "return redis.call('SET', KEYS[1], ARGV[1])"
-
-
-# -- plain clients ---------------------------------------------------------------
-
-
-@asynccontextmanager
-async def redis_py_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
-    import redis.asyncio
-
-    n = sizes.ops
-    keys = keys_of("redis-py:")
-    client = redis.asyncio.Redis.from_url(server.url, decode_responses=False)
-    try:
-        for key in keys:
-            await client.set(key, 1)
-
-        async def pipeline(i: int) -> None:
-            async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, i)
-                await pipe.execute()
-
-        one_set = await client.script_load(ONE_SET)
-        yield {
-            "get": (lambda i: client.get(keys[i % 1000]), n, 1),
-            "set": (lambda i: client.set(keys[i % 1000], i), n, 1),
-            "set ttl": (lambda i: client.set(keys[i % 1000], i, ex=TTL), n, 1),
-            "set_many(1000)": (pipeline, sizes.batches, BATCH),
-            "evalsha 1 SET": (lambda i: client.evalsha(one_set, 1, keys[i % 1000], i), n, 1),
-        }
-    finally:
-        await client.aclose()
-
-
-@asynccontextmanager
-async def coredis_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
-    import coredis
-
-    n = sizes.ops
-    keys = keys_of("coredis:")
-    async with coredis.Redis.from_url(server.url, decode_responses=False) as client:
-        for key in keys:
-            await client.set(key, 1)
-
-        async def pipeline(i: int) -> None:
-            async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, i)
-
-        one_set = await client.script_load(ONE_SET)
-        yield {
-            "get": (lambda i: client.get(keys[i % 1000]), n, 1),
-            "set": (lambda i: client.set(keys[i % 1000], i), n, 1),
-            "set ttl": (lambda i: client.set(keys[i % 1000], i, ex=TTL), n, 1),
-            "set_many(1000)": (pipeline, sizes.batches, BATCH),
-            "evalsha 1 SET": (
-                lambda i: client.evalsha(one_set, keys=[keys[i % 1000]], args=[i]),
-                n,
-                1,
-            ),
-        }
-
-
-@asynccontextmanager
-async def aiocache_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
-    from aiocache import RedisCache
-
-    n = sizes.ops
-    cache = RedisCache(endpoint="127.0.0.1", port=server.port, namespace="aiocache:")
-    try:
-        await cache.multi_set([(key, 1) for key in KEYS])
-        yield {
-            "get": (lambda i: cache.get(KEYS[i % 1000]), n, 1),
-            "set": (lambda i: cache.set(KEYS[i % 1000], i), n, 1),
-            "set ttl": (lambda i: cache.set(KEYS[i % 1000], i, ttl=TTL), n, 1),
-            "set_many(1000)": (
-                lambda i: cache.multi_set([(key, i) for key in KEYS]),
-                sizes.batches,
-                BATCH,
-            ),
-        }
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # it calls redis-py's close()
-            await cache.close()
-
-
-@asynccontextmanager
-async def cashews_suite(server: Server, sizes: Sizes) -> AsyncIterator[Suite]:
-    from cashews import Cache
-
-    n = sizes.ops
-    keys = keys_of("cashews:")
-    cache = Cache()
-    cache.setup(server.url)
-    await cache.init()
-    try:
-        await cache.set_many(dict.fromkeys(keys, 1))
-        yield {
-            "get": (lambda i: cache.get(keys[i % 1000]), n, 1),
-            "set": (lambda i: cache.set(keys[i % 1000], i), n, 1),
-            "set ttl": (lambda i: cache.set(keys[i % 1000], i, expire=TTL), n, 1),
-            "set_many(1000)": (
-                lambda i: cache.set_many(dict.fromkeys(keys, i)),
-                sizes.batches,
-                BATCH,
-            ),
-        }
-    finally:
-        await cache.close()
 
 
 async def run_backend(
@@ -358,119 +195,6 @@ def typed_report(backend: str, rates: dict[str, Rows]) -> None:
         f" ({many_us:,.0f} us); admit itself {1e9 / typed['admit']:,.0f} ns"
     )
     print()
-
-
-# -- a change's latency across processes -----------------------------------------
-
-
-async def child_main(mode: str, url: str, namespace: str, n: int) -> None:
-    """The subscriber process: print ``ready``, then a JSON list of ``n`` delays (s)."""
-    delays: list[float] = []
-    done = anyio.Event()
-    if mode == "raw":
-        import redis.asyncio
-
-        client = redis.asyncio.Redis.from_url(url, decode_responses=False)
-        await client.ping()
-        print("ready", flush=True)
-        last: Any = "0-0"
-        with anyio.move_on_after(60):
-            while len(delays) < n:
-                reply: Any = await client.xread({namespace: last}, count=1000, block=1000)
-                now = time.time()
-                for _stream, entries in reply or ():
-                    for entry_id, fields in entries:
-                        delays.append(now - float(fields[b"t"]))
-                        last = entry_id
-        await client.aclose()
-    else:
-
-        def on_change(change: Change) -> None:
-            now = time.time()
-            if type(change) is SetChange:
-                delays.append(now - change.value)
-                if len(delays) >= n:
-                    done.set()
-
-        async with RedisStore(url, namespace=namespace, driver=cast(DriverName, mode)) as store:
-            store.subscribe(None, on_change)
-            print("ready", flush=True)
-            with anyio.move_on_after(60):
-                await done.wait()
-    sys.stdout.write(msgspec.json.encode(delays).decode() + "\n")
-
-
-async def send_changes(mode: str, url: str, namespace: str, n: int) -> None:
-    """The writer: ``n`` changes, each carrying its send time, one per PACE."""
-    if mode == "raw":
-        import redis.asyncio
-
-        client = redis.asyncio.Redis.from_url(url, decode_responses=False)
-        for _ in range(n):
-            await client.xadd(namespace, {"t": repr(time.time())})
-            await anyio.sleep(PACE)
-        await client.aclose()
-        return
-    async with RedisStore(url, namespace=namespace, driver=cast(DriverName, mode)) as store:
-        for i in range(n):
-            await store.set(f"k{i % 100}", time.time())
-            await anyio.sleep(PACE)
-
-
-def latency(backend: str, mode: str, server: Server, n: int) -> list[float]:
-    """Delays (s) of ``n`` changes from this process to a child on ``backend``."""
-    server.flush()
-    namespace = f"latency-{backend}-{mode}"
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--child", backend, mode, server.url, namespace, str(n)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the {backend} {mode} subscriber did not start")
-        anyio.run(send_changes, mode, server.url, namespace, n, backend=backend)
-        out, _ = child.communicate(timeout=90)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    delays: list[float] = msgspec.json.decode(out.strip() or "[]", type=list[float])
-    if len(delays) < n:
-        print(f"  ! {backend} {mode}: the subscriber got {len(delays)} of {n} changes")
-    return delays
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-# -- redis-benchmark: the server's limit ------------------------------------------
-
-
-def redis_benchmark(server: Server, n: int) -> list[tuple[str, float]] | None:
-    """(what, requests/s) of redis-benchmark runs, or None when it is missing."""
-    exe = shutil.which("redis-benchmark")
-    if exe is None:
-        return None
-    base = [exe, "-h", "127.0.0.1", "-p", str(server.port), "--csv"]
-    runs = [
-        ("50 clients", ["-t", "set,get", "-n", str(n)]),
-        ("50 clients, -P 16", ["-t", "set,get", "-n", str(n * 4), "-P", "16"]),
-        ("1 client", ["-t", "set,get", "-n", str(n // 4), "-c", "1"]),
-    ]
-    out: list[tuple[str, float]] = []
-    for label, extra in runs:
-        server.flush()
-        result = subprocess.run([*base, *extra], capture_output=True, check=False)
-        for line in csv.reader(io.StringIO(result.stdout.decode(errors="replace"))):
-            if len(line) >= 2 and line[0] != "test":
-                out.append((f"{line[0]}, {label}", float(line[1])))
-        if result.returncode != 0:
-            print(f"  ! redis-benchmark {label} failed: {result.stderr.decode().strip()}")
-    server.flush()
-    return out
 
 
 # -- the report ------------------------------------------------------------------
@@ -542,24 +266,6 @@ def compare_backends(results: dict[str, dict[str, Rows]]) -> None:
     print()
 
 
-def latency_report(latencies: dict[str, list[float]], rounds: int) -> None:
-    head = f"{'change latency A -> B':<34}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}{'samples':>9}"
-    print(head + "  (ms)")
-    print("-" * (len(head) + 6))
-    for label, delays in latencies.items():
-        if not delays:
-            print(f"{label:<34}{'(no samples)':>27}")
-            continue
-        ordered = sorted(delays)
-        ms = [percentile(ordered, q) * 1000 for q in (0.5, 0.9, 0.99)] + [ordered[-1] * 1000]
-        print(f"{label:<34}" + "".join(f"{v:>9.3f}" for v in ms) + f"{len(ordered):>9}")
-    print(
-        f"  one change per {PACE * 1000:g} ms; delay = the callback's time.time() minus the"
-        f" value set (time.time() just before set); the rows in turn, {rounds} rounds pooled"
-    )
-    print()
-
-
 def verdicts(
     results: dict[str, dict[str, Rows]], latencies: dict[str, list[float]]
 ) -> list[tuple[bool, str]]:
@@ -616,44 +322,6 @@ def verdicts(
     return out
 
 
-@contextmanager
-def private_server() -> Iterator[Server]:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support.redis_server import RedisServer
-
-    redis_server = RedisServer()
-    redis_server.start()
-    try:
-        yield Server(redis_server.url, redis_server.port)
-    finally:
-        redis_server.close()
-
-
-def versions() -> str:
-    from importlib.metadata import version
-
-    names = ("redis", "hiredis", "coredis", "aiocache", "cashews", "anyio", "trio")
-    return ", ".join(f"{name} {version(name)}" for name in names)
-
-
-def latency_rounds(server: Server, sizes: Sizes) -> dict[str, list[float]]:
-    """The latency rows' samples. The rows run in turn, a round at a time,
-    and pool their rounds: a slow spell of the machine falls on every row alike."""
-    latencies: dict[str, list[float]] = {}
-    for _ in range(sizes.latency_rounds):
-        for backend, mode in (
-            ("asyncio", "redis-py"),
-            ("asyncio", "coredis"),
-            ("trio", "coredis"),
-            ("asyncio", "raw"),
-        ):
-            label = "raw XADD -> XREAD (redis-py)" if mode == "raw" else f"{backend}, {mode}"
-            samples = sizes.samples // sizes.latency_rounds
-            latencies.setdefault(label, []).extend(latency(backend, mode, server, samples))
-    return latencies
-
-
 def print_limits(bench: list[tuple[str, float]] | None) -> None:
     if bench is None:
         print("redis-benchmark is not installed: no server limit measured\n")
@@ -676,10 +344,6 @@ def print_verdicts(checks: list[tuple[bool, str]]) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        backend, mode, url, namespace, n = sys.argv[2:7]
-        anyio.run(child_main, mode, url, namespace, int(n), backend=backend)
-        return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer operations")
     args = parser.parse_args()
@@ -689,13 +353,8 @@ def main() -> int:
         f" awaited ops per figure, {sizes.batches} x set_many({BATCH:,}),"
         f" {sizes.samples:,} changes per latency run"
     )
-    print(
-        f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cores;"
-        f" {versions()}"
-    )
     with private_server() as server:
-        info = server.sync.info("server")
-        print(f"private redis-server {info['redis_version']} on {server.url}\n")
+        describe(server)
         results: dict[str, dict[str, Rows]] = {}
         typed_checks: list[tuple[bool, str]] = []
         for backend in ("asyncio", "trio"):
@@ -706,7 +365,7 @@ def main() -> int:
             typed_report(backend, typed)
             typed_checks += typed_verdicts(backend, typed)
         compare_backends(results)
-        latencies = latency_rounds(server, sizes)
+        latencies = latency_rounds(server, sizes.latency_rounds, sizes.samples)
         latency_report(latencies, sizes.latency_rounds)
         bench = redis_benchmark(server, 20_000 if args.quick else 100_000)
     print_limits(bench)

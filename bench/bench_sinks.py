@@ -48,7 +48,7 @@ from typing import Any
 
 import anyio
 import msgspec
-from bench_redis import private_server
+from _redis_bench import private_server
 
 from pepperflow.sinks import WriteBehind
 from pepperflow.stores import MemoryStore, RedisStore, SqliteStore, Store

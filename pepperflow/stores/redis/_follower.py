@@ -115,11 +115,23 @@ class Follower:
         cannot be read to keep the order, the follower delivers both once
         Redis answers again. Changes no subscription matches do not wait for
         a delivery under way: the task delivering passes them in their turn."""
+        await self.caught_up(self.noted(blobs), last)
+
+    def noted(self, blobs: Sequence[bytes]) -> list[Change | Skipped]:
+        """``blobs`` (changes committed by this process) decoded and held
+        until their turn; none when nobody here listens."""
+        if not self._hub.count or not blobs:
+            return []
+        changes = self._decoding.changes(blobs)
+        self._know(changes)
+        return changes
+
+    async def caught_up(self, changes: Sequence[Change | Skipped], last: int) -> None:
+        """Deliver every change up to seq ``last`` (``changes``, already
+        :meth:`noted`, among them), as :meth:`committed`."""
         hub = self._hub
         if not hub.count:
             return
-        changes = self._decoding.changes(blobs) if blobs else []
-        self._know(changes)
         if self.lock.locked() and not any(hub.wanted(change.key) for change in changes):
             return
         self._writers += 1

@@ -52,6 +52,8 @@ __all__ = [
     "ScanHead",
     "SetArgs",
     "SetManyArgs",
+    "SetsArgs",
+    "SetsHead",
     "SnapshotHead",
     "StatusArgs",
     "StatusHead",
@@ -101,6 +103,17 @@ class SetManyArgs(msgspec.Struct, frozen=True):
     heads: bytes
     details: bool
     terms: bytes | None = None  # index=: a msgpack array of each key's terms
+
+
+class SetsArgs(msgspec.Struct, frozen=True):
+    """``sets``: the sets of concurrent writers, each its own (a key may repeat)."""
+
+    keys: bytes  # a msgpack array of the keys
+    heads: bytes  # their heads as :func:`str_array`
+    ttls: bytes  # a msgpack array of their ttls (0.0: none)
+    if_versions: bytes  # a msgpack array of their if_versions (-1: none)
+    details: bool
+    terms: bytes | None = None  # index=: a msgpack array of each set's terms
 
 
 class ApplyArgs(msgspec.Struct, frozen=True):
@@ -212,6 +225,18 @@ class WriteHead(msgspec.Struct, array_like=True, frozen=True):
     expires_at: float | None
 
 
+class SetsHead(msgspec.Struct, array_like=True, frozen=True):
+    """The head of ``sets``'s reply: as :class:`WriteHead`'s, and per set its
+    key's new version, or ``-1 - version`` on a compare-and-set conflict."""
+
+    keys: int
+    ttl_keys: int
+    now: float
+    seq: int
+    expires_at: float | None
+    versions: list[int]
+
+
 class SweepHead(msgspec.Struct, array_like=True, frozen=True):
     """The head of ``sweep``'s reply; ``keys`` and ``ttl_keys`` are absolute."""
 
@@ -310,21 +335,21 @@ def encode_heads(store: str, items: dict[str, Any], metadata: Any) -> list[bytes
 _STR8 = [b"\xd9" + bytes((size,)) for size in range(256)]  # msgpack str 8 headers
 
 
-def str_array(heads: Sequence[bytes]) -> bytes:
+def str_array(heads: Sequence[bytes], cut: int = 1) -> bytes:
     """A msgpack array of ``heads``, each without its first byte (its map
-    header) and as a msgpack str: the scripts split it with cmsgpack, which
-    reads no bin."""
+    header; ``cut=0``: already cut) and as a msgpack str: the scripts split
+    it with cmsgpack, which reads no bin."""
     parts = [array_header(len(heads))]
     append = parts.append
     for head in heads:
-        size = len(head) - 1
+        size = len(head) - cut
         if size < 256:
             append(_STR8[size])
         elif size < 65536:
             append(b"\xda" + size.to_bytes(2, "big"))
         else:
             append(b"\xdb" + size.to_bytes(4, "big"))
-        append(head[1:])
+        append(head[cut:])
     return b"".join(parts)
 
 

@@ -61,6 +61,8 @@ from ._protocol import (
     ScanHead,
     SetArgs,
     SetManyArgs,
+    SetsArgs,
+    SetsHead,
     SnapshotHead,
     StatusArgs,
     StatusHead,
@@ -81,6 +83,7 @@ __all__ = [
     "SCRIPTS",
     "SET",
     "SET_MANY",
+    "SETS",
     "SNAPSHOT",
     "STATUS",
     "SWEEP",
@@ -127,6 +130,7 @@ SET = Script(
     "set", SetArgs, WriteHead, "base", "clock", "log", "args", "index", "entry", writes=True
 )
 SET_MANY = Script("set_many", SetManyArgs, WriteHead, *_WRITER, "entry", writes=True)
+SETS = Script("sets", SetsArgs, SetsHead, *_WRITER, "entry", writes=True)
 DELETE = Script("delete", DeleteArgs, WriteHead, *_WRITER, writes=True)
 APPLY = Script("apply", ApplyArgs, WriteHead, *_WRITER, "entry", writes=True)
 MARK = Script("mark", MarkArgs, NoHead, "base")
@@ -142,6 +146,7 @@ INDEX_BUILD = Script("index_build", IndexBuildArgs, BuiltHead, "base", "args", "
 SCRIPTS: tuple[Script[Any, Any], ...] = (
     SET,
     SET_MANY,
+    SETS,
     DELETE,
     APPLY,
     MARK,

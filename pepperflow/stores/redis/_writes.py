@@ -24,6 +24,7 @@ from .._indexed import safe_terms
 from .._lookup import IndexTerms, check_terms
 from ..base import Entry
 from ._commands import Commands
+from ._decoding import Skipped
 from ._follower import Follower
 from ._protocol import (
     ApplyArgs,
@@ -31,13 +32,15 @@ from ._protocol import (
     Reply,
     SetArgs,
     SetManyArgs,
+    SetsArgs,
     WriteHead,
+    array_header,
     encode,
     encode_head,
     encode_heads,
     str_array,
 )
-from ._scripts import APPLY, DELETE, SET, SET_MANY
+from ._scripts import APPLY, DELETE, SET, SET_MANY, SETS
 from ._sweeper import Counts, Sweeper
 
 __all__ = ["Writes"]
@@ -89,8 +92,52 @@ class Writes:
     async def set(self, args: SetArgs) -> int:
         """Run the set script; the key's new version (VersionConflict on a
         compare-and-set that did not match)."""
-        reply = await self._commands.call(SET, args)
-        return await self.written(reply, args.key, args.if_version)
+        return await self.written(await self.send_set(args), args.key, args.if_version)
+
+    async def send_set(self, args: SetArgs) -> Reply[WriteHead]:
+        """Run the set script; its reply, not recorded yet (:meth:`written`)."""
+        return await self._commands.call(SET, args)
+
+    async def sets(
+        self, batch: list[SetArgs]
+    ) -> tuple[list[int | VersionConflict], list[Change | Skipped], int]:
+        """Run the sets of ``batch`` (each a set's own arguments, as
+        :meth:`set_args` makes them; none of restore's) in one script and
+        record its reply: each set's version or VersionConflict, the
+        changes committed, noted for delivery, and the last seq (what
+        ``Follower.caught_up`` delivers up to)."""
+        terms = None
+        if self._index is not None:
+            terms = b"".join([array_header(len(batch)), *(args.terms or b"\x90" for args in batch)])
+        args = SetsArgs(
+            encode([args.key for args in batch]),
+            str_array([args.head for args in batch], cut=0),
+            encode([args.ttl or 0.0 for args in batch]),
+            encode([-1 if args.if_version is None else args.if_version for args in batch]),
+            bool(self._hub.count),
+            terms,
+        )
+        reply = await self._commands.call(SETS, args)
+        head = reply.head
+        self._record(head.now, head.seq, head.keys, head.ttl_keys, head.expires_at)
+        outcomes: list[int | VersionConflict] = [
+            version
+            if version >= 0
+            else VersionConflict(self._name, item.key, item.if_version or 0, -1 - version)
+            for item, version in zip(batch, head.versions, strict=True)
+        ]
+        return outcomes, self._follower.noted(reply.items), head.seq
+
+    def _record(
+        self, now: float, seq: int, keys: int, ttl_keys: int, expires_at: float | None
+    ) -> None:
+        """Record a write script's clock, counts, last seq and deadline."""
+        sweeper = self._sweeper
+        sweeper.clock_offset = now - time.time()
+        self._counts.add(seq, keys, ttl_keys)
+        self._follower.learn_seq(seq)
+        if expires_at is not None:
+            sweeper.note_deadline(expires_at)
 
     async def set_many(self, latest: dict[str, Any], ttl: float | None, metadata: Any) -> None:
         """Set every key of ``latest`` (not empty) in one script."""
@@ -176,14 +223,8 @@ class Writes:
         """Record a write script's reply and deliver its changes; the set's
         version, or VersionConflict (after delivering a due expiry it committed)."""
         head = reply.head
-        sweeper = self._sweeper
-        sweeper.clock_offset = head.now - time.time()
-        self._counts.add(head.seq, head.keys, head.ttl_keys)
-        follower = self._follower
-        follower.learn_seq(head.seq)
-        if head.expires_at is not None:
-            sweeper.note_deadline(head.expires_at)
-        await follower.committed(reply.items, head.seq)
+        self._record(head.now, head.seq, head.keys, head.ttl_keys, head.expires_at)
+        await self._follower.committed(reply.items, head.seq)
         if not head.committed:
             raise VersionConflict(self._name, key, if_version or 0, head.version)
         return head.version

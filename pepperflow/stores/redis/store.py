@@ -50,6 +50,7 @@ from .._codec import Metadata
 from .._hub import Feed, Subscription
 from .._lookup import IndexTerms
 from ..base import Callback, Entry, Snapshot, Store
+from ._batching import SetBatcher
 from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
@@ -183,6 +184,7 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         self._writes = Writes(
             namespace, commands, self._hub, follower, sweeper, self._counts, self.index
         )
+        self._batcher = SetBatcher(self._writes, follower)
 
     def _note_deadline(self, deadline: float) -> None:
         self._sweeper.note_deadline(deadline)
@@ -304,8 +306,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         metadata: Any,
         if_version: int | None,
     ) -> Coroutine[Any, Any, int]:
-        writes = self._writes
-        return writes.set(writes.set_args(key, value, ttl, metadata, if_version))
+        args = self._writes.set_args(key, value, ttl, metadata, if_version)
+        return self._batcher.set(args)
 
     async def _set_many(
         self,

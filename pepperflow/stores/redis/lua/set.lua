@@ -21,7 +21,7 @@ local px = expires and pxat(expires)
 local entry = KPREFIX .. key
 local m = redis.call('HMGET', META, key, '')
 local meta, seq = m[1], tonumber(m[2] or '0')
-ix_read({key}, terms ~= nil)
+ix_read(terms and {key} or {}, terms ~= nil)  -- without index=: whether it keeps one
 local version = 0
 if meta then
   local _, old = cmsgpack.unpack_one(meta, 10)

@@ -20,15 +20,17 @@ local D_KEYS, D_TTL = 0, 0
 
 -- The meta values of ``names`` (false for none); reads the last seq too,
 -- and checks that the changelog holds nothing after it, so that the
--- append (XADD), the script's last write, cannot fail after the others.
-local function read_metas(names)
+-- append (XADD), the script's last write, cannot fail after the others
+-- (``append_first``: the script appends before its first write instead,
+-- and log_append's own check stands for this one).
+local function read_metas(names, append_first)
   local n, metas = #names, {}
   for i = 1, math.max(n, 1), CHUNK do  -- no names (a mark alone): the seq still
     local part = redis.call('HMGET', META, '', unpack(names, i, math.min(i + CHUNK - 1, n)))
     if i == 1 and part[1] then SEQ_READ, SEQ_FIELD_NEW = tonumber(part[1]), false end
     for j = 2, #part do metas[i + j - 2] = part[j] end
   end
-  if redis.call('XREVRANGE', LOG, '+', '(0-' .. SEQ_READ, 'COUNT', 1)[1] then
+  if not append_first and redis.call('XREVRANGE', LOG, '+', '(0-' .. SEQ_READ, 'COUNT', 1)[1] then
     error('PFSTATE the changelog ' .. LOG .. ' holds entries after the last seq ' ..
           SEQ_READ .. ', its meta hash ' .. META .. ' was lost (deleted or evicted):' ..
           " delete the namespace's keys or use another namespace", 0)
