@@ -36,9 +36,11 @@ ones included, for ``housekeep_after`` (the thread is not woken for it: it
 comes after the next lone job, e.g. the store's poll for other processes). A job of
 another task than the last inline one, within :data:`SHARE_WINDOW` of it,
 goes to the thread: writers that come together share a group commit. And
-as inline groups never wait, their callers let other tasks run every
-:data:`YIELD_EVERY` (:meth:`OwnerThread.yield_due`): a task writing in a
-loop neither holds up the loop nor keeps other writers from their groups.
+as inline groups never wait, every :data:`YIELD_EVERY`-th caller lets
+other tasks run (:meth:`OwnerThread.yield_due`; a count, not a time, so a
+pause of the garbage collector or a long delivery does not make every
+write yield): a task writing in a loop neither holds up the loop for long
+nor keeps other writers from their groups.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ class Contended(Exception):
 SHARE_WINDOW = 0.001
 #: Queued by :meth:`OwnerThread.run_inline` to have the thread housekeep.
 _TIDY: Any = object()
-#: Seconds of inline groups after which their caller lets other tasks run.
-YIELD_EVERY = 0.002
+#: Inline groups after which their caller lets other tasks run (~1-2 ms of them).
+YIELD_EVERY = 64
 
 
 class OwnerThread(Generic[C]):
@@ -127,7 +129,7 @@ class OwnerThread(Generic[C]):
         self._housekeep_due = housekeep_due
         self._context: C | None = None  # set by the thread before `start` returns
         self._last_inline: tuple[object, float] = (None, 0.0)  # its task, when it ended
-        self._yielded_at = 0.0  # when an inline group's caller last let others run
+        self._inline_runs = 0  # inline groups since a caller let others run
         # Held by the thread whenever it uses the resource (see run_inline).
         self._busy = threading.Lock()
         self._queue: queue.SimpleQueue[Job[C] | None] = queue.SimpleQueue()
@@ -208,6 +210,7 @@ class OwnerThread(Generic[C]):
         finally:
             self._busy.release()
         self._last_inline = (task, time.monotonic())
+        self._inline_runs += 1
         self._finish([job], value, True)
         if due is not None and due(context):
             self._queue.put(_TIDY)  # then jobs go to the thread until it has tidied
@@ -216,11 +219,10 @@ class OwnerThread(Generic[C]):
     def yield_due(self) -> bool:
         """On the loop, after :meth:`run_inline` gave a job: whether its caller
         must now let other tasks run (``await wait(job)`` does), as inline
-        groups ran for :data:`YIELD_EVERY` since the last that did."""
-        now = self._last_inline[1]
-        if now - self._yielded_at < YIELD_EVERY:
+        groups ran :data:`YIELD_EVERY` times since the last that did."""
+        if self._inline_runs < YIELD_EVERY:
             return False
-        self._yielded_at = now
+        self._inline_runs = 0
         return True
 
     def settle(self) -> None:
