@@ -107,3 +107,27 @@ async def test_writes_alternating_with_another_connections_commit_every_change(
         changes = await here.changes_since(0)
         assert [change.seq for change in changes] == list(range(1, 42))
         assert [await here.get("k"), await there.get("k")] == [119, 119]
+
+
+async def test_compact_after_inline_writes_waits_for_another_connections_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path, retain=0) as store:
+        for i in range(10):  # inline: they commit without waiting for any lock
+            await store.set("k", i)
+        dropped: list[int] = []
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+
+            async def compact() -> None:
+                dropped.append(await store.compact())
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(compact)
+                await anyio.sleep(0.05)
+                assert dropped == [], "compaction went through another writer's lock"
+                other.execute("COMMIT")
+                await wait_until(lambda: dropped, "the compaction once the lock is free")
+        assert dropped == [9], "the 9 replaced sets of k"
+        assert await store.get("k") == 9

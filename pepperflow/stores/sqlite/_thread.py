@@ -104,6 +104,8 @@ class OwnerThread(Generic[C]):
             does, or raising :class:`Contended`); None: never inline.
         housekeep_due: whether ``housekeep(context, False)`` would do
             something (see :meth:`run_inline`).
+        before_alone: called on the thread with the context before each lone
+            job and each housekeeping (to undo what ``inline`` set for itself).
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class OwnerThread(Generic[C]):
         housekeep_after: float = 0.005,
         inline: Callable[[C, list[Job[C]]], Any] | None = None,
         housekeep_due: Callable[[C], bool] | None = None,
+        before_alone: Callable[[C], None] | None = None,
     ) -> None:
         self._open = open
         self._run_group = run_group
@@ -127,6 +130,7 @@ class OwnerThread(Generic[C]):
         self._housekeep_after = housekeep_after
         self._inline = inline
         self._housekeep_due = housekeep_due
+        self._before_alone = before_alone
         self._context: C | None = None  # set by the thread before `start` returns
         self._last_inline: tuple[object, float] = (None, 0.0)  # its task, when it ended
         self._inline_runs = 0  # inline groups since a caller let others run
@@ -288,6 +292,7 @@ class OwnerThread(Generic[C]):
         assert self._housekeep is not None
         try:
             with self._busy:
+                self._alone(context)
                 self._housekeep(context, idle)
         except Exception:
             logger.exception("pepperflow: housekeeping on %s failed", self._name)
@@ -352,9 +357,14 @@ class OwnerThread(Generic[C]):
         if not self._post(self._finish, group, value, True):
             self._turn.release()  # nobody is left to settle it
 
+    def _alone(self, context: C) -> None:
+        if self._before_alone is not None:
+            self._before_alone(context)
+
     def _run_alone(self, context: C, job: Job[C]) -> None:
         try:
             with self._busy:
+                self._alone(context)
                 job.result = job.fn(context)
         except BaseException as exc:
             job.error = exc

@@ -278,6 +278,7 @@ class SqliteStore(WritePath[T]):
             # An fsync per commit ("full") stays off the event loop's thread.
             inline=partial(run_group, inline=True) if self.durability == "normal" else None,
             housekeep_due=housekeep_due,
+            before_alone=partial(Connection.wait_for_lock, patient=True),
         )
         await thread.start()
         try:
