@@ -55,10 +55,10 @@ class WritePath(ViewStore[T]):
         A ``small`` write (a few rows) that no other writer waits before
         commits on the event loop's thread if it can do so at once
         (:meth:`OwnerThread.run_inline`); others, and big ones, on the
-        connection's thread. The changes are delivered in this task when their turn comes (see
-        :mod:`pepperflow.stores._delivery`). If the caller is cancelled, the
-        write still commits (or fails) and is delivered; only the caller
-        stops waiting.
+        connection's thread. The changes are delivered in this task when
+        their turn comes (see :mod:`pepperflow.stores._delivery`). If the
+        caller is cancelled, the write still commits (or fails) and is
+        delivered; only the caller stops waiting.
         """
         thread = self._connection()
         job = None if self._writers or not small else thread.run_inline(fn)
