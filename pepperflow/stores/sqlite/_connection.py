@@ -30,8 +30,9 @@ from ._faults import broken_row, unopenable
 from ._options import SYNCHRONOUS, Options
 from ._rows import BrokenRow, DecodeChange, decode_rows
 from ._schema import check, migrate
+from ._thread import Contended
 
-__all__ = ["Connection", "housekeep", "others_wrote"]
+__all__ = ["Connection", "housekeep", "housekeep_due", "others_wrote"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -64,6 +65,7 @@ class Connection:
         retain: int,
         clock: Callable[[], float],
         decode: DecodeChange,
+        busy_timeout: float = 5.0,
     ) -> None:
         self.conn = conn
         self.path = path
@@ -84,6 +86,8 @@ class Connection:
         self.unchecked = 0  # estimated WAL pages written since the last checkpoint
         self.poll_version = -1  # data_version at the last poll (others_wrote)
         self.write_version = -1  # data_version at the last look for foreign changes
+        self.busy_ms = round(busy_timeout * 1000)
+        self.patient = True  # whether a write waits busy_ms for another process's lock
 
     @classmethod
     def open(
@@ -103,7 +107,7 @@ class Connection:
             raise
         except (OSError, sqlite3.Error) as error:
             raise unopenable(options.path, error) from error
-        return cls(conn, options.path, ns, options.retain, clock, decode)
+        return cls(conn, options.path, ns, options.retain, clock, decode, options.busy_timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -179,12 +183,26 @@ class Connection:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def foreign_changes(self) -> list[Change]:
+    def wait_for_lock(self, patient: bool) -> None:
+        """Have the next write wait ``busy_timeout`` for another process's
+        write lock (on the thread), or fail at once (on the event loop)."""
+        if patient is not self.patient:
+            self.execute(f"PRAGMA busy_timeout = {self.busy_ms if patient else 0}")
+            self.patient = patient
+
+    def foreign_changes(self, inline: bool = False) -> list[Change]:
         """Inside a write transaction: what other connections committed since
-        this one last looked (empty without a query when nothing was)."""
+        this one last looked (empty without a query when nothing was).
+
+        Raises:
+            Contended: ``inline`` and another connection committed (the
+                thread reads what it wrote, however much).
+        """
         (version,) = self.execute("PRAGMA data_version").fetchone()
         if version == self.write_version:
             return []
+        if inline:
+            raise Contended
         self.write_version = version
         db_seq = self.max_seq()
         if db_seq == self.seq:
@@ -238,7 +256,7 @@ def housekeep(connection: Connection, idle: bool) -> None:
     changes, and a WAL checkpoint (SQLite's own is off) every
     :data:`_CHECKPOINT_BUSY` pages, or from :data:`_CHECKPOINT_IDLE` pages
     once the store has been idle for a moment."""
-    if connection.retain and connection.seq - connection.compacted_at >= connection.retain:
+    if _compaction_due(connection):
         try:
             compact(connection)
         except sqlite3.Error:  # retried at the next bound
@@ -249,6 +267,18 @@ def housekeep(connection: Connection, idle: bool) -> None:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
+
+
+def housekeep_due(connection: Connection) -> bool:
+    """Whether :func:`housekeep` would compact or checkpoint (not idle)."""
+    return connection.unchecked >= _CHECKPOINT_BUSY or _compaction_due(connection)
+
+
+def _compaction_due(connection: Connection) -> bool:
+    """Whether ``retain`` changes were committed since the last compaction."""
+    return bool(connection.retain) and (
+        connection.seq - connection.compacted_at >= connection.retain
+    )
 
 
 def others_wrote(connection: Connection) -> bool:

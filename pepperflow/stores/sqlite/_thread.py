@@ -7,9 +7,8 @@ Results go back to the event loop without blocking the thread, through the
 running backend's thread-safe "call soon" (asyncio's
 ``loop.call_soon_threadsafe``, trio's ``TrioToken.run_sync_soon``): one
 wake-up of the loop per group, not one per job. That call sets each job's
-waiter directly (an asyncio future, or trio's ``reschedule`` of the waiting
-task), with no event object in between. This is the only module that names
-asyncio or trio.
+waiter directly (:mod:`._loops`: an asyncio future, or trio's ``reschedule``
+of the waiting task), with no event object in between.
 
 Groups and the event loop take turns: a group starts only once the group
 before it is *settled* on the loop (when ``on_done`` returns True, or at
@@ -21,6 +20,27 @@ must not read such state).
 Housekeeping (for SQLite: WAL checkpoints, changelog compaction) runs on the
 thread after a batch's results were handed back, so no waiting writer pays
 for it, and again once the queue has been empty for a while.
+
+**Inline groups.** A small group nobody else waits behind may run on the
+event loop's own thread instead (:meth:`OwnerThread.run_inline`): when
+nothing is queued, the last group is settled (the turn is free) and the
+thread is not using the resource (the ``_busy`` lock, which the thread
+holds around everything it does with the resource). It then costs no
+crossing of threads at all. ``inline`` raises :class:`Contended` when the
+group would have to wait (another process holds the file's lock), having
+done nothing, and the job goes to the thread after all. While
+``housekeep_due`` says housekeeping is due, jobs go to the thread, which
+housekeeps after them (and an inline group after which it is due queues a
+request for it); idle housekeeping waits until no group ran, inline
+ones included, for ``housekeep_after`` (the thread is not woken for it: it
+comes after the next lone job, e.g. the store's poll for other processes). A job of
+another task than the last inline one, within :data:`SHARE_WINDOW` of it,
+goes to the thread: writers that come together share a group commit. And
+as inline groups never wait, every :data:`YIELD_EVERY`-th caller lets
+other tasks run (:meth:`OwnerThread.yield_due`; a count, not a time, so a
+pause of the garbage collector or a long delivery does not make every
+write yield): a task writing in a loop neither holds up the loop for long
+nor keeps other writers from their groups.
 """
 
 from __future__ import annotations
@@ -30,13 +50,15 @@ import logging
 import operator
 import queue
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
-import sniffio
 
-__all__ = ["Job", "OwnerThread"]
+from ._loops import Job, Loop, current_loop
+
+__all__ = ["Contended", "Job", "OwnerThread"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -46,102 +68,17 @@ C = TypeVar("C")
 _grouped = operator.attrgetter("grouped")
 
 
-class Job(Generic[C]):
-    """One unit of work for the thread: ``fn(context)`` in a group or alone.
-
-    The thread sets ``result`` or ``error``; the event loop then sets
-    ``finished`` and wakes the task waiting in :meth:`OwnerThread.wait`.
-    """
-
-    __slots__ = ("after", "error", "finished", "fn", "grouped", "result", "waiter")
-
-    def __init__(self, fn: Callable[[Any], Any], grouped: bool) -> None:
-        self.fn = fn
-        self.grouped = grouped
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.finished = False
-        #: What wakes the waiting task (set by the loop's ``wait``), or None.
-        self.waiter: Any = None
-        #: Set by ``on_done`` when the caller must also wait for something after.
-        self.after: Any = None
-
-    def abort(self, raise_cancel: object) -> Any:
-        """trio's abort function: the waiting task was cancelled; stop waking it."""
-        import trio
-
-        self.waiter = None
-        return trio.lowlevel.Abort.SUCCEEDED
+class Contended(Exception):
+    """Raised by an inline group that would wait: it did nothing; run it on the thread."""
 
 
-class _Loop(Protocol):
-    """The running event loop, as the thread and the waiting tasks use it."""
-
-    def call_soon(self, fn: Callable[..., object], *args: Any) -> object:
-        """Run ``fn(*args)`` on the loop soon; callable from any thread."""
-        ...
-
-    async def wait(self, job: Job[Any]) -> None:
-        """Return once ``job`` is finished (a checkpoint either way)."""
-        ...
-
-    def wake(self, job: Job[Any]) -> None:
-        """On the loop: wake the task waiting for ``job``, if any."""
-        ...
-
-
-class _AsyncioLoop:
-    def __init__(self) -> None:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        self.call_soon = loop.call_soon_threadsafe
-        self._create_future = loop.create_future
-
-    async def wait(self, job: Job[Any]) -> None:
-        if job.finished:
-            await anyio.lowlevel.checkpoint()
-            return
-        job.waiter = future = self._create_future()
-        await future  # cancelling the task cancels the future: wake skips it
-
-    @staticmethod
-    def wake(job: Job[Any]) -> None:
-        future = job.waiter
-        if future is not None and not future.done():
-            future.set_result(None)
-
-
-class _TrioLoop:
-    def __init__(self) -> None:
-        import trio
-
-        self.call_soon = trio.lowlevel.current_trio_token().run_sync_soon
-        self._current_task = trio.lowlevel.current_task
-        self._park = trio.lowlevel.wait_task_rescheduled
-        self._reschedule = trio.lowlevel.reschedule
-
-    async def wait(self, job: Job[Any]) -> None:
-        if job.finished:
-            await anyio.lowlevel.checkpoint()
-            return
-        job.waiter = self._current_task()
-        await self._park(job.abort)
-
-    def wake(self, job: Job[Any]) -> None:
-        task = job.waiter
-        if task is not None:
-            job.waiter = None
-            self._reschedule(task)
-
-
-def _current_loop() -> _Loop:
-    library = sniffio.current_async_library()
-    if library == "asyncio":
-        return _AsyncioLoop()
-    if library == "trio":
-        return _TrioLoop()
-    raise RuntimeError(f"pepperflow runs on asyncio or trio, not on {library!r}")
+#: Seconds after an inline group in which another task's job is taken for a
+#: concurrent writer, and queued for a group commit rather than run inline.
+SHARE_WINDOW = 0.001
+#: Queued by :meth:`OwnerThread.run_inline` to have the thread housekeep.
+_TIDY: Any = object()
+#: Inline groups after which their caller lets other tasks run (~1-2 ms of them).
+YIELD_EVERY = 64
 
 
 class OwnerThread(Generic[C]):
@@ -163,6 +100,12 @@ class OwnerThread(Generic[C]):
             the queue has then stayed empty ``housekeep_after`` seconds
             (``idle=True``); its errors are logged.
         housekeep_after: see ``housekeep``.
+        inline: runs a group on the event loop's thread (as ``run_group``
+            does, or raising :class:`Contended`); None: never inline.
+        housekeep_due: whether ``housekeep(context, False)`` would do
+            something (see :meth:`run_inline`).
+        before_alone: called on the thread with the context before each lone
+            job and each housekeeping (to undo what ``inline`` set for itself).
     """
 
     def __init__(
@@ -174,6 +117,9 @@ class OwnerThread(Generic[C]):
         name: str,
         housekeep: Callable[[C, bool], None] | None = None,
         housekeep_after: float = 0.005,
+        inline: Callable[[C, list[Job[C]]], Any] | None = None,
+        housekeep_due: Callable[[C], bool] | None = None,
+        before_alone: Callable[[C], None] | None = None,
     ) -> None:
         self._open = open
         self._run_group = run_group
@@ -182,8 +128,16 @@ class OwnerThread(Generic[C]):
         self._name = name
         self._housekeep = housekeep
         self._housekeep_after = housekeep_after
+        self._inline = inline
+        self._housekeep_due = housekeep_due
+        self._before_alone = before_alone
+        self._context: C | None = None  # set by the thread before `start` returns
+        self._last_inline: tuple[object, float] = (None, 0.0)  # its task, when it ended
+        self._inline_runs = 0  # inline groups since a caller let others run
+        # Held by the thread whenever it uses the resource (see run_inline).
+        self._busy = threading.Lock()
         self._queue: queue.SimpleQueue[Job[C] | None] = queue.SimpleQueue()
-        self._loop: _Loop | None = None
+        self._loop: Loop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = anyio.Event()
         self._open_error: BaseException | None = None
@@ -194,7 +148,7 @@ class OwnerThread(Generic[C]):
     async def start(self) -> None:
         """Start the thread and wait until ``open`` has run (re-raising its error,
         once the thread is gone)."""
-        self._loop = _current_loop()
+        self._loop = current_loop()
         opened = anyio.Event()
         self._thread = threading.Thread(target=self._main, args=(opened,), name=self._name)
         self._thread.daemon = True
@@ -230,6 +184,50 @@ class OwnerThread(Generic[C]):
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
+
+    def run_inline(self, fn: Callable[[Any], Any]) -> Job[C] | None:
+        """On the loop: run ``fn`` as a group of its own right here, if the
+        thread is idle and the last group settled; the finished job (``on_done``
+        has seen it), or None (nothing was done: ``submit`` it instead)."""
+        inline, context, loop, due = self._inline, self._context, self._loop, self._housekeep_due
+        if inline is None or context is None or loop is None or not self._queue.empty():
+            return None
+        if due is not None and due(context):
+            return None  # the thread housekeeps after running it
+        task, (last, ended) = loop.current_task(), self._last_inline
+        if task is not last and time.monotonic() - ended < SHARE_WINDOW:
+            return None  # a concurrent writer: queue it, so writers share commits
+        if not self._turn.acquire(blocking=False):
+            return None
+        if not self._busy.acquire(blocking=False):
+            self._turn.release()
+            return None
+        job: Job[C] = Job(fn, True)
+        try:
+            value = inline(context, [job])
+        except Contended:
+            self._turn.release()
+            return None
+        except BaseException as exc:
+            job.error = exc
+            value = None
+        finally:
+            self._busy.release()
+        self._last_inline = (task, time.monotonic())
+        self._inline_runs += 1
+        self._finish([job], value, True)
+        if due is not None and due(context):
+            self._queue.put(_TIDY)  # then jobs go to the thread until it has tidied
+        return job
+
+    def yield_due(self) -> bool:
+        """On the loop, after :meth:`run_inline` gave a job: whether its caller
+        must now let other tasks run (``await wait(job)`` does), as inline
+        groups ran :data:`YIELD_EVERY` times since the last that did."""
+        if self._inline_runs < YIELD_EVERY:
+            return False
+        self._inline_runs = 0
+        return True
 
     def settle(self) -> None:
         """On the loop: the last group is taken in; the next may start.
@@ -275,7 +273,7 @@ class OwnerThread(Generic[C]):
 
     def _main(self, opened: anyio.Event) -> None:
         try:
-            context = self._open()
+            context = self._context = self._open()
         except BaseException as exc:
             self._open_error = exc
             self._post(opened.set)
@@ -293,9 +291,17 @@ class OwnerThread(Generic[C]):
     def _tidy(self, context: C, idle: bool) -> None:
         assert self._housekeep is not None
         try:
-            self._housekeep(context, idle)
+            with self._busy:
+                self._alone(context)
+                self._housekeep(context, idle)
         except Exception:
             logger.exception("pepperflow: housekeeping on %s failed", self._name)
+
+    def _tidy_if_idle(self, context: C) -> None:
+        """Housekeep if no group ran, inline ones included, for ``housekeep_after``
+        seconds (if one did, the next batch tries again: no waking up for it)."""
+        if time.monotonic() - self._last_inline[1] >= self._housekeep_after:
+            self._tidy(context, True)
 
     def _serve(self, context: C) -> None:
         """Take batches of jobs off the queue and run them until told to stop."""
@@ -305,10 +311,13 @@ class OwnerThread(Generic[C]):
                 first = self._queue.get(timeout=waiting)
             except queue.Empty:
                 waiting = None
-                self._tidy(context, True)
+                self._tidy_if_idle(context)
                 continue
             if first is None:
                 return
+            if first is _TIDY:
+                self._tidy(context, False)
+                continue
             batch, stopping = self._drain(first)
             for grouped, jobs in itertools.groupby(batch, _grouped):
                 if grouped:
@@ -333,12 +342,14 @@ class OwnerThread(Generic[C]):
                 return batch, False
             if job is None:
                 return batch, True
-            batch.append(job)
+            if job is not _TIDY:  # the batch's own housekeeping follows it
+                batch.append(job)
 
     def _run(self, context: C, group: list[Job[C]]) -> None:
         self._turn.acquire()  # once the loop has settled the group before
         try:
-            value = self._run_group(context, group)
+            with self._busy:
+                value = self._run_group(context, group)
         except BaseException as exc:
             for job in group:
                 job.error = job.error or exc
@@ -346,9 +357,15 @@ class OwnerThread(Generic[C]):
         if not self._post(self._finish, group, value, True):
             self._turn.release()  # nobody is left to settle it
 
+    def _alone(self, context: C) -> None:
+        if self._before_alone is not None:
+            self._before_alone(context)
+
     def _run_alone(self, context: C, job: Job[C]) -> None:
         try:
-            job.result = job.fn(context)
+            with self._busy:
+                self._alone(context)
+                job.result = job.fn(context)
         except BaseException as exc:
             job.error = exc
         self._post(self._finish, [job], None, False)

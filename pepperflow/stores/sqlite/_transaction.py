@@ -23,6 +23,7 @@ commit.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from itertools import chain
 from typing import Any
 
@@ -32,7 +33,7 @@ from ...streams.events import Change, DeleteChange, ExpireChange, SetChange, app
 from ._compaction import note
 from ._connection import ROWS_PER_PAGE, Connection
 from ._overlay import BELOW, Overlay
-from ._thread import Job
+from ._thread import Contended, Job
 
 __all__ = ["ROWS_PER_INSERT", "Transaction", "run_group"]
 
@@ -58,10 +59,10 @@ class Transaction:
     (``foreign_stale`` of them).
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, inline: bool = False) -> None:
         self.ns = connection.ns
         self.view = Overlay(connection.state)
-        self.changes: list[Change] = connection.foreign_changes()
+        self.changes: list[Change] = connection.foreign_changes(inline)
         self.stale: list[int] = []
         for change in self.changes:
             note(self.stale, self.view, change)
@@ -189,18 +190,24 @@ class Transaction:
             self.view = outer
 
 
-def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
+def run_group(
+    connection: Connection, jobs: list[Job[Any]], *, inline: bool = False
+) -> list[Change]:
     """Run write jobs in one transaction; return the changes committed, in order.
 
     If a lone job raises, the transaction rolls back and only the other
     processes' changes it read are returned. If the transaction itself
     fails, this raises and returns nothing: the next transaction reads the
     foreign changes again.
+
+    ``inline`` (on the event loop's thread): never wait, and read nothing
+    another process wrote; raise :class:`~._thread.Contended`, having
+    written nothing, when that would be needed.
     """
     execute = connection.execute
-    execute("BEGIN IMMEDIATE")
+    _begin(connection, inline)
     try:
-        txn = Transaction(connection)
+        txn = Transaction(connection, inline)
         if len(jobs) == 1:
             committed = txn.run(jobs[0])
         else:
@@ -228,6 +235,17 @@ def run_group(connection: Connection, jobs: list[Job[Any]]) -> list[Change]:
     connection.seq = txn.seq
     connection.unchecked += 1 + len(txn.rows) // ROWS_PER_PAGE
     return txn.changes
+
+
+def _begin(connection: Connection, inline: bool) -> None:
+    """Start the write transaction (on the loop: at once, or :class:`Contended`)."""
+    connection.wait_for_lock(not inline)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        if inline:  # another process holds the lock (or the file must be looked at)
+            raise Contended from None
+        raise
 
 
 def _insert(connection: Connection, rows: list[tuple[str, int, str, int, bytes]]) -> None:

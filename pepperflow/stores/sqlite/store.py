@@ -1,39 +1,35 @@
 """SqliteStore: the embedded persistent store, in one SQLite file (the event-loop side).
 
 The file holds the changelog, whose fold is the state, and the marks of
-sinks writing into it (:mod:`._schema`). One thread owns the connection
-(stdlib ``sqlite3``, WAL mode; :mod:`._connection`) and runs writes in
-order, the writers that arrive during a commit grouped into the next
-transaction (group commit, :mod:`._transaction`). A write, its version and
-its changelog row commit in one transaction before the change is folded
-in, delivered and acknowledged: an acknowledged write survives a crash.
+sinks writing into it (:mod:`._schema`). One connection (stdlib
+``sqlite3``, WAL mode; :mod:`._connection`) is owned by a thread
+(:class:`~._thread.OwnerThread`) that runs writes in order, the writers
+that arrive during a commit grouped into the next transaction (group
+commit, :mod:`._transaction`); a lone small write that nobody waits behind
+commits on the event loop's thread instead (``run_inline``: no thread
+crossing), unless it would wait for the file. Either way a write, its
+version and its changelog row commit in one transaction before the change
+is folded in, delivered and acknowledged: an acknowledged write survives a
+crash.
 
-**One copy of the state.** The store keeps exactly one mapping of key to
-its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
-(:class:`~pepperflow.stores._view.ViewStore`), which serves every read as a
-dict lookup. Opening folds the changelog into it on the thread, and the
-view adopts it. After that only the event loop changes it, folding each
-committed group's changes in with :func:`pepperflow.streams.apply`
-(:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
-delivery starts; see :meth:`SqliteStore._on_done`). The thread reads it, and only
-while a write transaction runs, through an overlay that holds the
-transaction's own writes (:mod:`._overlay`); it never writes it. The two
-take turns (:class:`~._thread.OwnerThread`): a transaction starts only once
-the loop has folded in the one before it, and the loop folds a group in
-only after its transaction ended, so neither sees the state half-changed,
-with no lock around it and no second copy. The thread side keeps only
-scalars (the last ``seq`` seen, the file's ``data_version``).
+**One copy of the state.** The view's ``_data``
+(:class:`~pepperflow.stores._view.ViewStore`) maps each key to its latest
+:class:`~pepperflow.streams.SetChange` and serves every read. Opening folds
+the changelog into it on the thread; after that only the event loop changes
+it, folding each committed group in (:meth:`SqliteStore._fold`: at once,
+or, with subscribers, as their delivery starts; see
+:meth:`SqliteStore._on_done`). A write transaction reads it through an
+overlay of its own writes (:mod:`._overlay`) and never writes it; a
+transaction starts only once the loop folded in the one before it, so
+neither side sees the state half-changed, with no lock around it.
 
-Several processes may open the same file, each with its own state: every
-write transaction first reads the changes other processes committed, and an
-idle store polls for them (``poll_interval``), so subscribers in one process
-see the writes of another, in ``seq`` order. Writers in several processes
-are supported: SQLite serializes them (waiting up to ``busy_timeout``), and
-versions and ``seq`` are checked inside the write transaction, so
-``if_version`` loses no update.
-
-Compaction keeps the last ``retain`` changes and each key's latest, so
-replaying the changelog still gives the state. See docs/sqlite.md.
+Several processes may open the same file: every write transaction first
+reads what other processes committed, and an idle store polls for it
+(``poll_interval``), so subscribers see every process's writes in ``seq``
+order; SQLite serializes writers (``busy_timeout``) and versions are
+checked inside the transaction, so ``if_version`` loses no update.
+Compaction keeps the last ``retain`` changes and each key's latest. See
+docs/sqlite.md.
 """
 
 from __future__ import annotations
@@ -50,28 +46,27 @@ import anyio.abc
 
 from ..._patterns import compile_pattern
 from ...sinks.metrics import MetricsRegistry
-from ...streams.events import Change, ExpireChange, SetChange, apply
+from ...streams.events import Change, SetChange
 from .._apply import Mark, decode_mark
 from .._checks import check_seq
 from .._codec import Metadata
-from .._delivery import Ticket
 from .._lookup import IndexTerms
-from .._view import ViewStore
 from ..base import Snapshot
 from . import _jobs
 from ._background import FILE_ERRORS, Retry, follow
 from ._compaction import compact
-from ._connection import Connection, housekeep
+from ._connection import Connection, housekeep, housekeep_due
 from ._options import Durability, check_options
-from ._thread import Job, OwnerThread
-from ._transaction import Transaction, run_group
+from ._thread import OwnerThread
+from ._transaction import run_group
+from ._writing import SMALL, WritePath
 
 __all__ = ["Durability", "SqliteStore"]
 
 T = TypeVar("T")
 
 
-class SqliteStore(ViewStore[T]):
+class SqliteStore(WritePath[T]):
     """The store contract in a SQLite file; see the module docstring.
 
     Open it with ``async with SqliteStore("app.db") as store:`` (or
@@ -175,11 +170,7 @@ class SqliteStore(ViewStore[T]):
         self.path = options.path
         self.durability: Durability = options.durability
         self._expiry_retry = Retry(repr(self), "the expiry")
-        self._thread: OwnerThread[Connection] | None = None
-        # A committed group left for its delivery to fold in (see _on_done).
-        self._unfolded: list[Change] | None = None
-        # Writers cancelled before their job finished (they will not wait for its delivery).
-        self._gone: set[Job[Any]] = set()
+        self._gone = set()
 
     # -- writing (each a job in the next group transaction) ------------------
 
@@ -191,19 +182,19 @@ class SqliteStore(ViewStore[T]):
         metadata: dict[str, Any] | None,
         if_version: int | None,
     ) -> int:
-        version: int = await self._write(
-            partial(_jobs.set_one, key, value, metadata, ttl, if_version)
-        )
+        job = partial(_jobs.set_one, key, value, metadata, ttl, if_version)
+        version: int = await self._write(job, small=True)
         return version
 
     async def _set_many(
         self, items: list[tuple[str, Any]], ttl: float | None, metadata: Any
     ) -> None:
         if items:
-            await self._write(partial(_jobs.set_many, items, metadata, ttl))
+            job = partial(_jobs.set_many, items, metadata, ttl)
+            await self._write(job, small=len(items) <= SMALL)
 
     async def _delete(self, key: str, if_version: int | None) -> bool:
-        deleted: bool = await self._write(partial(_jobs.delete, key, if_version))
+        deleted: bool = await self._write(partial(_jobs.delete, key, if_version), small=True)
         return deleted
 
     async def clear(self, pattern: str | None = None) -> int:
@@ -216,7 +207,7 @@ class SqliteStore(ViewStore[T]):
 
     async def _apply(self, changes: list[Change], mark: Mark | None) -> None:
         if changes or mark is not None:
-            await self._write(partial(_jobs.apply, changes, mark))
+            await self._write(partial(_jobs.apply, changes, mark), small=len(changes) <= SMALL)
 
     async def _read_mark(self, name: str) -> Mark | None:
         data = await self._connection().run(lambda connection: connection.read_mark(name))
@@ -262,107 +253,14 @@ class SqliteStore(ViewStore[T]):
         deadline, read as absent all the same, and the expiry task retries.
         """
         try:
-            await self._write(partial(_jobs.expire, [(e.key, e.seq) for e in entries]))
+            job = partial(_jobs.expire, [(e.key, e.seq) for e in entries])
+            await self._write(job, small=len(entries) <= SMALL)
         except FILE_ERRORS as error:
             self._expiry_errors += 1
             self._expiry_retry.failed(error, f" ({len(entries)} key(s))")
             return False
         self._expiry_retry.succeeded()
         return True
-
-    # -- the write path ------------------------------------------------------
-
-    def _connection(self) -> OwnerThread[Connection]:
-        if self._thread is None:
-            self._check_open()
-            raise RuntimeError(
-                f"{self!r} is not open; use `async with SqliteStore(path) as store:`"
-                " or `async with open_store('sqlite:///path.db') as store:`"
-            )
-        return self._thread
-
-    async def _write(self, fn: Callable[[Transaction], Any]) -> Any:
-        """Run ``fn`` in the next group transaction; return once delivered.
-
-        The changes are delivered in this task when their turn comes (see
-        :mod:`pepperflow.stores._delivery`). If the caller is cancelled, the
-        write still commits (or fails) and is delivered; only the caller
-        stops waiting.
-        """
-        thread = self._connection()
-        job = thread.submit(fn, grouped=True)
-        try:
-            await thread.wait(job)
-        except BaseException:
-            if not job.finished:
-                self._gone.add(job)  # _on_done will not count on this writer
-            elif job.after is not None:
-                await self._hub.release(job.after)
-            raise
-        after = job.after
-        if after is not None:
-            if job.error is None and not self._hub.delivering_here():
-                await self._hub.wait(after)
-            else:  # failed, or made by a callback: the task delivering delivers it
-                await self._hub.release(after)
-        if job.error is not None:
-            raise job.error
-        return job.result
-
-    def _on_done(self, jobs: list[Job[Any]], changes: list[Change] | None) -> bool:
-        """On the event loop, in commit order: take the changes in, queue delivery.
-
-        With subscribers, and nothing being delivered, a group's changes
-        enter the state only when their delivery starts (:meth:`_take_in`),
-        so a reader never sees a change its synchronous subscribers have not
-        received, as on MemoryStore; the next transaction waits for that
-        (returns False: :meth:`OwnerThread.settle` follows). While a delivery
-        is under way, they enter the state at once: the state is then ahead
-        of the delivery, as on MemoryStore while a callback awaits.
-        """
-        gone = self._gone
-        writers = len(jobs)
-        if gone:
-            writers -= len(gone.intersection(jobs))
-            gone.difference_update(jobs)
-        hub = self._hub
-        if not changes or not hub.count:
-            if changes:
-                self._fold(changes)
-            return True
-        ticket: Ticket | None
-        if hub.idle:
-            self._unfolded = changes
-            ticket = hub.post_group(changes, self._take_in, writers)
-        else:
-            self._fold(changes)
-            ticket = hub.post(changes, writers)
-        for job in jobs:
-            job.after = ticket
-        return ticket is None or ticket.group is None
-
-    def _take_in(self, changes: list[Change]) -> None:
-        """Fold a group :meth:`_on_done` left to its delivery, and let the next one commit."""
-        if self._unfolded is changes:
-            self._unfolded = None
-            self._fold(changes)
-            if self._thread is not None:
-                self._thread.settle()
-
-    def _fold(self, changes: list[Change]) -> None:
-        """Fold committed changes into the state, keeping the TTL bookkeeping."""
-        data = self._data
-        for change in changes:
-            old = data.get(change.key)
-            if old is not None and old.expires_at is not None:
-                self._ttl_keys -= 1
-            apply(data, change)
-            if isinstance(change, SetChange):
-                if change.expires_at is not None:
-                    self._schedule(change.expires_at, change.seq, change.key)
-            elif old is not None and type(change) is ExpireChange:
-                self._expired += 1
-        self._seq = changes[-1].seq
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -376,6 +274,10 @@ class SqliteStore(ViewStore[T]):
             on_done=self._on_done,
             name=f"pepperflow-sqlite:{self.name}",
             housekeep=housekeep,
+            # An fsync per commit ("full") stays off the event loop's thread.
+            inline=partial(run_group, inline=True) if self.durability == "normal" else None,
+            housekeep_due=housekeep_due,
+            before_alone=partial(Connection.wait_for_lock, patient=True),
         )
         await thread.start()
         try:
@@ -387,7 +289,7 @@ class SqliteStore(ViewStore[T]):
         for entry in self._data.values():
             if entry.expires_at is not None:
                 self._schedule(entry.expires_at, entry.seq, entry.key)
-        catch_up = partial(self._write, _jobs.nothing)
+        catch_up = partial(self._write, _jobs.nothing, small=True)
         task_group.start_soon(follow, thread, catch_up, self._options.poll_interval, repr(self))
 
     async def _close(self) -> None:

@@ -1,0 +1,133 @@
+"""SqliteStore's small writes that commit on the event loop's thread keep every promise.
+
+A lone small write commits on the event loop's thread when it can do so at
+once (:meth:`pepperflow.stores.sqlite._thread.OwnerThread.run_inline`).
+What a user sees must not change: the loop never waits on another
+process's lock, a task writing in a loop lets other tasks run, writers
+that come together still share commits, and what was acknowledged is in
+the file, next to what other connections wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from pepperflow.stores import SqliteStore
+from pepperflow.streams import Change
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_write_waits_for_another_connections_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as store:
+        await store.set("k", 0)
+        done: list[int] = []
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the file's lock
+
+            async def write() -> None:
+                done.append(await store.set("k", 1))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(write)
+                ticks = 0
+                while ticks < 20:  # the loop keeps running while the write waits
+                    await anyio.sleep(0.001)
+                    ticks += 1
+                assert done == [], "the write went through another writer's lock"
+                other.execute("COMMIT")
+                await wait_until(lambda: done, "the write once the lock is free")
+        assert done == [2]
+        assert await store.get("k") == 1
+    async with SqliteStore(path) as store:
+        assert await store.get("k") == 1
+
+
+async def test_a_task_writing_in_a_loop_lets_other_tasks_run(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        ran_while_writing: list[int] = []
+        writing = True
+
+        async def other_task() -> None:
+            while writing:
+                ran_while_writing.append(store.statistics().seq)
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other_task)
+            await anyio.lowlevel.checkpoint()
+            for i in range(3000):
+                await store.set(f"k{i % 10}", i)
+            writing = False
+        assert any(0 < seq < 3000 for seq in ran_while_writing), "no other task ran"
+
+
+async def test_writers_that_come_together_share_commits_after_inline_writes(
+    tmp_path: Path,
+) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        for i in range(10):  # one writer alone: these commit inline
+            await store.set("alone", i)
+        got: list[Change] = []
+        store.subscribe(None, got.append)
+
+        async def writer(j: int) -> None:
+            for i in range(20):
+                await store.set(f"w{j}", i)
+
+        async with anyio.create_task_group() as tg:
+            for j in range(16):
+                tg.start_soon(writer, j)
+        assert len(got) == 16 * 20
+        assert [change.seq for change in got] == list(range(11, 11 + 16 * 20))
+        commits = {change.committed_at for change in got}
+        assert len(commits) < len(got), "group commit: several writes per transaction"
+
+
+async def test_writes_alternating_with_another_connections_commit_every_change(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as here, SqliteStore(path, poll_interval=3600) as there:
+        for i in range(20):  # each write here first takes in the one made there
+            await here.set("k", i)
+            await there.set("k", i + 100)
+        assert await there.get("k") == 119
+        await here.set("last", 1)  # takes in there's last write first
+        assert await here.get("k") == 119
+        changes = await here.changes_since(0)
+        assert [change.seq for change in changes] == list(range(1, 42))
+        assert [await here.get("k"), await there.get("k")] == [119, 119]
+
+
+async def test_compact_after_inline_writes_waits_for_another_connections_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path, retain=0) as store:
+        for i in range(10):  # inline: they commit without waiting for any lock
+            await store.set("k", i)
+        dropped: list[int] = []
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+
+            async def compact() -> None:
+                dropped.append(await store.compact())
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(compact)
+                await anyio.sleep(0.05)
+                assert dropped == [], "compaction went through another writer's lock"
+                other.execute("COMMIT")
+                await wait_until(lambda: dropped, "the compaction once the lock is free")
+        assert dropped == [9], "the 9 replaced sets of k"
+        assert await store.get("k") == 9
