@@ -157,6 +157,8 @@ BACKENDS: dict[str, Callable[..., Store[Any]]] = {
     "sqlite": _sqlite,
     "redis": _redis,
     "rediss": _redis,
+    "redis+cluster": _redis,
+    "rediss+cluster": _redis,
 }
 
 

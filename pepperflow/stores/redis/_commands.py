@@ -105,6 +105,25 @@ class Commands:
             self._check_refused(driver, exc)
             raise
 
+    async def cluster_enabled(self) -> bool:
+        """Whether the server is a Redis Cluster node (``INFO cluster``);
+        False when an ACL refuses ``INFO`` (write ``redis+cluster://`` then).
+
+        Raises:
+            StoreUnavailable: Redis did not answer.
+        """
+        driver = self._driver()
+        try:
+            return await driver.cluster_enabled()
+        except _unavailable_errors(driver) as exc:
+            await _cancellation_first()
+            lost = "cannot reach Redis"
+            raise self._unavailable(driver, exc, "while opening the store", lost=lost) from exc
+        except driver.refusal_errors as exc:
+            if _ACL_REFUSAL.search(str(exc)):
+                return False
+            raise
+
     async def probe(self) -> StatusHead:
         """The namespace's figures, once the server and the namespace's layout
         are checked: StoreUnavailable for a server older than Redis 6.2 or

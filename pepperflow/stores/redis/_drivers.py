@@ -62,6 +62,10 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
         )
     options = client_url(url.url, name)
     try:
+        if url.cluster:
+            from ._cluster import cluster_driver
+
+            return cluster_driver(url, options, name)
         if name == "redis-py":
             return RedisPyDriver.from_url(url, options)
         return CoredisDriver.from_url(url, options)
@@ -73,12 +77,17 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
 
 def _driver_for_client(client: Any) -> Driver:
     module = type(client).__module__
+    if type(client).__name__ == "RedisCluster":
+        from ._cluster import cluster_driver_for_client
+
+        return cluster_driver_for_client(client)
     if module.startswith("redis."):
         return RedisPyDriver(client, owned=False)
     if module.startswith("coredis"):
         return CoredisDriver(client, owned=False)
     raise TypeError(
-        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client;"
+        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client"
+        " (or either's RedisCluster);"
         f" got {type(client).__name__}"
     )
 
@@ -112,6 +121,14 @@ class Driver(ABC):
     client: Any
     #: the driver's own connection (a ``KeptWire``) while it has one
     _kept: Any = None
+    #: whether a client the driver made gets a connection of the driver's
+    #: own (not on a cluster: each command goes where its key's slot is)
+    wired = True
+
+    async def cluster_enabled(self) -> bool:
+        """Whether the server is a node of a Redis Cluster (``INFO cluster``)."""
+        info = await self.client.info("cluster")
+        return bool(info.get("cluster_enabled", info.get(b"cluster_enabled")))
 
     async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA`` with the raw reply: on the driver's own connection when
@@ -182,7 +199,7 @@ class RedisPyDriver(Driver):
     def __init__(self, client: Any, *, owned: bool) -> None:
         import redis.exceptions
 
-        kwargs = client.connection_pool.connection_kwargs
+        kwargs = getattr(client, "connection_pool", client).connection_kwargs
         if kwargs.get("decode_responses"):
             raise ValueError(
                 "RedisStore needs a redis-py client with decode_responses=False (values"
@@ -191,7 +208,7 @@ class RedisPyDriver(Driver):
             )
         self.client = client
         self.owned = owned
-        self._kept = redis_py_wire(client) if owned else None
+        self._kept = redis_py_wire(client) if owned and self.wired else None
         self.connection_errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -205,11 +222,11 @@ class RedisPyDriver(Driver):
 
     @classmethod
     def from_url(cls, target: Target, options: ClientURL) -> RedisPyDriver:
-        import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        client = redis.asyncio.Redis.from_url(
+        client = cls._client_from_url(
+            target,
             options.url,
             decode_responses=False,
             retry=Retry(NoBackoff(), 0),
@@ -217,6 +234,13 @@ class RedisPyDriver(Driver):
             **target.client_options(),
         )
         return cls(client, owned=True)
+
+    @staticmethod
+    def _client_from_url(target: Target, url: str, **options: Any) -> Any:
+        """The client for ``url`` (``target``'s client URL)."""
+        import redis.asyncio
+
+        return redis.asyncio.Redis.from_url(url, **options)
 
     async def aclose(self) -> None:
         if self._kept is not None:
@@ -272,11 +296,11 @@ class CoredisDriver(Driver):
 
     @classmethod
     def from_url(cls, target: Target, options: ClientURL) -> CoredisDriver:
-        import coredis
         from coredis.connection import TCPConnection
         from coredis.retry import NoRetryPolicy
 
-        client = coredis.Redis.from_url(
+        client = cls._client_from_url(
+            target,
             options.url,
             decode_responses=False,
             retry_policy=NoRetryPolicy(),
@@ -289,6 +313,13 @@ class CoredisDriver(Driver):
             pool.connection_class = closing_tcp_connection()
         return cls(client, owned=True)
 
+    @staticmethod
+    def _client_from_url(target: Target, url: str, **options: Any) -> Any:
+        """The client for ``url`` (``target``'s client URL)."""
+        import coredis
+
+        return coredis.Redis.from_url(url, **options)
+
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Keep the client's connection pool open until cancelled (a task of the store's group)."""
         if not self.owned:
@@ -296,7 +327,8 @@ class CoredisDriver(Driver):
             await anyio.sleep_forever()
         try:
             async with self.client:
-                self._kept = coredis_wire(self.client.connection_pool)
+                if self.wired:
+                    self._kept = coredis_wire(self.client.connection_pool)
                 task_status.started()
                 await anyio.sleep_forever()
         finally:

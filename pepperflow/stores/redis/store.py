@@ -49,6 +49,7 @@ from .._codec import Metadata
 from .._hub import Feed, Subscription
 from .._lookup import IndexTerms
 from ..base import Callback, Entry, Snapshot, Store
+from ._cluster import start_driver
 from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
@@ -194,7 +195,7 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         self._state = "open"
         try:
             await self._tasks.open()
-            await self._tasks.start(driver.run)
+            await start_driver(self._tasks, self._commands, self._url, self._driver_name)
             await self._commands.load_scripts()
             head = await self._commands.probe()
             self._follower.start_at(head.seq)
