@@ -176,20 +176,27 @@ class RedisCluster:
             options += ["--tls", "--cacert", str(files.ca)]
         return options
 
+    def primaries(self) -> dict[RedisServer, list[tuple[int, int]]]:
+        """Each primary serving slots now, and its slot ranges."""
+        out: dict[RedisServer, list[tuple[int, int]]] = {}
+        for line in self.cli("CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            if "master" not in fields[2] or "fail" in fields[2] or len(fields) < 9:
+                continue
+            port = int(fields[1].split("@")[0].rpartition(":")[2])
+            node = next(node for node in self.nodes if node.port == port)
+            for part in fields[8:]:
+                low, _, high = part.partition("-")
+                if low.isdigit():  # not a slot being migrated ([slot->-node])
+                    out.setdefault(node, []).append((int(low), int(high or low)))
+        return out
+
     def primary_of(self, key: str) -> RedisServer:
         """The node that serves ``key``'s slot now."""
         slot = int(self.cli("CLUSTER", "KEYSLOT", key))
-        for line in self.cli("CLUSTER", "NODES").splitlines():
-            fields = line.split()
-            if "master" not in fields[2] or "fail" in fields[2]:
-                continue
-            for part in fields[8:]:
-                low, _, high = part.partition("-")
-                if not low.isdigit():
-                    continue
-                if int(low) <= slot <= int(high or low):
-                    port = int(fields[1].split("@")[0].split(":")[1])
-                    return next(node for node in self.nodes if node.port == port)
+        for node, ranges in self.primaries().items():
+            if any(low <= slot <= high for low, high in ranges):
+                return node
         raise RedisServerError(f"no primary serves slot {slot} (of {key!r})")
 
     def close(self) -> None:

@@ -51,7 +51,7 @@ async def start_driver(
     driver = commands.driver
     assert driver is not None
     scope = anyio.CancelScope()
-    await tasks.start(_hold, driver, scope)
+    await commands.opening(lambda driver: tasks.start(_hold, driver, scope))
     if not isinstance(url, Target) or url.cluster is not None:
         return
     if not await commands.cluster_enabled():
@@ -61,8 +61,8 @@ async def start_driver(
     commands.driver = None
     with anyio.CancelScope(shield=True):
         await driver.aclose()
-    commands.driver = driver = open_driver(cluster, name)
-    await tasks.start(driver.run)
+    commands.driver = open_driver(cluster, name)
+    await commands.opening(lambda driver: tasks.start(driver.run))
 
 
 async def _hold(
@@ -96,6 +96,17 @@ class RedisPyClusterDriver(RedisPyDriver):
 
     wired = False
 
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        import redis.exceptions as errors
+
+        super().__init__(client, owned=owned)
+        self.not_run_errors = (
+            errors.ClusterError,  # CLUSTERDOWN, redirects exhausted
+            errors.TryAgainError,
+            errors.AskError,  # MOVED too
+            errors.RedisClusterException,  # no node reachable, a slot not covered
+        )
+
     @staticmethod
     def _client_from_url(target: Target, url: str, **options: Any) -> Any:
         from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -114,6 +125,13 @@ class CoredisClusterDriver(CoredisDriver):
     """
 
     wired = False
+
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        import coredis.exceptions as errors
+
+        super().__init__(client, owned=owned)
+        # CLUSTERDOWN, TRYAGAIN, redirects exhausted, no node reachable
+        self.not_run_errors = (errors.RedisClusterError,)
 
     async def aclose(self) -> None:
         await super().aclose()

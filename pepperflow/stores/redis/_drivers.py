@@ -105,6 +105,9 @@ class Driver(ABC):
     response_error: type[BaseException] = Exception
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
+    #: what a cluster raises when it did not run the command now: ``CLUSTERDOWN``,
+    #: ``TRYAGAIN``, redirects not followed, no node reachable (nothing ran)
+    not_run_errors: tuple[type[BaseException], ...] = ()
     #: error replies that may be an ACL refusing this client (``NOPERM``); a
     #: refused login is one of ``login_errors``, handled with the unavailable ones
     refusal_errors: tuple[type[BaseException], ...] = ()
@@ -296,7 +299,7 @@ class CoredisDriver(Driver):
 
     @classmethod
     def from_url(cls, target: Target, options: ClientURL) -> CoredisDriver:
-        from coredis.connection import TCPConnection
+        from coredis.connection import ClusterConnection, TCPConnection
         from coredis.retry import NoRetryPolicy
 
         client = cls._client_from_url(
@@ -309,8 +312,8 @@ class CoredisDriver(Driver):
             **target.client_options(),
         )
         pool = client.connection_pool
-        if pool.connection_class is TCPConnection:
-            pool.connection_class = closing_tcp_connection()
+        if pool.connection_class in (TCPConnection, ClusterConnection):
+            pool.connection_class = closing_tcp_connection(pool.connection_class)
         return cls(client, owned=True)
 
     @staticmethod
