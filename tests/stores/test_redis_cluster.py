@@ -17,6 +17,7 @@ import pytest
 
 from pepperflow import StoreAccessDenied, StoreUnavailable, UnknownStoreURL, open_store
 from pepperflow.stores import Lookup, RedisStore
+from pepperflow.stores.redis import DriverName
 from tests.conformance.test_redis_conformance import DRIVERS
 from tests.stores.test_redis_security import ACL_LINE
 from tests.support.redis_cluster import RedisCluster
@@ -40,7 +41,7 @@ def _namespace(cluster: RedisCluster, *, away_from: RedisServer | None = None) -
             return name
 
 
-async def _round_trip(url: str, driver: str, namespace: str, **options: Any) -> None:
+async def _round_trip(url: str, driver: DriverName, namespace: str, **options: Any) -> None:
     """A write through ``url`` is read, and delivered, through the seeds' URL."""
     async with RedisStore(url, namespace=namespace, driver=driver, **options) as store:
         await store.set("k", {"n": 1})
@@ -52,7 +53,7 @@ async def _round_trip(url: str, driver: str, namespace: str, **options: Any) -> 
 
 
 async def test_the_url_of_any_node_opens_the_cluster(
-    redis_cluster: RedisCluster, driver: str
+    redis_cluster: RedisCluster, driver: DriverName
 ) -> None:
     for node in (redis_cluster.nodes[0], redis_cluster.nodes[-1]):  # a primary, a replica
         namespace = _namespace(redis_cluster, away_from=node)
@@ -62,7 +63,7 @@ async def test_the_url_of_any_node_opens_the_cluster(
 
 
 async def test_open_store_takes_a_cluster_url_of_seeds(
-    redis_cluster: RedisCluster, driver: str
+    redis_cluster: RedisCluster, driver: DriverName
 ) -> None:
     namespace = _namespace(redis_cluster)
     url = f"{redis_cluster.seeds_url}/?namespace={namespace}&driver={driver}"
@@ -81,7 +82,7 @@ def _terms(value: Any, metadata: Any) -> list[str]:
 
 
 async def test_namespaces_spread_over_the_primaries_each_on_one_slot(
-    redis_cluster: RedisCluster, driver: str
+    redis_cluster: RedisCluster, driver: DriverName
 ) -> None:
     names = [_namespace(redis_cluster) for _ in range(6)]
     for name in names:
@@ -108,7 +109,7 @@ async def test_namespaces_spread_over_the_primaries_each_on_one_slot(
 
 
 async def test_a_users_cluster_client_is_used_and_left_open(
-    redis_cluster: RedisCluster, driver: str
+    redis_cluster: RedisCluster, driver: DriverName
 ) -> None:
     namespace = _namespace(redis_cluster)
     node = redis_cluster.nodes[0]
@@ -132,7 +133,9 @@ async def test_a_users_cluster_client_is_used_and_left_open(
         stream.close()  # coredis 6 leaves it open (RedisStore closes its own clients')
 
 
-async def test_a_cluster_has_database_zero_only(redis_cluster: RedisCluster, driver: str) -> None:
+async def test_a_cluster_has_database_zero_only(
+    redis_cluster: RedisCluster, driver: DriverName
+) -> None:
     store = RedisStore(redis_cluster.url + "/3", namespace=_namespace(redis_cluster), driver=driver)
     with pytest.raises(UnknownStoreURL, match="a Redis Cluster has database 0 only"):
         await store.__aenter__()
@@ -155,7 +158,7 @@ def acl_users(redis_cluster: RedisCluster) -> Iterator[str]:
 
 
 async def test_acl_users_log_in_to_every_node(
-    redis_cluster: RedisCluster, acl_users: str, driver: str
+    redis_cluster: RedisCluster, acl_users: str, driver: DriverName
 ) -> None:
     namespace = f"app{_namespace(redis_cluster)}"
     seeds = redis_cluster.seeds_url.split("://")[1]
@@ -168,7 +171,7 @@ async def test_acl_users_log_in_to_every_node(
 
 
 async def test_a_node_taken_for_one_server_says_to_write_a_cluster_url(
-    redis_cluster: RedisCluster, acl_users: str, driver: str
+    redis_cluster: RedisCluster, acl_users: str, driver: DriverName
 ) -> None:
     node = redis_cluster.nodes[0]
     namespace = f"app{_namespace(redis_cluster, away_from=node)}"
@@ -184,7 +187,9 @@ def tls_cluster() -> Iterator[RedisCluster]:
         yield cluster
 
 
-async def test_tls_carries_the_store_to_every_node(tls_cluster: RedisCluster, driver: str) -> None:
+async def test_tls_carries_the_store_to_every_node(
+    tls_cluster: RedisCluster, driver: DriverName
+) -> None:
     ca = f"ssl_ca_certs={tls_cluster.tls_files.ca}"
     node = tls_cluster.nodes[1]
     namespace = _namespace(tls_cluster, away_from=node)
