@@ -17,7 +17,9 @@ open a :class:`~pepperflow.stores.RedisStore`; its options go in the query
 string: ``namespace``, ``changelog_length``, ``sweep_interval``,
 ``callback_timeout`` (seconds) and ``driver`` (``auto``, ``redis-py`` or
 ``coredis``). Other query options are the Redis client's (e.g.
-``ssl_cert_reqs``).
+``ssl_cert_reqs``). ``redis+cluster://host:port,host:port/...`` (and
+``rediss+cluster://``) names a Redis Cluster's seed nodes; a plain URL may
+name any node of one (docs/redis.md, "Redis Cluster").
 
 Every part of the URL is read here, before anything opens: a URL that is
 malformed, has an unknown scheme, no host, a port outside 1-65535, a Redis

@@ -199,6 +199,16 @@ class RedisCluster:
                 return node
         raise RedisServerError(f"no primary serves slot {slot} (of {key!r})")
 
+    def replica_of(self, primary: RedisServer) -> RedisServer:
+        """A node replicating ``primary`` now."""
+        primary_id = self.cli("CLUSTER", "MYID", node=primary).strip()
+        for line in self.cli("CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            if "slave" in fields[2] and fields[3] == primary_id:
+                port = int(fields[1].split("@")[0].rpartition(":")[2])
+                return next(node for node in self.nodes if node.port == port)
+        raise RedisServerError(f"{primary!r} has no replica")
+
     def close(self) -> None:
         """Kill every node and remove every node's directory."""
         errors: list[BaseException] = []

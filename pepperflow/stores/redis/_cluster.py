@@ -130,8 +130,9 @@ class CoredisClusterDriver(CoredisDriver):
         import coredis.exceptions as errors
 
         super().__init__(client, owned=owned)
-        # CLUSTERDOWN, TRYAGAIN, redirects exhausted, no node reachable
-        self.not_run_errors = (errors.RedisClusterError,)
+        # CLUSTERDOWN, TRYAGAIN, redirects exhausted, no node reachable; a
+        # blocked XREAD woken as its primary became a replica (UNBLOCKED)
+        self.not_run_errors = (errors.RedisClusterError, errors.UnblockedError)
 
     async def aclose(self) -> None:
         await super().aclose()

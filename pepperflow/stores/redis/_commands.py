@@ -44,6 +44,9 @@ H = TypeVar("H")
 _T = TypeVar("_T")
 
 _READ_RETRIES = 3
+#: error replies of a cluster that did not run the command (a failover, a
+#: slot migration): a blocked XREAD woken, the slot down or unstable
+_NOT_RUN = ("UNBLOCKED", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
 _FOLLOW_COUNT = 1000  # changelog entries per XREAD
 #: an error reply refusing a command or key to this user: the client's
 #: NOPERM errors, the driver's own connection's, a script's refused command
@@ -242,7 +245,19 @@ class Commands:
     def _check_refused(self, driver: Driver, exc: BaseException) -> None:
         """Raise StoreAccessDenied if ``exc`` is an ACL refusing this client;
         StoreUnavailable if it redirects a single server's driver to a
-        cluster node (the server is a cluster node, and INFO was refused)."""
+        cluster node (the server is a cluster node, and INFO was refused),
+        or says a cluster did not run the command or stopped a script."""
+        if str(exc).startswith(_NOT_RUN):
+            raise StoreUnavailable(
+                f"{self.owner}: the Redis Cluster did not run a command ({exc}); it was not"
+                " applied: retry once the cluster has settled (a failover or a slot migration"
+                " under way)"
+            ) from exc
+        if "Script attempted to access" in str(exc):
+            raise StoreUnavailable(
+                f"{self.owner}: the Redis Cluster stopped a script part way ({exc}): part of"
+                " the write may have been applied; a slot of the namespace was being migrated"
+            ) from exc
         if str(exc).startswith(("MOVED ", "ASK ")):
             raise StoreUnavailable(
                 f"{self.owner}: Redis answered {exc}: the server is a node of a Redis Cluster,"
