@@ -153,13 +153,13 @@ class RedisCluster:
         return ""
 
     def cli(self, *args: str, node: RedisServer | None = None) -> str:
-        """``redis-cli`` with ``args`` against ``node`` (default: the first);
-        its output.
+        """``redis-cli`` with ``args`` against ``node`` (default: the first
+        node that runs); its output.
 
         Raises:
             RedisServerError: it exited with an error or printed ``ERR``.
         """
-        node = node or self.nodes[0]
+        node = node or next(node for node in self.nodes if node.pid is not None)
         command = [CLI, "-h", node.host, "-p", str(node.port), *self._cli_security(), *args]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         out = done.stdout + done.stderr
@@ -208,6 +208,27 @@ class RedisCluster:
                 port = int(fields[1].split("@")[0].rpartition(":")[2])
                 return next(node for node in self.nodes if node.port == port)
         raise RedisServerError(f"{primary!r} has no replica")
+
+    def wait_replicated(self, primary: RedisServer) -> None:
+        """Wait until every replica of ``primary`` has all its writes (its
+        offset is the primary's).
+
+        Raises:
+            RedisServerError: not so within ``startup_timeout`` seconds.
+        """
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            info = dict(
+                line.split(":", 1)
+                for line in self.cli("INFO", "replication", node=primary).splitlines()
+                if ":" in line
+            )
+            offset = info["master_repl_offset"].strip()
+            replicas = [value for name, value in info.items() if name.startswith("slave")]
+            if replicas and all(f"offset={offset}," in value for value in replicas):
+                return
+            time.sleep(0.02)
+        raise RedisServerError(f"the replicas of {primary!r} did not catch up")
 
     def close(self) -> None:
         """Kill every node and remove every node's directory."""

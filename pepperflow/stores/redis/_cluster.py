@@ -25,6 +25,7 @@ import anyio.abc
 from ..._lifecycle import TaskRunner
 from ._commands import Commands
 from ._drivers import CoredisDriver, Driver, DriverName, RedisPyDriver, open_driver
+from ._kept import closing_tcp_connection
 from ._target import Target
 from ._urls import ClientURL
 
@@ -147,7 +148,49 @@ class CoredisClusterDriver(CoredisDriver):
         import coredis
         from coredis.connection import TCPLocation
 
+        _close_discovery_buffers()
         seeds = [TCPLocation(host, port) for host, port in target.seeds]
+        options["retry_policy"] = _reporting_no_retry()
         return coredis.RedisCluster.from_url(
             url, startup_nodes=seeds, skip_full_coverage_check=True, **options
         )
+
+
+def _close_discovery_buffers() -> None:
+    """Make coredis's cluster discovery connect with the connection class
+    that closes its buffers when connecting fails (``closing_tcp_connection``).
+
+    coredis 6 learns a cluster's layout through connections of its own
+    class (``ClusterNode.as_client``), never the pool's, and each refused
+    connect (a node that died, a seed that is down) leaks two memory object
+    streams with a ResourceWarning. The subclass changes nothing else; set
+    once, for every coredis cluster client of the process.
+    """
+    from coredis.cluster import _node
+    from coredis.connection import ClusterConnection
+
+    node_module: Any = _node
+    if node_module.ClusterConnection is ClusterConnection:
+        node_module.ClusterConnection = closing_tcp_connection(ClusterConnection)
+
+
+def _reporting_no_retry() -> Any:
+    """coredis's NoRetryPolicy, reporting a failed command's connection
+    error to the cluster client (its ``failure_hook``), as a retrying policy
+    does: coredis learns the cluster's layout again after enough of them
+    (a primary that died and was replaced), and not otherwise."""
+    from coredis.exceptions import ConnectionError as Lost
+    from coredis.retry import NoRetryPolicy
+
+    class ReportingNoRetry(NoRetryPolicy):
+        async def call_with_retries(
+            self, func: Any, before_hook: Any = None, failure_hook: Any = None
+        ) -> Any:
+            try:
+                return await func()
+            except (Lost, TimeoutError) as exc:
+                if callable(failure_hook) and (reported := failure_hook(exc)) is not None:
+                    await reported
+                raise
+
+    return ReportingNoRetry()
