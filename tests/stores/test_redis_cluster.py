@@ -69,8 +69,6 @@ async def test_open_store_takes_a_cluster_url_of_seeds(
     url = f"{redis_cluster.seeds_url}/?namespace={namespace}&driver={driver}"
     async with open_store(url) as store:
         await store.set("k", 1)
-    if driver == "coredis":
-        return  # coredis 6 leaks a ResourceWarning per refused connection of its own
     dead = RedisServer()  # a seed that answers nothing: the others do
     url = f"redis+cluster://{dead.host}:{dead.port},{redis_cluster.url.split('://')[1]}"
     async with open_store(f"{url}/?namespace={namespace}&driver={driver}") as again:
@@ -196,7 +194,5 @@ async def test_tls_carries_the_store_to_every_node(
     assert tls_cluster.seeds_url.startswith("rediss+cluster://")
     await _round_trip(f"{tls_cluster.seeds_url}/?{ca}", driver, namespace)
     await _round_trip(f"{node.url}?{ca}", driver, namespace)
-    if driver == "coredis":
-        return  # coredis 6 leaks a ResourceWarning per refused connection of its own
     with anyio.fail_after(30), pytest.raises(StoreUnavailable):
         await _round_trip(tls_cluster.seeds_url, driver, namespace)  # the CA is not trusted
