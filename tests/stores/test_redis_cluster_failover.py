@@ -15,6 +15,7 @@ gets every change once, in order.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -48,6 +49,11 @@ async def _write(store: RedisStore[Any], key: str, value: int) -> None:
             await anyio.sleep(0.05)
 
 
+def _every_change_once_in_order(got: list[Change]) -> None:
+    assert [change.seq for change in got] == list(range(1, WRITES + 1))
+    assert [change.key for change in got] == [f"k{i}" for i in range(WRITES)]
+
+
 async def _write_once(store: RedisStore[Any], key: str, value: int) -> None:
     """Create ``key``; again while the store is unavailable, with
     ``if_version=0`` so that a write applied before its reply was lost is
@@ -63,6 +69,34 @@ async def _write_once(store: RedisStore[Any], key: str, value: int) -> None:
                 await anyio.sleep(0.1)
 
 
+async def _through(
+    fail: Callable[[], object],
+    write: Callable[[RedisStore[Any], str, int], Awaitable[None]],
+    cluster: RedisCluster,
+    namespace: str,
+    driver: DriverName,
+    follower_url: str,
+) -> list[Change]:
+    """Write ``WRITES`` keys with ``write``, half of them before ``fail()``
+    (in a thread), while a store on ``follower_url`` follows: what it got,
+    once each key reads back as written."""
+    got: list[Change] = []
+    async with (
+        RedisStore(cluster.seeds_url, namespace=namespace, driver=driver) as writer,
+        RedisStore(follower_url, namespace=namespace, driver=driver) as follower,
+    ):
+        follower.subscribe(None, got.append)
+        for i in range(WRITES // 2):
+            await write(writer, f"k{i}", i)
+        await anyio.to_thread.run_sync(fail)
+        for i in range(WRITES // 2, WRITES):
+            await write(writer, f"k{i}", i)
+        await wait_until(lambda: len(got) >= WRITES, "every change at the follower")
+        written = {f"k{i}": i for i in range(WRITES)}
+        assert await follower.get_many(written) == written
+    return got
+
+
 async def test_a_primary_killed_is_replaced_and_the_stores_follow(
     redis_cluster: RedisCluster, driver: DriverName
 ) -> None:
@@ -70,29 +104,19 @@ async def test_a_primary_killed_is_replaced_and_the_stores_follow(
     log = f"pf:{{{namespace}}}:log"
     primary = redis_cluster.primary_of(log)
     replica = redis_cluster.replica_of(primary)
-    got: list[Change] = []
+
+    def kill() -> None:
+        redis_cluster.wait_replicated(primary)  # so that no acknowledged write is lost
+        primary.stop()  # SIGKILL
+
     try:
-        async with (
-            RedisStore(redis_cluster.seeds_url, namespace=namespace, driver=driver) as writer,
-            RedisStore(redis_cluster.seeds_url, namespace=namespace, driver=driver) as follower,
-        ):
-            follower.subscribe(None, got.append)
-            for i in range(WRITES // 2):
-                await _write_once(writer, f"k{i}", i)
-            await anyio.to_thread.run_sync(redis_cluster.wait_replicated, primary)
-            primary.stop()  # SIGKILL
-            for i in range(WRITES // 2, WRITES):
-                await _write_once(writer, f"k{i}", i)
-            await wait_until(lambda: len(got) >= WRITES, "every change at the follower")
-            assert redis_cluster.primary_of(log) is replica
-            assert await follower.get_many(f"k{i}" for i in range(WRITES)) == {
-                f"k{i}": i for i in range(WRITES)
-            }
+        url = redis_cluster.seeds_url
+        got = await _through(kill, _write_once, redis_cluster, namespace, driver, url)
+        assert redis_cluster.primary_of(log) is replica
     finally:
         primary.start()  # it rejoins as the replica of its replica
         await anyio.to_thread.run_sync(redis_cluster.wait_healthy)
-    assert [change.seq for change in got] == list(range(1, WRITES + 1))
-    assert [change.key for change in got] == [f"k{i}" for i in range(WRITES)]
+    _every_change_once_in_order(got)
 
 
 async def test_a_manual_failover_loses_and_doubles_no_write(
@@ -102,22 +126,7 @@ async def test_a_manual_failover_loses_and_doubles_no_write(
     log = f"pf:{{{namespace}}}:log"
     replica = redis_cluster.replica_of(redis_cluster.primary_of(log))
     failover = partial(redis_cluster.cli, "CLUSTER", "FAILOVER", node=replica)
-    got: list[Change] = []
-    async with (
-        RedisStore(redis_cluster.seeds_url, namespace=namespace, driver=driver) as writer,
-        RedisStore(replica.url, namespace=namespace, driver=driver) as follower,
-    ):
-        follower.subscribe(None, got.append)
-        for i in range(WRITES // 2):
-            await _write(writer, f"k{i}", i)
-        await anyio.to_thread.run_sync(failover)
-        for i in range(WRITES // 2, WRITES):
-            await _write(writer, f"k{i}", i)
-        await wait_until(lambda: len(got) >= WRITES, "every change at the follower")
-        assert redis_cluster.primary_of(log) is replica
-        assert await writer.get_many(f"k{i}" for i in range(WRITES)) == {
-            f"k{i}": i for i in range(WRITES)
-        }
-    assert [change.seq for change in got] == list(range(1, WRITES + 1))
-    assert [change.key for change in got] == [f"k{i}" for i in range(WRITES)]
+    got = await _through(failover, _write, redis_cluster, namespace, driver, replica.url)
+    assert redis_cluster.primary_of(log) is replica
+    _every_change_once_in_order(got)
     await anyio.to_thread.run_sync(redis_cluster.wait_healthy)
