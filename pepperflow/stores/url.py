@@ -126,6 +126,8 @@ _REDIS_OPTIONS = {
     "changelog_length": whole("a whole number of changes", "100000"),
     "sweep_interval": seconds("1"),
     "driver": text("'auto', 'redis-py' or 'coredis'", "auto"),
+    "durability": text("'acknowledged' or 'replicated'", "replicated"),
+    "replication_timeout": seconds("1"),
     "callback_timeout": seconds("5"),
 }
 

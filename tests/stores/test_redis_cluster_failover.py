@@ -15,6 +15,8 @@ gets every change once, in order.
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -23,15 +25,19 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from pepperflow import StoreUnavailable, VersionConflict
+from pepperflow import StoreUnavailable, VersionConflict, open_store
 from pepperflow.stores import RedisStore
 from pepperflow.stores.redis import DriverName
 from pepperflow.streams import Change
-from tests.conformance.test_redis_conformance import DRIVERS
+from tests.conformance.test_redis_cluster_conformance import CLUSTER_DRIVERS
 from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.anyio, pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.parametrize(("anyio_backend", "driver"), CLUSTER_DRIVERS),
+]
 
 _names = itertools.count()
 WRITES = 200
@@ -130,3 +136,58 @@ async def test_a_manual_failover_loses_and_doubles_no_write(
     assert redis_cluster.primary_of(log) is replica
     _every_change_once_in_order(got)
     await anyio.to_thread.run_sync(redis_cluster.wait_healthy)
+
+
+async def test_a_replicated_write_waits_for_a_replica_and_outlives_its_primary(
+    redis_cluster: RedisCluster, driver: DriverName
+) -> None:
+    namespace = f"replicated-{next(_names)}"
+    primary = redis_cluster.primary_of(f"pf:{{{namespace}}}:log")
+    replica = redis_cluster.replica_of(primary)
+    assert replica.pid is not None
+    url = redis_cluster.seeds_url
+    try:
+        async with RedisStore(
+            url,
+            namespace=namespace,
+            driver=driver,
+            durability="replicated",
+            replication_timeout=0.3,
+        ) as store:
+            await store.set("kept", 1)  # acknowledged: its replica has it
+            os.kill(replica.pid, signal.SIGSTOP)  # the replica hears nothing more
+            try:
+                with pytest.raises(StoreUnavailable, match="not replicated in time"):
+                    await store.set("unconfirmed", 2)
+                assert await store.get("unconfirmed") == 2  # applied on the primary alone
+                primary.stop()  # SIGKILL
+            finally:
+                os.kill(replica.pid, signal.SIGCONT)
+            with anyio.fail_after(60):
+                while True:  # until the replica is promoted
+                    try:
+                        assert await store.get("kept") == 1
+                        break
+                    except StoreUnavailable:
+                        await anyio.sleep(0.1)
+            primary.start()  # it rejoins: the new primary has a replica again
+            await anyio.to_thread.run_sync(redis_cluster.wait_healthy)
+            await store.set("after", 3)  # replicated by the new primary
+            assert await store.get("after") == 3
+    finally:
+        primary.start()
+        await anyio.to_thread.run_sync(redis_cluster.wait_healthy)
+
+
+async def test_replicated_writes_to_a_server_without_replicas_are_never_acknowledged(
+    redis_server: RedisServer, driver: DriverName
+) -> None:
+    redis_server.ensure_running()
+    url = f"{redis_server.url}?namespace=alone-{next(_names)}&driver={driver}"
+    url += "&durability=replicated&replication_timeout=0.05"
+    async with open_store(url) as store:
+        with pytest.raises(StoreUnavailable, match="applied on the primary, but not replicated"):
+            await store.set("k", 1)
+        assert await store.get("k") == 1
+    with pytest.raises(ValueError, match="durability must be 'acknowledged'"):
+        RedisStore(redis_server.url, durability="eventual")  # type: ignore[call-overload]

@@ -17,6 +17,7 @@ single server's shortcut would reach one node only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -26,6 +27,8 @@ from ..._lifecycle import TaskRunner
 from ._commands import Commands
 from ._drivers import CoredisDriver, Driver, DriverName, RedisPyDriver, open_driver
 from ._kept import closing_tcp_connection
+from ._protocol import Arg
+from ._replicated import redis_py_cluster_waited
 from ._target import Target
 from ._urls import ClientURL
 
@@ -107,6 +110,11 @@ class RedisPyClusterDriver(RedisPyDriver):
             errors.AskError,  # MOVED too
             errors.RedisClusterException,  # no node reachable, a slot not covered
         )
+
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        return await redis_py_cluster_waited(self.client, sha, keys, args, replicas, timeout_ms)
 
     @staticmethod
     def _client_from_url(target: Target, url: str, **options: Any) -> Any:

@@ -35,6 +35,7 @@ import msgspec
 from ..._errors import StoreAccessDenied, StoreUnavailable
 from ._drivers import Driver
 from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
+from ._replicated import NotReplicated
 from ._scripts import SCRIPTS, STATUS, Script
 
 __all__ = ["Commands"]
@@ -44,6 +45,10 @@ H = TypeVar("H")
 _T = TypeVar("_T")
 
 _READ_RETRIES = 3
+#: write scripts that do not wait for a replica under durability="replicated":
+#: what they write is derived, and done again if a failover loses it (an
+#: expiry sweep: the deadlines are replicated with the keys; an index build)
+_DERIVED = frozenset({"sweep", "index_build"})
 #: error replies of a cluster that did not run the command (a failover, a
 #: slot migration): a blocked XREAD woken, the slot down or unstable
 _NOT_RUN = ("UNBLOCKED", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
@@ -71,6 +76,7 @@ class Commands:
         "marks_key",
         "owner",
         "prefix",
+        "wait",
         "writing",
     )
 
@@ -89,6 +95,8 @@ class Commands:
         self._check_open = check_open
         self.driver: Driver | None = None
         self.writing = 0
+        #: (replicas, timeout in ms) a write waits for (``durability="replicated"``)
+        self.wait: tuple[int, int] | None = None
 
     def _driver(self) -> Driver:
         driver = self.driver
@@ -148,15 +156,22 @@ class Commands:
         all_keys = [*self._keys, *keys]
         all_args = [*self._args, *argv(args)]
         writes = script.writes
+        wait = self.wait if writes and script.name not in _DERIVED else None
         if writes:
             self.writing += 1
         try:
             try:
-                raw = await driver.evalsha(script.sha, all_keys, all_args)
+                raw = await _evalsha(driver, script.sha, all_keys, all_args, wait)
             except driver.noscript_error:
                 # The server lost its script cache (a restart): nothing ran.
                 await driver.script_load(script.source)
-                raw = await driver.evalsha(script.sha, all_keys, all_args)
+                raw = await _evalsha(driver, script.sha, all_keys, all_args, wait)
+        except NotReplicated as exc:
+            raise StoreUnavailable(
+                f"{self.owner}: the {script.name} was applied on the primary, but not"
+                f" replicated in time ({exc}): it may be lost if the primary fails before a"
+                " replica has it (durability='replicated')"
+            ) from exc
         except _unavailable_errors(driver) as exc:
             await _cancellation_first()
             raise self._unavailable(driver, exc, f"during {script.name}", writes) from exc
@@ -282,6 +297,19 @@ class Commands:
             except StoreUnavailable:
                 await anyio.sleep(0.05 * 2**attempt)
         return await read()
+
+
+def _evalsha(
+    driver: Driver,
+    sha: str,
+    keys: list[str],
+    args: list[Any],
+    wait: tuple[int, int] | None,
+) -> Awaitable[Any]:
+    """``EVALSHA``; then ``WAIT`` on its connection when ``wait`` is given."""
+    if wait is None:
+        return driver.evalsha(sha, keys, args)
+    return driver.evalsha_waited(sha, keys, args, *wait)
 
 
 async def _load_scripts(driver: Driver) -> None:

@@ -27,6 +27,7 @@ import sniffio
 from ..._errors import MissingExtra
 from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
+from ._replicated import coredis_waited, redis_py_waited
 from ._target import Target
 from ._urls import ClientURL, client_url
 
@@ -145,6 +146,13 @@ class Driver(ABC):
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA`` through the client."""
 
+    @abstractmethod
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        """``EVALSHA``, then ``WAIT replicas timeout_ms`` on its connection
+        (:mod:`._replicated`; NotReplicated when too few acknowledged)."""
+
     async def script_load(self, source: str) -> None:
         """``SCRIPT LOAD``."""
         await self.client.script_load(source)
@@ -254,6 +262,11 @@ class RedisPyDriver(Driver):
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, len(keys), *keys, *args)
 
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        return await redis_py_waited(self.client, sha, keys, args, replicas, timeout_ms)
+
     def _entries(self, reply: Any) -> list[LogEntry]:
         streams = reply.values() if isinstance(reply, dict) else (e for _n, e in reply)
         return [entry for entries in streams for entry in _stream_entries(_unwrap(entries))]
@@ -344,6 +357,11 @@ class CoredisDriver(Driver):
 
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, keys=list(keys), args=list(args))
+
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        return await coredis_waited(self.client, sha, keys, args, replicas, timeout_ms)
 
     def _entries(self, reply: Any) -> list[LogEntry]:
         return [

@@ -56,7 +56,7 @@ from ._drivers import DriverName, open_driver
 from ._figures import Figures
 from ._follower import Follower
 from ._marks import Marks
-from ._options import check_options
+from ._options import Durability, check_options, replication_wait
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._searching import Searching
@@ -96,6 +96,9 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
+        durability: ``"acknowledged"``: a write returns once its primary has it;
+            ``"replicated"``: once a replica has it too (``WAIT``), else it raises
+            StoreUnavailable after ``replication_timeout`` (docs/redis.md).
         callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s;
             the index lives in Redis beside the entries (:mod:`._searching`).
 
@@ -115,6 +118,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        durability: Durability = ...,
+        replication_timeout: float | timedelta = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
         index: IndexTerms | None = ...,
@@ -131,6 +136,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        durability: Durability = ...,
+        replication_timeout: float | timedelta = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
         index: IndexTerms | None = ...,
@@ -146,6 +153,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
+        durability: Durability = "acknowledged",
+        replication_timeout: float | timedelta = 1.0,
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
         index: IndexTerms | None = None,
@@ -168,6 +177,7 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         commands = self._commands = Commands(
             namespace, changelog_length, repr(self), self._check_open
         )
+        commands.wait = replication_wait(durability, replication_timeout)
         self._counts = Counts()
         self._follower = follower = Follower(
             commands,
