@@ -15,8 +15,9 @@ when its scheme is used, and a missing optional dependency raises
 ``redis://[[user]:password@]host[:port][/db]`` and ``rediss://...`` (TLS)
 open a :class:`~pepperflow.stores.RedisStore`; its options go in the query
 string: ``namespace``, ``changelog_length``, ``sweep_interval``,
-``callback_timeout`` (seconds) and ``driver`` (``auto``, ``redis-py`` or
-``coredis``). Other query options are the Redis client's (e.g.
+``callback_timeout`` (seconds), ``driver`` (``auto``, ``redis-py`` or
+``coredis``), ``durability`` (``acknowledged`` or ``replicated``) and
+``replication_timeout`` (seconds). Other query options are the Redis client's (e.g.
 ``ssl_cert_reqs``). ``redis+cluster://host:port,host:port/...`` (and
 ``rediss+cluster://``) names a Redis Cluster's seed nodes; a plain URL may
 name any node of one (docs/redis.md, "Redis Cluster").
