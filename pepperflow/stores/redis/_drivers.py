@@ -146,12 +146,14 @@ class Driver(ABC):
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA`` through the client."""
 
-    @abstractmethod
     async def evalsha_waited(
         self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
     ) -> Any:
         """``EVALSHA``, then ``WAIT replicas timeout_ms`` on its connection
         (:mod:`._replicated`; NotReplicated when too few acknowledged)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot wait for replicas; use durability='acknowledged'"
+        )
 
     async def script_load(self, source: str) -> None:
         """``SCRIPT LOAD``."""
