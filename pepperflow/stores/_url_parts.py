@@ -21,7 +21,15 @@ import msgspec
 
 from .._errors import UnknownStoreURL
 
-__all__ = ["Option", "check_redis_parts", "read_options", "seconds", "text", "whole"]
+__all__ = [
+    "Option",
+    "check_redis_parts",
+    "cluster_seeds",
+    "read_options",
+    "seconds",
+    "text",
+    "whole",
+]
 
 
 class Option(msgspec.Struct, frozen=True):
@@ -122,3 +130,20 @@ def check_redis_parts(parts: SplitResult) -> None:
         raise UnknownStoreURL(
             f"the path must be the database's number (0 by default) and nothing else, {example}"
         )
+
+
+def cluster_seeds(parts: SplitResult) -> tuple[SplitResult, list[tuple[str, int]]]:
+    """A ``redis+cluster://[userinfo@]host:port,host:port/...`` URL's seed
+    nodes, and the URL with its first seed as its only host.
+
+    Raises:
+        UnknownStoreURL: a seed without a host or with a bad port.
+    """
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    seeds: list[tuple[str, int]] = []
+    for seed in hosts.split(","):
+        seed_parts = parts._replace(netloc=seed, path="", query="")
+        check_redis_parts(seed_parts)  # each seed is host[:port]
+        seeds.append((str(seed_parts.hostname), seed_parts.port or 6379))
+    first = parts.netloc.removeprefix(userinfo + at).split(",")[0]
+    return parts._replace(netloc=userinfo + at + first), seeds

@@ -15,9 +15,12 @@ when its scheme is used, and a missing optional dependency raises
 ``redis://[[user]:password@]host[:port][/db]`` and ``rediss://...`` (TLS)
 open a :class:`~pepperflow.stores.RedisStore`; its options go in the query
 string: ``namespace``, ``changelog_length``, ``sweep_interval``,
-``callback_timeout`` (seconds) and ``driver`` (``auto``, ``redis-py`` or
-``coredis``). Other query options are the Redis client's (e.g.
-``ssl_cert_reqs``).
+``callback_timeout`` (seconds), ``driver`` (``auto``, ``redis-py`` or
+``coredis``), ``durability`` (``acknowledged`` or ``replicated``) and
+``replication_timeout`` (seconds). Other query options are the Redis client's (e.g.
+``ssl_cert_reqs``). ``redis+cluster://host:port,host:port/...`` (and
+``rediss+cluster://``) names a Redis Cluster's seed nodes; a plain URL may
+name any node of one (docs/redis.md, "Redis Cluster").
 
 Every part of the URL is read here, before anything opens: a URL that is
 malformed, has an unknown scheme, no host, a port outside 1-65535, a Redis
@@ -124,6 +127,8 @@ _REDIS_OPTIONS = {
     "changelog_length": whole("a whole number of changes", "100000"),
     "sweep_interval": seconds("1"),
     "driver": text("'auto', 'redis-py' or 'coredis'", "auto"),
+    "durability": text("'acknowledged' or 'replicated'", "replicated"),
+    "replication_timeout": seconds("1"),
     "callback_timeout": seconds("5"),
 }
 
@@ -157,6 +162,8 @@ BACKENDS: dict[str, Callable[..., Store[Any]]] = {
     "sqlite": _sqlite,
     "redis": _redis,
     "rediss": _redis,
+    "redis+cluster": _redis,
+    "rediss+cluster": _redis,
 }
 
 

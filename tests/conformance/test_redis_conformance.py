@@ -27,6 +27,26 @@ _namespaces = itertools.count()
 DRIVERS = [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")]
 
 
+def redis_factory(url: str, driver: str, label: str) -> StoreFactory:
+    """Stores on ``url`` with ``driver``, each in a new namespace
+    (``label``-...); ``reopen`` connects again to a store's namespace."""
+    run = next(_namespaces)
+
+    def make(**options: Any) -> RedisStore[Any]:
+        namespace = f"{label}-{driver}-{run}-{next(_namespaces)}"
+        options.update(namespace=namespace, driver=driver)
+        store: RedisStore[Any] = RedisStore(url, **options)
+        return store
+
+    def reopen(store: Store[Any], **options: Any) -> RedisStore[Any]:
+        assert isinstance(store, RedisStore)
+        options.update(namespace=store.namespace, driver=driver)
+        again: RedisStore[Any] = RedisStore(url, **options)
+        return again
+
+    return StoreFactory(make, reopen, takes_types(RedisStore))
+
+
 @pytest.mark.parametrize(("anyio_backend", "driver"), DRIVERS)
 @pytest.mark.parametrize("check", STORE_CHECKS, ids=CHECK_IDS)
 async def test_redis_store(
@@ -34,18 +54,4 @@ async def test_redis_store(
 ) -> None:
     skip_if_untyped(check, RedisStore)
     redis_server.ensure_running()
-    run = next(_namespaces)
-
-    def make(**options: Any) -> RedisStore[Any]:
-        namespace = f"conformance-{driver}-{run}-{next(_namespaces)}"
-        options.update(namespace=namespace, driver=driver)
-        store: RedisStore[Any] = RedisStore(redis_server.url, **options)
-        return store
-
-    def reopen(store: Store[Any], **options: Any) -> RedisStore[Any]:
-        assert isinstance(store, RedisStore)
-        options.update(namespace=store.namespace, driver=driver)
-        again: RedisStore[Any] = RedisStore(redis_server.url, **options)
-        return again
-
-    await check(StoreFactory(make, reopen, takes_types(RedisStore)))
+    await check(redis_factory(redis_server.url, driver, "conformance"))

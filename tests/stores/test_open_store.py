@@ -54,7 +54,7 @@ async def test_memory_urls(url: str, name: str) -> None:
 BAD_URLS: list[tuple[str, str]] = [
     # the URL as a whole
     ("just-a-path.db", "not a store URL; write SCHEME://"),
-    ("nosuch://u:PW@x", "unknown store scheme 'nosuch'; known schemes: memory, redis, rediss"),
+    ("nosuch://u:PW@x", r"scheme 'nosuch'; known schemes: memory, redis, redis\+cluster, rediss,"),
     ("redis://u:PW@[::1/0", r"a malformed URL \(Invalid IPv6 URL\)"),
     ("redis://u:PW@h/0#top", "no #fragment; write a '#' in a password as %23"),
     ("sqlite:///notes#1.db", "no #fragment"),
@@ -99,6 +99,9 @@ BAD_URLS: list[tuple[str, str]] = [
     ("redis://u:PW@h/0?namespace=a{b}", "without '{' or '}'"),
     ("redis://u:PW@h/0?namespace=a&namespace=b", "the option 'namespace' is given twice"),
     ("redis://:PW@h/0?namespace=", "'namespace' is '', not a name"),
+    ("redis+cluster://u:PW@h:1,h:x/", "the port must be a number from 1 to 65535"),
+    ("redis+cluster://u:PW@h:1,:2/", "name the server"),
+    ("rediss+cluster://u:PW@h:1,h:2/3", "a Redis Cluster has database 0 only"),
 ]
 
 

@@ -2,7 +2,7 @@
 
 Each test runs child processes (tests/support/redis_child.py, on the test's own
 anyio backend, warnings as errors) against the private redis-server, in a
-namespace of its own.
+namespace of its own; and again on the private Redis Cluster.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pepperflow.stores.redis import RedisStore
 from pepperflow.streams import Change, DeleteChange, ExpireChange, SetChange, fold
 from tests.support.child_process import TIMEOUT, Child, run_child
 from tests.support.redis_child import Meta, Msg
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -42,19 +43,29 @@ async def spawn(
         yield child
 
 
+@pytest.fixture(params=["server", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The private server's URL, then the private cluster's (its seeds)."""
+    if request.param == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        return cluster.seeds_url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.ensure_running()
+    return server.url
+
+
 def namespace(name: str) -> str:
     return f"{name}-{next(_runs)}"
 
 
 async def test_a_subscriber_in_another_process_gets_every_change_in_order(
-    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+    anyio_backend: str, tmp_path: Path, redis_url: str
 ) -> None:
-    redis_server.ensure_running()
     ns = namespace("follow")
     mine: list[Change] = []
-    async with RedisStore(redis_server.url, namespace=ns) as store:
+    async with RedisStore(redis_url, namespace=ns) as store:
         store.subscribe(None, mine.append)
-        async with spawn(tmp_path, anyio_backend, "follow", redis_server.url, ns, 8) as child:
+        async with spawn(tmp_path, anyio_backend, "follow", redis_url, ns, 8) as child:
             assert msgspec.json.decode(await child.line()) == "ready"
             await store.set("a", {"n": 1}, metadata={"by": "parent"})
             await store.set("a", {"n": 2})
@@ -75,13 +86,12 @@ async def test_a_subscriber_in_another_process_gets_every_change_in_order(
 
 
 async def test_replay_in_one_process_while_another_writes_has_no_gap_or_duplicate(
-    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+    anyio_backend: str, tmp_path: Path, redis_url: str
 ) -> None:
-    redis_server.ensure_running()
     ns = namespace("replay")
     async with (
-        RedisStore(redis_server.url, namespace=ns) as store,
-        spawn(tmp_path, anyio_backend, "write", redis_server.url, ns, 400) as child,
+        RedisStore(redis_url, namespace=ns) as store,
+        spawn(tmp_path, anyio_backend, "write", redis_url, ns, 400) as child,
     ):
         assert msgspec.json.decode(await child.line()) == "ready"
         await child.send("go")
@@ -106,11 +116,10 @@ async def test_replay_in_one_process_while_another_writes_has_no_gap_or_duplicat
 
 
 async def test_two_processes_incrementing_with_compare_and_set_lose_no_update(
-    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+    anyio_backend: str, tmp_path: Path, redis_url: str
 ) -> None:
-    redis_server.ensure_running()
     ns = namespace("cas")
-    url = redis_server.url
+    url = redis_url
     async with (
         spawn(tmp_path, anyio_backend, "increment", url, ns, 150) as first,
         spawn(tmp_path, anyio_backend, "increment", url, ns, 150) as second,
@@ -133,15 +142,14 @@ async def test_two_processes_incrementing_with_compare_and_set_lose_no_update(
 
 
 async def test_a_key_two_processes_hold_expires_exactly_once(
-    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+    anyio_backend: str, tmp_path: Path, redis_url: str
 ) -> None:
-    redis_server.ensure_running()
     ns = namespace("expire")
     keys = sorted(f"t:{i}" for i in range(50))
-    async with RedisStore(redis_server.url, namespace=ns) as store:
+    async with RedisStore(redis_url, namespace=ns) as store:
         mine: list[Change] = []
         store.subscribe(None, mine.append)
-        async with spawn(tmp_path, anyio_backend, "expire", redis_server.url, ns, 50) as child:
+        async with spawn(tmp_path, anyio_backend, "expire", redis_url, ns, 50) as child:
             assert msgspec.json.decode(await child.line()) == "ready"
             # Both processes sweep; whichever comes first expires each key.
             await store.set_many(dict.fromkeys(keys, 1), ttl=0.2)
@@ -158,15 +166,14 @@ class TypedChanges(msgspec.Struct):
 
 
 async def test_a_typed_follower_in_another_process_gets_instances_of_the_type(
-    anyio_backend: str, tmp_path: Path, redis_server: RedisServer
+    anyio_backend: str, tmp_path: Path, redis_url: str
 ) -> None:
-    redis_server.ensure_running()
     ns = namespace("typed")
     at = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
     mine: list[Change] = []
-    async with RedisStore(redis_server.url, namespace=ns, type=Msg, metadata_type=Meta) as store:
+    async with RedisStore(redis_url, namespace=ns, type=Msg, metadata_type=Meta) as store:
         store.subscribe(None, mine.append)
-        async with spawn(tmp_path, anyio_backend, "follow-typed", redis_server.url, ns, 4) as child:
+        async with spawn(tmp_path, anyio_backend, "follow-typed", redis_url, ns, 4) as child:
             assert msgspec.json.decode(await child.line()) == "ready"
             msg, meta = Msg("user", "hi", at, ("a", "b")), Meta("ada")
             await store.set("m:1", msg, metadata=meta)

@@ -53,8 +53,13 @@ class Providers:
 
 
 def make_providers(request: pytest.FixtureRequest, backend: str, directory: Path) -> Providers:
-    """A :class:`Providers` of ``backend``; on ``redis``, over the session's server."""
+    """A :class:`Providers` of ``backend``; on ``redis``, over the session's
+    server; on ``redis-cluster``, over the session's cluster (the provider's
+    ``host`` and ``port`` name one of its nodes)."""
     server: RedisServer | None = None
+    if backend == "redis-cluster":
+        server = request.getfixturevalue("redis_cluster").nodes[0]
+        return Providers("redis", directory, server)
     if backend == "redis":
         server = request.getfixturevalue("redis_server")
         server.ensure_running()

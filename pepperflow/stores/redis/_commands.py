@@ -10,6 +10,9 @@ command may have been applied and whether a retry can help:
   applied, so writes are never retried; reads are, briefly;
 - Redis loading its dataset (``LOADING``, after a restart): nothing was
   applied; reads are retried briefly, a write may be retried once it loaded;
+- a Redis Cluster not running the command now (``CLUSTERDOWN`` during a
+  failover, ``TRYAGAIN`` during a slot migration, no node reachable):
+  nothing was applied; reads are retried briefly, a write may be retried;
 - the server refusing this client (a wrong password, an ACL's ``NOPERM``):
   :class:`~pepperflow.StoreAccessDenied` (a StoreUnavailable), never retried.
 
@@ -32,6 +35,7 @@ import msgspec
 from ..._errors import StoreAccessDenied, StoreUnavailable
 from ._drivers import Driver
 from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
+from ._replicated import NotReplicated
 from ._scripts import SCRIPTS, STATUS, Script
 
 __all__ = ["Commands"]
@@ -41,6 +45,13 @@ H = TypeVar("H")
 _T = TypeVar("_T")
 
 _READ_RETRIES = 3
+#: write scripts that do not wait for a replica under durability="replicated":
+#: what they write is derived, and done again if a failover loses it (an
+#: expiry sweep: the deadlines are replicated with the keys; an index build)
+_DERIVED = frozenset({"sweep", "index_build"})
+#: error replies of a cluster that did not run the command (a failover, a
+#: slot migration): a blocked XREAD woken, the slot down or unstable
+_NOT_RUN = ("UNBLOCKED", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
 _FOLLOW_COUNT = 1000  # changelog entries per XREAD
 #: an error reply refusing a command or key to this user: the client's
 #: NOPERM errors, the driver's own connection's, a script's refused command
@@ -65,6 +76,7 @@ class Commands:
         "marks_key",
         "owner",
         "prefix",
+        "wait",
         "writing",
     )
 
@@ -83,6 +95,8 @@ class Commands:
         self._check_open = check_open
         self.driver: Driver | None = None
         self.writing = 0
+        #: (replicas, timeout in ms) a write waits for (``durability="replicated"``)
+        self.wait: tuple[int, int] | None = None
 
     def _driver(self) -> Driver:
         driver = self.driver
@@ -91,12 +105,12 @@ class Commands:
             raise AssertionError("unreachable: a closed store has no driver")
         return driver
 
-    async def load_scripts(self) -> None:
-        """``SCRIPT LOAD`` every script; StoreUnavailable when Redis is unreachable."""
+    async def opening(self, step: Callable[[Driver], Awaitable[_T]]) -> _T:
+        """``step(driver)`` while the store opens: what keeps Redis from
+        answering raises StoreUnavailable (StoreAccessDenied for a refusal)."""
         driver = self._driver()
         try:
-            for script in SCRIPTS:
-                await driver.script_load(script.source)
+            return await step(driver)
         except _unavailable_errors(driver) as exc:
             await _cancellation_first()
             lost = "cannot reach Redis"
@@ -104,6 +118,19 @@ class Commands:
         except driver.refusal_errors as exc:
             self._check_refused(driver, exc)
             raise
+
+    async def load_scripts(self) -> None:
+        """``SCRIPT LOAD`` every script; StoreUnavailable when Redis is unreachable."""
+        await self.opening(_load_scripts)
+
+    async def cluster_enabled(self) -> bool:
+        """Whether the server is a Redis Cluster node (``INFO cluster``);
+        False when an ACL refuses ``INFO`` (write ``redis+cluster://`` then).
+
+        Raises:
+            StoreUnavailable: Redis did not answer.
+        """
+        return await self.opening(_cluster_enabled)
 
     async def probe(self) -> StatusHead:
         """The namespace's figures, once the server and the namespace's layout
@@ -129,15 +156,22 @@ class Commands:
         all_keys = [*self._keys, *keys]
         all_args = [*self._args, *argv(args)]
         writes = script.writes
+        wait = self.wait if writes and script.name not in _DERIVED else None
         if writes:
             self.writing += 1
         try:
             try:
-                raw = await driver.evalsha(script.sha, all_keys, all_args)
+                raw = await _evalsha(driver, script.sha, all_keys, all_args, wait)
             except driver.noscript_error:
                 # The server lost its script cache (a restart): nothing ran.
                 await driver.script_load(script.source)
-                raw = await driver.evalsha(script.sha, all_keys, all_args)
+                raw = await _evalsha(driver, script.sha, all_keys, all_args, wait)
+        except NotReplicated as exc:
+            raise StoreUnavailable(
+                f"{self.owner}: the {script.name} was applied on the primary, but not"
+                f" replicated in time ({exc}): it may be lost if the primary fails before a"
+                " replica has it (durability='replicated')"
+            ) from exc
         except _unavailable_errors(driver) as exc:
             await _cancellation_first()
             raise self._unavailable(driver, exc, f"during {script.name}", writes) from exc
@@ -165,11 +199,21 @@ class Commands:
         """The StoreUnavailable of ``exc`` (one of :func:`_unavailable_errors`)
         for the command made ``doing`` (``write``: a write script; ``lost``:
         what a connection error means there)."""
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(exc, driver.not_run_errors) and isinstance(cause, driver.login_errors):
+            exc = cause  # a cluster client that could not log in to any node
         if isinstance(exc, driver.loading_error):
             return StoreUnavailable(
                 f"{self.owner}: Redis refused a command {doing}: it is loading its dataset"
                 f" (after a restart); the command was not applied: retry once Redis has"
                 f" loaded ({exc})"
+            )
+        if isinstance(exc, driver.not_run_errors):
+            return StoreUnavailable(
+                f"{self.owner}: the Redis Cluster did not run a command {doing}"
+                f" ({_with_cause(exc)}); the command was not applied: retry once the cluster"
+                " has settled (a failover or a slot migration under way), or check that its"
+                " nodes are reachable"
             )
         if isinstance(exc, driver.login_errors):
             return StoreAccessDenied(
@@ -214,7 +258,27 @@ class Commands:
             raise
 
     def _check_refused(self, driver: Driver, exc: BaseException) -> None:
-        """Raise StoreAccessDenied if ``exc`` is an ACL refusing this client."""
+        """Raise StoreAccessDenied if ``exc`` is an ACL refusing this client;
+        StoreUnavailable if it redirects a single server's driver to a
+        cluster node (the server is a cluster node, and INFO was refused),
+        or says a cluster did not run the command or stopped a script."""
+        if str(exc).startswith(_NOT_RUN):
+            raise StoreUnavailable(
+                f"{self.owner}: the Redis Cluster did not run a command ({exc}); it was not"
+                " applied: retry once the cluster has settled (a failover or a slot migration"
+                " under way)"
+            ) from exc
+        if "Script attempted to access" in str(exc):
+            raise StoreUnavailable(
+                f"{self.owner}: the Redis Cluster stopped a script part way ({exc}): part of"
+                " the write may have been applied; a slot of the namespace was being migrated"
+            ) from exc
+        if str(exc).startswith(("MOVED ", "ASK ")):
+            raise StoreUnavailable(
+                f"{self.owner}: Redis answered {exc}: the server is a node of a Redis Cluster,"
+                " which the store could not tell when it opened (INFO was refused): write the"
+                " URL as redis+cluster://host:port/ (or grant the user +info)"
+            ) from exc
         if _ACL_REFUSAL.search(str(exc)):
             raise StoreAccessDenied(
                 f"{self.owner}: Redis refused this client: {exc}; grant the user the store's"
@@ -235,10 +299,44 @@ class Commands:
         return await read()
 
 
+def _evalsha(
+    driver: Driver,
+    sha: str,
+    keys: list[str],
+    args: list[Any],
+    wait: tuple[int, int] | None,
+) -> Awaitable[Any]:
+    """``EVALSHA``; then ``WAIT`` on its connection when ``wait`` is given."""
+    if wait is None:
+        return driver.evalsha(sha, keys, args)
+    return driver.evalsha_waited(sha, keys, args, *wait)
+
+
+async def _load_scripts(driver: Driver) -> None:
+    for script in SCRIPTS:
+        await driver.script_load(script.source)
+
+
+async def _cluster_enabled(driver: Driver) -> bool:
+    try:
+        return await driver.cluster_enabled()
+    except driver.refusal_errors as exc:
+        if "not allowed in cluster mode" in str(exc):
+            return True  # SELECT of a database other than 0, on a cluster node
+        if _ACL_REFUSAL.search(str(exc)):
+            return False
+        raise
+
+
 def _unavailable_errors(driver: Driver) -> tuple[type[BaseException], ...]:
     """What ``driver`` raises when Redis does not run a command: a lost
-    connection, ``LOADING``, a refused login."""
-    return (*driver.connection_errors, driver.loading_error, *driver.login_errors)
+    connection, ``LOADING``, a cluster not running it, a refused login."""
+    return (
+        *driver.connection_errors,
+        driver.loading_error,
+        *driver.not_run_errors,
+        *driver.login_errors,
+    )
 
 
 def _why(exc: BaseException) -> str:
@@ -249,6 +347,12 @@ def _why(exc: BaseException) -> str:
     if cause is None or str(cause) in str(exc):
         return str(exc)
     return f"{exc} (TLS: {cause})"
+
+
+def _with_cause(exc: BaseException) -> str:
+    """``exc``'s text, and its cause's (a cluster client's: its last node's error)."""
+    cause = exc.__cause__ or exc.__context__
+    return str(exc) if cause is None else f"{exc}: {cause!r}"
 
 
 async def _cancellation_first() -> None:

@@ -27,6 +27,7 @@ import sniffio
 from ..._errors import MissingExtra
 from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
+from ._replicated import coredis_waited, redis_py_waited
 from ._target import Target
 from ._urls import ClientURL, client_url
 
@@ -62,6 +63,10 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
         )
     options = client_url(url.url, name)
     try:
+        if url.cluster:
+            from ._cluster import cluster_driver
+
+            return cluster_driver(url, options, name)
         if name == "redis-py":
             return RedisPyDriver.from_url(url, options)
         return CoredisDriver.from_url(url, options)
@@ -73,12 +78,17 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
 
 def _driver_for_client(client: Any) -> Driver:
     module = type(client).__module__
+    if type(client).__name__ == "RedisCluster":
+        from ._cluster import cluster_driver_for_client
+
+        return cluster_driver_for_client(client)
     if module.startswith("redis."):
         return RedisPyDriver(client, owned=False)
     if module.startswith("coredis"):
         return CoredisDriver(client, owned=False)
     raise TypeError(
-        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client;"
+        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client"
+        " (or either's RedisCluster);"
         f" got {type(client).__name__}"
     )
 
@@ -96,6 +106,9 @@ class Driver(ABC):
     response_error: type[BaseException] = Exception
     #: the exception a missing script raises
     noscript_error: type[BaseException] = Exception
+    #: what a cluster raises when it did not run the command now: ``CLUSTERDOWN``,
+    #: ``TRYAGAIN``, redirects not followed, no node reachable (nothing ran)
+    not_run_errors: tuple[type[BaseException], ...] = ()
     #: error replies that may be an ACL refusing this client (``NOPERM``); a
     #: refused login is one of ``login_errors``, handled with the unavailable ones
     refusal_errors: tuple[type[BaseException], ...] = ()
@@ -112,6 +125,14 @@ class Driver(ABC):
     client: Any
     #: the driver's own connection (a ``KeptWire``) while it has one
     _kept: Any = None
+    #: whether a client the driver made gets a connection of the driver's
+    #: own (not on a cluster: each command goes where its key's slot is)
+    wired = True
+
+    async def cluster_enabled(self) -> bool:
+        """Whether the server is a node of a Redis Cluster (``INFO cluster``)."""
+        info = await self.client.info("cluster")
+        return bool(info.get("cluster_enabled", info.get(b"cluster_enabled")))
 
     async def evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA`` with the raw reply: on the driver's own connection when
@@ -124,6 +145,15 @@ class Driver(ABC):
     @abstractmethod
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA`` through the client."""
+
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        """``EVALSHA``, then ``WAIT replicas timeout_ms`` on its connection
+        (:mod:`._replicated`; NotReplicated when too few acknowledged)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot wait for replicas; use durability='acknowledged'"
+        )
 
     async def script_load(self, source: str) -> None:
         """``SCRIPT LOAD``."""
@@ -182,7 +212,7 @@ class RedisPyDriver(Driver):
     def __init__(self, client: Any, *, owned: bool) -> None:
         import redis.exceptions
 
-        kwargs = client.connection_pool.connection_kwargs
+        kwargs = getattr(client, "connection_pool", client).connection_kwargs
         if kwargs.get("decode_responses"):
             raise ValueError(
                 "RedisStore needs a redis-py client with decode_responses=False (values"
@@ -191,7 +221,7 @@ class RedisPyDriver(Driver):
             )
         self.client = client
         self.owned = owned
-        self._kept = redis_py_wire(client) if owned else None
+        self._kept = redis_py_wire(client) if owned and self.wired else None
         self.connection_errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -205,11 +235,11 @@ class RedisPyDriver(Driver):
 
     @classmethod
     def from_url(cls, target: Target, options: ClientURL) -> RedisPyDriver:
-        import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        client = redis.asyncio.Redis.from_url(
+        client = cls._client_from_url(
+            target,
             options.url,
             decode_responses=False,
             retry=Retry(NoBackoff(), 0),
@@ -217,6 +247,13 @@ class RedisPyDriver(Driver):
             **target.client_options(),
         )
         return cls(client, owned=True)
+
+    @staticmethod
+    def _client_from_url(target: Target, url: str, **options: Any) -> Any:
+        """The client for ``url`` (``target``'s client URL)."""
+        import redis.asyncio
+
+        return redis.asyncio.Redis.from_url(url, **options)
 
     async def aclose(self) -> None:
         if self._kept is not None:
@@ -226,6 +263,11 @@ class RedisPyDriver(Driver):
 
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, len(keys), *keys, *args)
+
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        return await redis_py_waited(self.client, sha, keys, args, replicas, timeout_ms)
 
     def _entries(self, reply: Any) -> list[LogEntry]:
         streams = reply.values() if isinstance(reply, dict) else (e for _n, e in reply)
@@ -272,11 +314,11 @@ class CoredisDriver(Driver):
 
     @classmethod
     def from_url(cls, target: Target, options: ClientURL) -> CoredisDriver:
-        import coredis
-        from coredis.connection import TCPConnection
+        from coredis.connection import ClusterConnection, TCPConnection
         from coredis.retry import NoRetryPolicy
 
-        client = coredis.Redis.from_url(
+        client = cls._client_from_url(
+            target,
             options.url,
             # Percent-decode the user and password (a '@' written %40), as redis-py does.
             decode_components=True,
@@ -287,9 +329,16 @@ class CoredisDriver(Driver):
             **target.client_options(),
         )
         pool = client.connection_pool
-        if pool.connection_class is TCPConnection:
-            pool.connection_class = closing_tcp_connection()
+        if pool.connection_class in (TCPConnection, ClusterConnection):
+            pool.connection_class = closing_tcp_connection(pool.connection_class)
         return cls(client, owned=True)
+
+    @staticmethod
+    def _client_from_url(target: Target, url: str, **options: Any) -> Any:
+        """The client for ``url`` (``target``'s client URL)."""
+        import coredis
+
+        return coredis.Redis.from_url(url, **options)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Keep the client's connection pool open until cancelled (a task of the store's group)."""
@@ -298,7 +347,8 @@ class CoredisDriver(Driver):
             await anyio.sleep_forever()
         try:
             async with self.client:
-                self._kept = coredis_wire(self.client.connection_pool)
+                if self.wired:
+                    self._kept = coredis_wire(self.client.connection_pool)
                 task_status.started()
                 await anyio.sleep_forever()
         finally:
@@ -311,6 +361,11 @@ class CoredisDriver(Driver):
 
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await self.client.evalsha(sha, keys=list(keys), args=list(args))
+
+    async def evalsha_waited(
+        self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
+    ) -> Any:
+        return await coredis_waited(self.client, sha, keys, args, replicas, timeout_ms)
 
     def _entries(self, reply: Any) -> list[LogEntry]:
         return [

@@ -140,8 +140,9 @@ def _close_buffers(connection: Any) -> None:
 
 
 @functools.cache
-def closing_tcp_connection() -> type[Any]:
-    """coredis's TCP connection, closing its buffers when connecting fails.
+def closing_tcp_connection(base: Any = None) -> type[Any]:
+    """coredis's TCP connection (or its subclass ``base``: the cluster's),
+    closing its buffers when connecting fails.
 
     coredis 6 makes a connection's memory streams when it builds it and
     closes them only once connected, so each refused connect (a server that
@@ -149,7 +150,7 @@ def closing_tcp_connection() -> type[Any]:
     """
     from coredis.connection import TCPConnection
 
-    class ClosingTCPConnection(TCPConnection):
+    class ClosingTCPConnection(base or TCPConnection):  # type: ignore[misc]
         async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
             try:
                 await super().run(task_status=task_status)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
+from typing import Literal
 
-__all__ = ["check_options"]
+from ..._durations import seconds
+
+__all__ = ["Durability", "check_options", "replication_wait"]
+
+#: When a write is acknowledged: once its primary has it, or once a replica has it too.
+Durability = Literal["acknowledged", "replicated"]
 
 
 def check_options(
@@ -22,3 +29,19 @@ def check_options(
         raise ValueError(f"sweep_interval must be positive seconds, got {sweep_interval!r}")
     if driver not in ("auto", "redis-py", "coredis"):
         raise ValueError(f"driver must be 'auto', 'redis-py' or 'coredis', got {driver!r}")
+
+
+def replication_wait(durability: object, timeout: float | timedelta) -> tuple[int, int] | None:
+    """``WAIT``'s arguments (one replica, the timeout in ms) for ``durability``.
+
+    Raises:
+        ValueError: an unknown durability.
+        InvalidDuration: a timeout that is not positive seconds.
+    """
+    if durability not in ("acknowledged", "replicated"):
+        raise ValueError(
+            f"durability must be 'acknowledged' (the primary has the write) or 'replicated'"
+            f" (a replica has it too), got {durability!r}"
+        )
+    milliseconds = max(1, round(seconds(timeout, "replication_timeout") * 1000))
+    return (1, milliseconds) if durability == "replicated" else None

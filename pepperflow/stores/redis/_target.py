@@ -3,6 +3,14 @@
 :func:`target` reads the URL when the store is built and checks what
 pepperflow adds to the clients' options:
 
+- ``redis+cluster://host:port,host:port/`` (``rediss+cluster://`` with
+  TLS) names the seed nodes of a Redis Cluster: the store uses the
+  drivers' cluster clients, which learn the rest of the cluster from any
+  seed that answers. A plain ``redis://`` URL may name any node of a
+  cluster as well: the store asks the server when it opens
+  (:attr:`Target.cluster` is ``None`` until then). A cluster has database
+  0 only.
+
 - ``password_env=NAME``: the password is the environment variable ``NAME``
   (read then), so it need not be written in the URL. It is kept as a
   :class:`Secret`, which never prints, and handed to the client as its
@@ -29,7 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgspec
 
 from ..._errors import UnknownStoreURL
-from .._url_parts import check_redis_parts
+from .._url_parts import check_redis_parts, cluster_seeds
 
 __all__ = ["Secret", "Target", "target"]
 
@@ -58,11 +66,31 @@ class Secret:
 
 
 class Target(msgspec.Struct, frozen=True):
-    """A client's URL (without ``password_env``; TLS options written out)
-    and the password read for it."""
+    """A client's URL (without ``password_env``; TLS options written out;
+    one host: the first seed of a cluster URL), the password read for it,
+    whether the server is a cluster (``None``: ask it when the store opens)
+    and a cluster's seed nodes (the URL's first)."""
 
     url: str
     password: Secret | None = None
+    cluster: bool | None = None
+    seeds: tuple[tuple[str, int], ...] = ()
+
+    def as_cluster(self) -> Target:
+        """This target, known to be a node of a Redis Cluster.
+
+        Raises:
+            UnknownStoreURL: the URL names a database other than 0.
+        """
+        parts = urlsplit(self.url)
+        database = parts.path.removeprefix("/")
+        if database not in ("", "0"):
+            raise UnknownStoreURL(
+                f"a Redis Cluster has database 0 only, and the URL names database {database};"
+                " drop the path (or write /0)"
+            )
+        seeds = self.seeds or ((str(parts.hostname), parts.port or 6379),)
+        return msgspec.structs.replace(self, cluster=True, seeds=seeds)
 
     def client_options(self) -> dict[str, Any]:
         """The client's ``from_url`` keyword arguments: the password, if any."""
@@ -80,9 +108,15 @@ def target(url: str) -> Target:
             number, or a TLS option without TLS (a ``redis://`` URL).
     """
     parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    seeds: list[tuple[str, int]] = []
+    if scheme.endswith("+cluster"):
+        scheme = scheme.removesuffix("+cluster")
+        parts, seeds = cluster_seeds(parts)
+        parts = parts._replace(scheme=scheme)
     check_redis_parts(parts)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if parts.scheme.lower() == "rediss":
+    if scheme == "rediss":
         _write_out_tls(options)
     elif given := [name for name in _TLS_OPTIONS if name in options]:
         raise UnknownStoreURL(
@@ -91,8 +125,11 @@ def target(url: str) -> Target:
         )
     name = options.pop("password_env", None)
     client_url = urlunsplit(parts._replace(query=urlencode(options)))
+    found = Target(client_url, None, True, tuple(seeds)) if seeds else Target(client_url)
+    if found.cluster:
+        found = found.as_cluster()
     if name is None:
-        return Target(client_url)
+        return found
     if not name:
         raise ValueError("password_env needs the name of an environment variable")
     if parts.password is not None:
@@ -106,7 +143,7 @@ def target(url: str) -> Target:
             f"password_env={name}: the environment variable {name} is not set (or empty);"
             " set it to the Redis password, or drop password_env"
         )
-    return Target(client_url, Secret(password))
+    return msgspec.structs.replace(found, password=Secret(password))
 
 
 def _write_out_tls(options: dict[str, str]) -> None:

@@ -85,7 +85,14 @@ _TLS_OPTIONS: dict[str, frozenset[str]] = {
         {"ssl_ca_certs", "ssl_cert_reqs", "ssl_certfile", "ssl_check_hostname", "ssl_keyfile"}
     ),
 }
-_STORE_OPTIONS = ("namespace", "changelog_length", "sweep_interval", "driver")
+_STORE_OPTIONS = (
+    "namespace",
+    "changelog_length",
+    "sweep_interval",
+    "driver",
+    "durability",
+    "replication_timeout",
+)
 
 
 class ClientURL(msgspec.Struct, frozen=True):

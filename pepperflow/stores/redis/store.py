@@ -51,13 +51,14 @@ from .._hub import Feed, Subscription
 from .._lookup import IndexTerms
 from ..base import Callback, Entry, Snapshot, Store
 from ._batching import SetBatcher
+from ._cluster import start_driver
 from ._commands import Commands
 from ._decoding import Decoding, Skipped
 from ._drivers import DriverName, open_driver
 from ._figures import Figures
 from ._follower import Follower
 from ._marks import Marks
-from ._options import check_options
+from ._options import Durability, check_options, replication_wait
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
 from ._searching import Searching
@@ -97,10 +98,11 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
             process's keys after each sweep, are).
         driver: ``"auto"`` (redis-py on asyncio, coredis on trio),
             ``"redis-py"`` or ``"coredis"``; ignored when a client is given.
-        callback_timeout: as :class:`~pepperflow.stores.MemoryStore`'s.
-        metrics: as :class:`~pepperflow.stores.MemoryStore`'s.
-        index: as :class:`~pepperflow.stores.MemoryStore`'s; the index lives in
-            Redis beside the entries (:mod:`._searching`).
+        durability: ``"acknowledged"``: a write returns once its primary has it;
+            ``"replicated"``: once a replica has it too (``WAIT``), else it raises
+            StoreUnavailable after ``replication_timeout`` (docs/redis.md).
+        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s;
+            the index lives in Redis beside the entries (:mod:`._searching`).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
@@ -118,6 +120,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        durability: Durability = ...,
+        replication_timeout: float | timedelta = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
         index: IndexTerms | None = ...,
@@ -134,6 +138,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         changelog_length: int = ...,
         sweep_interval: float = ...,
         driver: DriverName = ...,
+        durability: Durability = ...,
+        replication_timeout: float | timedelta = ...,
         callback_timeout: float | timedelta | None = ...,
         metrics: MetricsRegistry | None = ...,
         index: IndexTerms | None = ...,
@@ -149,6 +155,8 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         changelog_length: int = 100_000,
         sweep_interval: float = 1.0,
         driver: DriverName = "auto",
+        durability: Durability = "acknowledged",
+        replication_timeout: float | timedelta = 1.0,
         callback_timeout: float | timedelta | None = None,
         metrics: MetricsRegistry | None = None,
         index: IndexTerms | None = None,
@@ -171,6 +179,7 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         commands = self._commands = Commands(
             namespace, changelog_length, repr(self), self._check_open
         )
+        commands.wait = replication_wait(durability, replication_timeout)
         self._counts = Counts()
         self._follower = follower = Follower(
             commands,
@@ -199,7 +208,7 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         self._state = "open"
         try:
             await self._tasks.open()
-            await self._tasks.start(driver.run)
+            await start_driver(self._tasks, self._commands, self._url, self._driver_name)
             await self._commands.load_scripts()
             head = await self._commands.probe()
             self._follower.start_at(head.seq)
