@@ -6,7 +6,8 @@ changelog, and keeps the bookkeeping of what this process has seen
 committed. Every method runs on the connection's thread
 (:class:`~._thread.OwnerThread`); the write transactions are in
 :mod:`._transaction`, the housekeeping between them (:func:`housekeep`:
-compaction (:mod:`._compaction`) and WAL checkpoints) here.
+compaction (:mod:`._compaction`) and asking for WAL checkpoints, which
+:mod:`._checkpoint` runs beside the writes) here.
 
 The connection holds no copy of the state: :meth:`Connection.load` folds the
 changelog into the mapping that the event loop's view then owns, and keeps
@@ -25,6 +26,7 @@ from typing import Any
 
 from ..._errors import StoreUnavailable
 from ...streams.events import Change, SetChange, apply
+from ._checkpoint import Checkpointer
 from ._compaction import StaleRows, compact, note, tracked
 from ._faults import broken_row, unopenable
 from ._options import SYNCHRONOUS, Options
@@ -35,10 +37,11 @@ __all__ = ["Connection", "housekeep", "others_wrote"]
 
 logger = logging.getLogger("pepperflow")
 
-# WAL checkpoints are run by the connection's thread between writes (see
-# housekeep), counted in estimated pages: one per commit, plus one per
-# ROWS_PER_PAGE changes. SQLite's automatic checkpoint would run inside the
-# commit of whichever writer crossed its bound (1,000 pages), stalling it.
+# WAL checkpoints are asked for by the connection's thread between writes (see
+# housekeep) and run beside them (._checkpoint), counted in estimated pages:
+# one per commit, plus one per ROWS_PER_PAGE changes. SQLite's automatic
+# checkpoint would run inside the commit of whichever writer crossed its bound
+# (1,000 pages), stalling it.
 ROWS_PER_PAGE = 32
 _CHECKPOINT_BUSY = 1000
 _CHECKPOINT_IDLE = 100
@@ -64,6 +67,7 @@ class Connection:
         retain: int,
         clock: Callable[[], float],
         decode: DecodeChange,
+        checkpointer: Checkpointer,
     ) -> None:
         self.conn = conn
         self.path = path
@@ -82,6 +86,8 @@ class Connection:
         #: The rows this process has seen go stale (``None``: compaction scans).
         self.stale: StaleRows | None = tracked(retain)
         self.unchecked = 0  # estimated WAL pages written since the last checkpoint
+        #: Runs the checkpoints :func:`housekeep` asks for, beside the writes.
+        self.checkpointer = checkpointer
         self.poll_version = -1  # data_version at the last poll (others_wrote)
         self.write_version = -1  # data_version at the last look for foreign changes
 
@@ -103,10 +109,16 @@ class Connection:
             raise
         except (OSError, sqlite3.Error) as error:
             raise unopenable(options.path, error) from error
-        return cls(conn, options.path, ns, options.retain, clock, decode)
+        checkpointer = Checkpointer(options.path, SYNCHRONOUS[options.durability], ns)
+        return cls(conn, options.path, ns, options.retain, clock, decode, checkpointer)
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the file (the checkpoints' connection first, then this one,
+        which checkpoints the whole log if it is the file's last)."""
+        try:
+            self.checkpointer.close()
+        finally:
+            self.conn.close()
 
     def load(
         self, adopt: Callable[[dict[str, SetChange[Any, Any]]], dict[str, SetChange[Any, Any]]]
@@ -235,20 +247,31 @@ def _enter_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
 
 def housekeep(connection: Connection, idle: bool) -> None:
     """Run after the writers got their results: compaction every ``retain``
-    changes, and a WAL checkpoint (SQLite's own is off) every
-    :data:`_CHECKPOINT_BUSY` pages, or from :data:`_CHECKPOINT_IDLE` pages
-    once the store has been idle for a moment."""
+    changes, and WAL checkpoints (SQLite's own is off), which keep the log
+    under :data:`_CHECKPOINT_BUSY` pages.
+
+    From half that many pages written (or :data:`_CHECKPOINT_IDLE` once the
+    store has been idle for a moment), the
+    :class:`~._checkpoint.Checkpointer` copies the log into the file
+    beside the next writes; once it has, this thread copies the frames
+    written meanwhile, and the next write starts the log over. If the log
+    reaches the bound first (the checkpoints' thread got no CPU), this
+    thread checkpoints it all at once, as if there were no other.
+    """
     if connection.retain and connection.seq - connection.compacted_at >= connection.retain:
         try:
             compact(connection)
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: changelog compaction of %r failed", connection.ns)
-    if connection.unchecked >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY):
+    checkpointer = connection.checkpointer
+    if checkpointer.finished() or connection.unchecked >= _CHECKPOINT_BUSY:
         connection.unchecked = 0
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
+    elif connection.unchecked >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY // 2):
+        checkpointer.request()
 
 
 def others_wrote(connection: Connection) -> bool:

@@ -1,0 +1,123 @@
+"""WAL checkpoints on a connection and a thread of their own, beside the writes.
+
+A checkpoint copies the pages the commits wrote into the write-ahead log
+back into the database file (SQLite's automatic one is off: see
+:func:`~._connection.housekeep`, which decides when one is due). Run on the
+store's connection thread, it held up the next transaction for as long as
+it took (about 0.6 µs per row written, in bursts of tens of milliseconds).
+A :class:`Checkpointer` runs it on a second connection in a thread of its
+own instead, concurrently with the writes: a passive checkpoint takes no
+write lock, and SQLite's work runs with the interpreter lock released.
+
+The log starts over (and so stays bounded) only when a checkpoint copied
+every frame in it before the next write: one running beside the writes
+misses the frames they add meanwhile. So once a run has finished
+(:meth:`Checkpointer.finished`), the connection's thread checkpoints those
+few frames itself, between two writes, and the next write starts the log
+over, as when every checkpoint ran there.
+
+Nothing changes for readers and writers: a checkpoint moves no commit
+(another connection's checkpoint leaves ``PRAGMA data_version`` as it is),
+and the last connection to close still checkpoints the whole log and
+removes it. A request while a run is on makes one more run after it. The
+thread starts at the first request (a store that writes little never has
+it) and ends when the store's connection closes (:meth:`Checkpointer.close`,
+before that connection's own close).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+__all__ = ["Checkpointer"]
+
+logger = logging.getLogger("pepperflow")
+
+
+class Checkpointer:
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on ``path`` when asked (:meth:`request`).
+
+    ``synchronous`` is the store's ``PRAGMA synchronous`` (a checkpoint syncs
+    the log and the file as it says); ``name`` names the thread and the log
+    records (the store's namespace). A failed checkpoint (or a file it cannot
+    open) is logged and counts as a run; the next request tries again. Every
+    method is called from the store's connection thread.
+    """
+
+    def __init__(self, path: str, synchronous: str, name: str) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._name = name
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None  # the checkpoint thread's
+        #: Runs asked for, runs done (on the checkpoint thread), runs :meth:`finished` told of.
+        self._requested = self._runs = self._seen = 0
+
+    @property
+    def busy(self) -> bool:
+        """A run was asked for and has not finished."""
+        return self._requested != self._runs
+
+    def request(self) -> None:
+        """Have a checkpoint run now, beside the writes, unless one is :attr:`busy`
+        (starting the thread the first time)."""
+        if self.busy:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._main, name=f"pepperflow-sqlite-checkpoint:{self._name}", daemon=True
+            )
+            self._thread.start()
+        self._requested += 1
+        self._due.set()
+
+    def finished(self) -> bool:
+        """Whether a run finished since the last call (the log's tail is left to copy)."""
+        runs = self._runs
+        if runs == self._seen:
+            return False
+        self._seen = runs
+        return True
+
+    def close(self) -> None:
+        """Stop the thread, after the checkpoint it runs (if any); idempotent."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping = True
+        self._due.set()
+        thread.join()
+
+    def _main(self) -> None:
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._stopping:
+                    return
+                self._checkpoint()
+                self._runs += 1
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # tried again at the next request
+            logger.exception("pepperflow: WAL checkpoint of %r failed", self._name)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
