@@ -1,28 +1,28 @@
 """WAL checkpoints on a connection and a thread of their own, beside the writes.
 
 A checkpoint copies the pages the commits wrote into the write-ahead log
-back into the database file (SQLite's automatic one is off: see
-:func:`~._connection.housekeep`, which decides when one is due). Run on the
+back into the database file, and syncs both (SQLite's automatic one is
+off: :func:`~._connection.housekeep` decides when one is due). Run on the
 store's connection thread, it held up the next transaction for as long as
-it took (about 0.6 µs per row written, in bursts of tens of milliseconds).
-A :class:`Checkpointer` runs it on a second connection in a thread of its
-own instead, concurrently with the writes: a passive checkpoint takes no
-write lock, and SQLite's work runs with the interpreter lock released.
+it took: the copy and the two ``fsync`` calls, 0.5-1 µs per row written,
+in bursts of tens of milliseconds. A :class:`Checkpointer` runs it on a
+second connection in a thread of its own instead, concurrently with the
+writes: a passive checkpoint takes no write lock, and SQLite's work and
+the syncs run with the interpreter lock released.
 
-The log starts over (and so stays bounded) only when a checkpoint copied
-every frame in it before the next write: one running beside the writes
-misses the frames they add meanwhile. So once a run has finished
-(:meth:`Checkpointer.finished`), the connection's thread checkpoints those
-few frames itself, between two writes, and the next write starts the log
-over, as when every checkpoint ran there.
+The log starts over (so it stays bounded) only once a checkpoint copied
+every frame in it before the next write begins, which one running beside a
+steady stream of writes never does. So the store's thread still
+checkpoints between two writes at the log's bound (and when the store is
+idle), as it did every checkpoint before; it finds most of the log copied
+already, and copies the rest.
 
 Nothing changes for readers and writers: a checkpoint moves no commit
 (another connection's checkpoint leaves ``PRAGMA data_version`` as it is),
 and the last connection to close still checkpoints the whole log and
-removes it. A request while a run is on makes one more run after it. The
-thread starts at the first request (a store that writes little never has
-it) and ends when the store's connection closes (:meth:`Checkpointer.close`,
-before that connection's own close).
+removes it. The thread starts at the first request (a store that writes
+little never has it) and ends when the store's connection closes
+(:meth:`Checkpointer.close`, before that connection's own close).
 """
 
 from __future__ import annotations
@@ -54,34 +54,32 @@ class Checkpointer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None  # the checkpoint thread's
-        #: Runs asked for, runs done (on the checkpoint thread), runs :meth:`finished` told of.
-        self._requested = self._runs = self._seen = 0
+        self._done = threading.Event()  # no run is asked for or on
+        self._done.set()
+        #: The caller's count of pages written when it asked for the last run.
+        self.asked = 0
 
     @property
     def busy(self) -> bool:
         """A run was asked for and has not finished."""
-        return self._requested != self._runs
+        return not self._done.is_set()
 
-    def request(self) -> None:
-        """Have a checkpoint run now, beside the writes, unless one is :attr:`busy`
-        (starting the thread the first time)."""
-        if self.busy:
-            return
+    def wait(self) -> None:
+        """Return once no run is on (after the one on, if any)."""
+        self._done.wait()
+
+    def request(self, pages: int) -> None:
+        """Have a checkpoint run now, beside the writes (starting the thread the
+        first time); ``pages`` (the caller's count of pages written) is kept as
+        :attr:`asked`. Call it only when not :attr:`busy`."""
+        self.asked = pages
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._main, name=f"pepperflow-sqlite-checkpoint:{self._name}", daemon=True
             )
             self._thread.start()
-        self._requested += 1
+        self._done.clear()
         self._due.set()
-
-    def finished(self) -> bool:
-        """Whether a run finished since the last call (the log's tail is left to copy)."""
-        runs = self._runs
-        if runs == self._seen:
-            return False
-        self._seen = runs
-        return True
 
     def close(self) -> None:
         """Stop the thread, after the checkpoint it runs (if any); idempotent."""
@@ -100,8 +98,9 @@ class Checkpointer:
                 if self._stopping:
                     return
                 self._checkpoint()
-                self._runs += 1
+                self._done.set()
         finally:
+            self._done.set()  # nobody waits for a stopped thread
             if self._conn is not None:
                 self._conn.close()
 

@@ -44,6 +44,8 @@ logger = logging.getLogger("pepperflow")
 # (1,000 pages), stalling it.
 ROWS_PER_PAGE = 32
 _CHECKPOINT_BUSY = 1000
+_CHECKPOINT_STEP = 250
+_LAST_STEP = _CHECKPOINT_BUSY - _CHECKPOINT_STEP
 _CHECKPOINT_IDLE = 100
 
 
@@ -247,31 +249,33 @@ def _enter_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
 
 def housekeep(connection: Connection, idle: bool) -> None:
     """Run after the writers got their results: compaction every ``retain``
-    changes, and WAL checkpoints (SQLite's own is off), which keep the log
-    under :data:`_CHECKPOINT_BUSY` pages.
+    changes, and WAL checkpoints (SQLite's own is off).
 
-    From half that many pages written (or :data:`_CHECKPOINT_IDLE` once the
-    store has been idle for a moment), the
-    :class:`~._checkpoint.Checkpointer` copies the log into the file
-    beside the next writes; once it has, this thread copies the frames
-    written meanwhile, and the next write starts the log over. If the log
-    reaches the bound first (the checkpoints' thread got no CPU), this
-    thread checkpoints it all at once, as if there were no other.
+    Every :data:`_CHECKPOINT_STEP` pages written, the
+    :class:`~._checkpoint.Checkpointer` copies the log into the file beside
+    the next writes. Only a checkpoint that copied the whole log before the
+    next write begins lets that write start the log over, so this thread
+    still checkpoints between two writes, finding most of the log copied
+    already: at :data:`_CHECKPOINT_BUSY` pages (the log's bound; the
+    checkpointer's last run is asked for a step before, so that it is
+    over), or from :data:`_CHECKPOINT_IDLE` once the store has been idle for
+    a moment.
     """
     if connection.retain and connection.seq - connection.compacted_at >= connection.retain:
         try:
             compact(connection)
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: changelog compaction of %r failed", connection.ns)
-    checkpointer = connection.checkpointer
-    if checkpointer.finished() or connection.unchecked >= _CHECKPOINT_BUSY:
-        connection.unchecked = 0
+    checkpointer, pages = connection.checkpointer, connection.unchecked
+    if pages >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY):
+        checkpointer.wait()  # (a checkpoint beside another copies nothing)
+        connection.unchecked = checkpointer.asked = 0
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
-    elif connection.unchecked >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY // 2):
-        checkpointer.request()
+    elif checkpointer.asked + _CHECKPOINT_STEP <= pages <= _LAST_STEP and not checkpointer.busy:
+        checkpointer.request(pages)
 
 
 def others_wrote(connection: Connection) -> bool:
