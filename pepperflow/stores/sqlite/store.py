@@ -13,7 +13,7 @@ its latest :class:`~pepperflow.streams.SetChange`: the view's ``_data``
 (:class:`~pepperflow.stores._view.ViewStore`), which serves every read as a
 dict lookup. Opening folds the changelog into it on the thread, and the
 view adopts it. After that only the event loop changes it, folding each
-committed group's changes in with :func:`pepperflow.streams.apply`
+committed group's changes in as :func:`pepperflow.streams.apply` does
 (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
 delivery starts; see :meth:`SqliteStore._on_done`). The thread reads it, and only
 while a write transaction runs, through an overlay that holds the
@@ -50,7 +50,7 @@ import anyio.abc
 
 from ..._patterns import compile_pattern
 from ...sinks.metrics import MetricsRegistry
-from ...streams.events import Change, ExpireChange, SetChange, apply
+from ...streams.events import Change, ExpireChange, SetChange
 from .._apply import Mark, decode_mark
 from .._checks import check_seq
 from .._codec import Metadata
@@ -353,15 +353,15 @@ class SqliteStore(ViewStore[T]):
     def _fold(self, changes: list[Change]) -> None:
         """Fold committed changes into the state, keeping the TTL bookkeeping."""
         data = self._data
-        for change in changes:
-            old = data.get(change.key)
+        for change in changes:  # (pepperflow.streams.apply inlined: a write-behind's hot path)
+            old = data.get(key := change.key)
             if old is not None and old.expires_at is not None:
                 self._ttl_keys -= 1
-            apply(data, change)
             if isinstance(change, SetChange):
+                data[key] = change
                 if change.expires_at is not None:
-                    self._schedule(change.expires_at, change.seq, change.key)
-            elif old is not None and type(change) is ExpireChange:
+                    self._schedule(change.expires_at, change.seq, key)
+            elif data.pop(key, None) is not None and type(change) is ExpireChange:
                 self._expired += 1
         self._seq = changes[-1].seq
 
