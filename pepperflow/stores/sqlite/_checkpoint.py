@@ -28,6 +28,7 @@ little never has it) and ends when the store's connection closes
 from __future__ import annotations
 
 import logging
+import pathlib
 import sqlite3
 import threading
 
@@ -37,7 +38,7 @@ logger = logging.getLogger("pepperflow")
 
 
 class Checkpointer:
-    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on ``path`` when asked (:meth:`request`).
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on ``path`` (absolute) when asked (:meth:`request`).
 
     ``synchronous`` is the store's ``PRAGMA synchronous`` (a checkpoint syncs
     the log and the file as it says); ``name`` names the thread and the log
@@ -113,7 +114,9 @@ class Checkpointer:
             logger.exception("pepperflow: WAL checkpoint of %r failed", self._name)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        # mode=rw: a file removed meanwhile is not made anew (an empty one) by the checkpoints.
+        uri = pathlib.Path(self._path).as_uri() + "?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
         except BaseException:

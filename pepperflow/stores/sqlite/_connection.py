@@ -111,7 +111,9 @@ class Connection:
             raise
         except (OSError, sqlite3.Error) as error:
             raise unopenable(options.path, error) from error
-        checkpointer = Checkpointer(options.path, SYNCHRONOUS[options.durability], ns)
+        # The path as it resolves now: the checkpoints' connection opens later.
+        path = os.path.abspath(options.path)
+        checkpointer = Checkpointer(path, SYNCHRONOUS[options.durability], ns)
         return cls(conn, options.path, ns, options.retain, clock, decode, checkpointer)
 
     def close(self) -> None:
