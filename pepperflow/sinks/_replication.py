@@ -306,7 +306,8 @@ class Replication(anyio.abc.AsyncResource):
         for change in changes:
             if change.seq > skip:
                 pending[change.key] = change
-                self._upto = change.seq
+        if changes and changes[-1].seq > skip:  # (a feed's changes come in seq order)
+            self._upto = changes[-1].seq
         self._received += len(changes)
         if pending and self._first_at is None:
             self._first_at = anyio.current_time()

@@ -51,10 +51,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -62,10 +62,7 @@ import anyio.abc
 from .._log_fields import change_fields
 from ..streams.events import Change
 
-if TYPE_CHECKING:
-    from ._hub import Subscription
-
-__all__ = ["Deliveries", "Ticket"]
+__all__ = ["Deliveries", "Recipient", "Ticket"]
 
 logger = logging.getLogger("pepperflow")
 
@@ -73,11 +70,28 @@ logger = logging.getLogger("pepperflow")
 # delivers; its changes are delivered.
 _WAITING, _TURN, _RUNNING, _DONE = range(4)
 
+
+class Recipient(Protocol):
+    """What delivery needs of a subscriber (the hub's
+    :class:`~pepperflow.stores._hub.Subscription` is one)."""
+
+    #: False once it unsubscribed: it is skipped.
+    active: bool
+    #: ``await callback(change)`` when ``is_async``, else ``callback(change, wait)``
+    #: returns None when done or an awaitable to await.
+    callback: Any
+    is_async: bool
+    #: The user's callback, as log records name it.
+    name: str
+    #: Seconds each call may take, or None.
+    timeout: float | None
+
+
 #: One pending change: the change, its subscribers not yet served, the
 #: ticket of the writers waiting for it (None: nobody waits). A change of
 #: None stands for a committed group not yet in the store's state
 #: (:meth:`Deliveries.post_group`).
-Entry = tuple[Change | None, "list[Subscription]", "Ticket | None"]
+Entry = tuple[Change | None, Sequence[Recipient], "Ticket | None"]
 
 # The hubs the current context is delivering for (to detect re-entrant writes).
 _delivering: ContextVar[tuple[Deliveries, ...]] = ContextVar("pepperflow_delivering", default=())
@@ -131,7 +145,7 @@ class Deliveries:
         self._pending: deque[Entry] = deque()
         self._courier: anyio.Event | None = None  # set it to hand the courier the role
 
-    def _match(self, key: str) -> list[Subscription]:
+    def _match(self, key: str) -> Sequence[Recipient]:
         raise NotImplementedError
 
     def delivering_here(self) -> bool:
@@ -315,7 +329,7 @@ class Deliveries:
     async def _deliver(
         self,
         change: Change,
-        subs: list[Subscription],
+        subs: Sequence[Recipient],
         ticket: Ticket | None,
         wait: bool,
         started: Awaitable[None] | None = None,
@@ -351,7 +365,7 @@ class Deliveries:
             if token is not None:
                 _delivering.reset(token)
 
-    async def _bounded(self, sub: Subscription, call: Any, change: Change) -> None:
+    async def _bounded(self, sub: Recipient, call: Any, change: Change) -> None:
         with anyio.move_on_after(sub.timeout) as scope:
             await call
         if scope.cancelled_caught:
@@ -368,7 +382,7 @@ class Deliveries:
                 extra=change_fields(change),
             )
 
-    def _log_error(self, change: Change, sub: Subscription, exc: Exception) -> None:
+    def _log_error(self, change: Change, sub: Recipient, exc: Exception) -> None:
         self.callback_errors += 1
         logger.error(
             "store %r: change callback %s failed on key %r (seq %d); the write and the"

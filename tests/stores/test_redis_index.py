@@ -150,3 +150,37 @@ async def test_the_index_survives_a_crash_with_its_entries(durable_server: Redis
         await assert_redis_index_agrees(durable_server, again)
         assert await keys(again, terms=frozenset({"color:blue"})) == ["k7"]
         assert len(await keys(again, terms=frozenset({"color:red"}))) == 49
+
+
+async def test_a_lookup_by_key_with_a_limit_reads_about_its_page(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.ensure_running()
+    async with indexed(redis_server, _ns("page")) as store:
+        every = [f"item:{i:03}" for i in range(300)]
+        await store.set_many(dict.fromkeys(every, 0), metadata={"colors": ["red"]})
+        await store.set_many({"item:007": 1, "item:123": 1}, metadata={"colors": ["blue"]})
+
+        async def read(**lookup: Any) -> tuple[list[str], int]:
+            before = store.found_entries_read
+            found = await keys(store, **lookup)
+            return found, store.found_entries_read - before
+
+        assert await read(order_by="key", limit=5) == (every[:5], 5)
+        assert await read(order_by="key", descending=True, offset=10, limit=3) == (
+            every[::-1][10:13],
+            13,
+        )
+        # No limit, or an order the keys do not come in: every candidate is read.
+        assert await read(order_by="key") == (every, 300)
+        assert await read(order_by="created_at", limit=5) == (every[:5], 300)
+        # A smaller candidate set than the keys (a term's) is read as before.
+        blue = frozenset({"color:blue"})
+        assert await read(terms=blue, order_by="key", limit=1) == (["item:007"], 2)
+        # Entries read that do not match (a glob past the prefix) make it read
+        # again from the start, twice as many each time, until the page is
+        # full (2, 4, ... 128 keys: item:105 is the 106th), with the same answer.
+        assert await read(pattern="item:?05", order_by="key", limit=2) == (
+            ["item:005", "item:105"],
+            2 + 4 + 8 + 16 + 32 + 64 + 128,
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import anyio
@@ -131,3 +132,19 @@ async def test_compact_after_inline_writes_waits_for_another_connections_lock(
                 await wait_until(lambda: dropped, "the compaction once the lock is free")
         assert dropped == [9], "the 9 replaced sets of k"
         assert await store.get("k") == 9
+
+
+async def test_inline_writes_have_the_wal_checkpointed_beside_them(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+
+    def checkpoint_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "pepperflow-sqlite-checkpoint:app"]
+
+    async with SqliteStore(path, namespace="app", poll_interval=3600) as store:
+        for i in range(600):  # inline, one page each: past the checkpoints' first steps
+            await store.set(f"k{i}", i)
+        await wait_until(checkpoint_threads, "the checkpoints' own thread")
+    assert not checkpoint_threads(), "it ends with the store"
+    assert not (tmp_path / "s.db-wal").exists(), "the last close checkpointed the whole log"
+    async with SqliteStore(path, namespace="app") as store:
+        assert store.statistics().keys == 600

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,24 @@ async def test_the_wal_is_checkpointed_between_writes(tmp_path: Path) -> None:
         (busy, frames, _) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         conn.close()
         assert (busy, frames) == (0, 1)
+
+
+async def test_checkpoints_run_beside_the_writes_and_end_with_the_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+
+    def checkpoint_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "pepperflow-sqlite-checkpoint:app"]
+
+    async with SqliteStore(path, namespace="app") as store:
+        for i in range(40):  # about 1,300 pages: past the checkpoints' bound
+            await store.set_many({f"k{i}:{j}": j for j in range(1000)})
+        assert len(checkpoint_threads()) == 1, "the checkpoints run on a thread of their own"
+    assert not checkpoint_threads(), "it ends with the store"
+    assert not (tmp_path / "s.db-wal").exists(), "the last close checkpointed the whole log"
+    async with SqliteStore(path, namespace="app") as store:
+        assert store.statistics().keys == 40_000
 
 
 async def test_compaction_keeps_the_latest_change_of_every_key(tmp_path: Path) -> None:

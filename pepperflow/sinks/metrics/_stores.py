@@ -31,8 +31,8 @@ from __future__ import annotations
 import functools
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 from ._meter import (
     STORE_CALLBACK_ERRORS,
@@ -51,10 +51,7 @@ from ._meter import (
 )
 from ._registry import MetricSample, MetricsRegistry
 
-if TYPE_CHECKING:
-    from ...stores.base import Store
-
-__all__ = ["SAMPLE_EVERY", "CallCount", "StoreProbe", "metered_class", "store_probe"]
+__all__ = ["SAMPLE_EVERY", "CallCount", "Measured", "StoreProbe", "metered_class", "store_probe"]
 
 #: One call in this many of each operation is timed.
 SAMPLE_EVERY = 64
@@ -78,6 +75,52 @@ WRAPPED = {
 
 _R = TypeVar("_R")
 _S = TypeVar("_S", bound=type)
+
+
+class PolicyFigures(Protocol):
+    """A store's feed figures of one overflow policy (a ``FeedFigures``)."""
+
+    @property
+    def overflow(self) -> str: ...
+    @property
+    def feeds(self) -> int: ...
+    @property
+    def lag(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def overflowed(self) -> int: ...
+
+
+class Figures(Protocol):
+    """What a probe reports of a store's ``statistics()`` (a ``StoreStatistics``)."""
+
+    @property
+    def keys(self) -> int: ...
+    @property
+    def ttl_keys(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def subscriptions(self) -> int: ...
+    @property
+    def expired(self) -> int: ...
+    @property
+    def callback_errors(self) -> int: ...
+    @property
+    def feed_figures(self) -> Sequence[PolicyFigures]: ...
+
+
+class Measured(Protocol):
+    """What a probe reads of the store it measures (every
+    :class:`~pepperflow.stores.Store` is one): this module imports nothing
+    of the stores, which import it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    def statistics(self) -> Figures: ...
 
 
 class CallCount:
@@ -106,7 +149,7 @@ class CallCount:
         return self.passed + self.window - self.left
 
 
-def store_probe(store: Store[Any], metrics: object) -> StoreProbe | None:
+def store_probe(store: Measured, metrics: object) -> StoreProbe | None:
     """The probe of ``store`` recording into ``metrics``; ``None`` without metrics.
 
     Raises:
@@ -161,7 +204,7 @@ class StoreProbe(CallCount):
 
     __slots__ = ("__weakref__", "_observers", "counts", "labels", "registry")
 
-    def __init__(self, store: Store[Any], registry: MetricsRegistry) -> None:
+    def __init__(self, store: Measured, registry: MetricsRegistry) -> None:
         super().__init__()
         self.registry = registry
         self.labels = {"store": store.name, "backend": store.backend}
@@ -203,7 +246,7 @@ class StoreProbe(CallCount):
         return out
 
     def _collect(
-        self, ref: weakref.ref[Store[Any]], remove: Callable[[], None]
+        self, ref: weakref.ref[Measured], remove: Callable[[], None]
     ) -> list[MetricSample]:
         store = ref()
         if store is None:
@@ -211,7 +254,7 @@ class StoreProbe(CallCount):
             return []
         return list(self._samples(store))
 
-    def _samples(self, store: Store[Any]) -> Iterator[MetricSample]:
+    def _samples(self, store: Measured) -> Iterator[MetricSample]:
         labels = self.labels
         for operation, count in self.operation_calls().items():
             series = {**labels, "operation": operation}

@@ -160,7 +160,9 @@ class RangeArgs(msgspec.Struct, frozen=True):
 
 class FindArgs(msgspec.Struct, frozen=True):
     """``find``: the terms (a msgpack array), then bounds ('' for none): the
-    created_at and expires_at scores, the keys' ``ZRANGEBYLEX`` range."""
+    created_at and expires_at scores, the keys' ``ZRANGEBYLEX`` range; then
+    the key order to walk the keys in (``"asc"``, ``"desc"``; ``""``: read
+    every candidate) and how many candidates a walk keeps before it stops."""
 
     terms: bytes
     created_lo: str
@@ -169,6 +171,8 @@ class FindArgs(msgspec.Struct, frozen=True):
     expires_hi: str
     lex_lo: str
     lex_hi: str
+    walk: str = ""
+    want: int = 0
 
 
 class IndexBuildArgs(msgspec.Struct, frozen=True):
@@ -273,7 +277,11 @@ class ScanHead(msgspec.Struct, array_like=True, frozen=True):
 
 
 class FindHead(msgspec.Struct, array_like=True, frozen=True):
+    """The server's time, the entries read, whether a walk stopped before the end."""
+
     now: float
+    read: int
+    more: bool
 
 
 class BuiltHead(msgspec.Struct, array_like=True, frozen=True):

@@ -56,6 +56,7 @@ class Searching:
     _check_open: Callable[[], None]
     _no_index: Callable[[], TypeError]
     _snapshot: Callable[[], Any]
+    _found_read = 0  # see found_entries_read
 
     async def _open_index(self, indexed: bool) -> None:
         """At open: refuse a store without ``index=`` on an indexed namespace;
@@ -91,13 +92,37 @@ class Searching:
         self._check_open()
         return self._find(lookup)
 
+    @property
+    def found_entries_read(self) -> int:
+        """How many entries this process's ``find`` calls have read from Redis:
+        each lookup reads its candidates, except one ordered by key with a
+        ``limit``, which reads about ``offset + limit`` of them (more only when
+        entries it read do not match exactly)."""
+        return self._found_read
+
     async def _find(self, lookup: Lookup) -> AsyncIterator[Entry[Any]]:
-        reply = await self._commands.read(FIND, find_args(lookup))
-        now, wanted = reply.head.now, lookup.terms
-        accepts = lookup.matcher()
+        # Ordered by key with a page: read up to the page's end in key order; if
+        # too few of those match exactly, again from the start with twice as many
+        # (each call one atomic read, so the answer is always one moment's).
+        limit, want, need = lookup.limit, None, 0
+        if limit is not None and lookup.order_by == "key":
+            want = need = lookup.offset + limit
+        while True:
+            reply = await self._commands.read(FIND, find_args(lookup, want))
+            self._found_read += reply.head.read
+            matches = self._matches(reply.items, reply.head.now, lookup)
+            if want is None or not reply.head.more or len(matches) >= need:
+                break
+            want *= 2
+        async for entry in Found(page(matches, lookup), self._sweeper.now):
+            yield entry
+
+    def _matches(self, blobs: list[bytes], now: float, lookup: Lookup) -> list[SetChange[Any, Any]]:
+        """The entries the script read that match ``lookup`` exactly and are live at ``now``."""
+        wanted, accepts = lookup.terms, lookup.matcher()
         decode = self._decoding.entry_or_skipped
         matches: list[SetChange[Any, Any]] = []
-        for blob in reply.items:
+        for blob in blobs:
             change = decode(blob)
             if type(change) is Skipped:
                 continue
@@ -105,13 +130,14 @@ class Searching:
             # The script kept only keys with every term: the lookup's terms stand for theirs.
             if (change.expires_at is None or change.expires_at > now) and accepts(change, wanted):
                 matches.append(change)
-        async for entry in Found(page(matches, lookup), self._sweeper.now):
-            yield entry
+        return matches
 
 
-def find_args(lookup: Lookup) -> FindArgs:
+def find_args(lookup: Lookup, want: int | None = None) -> FindArgs:
     """The ``find`` script's arguments for ``lookup``: its terms, its time
-    bounds widened a little (checked exactly after), its key prefix's range."""
+    bounds widened a little (checked exactly after), its key prefix's range;
+    with ``want``, a walk in the lookup's key order that stops after ``want``
+    candidates (the lookup is ordered by key)."""
     created_lo, created_hi, expires_lo, expires_hi = lookup.bounds()
     prefix = compile_pattern(lookup.pattern).prefix if lookup.pattern else ""
     lex_lo = lex_hi = ""
@@ -126,6 +152,8 @@ def find_args(lookup: Lookup) -> FindArgs:
         _score(expires_hi, _MARGIN),
         lex_lo,
         lex_hi,
+        "" if want is None else ("desc" if lookup.descending else "asc"),
+        0 if want is None else want,
     )
 
 

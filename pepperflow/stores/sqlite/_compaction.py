@@ -28,16 +28,14 @@ and :func:`compact` scans the namespace instead.
 
 from __future__ import annotations
 
+import sqlite3
 from array import array
 from collections.abc import Iterable, Mapping, MutableSequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ...streams.events import Change, SetChange
 
-if TYPE_CHECKING:
-    from ._connection import Connection
-
-__all__ = ["TRACKED_RETAIN", "StaleRows", "compact", "note", "tracked"]
+__all__ = ["TRACKED_RETAIN", "Changelog", "StaleRows", "compact", "note", "tracked"]
 
 #: The largest ``retain`` whose stale rows are kept in memory (at most ~24 MB).
 TRACKED_RETAIN = 1_000_000
@@ -85,12 +83,34 @@ def note(
         stale.append(change.seq)
 
 
+class Changelog(Protocol):
+    """What :func:`compact` needs of a store's connection to its file (a
+    :class:`~pepperflow.stores.sqlite._connection.Connection`, which holds
+    the :class:`StaleRows` of this module)."""
+
+    #: ``seq`` at the last compaction (:func:`compact` sets it).
+    compacted_at: int
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def retain(self) -> int: ...
+    @property
+    def ns(self) -> str: ...
+    @property
+    def stale(self) -> StaleRows | None: ...
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor: ...
+    def max_seq(self) -> int: ...
+
+
 def tracked(retain: int) -> StaleRows | None:
     """The stale rows to keep for a store of this ``retain``; ``None``: scan instead."""
     return StaleRows() if 0 < retain <= TRACKED_RETAIN else None
 
 
-def compact(connection: Connection) -> int:
+def compact(connection: Changelog) -> int:
     """Drop the rows older than the last ``retain`` that are not the latest of
     their key (deletes and expiries among them: nothing folds to them); the
     namespace's newest row always stays, so ``seq`` never goes back. Returns
@@ -107,7 +127,7 @@ def compact(connection: Connection) -> int:
     return dropped
 
 
-def _delete(connection: Connection, seqs: list[int]) -> int:
+def _delete(connection: Changelog, seqs: list[int]) -> int:
     """Delete the rows of ``seqs`` in one transaction; how many there were."""
     if not seqs:
         return 0
@@ -131,7 +151,7 @@ def _delete(connection: Connection, seqs: list[int]) -> int:
     return dropped
 
 
-def _scan(connection: Connection, bound: int) -> int:
+def _scan(connection: Changelog, bound: int) -> int:
     """Find the rows to drop by scanning the namespace (stale rows not tracked)."""
     cursor = connection.execute(
         "DELETE FROM pepperflow_changes WHERE ns = ?1 AND seq <= ?2 AND (is_set = 0 OR seq"

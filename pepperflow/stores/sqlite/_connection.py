@@ -6,7 +6,8 @@ changelog, and keeps the bookkeeping of what this process has seen
 committed. Every method runs on the connection's thread
 (:class:`~._thread.OwnerThread`); the write transactions are in
 :mod:`._transaction`, the housekeeping between them (:func:`housekeep`:
-compaction (:mod:`._compaction`) and WAL checkpoints) here.
+compaction (:mod:`._compaction`) and asking for WAL checkpoints, which
+:mod:`._checkpoint` runs beside the writes) here.
 
 The connection holds no copy of the state: :meth:`Connection.load` folds the
 changelog into the mapping that the event loop's view then owns, and keeps
@@ -25,6 +26,7 @@ from typing import Any
 
 from ..._errors import StoreUnavailable
 from ...streams.events import Change, SetChange, apply
+from ._checkpoint import Checkpointer
 from ._compaction import StaleRows, compact, note, tracked
 from ._faults import broken_row, unopenable
 from ._options import SYNCHRONOUS, Options
@@ -36,12 +38,15 @@ __all__ = ["Connection", "housekeep", "housekeep_due", "others_wrote"]
 
 logger = logging.getLogger("pepperflow")
 
-# WAL checkpoints are run by the connection's thread between writes (see
-# housekeep), counted in estimated pages: one per commit, plus one per
-# ROWS_PER_PAGE changes. SQLite's automatic checkpoint would run inside the
-# commit of whichever writer crossed its bound (1,000 pages), stalling it.
+# WAL checkpoints are asked for by the connection's thread between writes (see
+# housekeep) and run beside them (._checkpoint), counted in estimated pages:
+# one per commit, plus one per ROWS_PER_PAGE changes. SQLite's automatic
+# checkpoint would run inside the commit of whichever writer crossed its bound
+# (1,000 pages), stalling it.
 ROWS_PER_PAGE = 32
 _CHECKPOINT_BUSY = 1000
+_CHECKPOINT_STEP = 250
+_LAST_STEP = _CHECKPOINT_BUSY - _CHECKPOINT_STEP
 _CHECKPOINT_IDLE = 100
 
 
@@ -65,6 +70,7 @@ class Connection:
         retain: int,
         clock: Callable[[], float],
         decode: DecodeChange,
+        checkpointer: Checkpointer,
         busy_timeout: float = 5.0,
     ) -> None:
         self.conn = conn
@@ -84,6 +90,8 @@ class Connection:
         #: The rows this process has seen go stale (``None``: compaction scans).
         self.stale: StaleRows | None = tracked(retain)
         self.unchecked = 0  # estimated WAL pages written since the last checkpoint
+        #: Runs the checkpoints :func:`housekeep` asks for, beside the writes.
+        self.checkpointer = checkpointer
         self.poll_version = -1  # data_version at the last poll (others_wrote)
         self.write_version = -1  # data_version at the last look for foreign changes
         self.busy_ms = round(busy_timeout * 1000)
@@ -107,10 +115,19 @@ class Connection:
             raise
         except (OSError, sqlite3.Error) as error:
             raise unopenable(options.path, error) from error
-        return cls(conn, options.path, ns, options.retain, clock, decode, options.busy_timeout)
+        # The path as it resolves now: the checkpoints' connection opens later.
+        path = os.path.abspath(options.path)
+        checkpointer = Checkpointer(path, SYNCHRONOUS[options.durability], ns)
+        busy = options.busy_timeout
+        return cls(conn, options.path, ns, options.retain, clock, decode, checkpointer, busy)
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the file (the checkpoints' connection first, then this one,
+        which checkpoints the whole log if it is the file's last)."""
+        try:
+            self.checkpointer.close()
+        finally:
+            self.conn.close()
 
     def load(
         self, adopt: Callable[[dict[str, SetChange[Any, Any]]], dict[str, SetChange[Any, Any]]]
@@ -253,25 +270,50 @@ def _enter_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
 
 def housekeep(connection: Connection, idle: bool) -> None:
     """Run after the writers got their results: compaction every ``retain``
-    changes, and a WAL checkpoint (SQLite's own is off) every
-    :data:`_CHECKPOINT_BUSY` pages, or from :data:`_CHECKPOINT_IDLE` pages
-    once the store has been idle for a moment."""
+    changes, and WAL checkpoints (SQLite's own is off).
+
+    Every :data:`_CHECKPOINT_STEP` pages written, the
+    :class:`~._checkpoint.Checkpointer` copies the log into the file beside
+    the next writes. Only a checkpoint that copied the whole log before the
+    next write begins lets that write start the log over, so this thread
+    still checkpoints between two writes, finding most of the log copied
+    already: at :data:`_CHECKPOINT_BUSY` pages (the log's bound; the
+    checkpointer's last run is asked for a step before, so that it is
+    over), or from :data:`_CHECKPOINT_IDLE` once the store has been idle for
+    a moment.
+    """
     if _compaction_due(connection):
         try:
             compact(connection)
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: changelog compaction of %r failed", connection.ns)
-    if connection.unchecked >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY):
-        connection.unchecked = 0
+    checkpointer, pages = connection.checkpointer, connection.unchecked
+    if pages >= (_CHECKPOINT_IDLE if idle else _CHECKPOINT_BUSY):
+        checkpointer.wait()  # (a checkpoint beside another copies nothing)
+        connection.unchecked = checkpointer.asked = 0
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # retried at the next bound
             logger.exception("pepperflow: WAL checkpoint of %r failed", connection.ns)
+    elif _step_due(connection):
+        checkpointer.request(pages)
 
 
 def housekeep_due(connection: Connection) -> bool:
-    """Whether :func:`housekeep` would compact or checkpoint (not idle)."""
-    return connection.unchecked >= _CHECKPOINT_BUSY or _compaction_due(connection)
+    """Whether :func:`housekeep` would compact, checkpoint or ask the
+    checkpointer for a run (not idle). Called on the event loop too (by
+    :meth:`~._thread.OwnerThread.run_inline`): it only reads."""
+    return (
+        connection.unchecked >= _CHECKPOINT_BUSY
+        or _compaction_due(connection)
+        or _step_due(connection)
+    )
+
+
+def _step_due(connection: Connection) -> bool:
+    """Whether the checkpointer's next run beside the writes is due (and it is free)."""
+    checkpointer, pages = connection.checkpointer, connection.unchecked
+    return checkpointer.asked + _CHECKPOINT_STEP <= pages <= _LAST_STEP and not checkpointer.busy
 
 
 def _compaction_due(connection: Connection) -> bool:

@@ -17,9 +17,10 @@ a group's outcome into state that the next group reads, and the two never
 touch it at once, with no lock. Lone jobs do not wait for that turn (they
 must not read such state).
 
-Housekeeping (for SQLite: WAL checkpoints, changelog compaction) runs on the
-thread after a batch's results were handed back, so no waiting writer pays
-for it, and again once the queue has been empty for a while.
+Housekeeping (for SQLite: changelog compaction, and WAL checkpoints, which
+mostly run on a thread of their own) runs on the thread after a batch's
+results were handed back, so no waiting writer pays for it, and again once
+the queue has been empty for a while.
 
 **Inline groups.** A small group nobody else waits behind may run on the
 event loop's own thread instead (:meth:`OwnerThread.run_inline`): when

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ...streams.events import Change, ExpireChange, SetChange, apply
+from ...streams.events import Change, ExpireChange, SetChange
 from .._delivery import Ticket
 from .._view import ViewStore
 from ._connection import Connection
@@ -134,14 +134,14 @@ class WritePath(ViewStore[T]):
     def _fold(self, changes: list[Change]) -> None:
         """Fold committed changes into the state, keeping the TTL bookkeeping."""
         data = self._data
-        for change in changes:
-            old = data.get(change.key)
+        for change in changes:  # (pepperflow.streams.apply inlined: a write-behind's hot path)
+            old = data.get(key := change.key)
             if old is not None and old.expires_at is not None:
                 self._ttl_keys -= 1
-            apply(data, change)
             if isinstance(change, SetChange):
+                data[key] = change
                 if change.expires_at is not None:
-                    self._schedule(change.expires_at, change.seq, change.key)
-            elif old is not None and type(change) is ExpireChange:
+                    self._schedule(change.expires_at, change.seq, key)
+            elif data.pop(key, None) is not None and type(change) is ExpireChange:
                 self._expired += 1
         self._seq = changes[-1].seq

@@ -16,9 +16,9 @@ crash.
 (:class:`~pepperflow.stores._view.ViewStore`) maps each key to its latest
 :class:`~pepperflow.streams.SetChange` and serves every read. Opening folds
 the changelog into it on the thread; after that only the event loop changes
-it, folding each committed group in (:meth:`SqliteStore._fold`: at once,
-or, with subscribers, as their delivery starts; see
-:meth:`SqliteStore._on_done`). A write transaction reads it through an
+it, folding each committed group in as :func:`pepperflow.streams.apply`
+does (:meth:`SqliteStore._fold`: at once, or, with subscribers, as their
+delivery starts; see :meth:`SqliteStore._on_done`). A write transaction reads it through an
 overlay of its own writes (:mod:`._overlay`) and never writes it; a
 transaction starts only once the loop folded in the one before it, so
 neither side sees the state half-changed, with no lock around it.
