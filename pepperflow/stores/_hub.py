@@ -126,19 +126,17 @@ class Subscription:
         return f"<Subscription {self.pattern.source!r} {state}>"
 
 
-_CACHE_SIZE = 4096  # keys whose matching subscriptions are remembered
-
-
 class ChangeHub(Deliveries):
     """The subscriptions of one store and the ordered delivery to them.
 
     ``count`` is the number of subscriptions (stores skip publishing at 0).
-    Matches are cached per key (bounded, cleared when subscriptions change),
-    so a write to a hot key finds its subscribers in one dict lookup.
+    A write finds its subscribers through the index of their patterns'
+    literal heads (:mod:`pepperflow.stores._index`), at a cost that does not
+    grow with the number of keys or of subscriptions on other heads.
     ``callback_timeout``: see :mod:`pepperflow.stores._delivery`.
     """
 
-    __slots__ = ("_cache", "_everyone", "_index", "_order", "_retired", "count", "feeds")
+    __slots__ = ("_everyone", "_index", "_order", "_retired", "count", "feeds")
 
     def __init__(self, store: str, callback_timeout: float | None = None) -> None:
         super().__init__(store, callback_timeout)
@@ -146,7 +144,6 @@ class ChangeHub(Deliveries):
         #: The feeds subscribed now (each also counted in ``count``).
         self.feeds: set[Feed] = set()
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
-        self._cache: dict[str, list[Subscription]] = {}
         # Every subscription, when each matches every key (no pattern, or ""):
         # then no key needs looking up. A new list whenever they change, so a
         # change queued with it keeps the subscribers of its commit.
@@ -215,8 +212,7 @@ class ChangeHub(Deliveries):
         return tuple(by_policy[policy] for policy in sorted(by_policy))
 
     def _changed(self) -> None:
-        """The subscriptions changed: forget the matches found before."""
-        self._cache.clear()
+        """The subscriptions changed: see whether each matches every key."""
         everyone = self._index.match("")  # the subscriptions matching the empty key...
         # ...match every key when there are no others (each is a prefix pattern "").
         self._everyone = everyone if everyone and len(everyone) == self.count else None
@@ -225,14 +221,7 @@ class ChangeHub(Deliveries):
         everyone = self._everyone
         if everyone is not None:
             return everyone
-        cache = self._cache
-        subs = cache.get(key)
-        if subs is None:
-            subs = self._index.match(key)
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            cache[key] = subs
-        return subs
+        return self._index.match(key)
 
     def wanted(self, key: str) -> bool:
         """Whether a change of ``key`` has subscribers now."""
@@ -255,9 +244,7 @@ class ChangeHub(Deliveries):
         """
         subs = self._everyone
         if subs is None:
-            subs = self._cache.get(change.key)
-            if subs is None:
-                subs = self._match(change.key)
+            subs = self._index.match(change.key)
         if not subs:
             return None
         if self._busy:

@@ -2,8 +2,10 @@
 
 The state is a dict of key to its latest :class:`~pepperflow.streams.SetChange`
 (a store is literally the latest change per key). TTLs live in one heap of
-``(deadline, seq, key)``; a heap item whose entry was replaced since is stale
-and skipped. While the store runs, one task sleeps until the earliest
+``(deadline, seq, key)``: every key with a ttl has an item no later than its
+deadline (a rewrite with a later deadline pushes nothing; the item, popped,
+pushes the entry's deadline back), and items of keys since deleted or set
+without a ttl are skipped. While the store runs, one task sleeps until the earliest
 deadline and has the backend commit the expiries; an expired entry found on
 access is expired then. Reads are served from the view; backends implement
 the writes (MemoryStore commits in memory; SqliteStore commits to its file
@@ -270,15 +272,24 @@ class ViewStore(Store[T]):
                 self._next_wake = -math.inf
 
     def _pop_due(self, now: float) -> list[SetChange[Any, Any]]:
-        """Pop the heap items due at ``now`` (a batch at most); their live entries."""
+        """Pop the heap items due at ``now`` (a batch at most); their live entries.
+
+        An item only says "look at this key then": a key set again with a
+        later deadline keeps its earlier item (a rewrite with a ttl pushes
+        nothing), and popping it pushes the entry's own deadline back.
+        """
         heap, data = self._heap, self._data
-        due: list[SetChange[Any, Any]] = []
+        due: dict[str, SetChange[Any, Any]] = {}
         while heap and heap[0][0] <= now and len(due) < _EXPIRE_BATCH:
-            _, seq, key = heapq.heappop(heap)
+            _, _, key = heapq.heappop(heap)
             entry = data.get(key)
-            if entry is not None and entry.seq == seq:
-                due.append(entry)
-        return due
+            if entry is None or entry.expires_at is None or key in due:
+                continue
+            if entry.expires_at <= now:
+                due[key] = entry
+            else:
+                heapq.heappush(heap, (entry.expires_at, entry.seq, key))
+        return list(due.values())
 
     def _push_back(self, entries: list[SetChange[Any, Any]]) -> None:
         """Put entries :meth:`_pop_due` gave back in the heap: their expiry failed

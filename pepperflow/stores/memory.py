@@ -158,9 +158,11 @@ class MemoryStore(ViewStore[T]):
         data[key] = change
         if expires_at is not None:
             self._ttl_keys += 1
-            heapq.heappush(self._heap, (expires_at, seq, key))
-            if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
-                self._scheduled(expires_at)
+            # Set again with a later deadline, the key keeps its heap item (see _pop_due).
+            if old is None or old.expires_at is None or old.expires_at > expires_at:
+                heapq.heappush(self._heap, (expires_at, seq, key))
+                if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
+                    self._scheduled(expires_at)
         if self._hub.count:
             if expire is None:
                 rest = self._hub.publish_now(change)

@@ -42,4 +42,4 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     index.remove(Sub(compile_pattern("never"), 2))
     assert len(index) == 0
     assert index.match("deep:path:x") == []
-    assert index._root.children == {}
+    assert index._filed == {}

@@ -75,6 +75,42 @@ async def test_one_heap_stays_bounded_when_ttls_are_rewritten() -> None:
         assert store.statistics().ttl_keys == 99
 
 
+async def test_a_rewrite_with_a_later_ttl_pushes_no_heap_item() -> None:
+    async with MemoryStore() as store:
+        for round_ in range(50):
+            for i in range(100):
+                await store.set(f"k{i}", round_, ttl=60 + round_)
+        assert len(store._heap) == 100, "one heap item per key, however often it is set"
+
+
+@pytest.mark.parametrize(
+    "anyio_backend",
+    [virtual_time_backend("asyncio"), virtual_time_backend("trio")],
+    ids=["asyncio", "trio"],
+)
+async def test_a_key_set_again_with_a_later_ttl_expires_once_at_its_new_deadline() -> None:
+    async with MemoryStore(clock=anyio.current_time) as store:
+        expired: list[tuple[str, float]] = []
+
+        def record(change: Change) -> None:
+            if isinstance(change, ExpireChange):
+                expired.append((change.key, change.committed_at))
+
+        store.subscribe(None, record)
+        await store.set("k", 1, ttl=0.1)
+        await store.set("other", 1, ttl=0.1)
+        await anyio.sleep(0.05)
+        await store.set("k", 2, ttl=0.3)  # its old heap item is due first
+        entry = await store.entry("k")
+        assert entry is not None and entry.expires_at is not None
+        await anyio.sleep(0.2)
+        assert await store.get("k") == 2, "the old deadline passed: the key lives on"
+        assert [key for key, _ in expired] == ["other"]
+        await anyio.sleep(0.2)
+        assert [key for key, _ in expired] == ["other", "k"]
+        assert 0 <= expired[1][1] - entry.expires_at < 0.05
+
+
 async def test_lazy_expiry_with_a_fake_clock() -> None:
     clock = Clock(1_000_000.0)
     store = MemoryStore(clock=clock)
