@@ -30,7 +30,7 @@ from typing import Any
 
 import anyio
 import msgspec
-from _timing import Op, rate
+from _timing import Op, interleaved, rate
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change
@@ -123,11 +123,8 @@ TYPED_CASES: list[tuple[str, list[Any], list[Any], Any]] = [
 
 async def paired(first: Op, second: Op, n: int, rounds: int = 5) -> tuple[float, float]:
     """The best rates of ``first`` and ``second``, measured in alternating rounds."""
-    best = [0.0, 0.0]
-    for _ in range(rounds):
-        for i, op in enumerate((first, second)):
-            best[i] = max(best[i], await rate(op, n, repeat=1))
-    return best[0], best[1]
+    best = await interleaved({"first": first, "second": second}, n, rounds)
+    return best["first"], best["second"]
 
 
 async def typed_rows(n: int) -> dict[str, float]:

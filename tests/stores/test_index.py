@@ -43,3 +43,4 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     assert len(index) == 0
     assert index.match("deep:path:x") == []
     assert index._filed == {}
+    assert index._lengths == ()
