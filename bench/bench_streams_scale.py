@@ -70,7 +70,7 @@ async def store_pipeline(keys: list[str], others: int = 0) -> tuple[MemoryStore[
 async def target_rows(backend: str, rounds: int) -> dict[str, float]:
     keys = shuffled_keys(TARGET_KEYS)
     store, store_op = await store_pipeline(keys)
-    changes = [
+    changes: list[Change] = [
         SetChange("default", key, 2, i, 0.0, i, 0.0, None, None) for i, key in enumerate(keys)
     ]
     same: Subject[Change] = Subject()

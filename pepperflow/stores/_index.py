@@ -12,7 +12,8 @@ keys every write walked a trie and allocated). Only the globs filed under a
 matching head run their regex.
 
 The lists the index files are never changed in place (an add or remove
-files a new list), so :meth:`SubscriptionIndex.match` hands out the filed
+files a new list: O(subscriptions on that head), as one write delivering to
+them is), so :meth:`SubscriptionIndex.match` hands out the filed
 list itself when one head matches, and a change queued with it keeps the
 subscribers of its commit.
 """
@@ -45,14 +46,15 @@ _NOTHING: list[object] = []
 class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
-    __slots__ = ("_count", "_filed", "_globbed", "_lengths")
+    __slots__ = ("_count", "_filed", "_globbed", "_heads", "_lengths")
 
     def __init__(self) -> None:
         # Literal head -> its entries in registration order (a new list on every change).
         self._filed: dict[str, list[T]] = {}
         # The heads whose entries include a glob (those need their regex run).
         self._globbed: set[str] = set()
-        # The distinct lengths of the heads filed, ascending.
+        # Length -> how many heads of that length are filed; the lengths, ascending.
+        self._heads: dict[int, int] = {}
         self._lengths: tuple[int, ...] = ()
         self._count = 0
 
@@ -76,15 +78,24 @@ class SubscriptionIndex(Generic[T]):
         self._count -= 1
 
     def _file(self, head: str, entries: list[T]) -> None:
-        if entries:
-            self._filed[head] = entries
-        else:
+        """File ``entries`` (a new list) under ``head``; none: forget the head."""
+        heads = self._heads
+        if not entries:
             del self._filed[head]
+            heads[len(head)] -= 1
+            if not heads[len(head)]:
+                del heads[len(head)]
+                self._lengths = tuple(sorted(heads))
+        elif self._filed.setdefault(head, entries) is not entries:
+            self._filed[head] = entries
+        else:  # a new head
+            heads[len(head)] = heads.get(len(head), 0) + 1
+            if heads[len(head)] == 1:
+                self._lengths = tuple(sorted(heads))
         if any(entry.pattern.regex is not None for entry in entries):
             self._globbed.add(head)
         else:
             self._globbed.discard(head)
-        self._lengths = tuple(sorted({len(head) for head in self._filed}))
 
     def match(self, key: str) -> list[T]:
         """The entries whose pattern matches ``key``, in registration order.
