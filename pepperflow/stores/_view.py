@@ -280,7 +280,9 @@ class ViewStore(Store[T]):
         """
         heap, data = self._heap, self._data
         due: dict[str, SetChange[Any, Any]] = {}
-        while heap and heap[0][0] <= now and len(due) < _EXPIRE_BATCH:
+        popped = 0  # items looked at: a step never holds the loop for more than a batch
+        while heap and heap[0][0] <= now and popped < _EXPIRE_BATCH:
+            popped += 1
             _, _, key = heapq.heappop(heap)
             entry = data.get(key)
             if entry is None or entry.expires_at is None or key in due:
