@@ -110,7 +110,7 @@ async def key_rows(count: int, rounds: int) -> dict[str, float]:
         "set ttl": lambda i: ttl.set(keys[i % count], i, ttl=3600),
         "set 1 sub": lambda i: sub.set(keys[i % count], i),
     }
-    rows = await interleaved(ops, min(count, 200_000), rounds)
+    rows = await interleaved(ops, 100_000, rounds)
     for store in (plain, ttl, sub):
         await store.aclose()
     return rows

@@ -95,7 +95,7 @@ async def key_rows(key_counts: tuple[int, ...], rounds: int) -> dict[int, float]
     rows = {}
     for count in key_counts:
         store, op = await store_pipeline(shuffled_keys(count))
-        rows[count] = (await interleaved({"store": op}, min(count, 200_000), rounds))["store"]
+        rows[count] = (await interleaved({"store": op}, 100_000, rounds))["store"]
         await store.aclose()
     return rows
 

@@ -136,7 +136,7 @@ class ChangeHub(Deliveries):
     ``callback_timeout``: see :mod:`pepperflow.stores._delivery`.
     """
 
-    __slots__ = ("_everyone", "_index", "_order", "_retired", "count", "feeds")
+    __slots__ = ("_index", "_order", "_retired", "count", "everyone", "feeds", "find")
 
     def __init__(self, store: str, callback_timeout: float | None = None) -> None:
         super().__init__(store, callback_timeout)
@@ -144,10 +144,13 @@ class ChangeHub(Deliveries):
         #: The feeds subscribed now (each also counted in ``count``).
         self.feeds: set[Feed] = set()
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
-        # Every subscription, when each matches every key (no pattern, or ""):
-        # then no key needs looking up. A new list whenever they change, so a
-        # change queued with it keeps the subscribers of its commit.
-        self._everyone: list[Subscription] | None = None
+        #: ``find(key)``: the subscriptions matching ``key`` now (a list not to change).
+        self.find = self._index.match
+        #: Every subscription, when each matches every key (no pattern, or ""):
+        #: then no key needs looking up (``everyone or find(key)``). A new list
+        #: whenever they change, so a change queued with it keeps the
+        #: subscribers of its commit.
+        self.everyone: list[Subscription] | None = None
         self._order = 0
         # What feeds that unsubscribed dropped, by overflow policy.
         self._retired: dict[str, FeedFigures] = {}
@@ -215,13 +218,10 @@ class ChangeHub(Deliveries):
         """The subscriptions changed: see whether each matches every key."""
         everyone = self._index.match("")  # the subscriptions matching the empty key...
         # ...match every key when there are no others (each is a prefix pattern "").
-        self._everyone = everyone if everyone and len(everyone) == self.count else None
+        self.everyone = everyone if everyone and len(everyone) == self.count else None
 
     def _match(self, key: str) -> list[Subscription]:
-        everyone = self._everyone
-        if everyone is not None:
-            return everyone
-        return self._index.match(key)
+        return self.everyone or self.find(key)
 
     def wanted(self, key: str) -> bool:
         """Whether a change of ``key`` has subscribers now."""
@@ -242,11 +242,16 @@ class ChangeHub(Deliveries):
         in its buffer, a sync callback), it is delivered here, in order, with
         no coroutine made.
         """
-        subs = self._everyone
-        if subs is None:
-            subs = self._index.match(change.key)
+        subs = self.everyone or self.find(change.key)
         if not subs:
             return None
+        return self.deliver_now(change, subs)
+
+    def deliver_now(
+        self, change: Change, subs: list[Subscription]
+    ) -> Coroutine[Any, Any, None] | None:
+        """:meth:`publish_now` of a change whose subscribers ``subs`` (not
+        empty) the writer found itself (``everyone or find(key)``)."""
         if self._busy:
             return self._enqueue([(change, subs)])
         started = None
