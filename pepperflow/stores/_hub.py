@@ -219,6 +219,7 @@ class ChangeHub(Deliveries):
         everyone = self._index.match("")  # the subscriptions matching the empty key...
         # ...match every key when there are no others (each is a prefix pattern "").
         self.everyone = everyone if everyone and len(everyone) == self.count else None
+        self.find = self._index.match  # made anew for the index's shape
 
     def _match(self, key: str) -> list[Subscription]:
         return self.everyone or self.find(key)

@@ -20,6 +20,7 @@ subscribers of its commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from .._patterns import Pattern
@@ -46,7 +47,7 @@ _NOTHING: list[object] = []
 class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
-    __slots__ = ("_count", "_filed", "_globbed", "_heads", "_lengths")
+    __slots__ = ("_count", "_filed", "_globbed", "_heads", "_lengths", "match")
 
     def __init__(self) -> None:
         # Literal head -> its entries in registration order (a new list on every change).
@@ -57,6 +58,10 @@ class SubscriptionIndex(Generic[T]):
         self._heads: dict[int, int] = {}
         self._lengths: tuple[int, ...] = ()
         self._count = 0
+        #: ``match(key)``: the entries whose pattern matches ``key``, in
+        #: registration order (a list that may be shared: read it, never
+        #: change it). Made for the index's shape on every add and remove.
+        self.match: Callable[[str], list[T]] = self._match_heads
 
     def __len__(self) -> int:
         return self._count
@@ -96,12 +101,21 @@ class SubscriptionIndex(Generic[T]):
             self._globbed.add(head)
         else:
             self._globbed.discard(head)
+        self.match = self._matcher()
 
-    def match(self, key: str) -> list[T]:
-        """The entries whose pattern matches ``key``, in registration order.
+    def _matcher(self) -> Callable[[str], list[T]]:
+        """The fastest ``match`` for the index now: with one head length and
+        no glob (subscriptions on ``"user:"``, say) it is one slice and one
+        lookup (a key shorter than that length is its own slice, and no head
+        of that length equals it)."""
+        if self._globbed or len(self._lengths) != 1:
+            return self._match_heads
+        filed, (length,) = self._filed, self._lengths
+        nothing: list[T] = _nothing()
+        return lambda key: filed.get(key[:length], nothing)
 
-        The list returned may be shared: read it, never change it.
-        """
+    def _match_heads(self, key: str) -> list[T]:
+        """``match`` in general: a lookup per head length, globs run."""
         filed = self._filed
         found: list[T] | None = None
         size = len(key)
@@ -118,10 +132,13 @@ class SubscriptionIndex(Generic[T]):
                 found = entries
             elif entries:
                 found = sorted([*found, *entries], key=_order)
-        if not found:
-            return _NOTHING  # type: ignore[return-value]  # empty: no T in it
-        return found
+        return found or _NOTHING  # type: ignore[return-value]  # empty: no T in it
 
 
 def _order(entry: Indexed) -> int:
     return entry.order
+
+
+def _nothing() -> list[T]:
+    """The shared empty match (no entry of any type is in it)."""
+    return _NOTHING  # type: ignore[return-value]

@@ -44,3 +44,20 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     assert index.match("deep:path:x") == []
     assert index._filed == {}
     assert index._lengths == ()
+
+
+def test_every_shape_of_the_index_matches_like_the_patterns() -> None:
+    """One head length and no glob has a faster matcher; each shape agrees with brute force."""
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    keys = ["", "u", "use", "user", "user:", "user:1", "user:12", "users", "x", "session:1"]
+    steps = ["user:", "user:", "x", "user:*", "session:", "ab"]
+    live: list[Sub] = []
+    for order, word in enumerate(steps):
+        live.append(Sub(compile_pattern(word), order))
+        index.add(live[-1])
+        for key in keys:
+            assert index.match(key) == [s for s in live if s.pattern.match(key)], (word, key)
+    while live:
+        index.remove(live.pop(0))
+        for key in keys:
+            assert index.match(key) == [s for s in live if s.pattern.match(key)], key
