@@ -136,7 +136,7 @@ class ChangeHub(Deliveries):
     ``callback_timeout``: see :mod:`pepperflow.stores._delivery`.
     """
 
-    __slots__ = ("_index", "_order", "_retired", "count", "everyone", "feeds", "find")
+    __slots__ = ("_index", "_order", "_retired", "count", "everyone", "feeds", "find", "firsts")
 
     def __init__(self, store: str, callback_timeout: float | None = None) -> None:
         super().__init__(store, callback_timeout)
@@ -146,6 +146,8 @@ class ChangeHub(Deliveries):
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
         #: ``find(key)``: the subscriptions matching ``key`` now (a list not to change).
         self.find = self._index.match
+        #: ``key[:1] in firsts`` or ``firsts is None`` when ``find(key)`` may find any.
+        self.firsts = self._index.firsts
         #: Every subscription, when each matches every key (no pattern, or ""):
         #: then no key needs looking up (``everyone or find(key)``). A new list
         #: whenever they change, so a change queued with it keeps the
@@ -220,6 +222,7 @@ class ChangeHub(Deliveries):
         # ...match every key when there are no others (each is a prefix pattern "").
         self.everyone = everyone if everyone and len(everyone) == self.count else None
         self.find = self._index.match  # made anew for the index's shape
+        self.firsts = self._index.firsts
 
     def _match(self, key: str) -> list[Subscription]:
         return self.everyone or self.find(key)

@@ -47,7 +47,7 @@ _NOTHING: list[object] = []
 class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
-    __slots__ = ("_count", "_filed", "_globbed", "_heads", "_lengths", "match")
+    __slots__ = ("_count", "_filed", "_firsts", "_globbed", "_heads", "_lengths", "firsts", "match")
 
     def __init__(self) -> None:
         # Literal head -> its entries in registration order (a new list on every change).
@@ -57,6 +57,12 @@ class SubscriptionIndex(Generic[T]):
         # Length -> how many heads of that length are filed; the lengths, ascending.
         self._heads: dict[int, int] = {}
         self._lengths: tuple[int, ...] = ()
+        # First character -> how many heads start with it.
+        self._firsts: dict[str, int] = {}
+        #: The first characters of the keys an entry may match (``key[:1] in
+        #: firsts``: one lookup in a small set rules out most keys no entry
+        #: matches); ``None``: any key may match (an entry's head is empty).
+        self.firsts: frozenset[str] | None = frozenset()
         self._count = 0
         #: ``match(key)``: the entries whose pattern matches ``key``, in
         #: registration order (a list that may be shared: read it, never
@@ -84,19 +90,17 @@ class SubscriptionIndex(Generic[T]):
 
     def _file(self, head: str, entries: list[T]) -> None:
         """File ``entries`` (a new list) under ``head``; none: forget the head."""
-        heads = self._heads
         if not entries:
             del self._filed[head]
-            heads[len(head)] -= 1
-            if not heads[len(head)]:
-                del heads[len(head)]
-                self._lengths = tuple(sorted(heads))
+            _count(self._heads, len(head), -1)
+            _count(self._firsts, head[:1], -1)
         elif self._filed.setdefault(head, entries) is not entries:
             self._filed[head] = entries
         else:  # a new head
-            heads[len(head)] = heads.get(len(head), 0) + 1
-            if heads[len(head)] == 1:
-                self._lengths = tuple(sorted(heads))
+            _count(self._heads, len(head), 1)
+            _count(self._firsts, head[:1], 1)
+        self._lengths = tuple(sorted(self._heads))
+        self.firsts = None if "" in self._firsts else frozenset(self._firsts)
         if any(entry.pattern.regex is not None for entry in entries):
             self._globbed.add(head)
         else:
@@ -133,6 +137,18 @@ class SubscriptionIndex(Generic[T]):
             elif entries:
                 found = sorted([*found, *entries], key=_order)
         return found or _NOTHING  # type: ignore[return-value]  # empty: no T in it
+
+
+K = TypeVar("K")
+
+
+def _count(counts: dict[K, int], key: K, step: int) -> None:
+    """Add ``step`` to ``counts[key]``; a count that reaches 0 is removed."""
+    left = counts.get(key, 0) + step
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _order(entry: Indexed) -> int:

@@ -166,7 +166,9 @@ class MemoryStore(ViewStore[T]):
         hub = self._hub
         if hub.count:
             if expire is None:
-                subs = hub.everyone or hub.find(key)
+                subs = hub.everyone
+                if subs is None and (hub.firsts is None or key[:1] in hub.firsts):
+                    subs = hub.find(key)
                 if subs:  # a write no subscription matches makes no call more
                     rest = hub.deliver_now(change, subs)
                     if rest is not None:

@@ -47,17 +47,27 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
 
 
 def test_every_shape_of_the_index_matches_like_the_patterns() -> None:
-    """One head length and no glob has a faster matcher; each shape agrees with brute force."""
+    """One head length and no glob has a faster matcher; each shape agrees with
+    brute force, and ``firsts`` never rules out a key something matches."""
     index: SubscriptionIndex[Sub] = SubscriptionIndex()
     keys = ["", "u", "use", "user", "user:", "user:1", "user:12", "users", "x", "session:1"]
-    steps = ["user:", "user:", "x", "user:*", "session:", "ab"]
+    steps = ["user:", "user:", "x", "user:*", "session:", "ab", ""]
     live: list[Sub] = []
+
+    def check() -> None:
+        for key in keys:
+            expected = [s for s in live if s.pattern.match(key)]
+            assert index.match(key) == expected, key
+            if index.firsts is not None and key[:1] not in index.firsts:
+                assert expected == [], key
+        assert (index.firsts is None) == any(s.pattern.prefix == "" for s in live)
+
+    check()
     for order, word in enumerate(steps):
         live.append(Sub(compile_pattern(word), order))
         index.add(live[-1])
-        for key in keys:
-            assert index.match(key) == [s for s in live if s.pattern.match(key)], (word, key)
+        check()
     while live:
         index.remove(live.pop(0))
-        for key in keys:
-            assert index.match(key) == [s for s in live if s.pattern.match(key)], key
+        check()
+    assert index.firsts == frozenset()
