@@ -27,11 +27,7 @@ docs/img/memory_scale_*.svg (bench/_plots.py).
 
 from __future__ import annotations
 
-import argparse
 import gc
-import os
-import platform
-import random
 import sys
 import tracemalloc
 from collections.abc import Callable
@@ -40,13 +36,12 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 from _plots import plot
+from _scale import TARGET_KEYS, noop, scale_main, shuffled_keys
 from _timing import Op, interleaved, rate
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change
 
-BACKENDS = ("asyncio", "trio")
-TARGET_KEYS = 100_000
 NON_MATCHING = (0, 100, 10_000, 100_000)
 WRITERS = (1, 4, 16, 64)
 
@@ -61,16 +56,6 @@ RATIO_TARGETS: dict[str, tuple[str, str, float]] = {
 SLOWDOWN = 1.3
 MEMORY_RATIO = 2.0
 TTL_BYTES = 100.0
-
-
-async def noop(change: Change) -> None:
-    return None
-
-
-def shuffled_keys(count: int, head: str = "user:") -> list[str]:
-    keys = [f"{head}{i}" for i in range(count)]
-    random.Random(count).shuffle(keys)
-    return keys
 
 
 async def filled(keys: list[str], ttl: float | None = None) -> MemoryStore[Any]:
@@ -207,7 +192,7 @@ async def footprint(build: Callable[[float | None], Any], ttl: float | None) -> 
     return used
 
 
-async def run_backend(key_counts: tuple[int, ...], rounds: int) -> dict[str, Any]:
+async def run_backend(backend: str, key_counts: tuple[int, ...], rounds: int) -> dict[str, Any]:
     return {
         "keys": {count: await key_rows(count, rounds) for count in key_counts},
         "own head": await subscription_rows("session:", rounds),
@@ -328,26 +313,7 @@ def draw(all_results: dict[str, dict[str, Any]]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="up to 100,000 keys, 3 rounds")
-    args = parser.parse_args()
-    key_counts = (1_000, TARGET_KEYS) if args.quick else (1_000, TARGET_KEYS, 1_000_000)
-    rounds = 3 if args.quick else 5
-    print(
-        f"pepperflow MemoryStore at scale: keys {key_counts}, best of {rounds} alternating rounds"
-    )
-    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores\n")
-    failures: list[str] = []
-    all_results = {}
-    for backend in BACKENDS:
-        all_results[backend] = results = anyio.run(run_backend, key_counts, rounds, backend=backend)
-        failures += report(backend, results)
-    draw(all_results)
-    for failure in failures:
-        print("target missed:", failure)
-    if not failures:
-        print("all targets met on asyncio and trio")
-    return 0
+    return scale_main(__doc__, run_backend, report, draw)
 
 
 if __name__ == "__main__":

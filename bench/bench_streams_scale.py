@@ -21,38 +21,23 @@ The figures are drawn to docs/img/streams_scale_*.svg (bench/_plots.py).
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import random
 import sys
 from typing import Any
 
 import aioreactive as rx
-import anyio
 from _plots import plot
+from _scale import TARGET_KEYS, noop, scale_main, shuffled_keys
 from _timing import Op, interleaved
 from bench_streams import Count, is_even, is_set, plus_one, value_of
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change, SetChange, Subject
 
-TARGET_KEYS = 100_000
 OTHERS = (0, 100, 10_000, 100_000)
 #: A store feeding a pipeline against a subject feeding it; a subject's chain
 #: against aioreactive's.
 STORE_VS_SUBJECT = 0.8
 SUBJECT_VS_AIOREACTIVE = 1.2
-
-
-async def noop(change: Change) -> None:
-    return None
-
-
-def shuffled_keys(count: int) -> list[str]:
-    keys = [f"user:{i}" for i in range(count)]
-    random.Random(count).shuffle(keys)
-    return keys
 
 
 async def store_pipeline(keys: list[str], others: int = 0) -> tuple[MemoryStore[Any], Op]:
@@ -177,25 +162,7 @@ def draw(all_results: dict[str, dict[str, Any]]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="up to 100,000 keys, 3 rounds")
-    args = parser.parse_args()
-    key_counts = (1_000, TARGET_KEYS) if args.quick else (1_000, TARGET_KEYS, 1_000_000)
-    rounds = 3 if args.quick else 5
-    print(f"pepperflow streams at scale: keys {key_counts}, best of {rounds} rounds")
-    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores\n")
-    failures: list[str] = []
-    all_results = {}
-    for backend in ("asyncio", "trio"):
-        results = anyio.run(run_backend, backend, key_counts, rounds, backend=backend)
-        all_results[backend] = results
-        failures += report(backend, results)
-    draw(all_results)
-    for failure in failures:
-        print("target missed:", failure)
-    if not failures:
-        print("all targets met on asyncio and trio")
-    return 0
+    return scale_main(__doc__, run_backend, report, draw)
 
 
 if __name__ == "__main__":
