@@ -61,7 +61,8 @@ class SubscriptionIndex(Generic[T]):
         self._firsts: dict[str, int] = {}
         #: The first characters of the keys an entry may match (``key[:1] in
         #: firsts``: one lookup in a small set rules out most keys no entry
-        #: matches); ``None``: any key may match (an entry's head is empty).
+        #: matches); ``None``: no such check (an entry's head is empty, or
+        #: ``match`` is one slice and one lookup, as cheap as the check).
         self.firsts: frozenset[str] | None = frozenset()
         self._count = 0
         #: ``match(key)``: the entries whose pattern matches ``key``, in
@@ -100,12 +101,13 @@ class SubscriptionIndex(Generic[T]):
             _count(self._heads, len(head), 1)
             _count(self._firsts, head[:1], 1)
         self._lengths = tuple(sorted(self._heads))
-        self.firsts = None if "" in self._firsts else frozenset(self._firsts)
         if any(entry.pattern.regex is not None for entry in entries):
             self._globbed.add(head)
         else:
             self._globbed.discard(head)
         self.match = self._matcher()
+        general = self.match == self._match_heads and "" not in self._firsts
+        self.firsts = frozenset(self._firsts) if general else None
 
     def _matcher(self) -> Callable[[str], list[T]]:
         """The fastest ``match`` for the index now: with one head length and
