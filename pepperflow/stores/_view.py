@@ -1,15 +1,12 @@
 """The in-memory materialized view shared by MemoryStore and SqliteStore.
 
-The state is a dict of key to its latest :class:`~pepperflow.streams.SetChange`
-(a store is literally the latest change per key). TTLs live in one heap of
-``(deadline, seq, key)``: every key with a ttl has an item no later than its
-deadline (a rewrite with a later deadline pushes nothing; the item, popped,
-pushes the entry's deadline back), and items of keys since deleted or set
-without a ttl are skipped. While the store runs, one task sleeps until the earliest
-deadline and has the backend commit the expiries; an expired entry found on
-access is expired then. Reads are served from the view; backends implement
-the writes (MemoryStore commits in memory; SqliteStore commits to its file
-and applies what it committed).
+The state is a dict of key to its latest :class:`~pepperflow.streams.SetChange` (a store
+is literally the latest change per key). TTLs live in one heap of ``(deadline, seq,
+key)``, an item no later than each ttl key's deadline (see ``_pop_due``). While the store
+runs, one task sleeps until the earliest deadline and has the backend commit the
+expiries; an expired entry found on access is expired then. Reads are served from the
+view; backends implement the writes (MemoryStore commits in memory; SqliteStore commits
+to its file and applies what it committed).
 """
 
 from __future__ import annotations
@@ -33,12 +30,7 @@ from ._checks import check_key, key_iterable
 from ._codec import Metadata
 from ._indexed import Found, IndexedState, select
 from ._lookup import IndexTerms, Lookup
-from .base import (
-    Entry,
-    Snapshot,
-    Store,
-    StoreStatistics,
-)
+from .base import Entry, Snapshot, Store, StoreStatistics
 
 __all__ = ["ViewStore"]
 
@@ -272,17 +264,13 @@ class ViewStore(Store[T]):
                 self._next_wake = -math.inf
 
     def _pop_due(self, now: float) -> list[SetChange[Any, Any]]:
-        """Pop the heap items due at ``now`` (a batch at most); their live entries.
-
-        An item only says "look at this key then": a key set again with a
-        later deadline keeps its earlier item (a rewrite with a ttl pushes
-        nothing), and popping it pushes the entry's own deadline back.
-        """
+        """Pop the heap items due at ``now`` (a batch at most); their live entries due. A key
+        set again with a later deadline keeps its item, which, popped, pushes the new one."""
         heap, data = self._heap, self._data
         due: dict[str, SetChange[Any, Any]] = {}
-        popped = 0  # items looked at: a step never holds the loop for more than a batch
-        while heap and heap[0][0] <= now and popped < _EXPIRE_BATCH:
-            popped += 1
+        for _ in range(_EXPIRE_BATCH):  # items looked at: a step holds the loop for a batch
+            if not heap or heap[0][0] > now:
+                break
             _, _, key = heapq.heappop(heap)
             entry = data.get(key)
             if entry is None or entry.expires_at is None or key in due:
