@@ -126,19 +126,17 @@ class Subscription:
         return f"<Subscription {self.pattern.source!r} {state}>"
 
 
-_CACHE_SIZE = 4096  # keys whose matching subscriptions are remembered
-
-
 class ChangeHub(Deliveries):
     """The subscriptions of one store and the ordered delivery to them.
 
     ``count`` is the number of subscriptions (stores skip publishing at 0).
-    Matches are cached per key (bounded, cleared when subscriptions change),
-    so a write to a hot key finds its subscribers in one dict lookup.
+    A write finds its subscribers through the index of their patterns'
+    literal heads (:mod:`pepperflow.stores._index`), at a cost that does not
+    grow with the number of keys or of subscriptions on other heads.
     ``callback_timeout``: see :mod:`pepperflow.stores._delivery`.
     """
 
-    __slots__ = ("_cache", "_everyone", "_index", "_order", "_retired", "count", "feeds")
+    __slots__ = ("_index", "_order", "_retired", "count", "everyone", "feeds", "find", "firsts")
 
     def __init__(self, store: str, callback_timeout: float | None = None) -> None:
         super().__init__(store, callback_timeout)
@@ -146,11 +144,15 @@ class ChangeHub(Deliveries):
         #: The feeds subscribed now (each also counted in ``count``).
         self.feeds: set[Feed] = set()
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
-        self._cache: dict[str, list[Subscription]] = {}
-        # Every subscription, when each matches every key (no pattern, or ""):
-        # then no key needs looking up. A new list whenever they change, so a
-        # change queued with it keeps the subscribers of its commit.
-        self._everyone: list[Subscription] | None = None
+        #: ``find(key)``: the subscriptions matching ``key`` now (a list not to change).
+        self.find = self._index.match
+        #: ``key[:1] in firsts`` or ``firsts is None`` when ``find(key)`` may find any.
+        self.firsts = self._index.firsts
+        #: Every subscription, when each matches every key (no pattern, or ""):
+        #: then no key needs looking up (``everyone or find(key)``). A new list
+        #: whenever they change, so a change queued with it keeps the
+        #: subscribers of its commit.
+        self.everyone: list[Subscription] | None = None
         self._order = 0
         # What feeds that unsubscribed dropped, by overflow policy.
         self._retired: dict[str, FeedFigures] = {}
@@ -215,24 +217,15 @@ class ChangeHub(Deliveries):
         return tuple(by_policy[policy] for policy in sorted(by_policy))
 
     def _changed(self) -> None:
-        """The subscriptions changed: forget the matches found before."""
-        self._cache.clear()
+        """The subscriptions changed: see whether each matches every key."""
         everyone = self._index.match("")  # the subscriptions matching the empty key...
         # ...match every key when there are no others (each is a prefix pattern "").
-        self._everyone = everyone if everyone and len(everyone) == self.count else None
+        self.everyone = everyone if everyone and len(everyone) == self.count else None
+        self.find = self._index.match  # made anew for the index's shape
+        self.firsts = self._index.firsts
 
     def _match(self, key: str) -> list[Subscription]:
-        everyone = self._everyone
-        if everyone is not None:
-            return everyone
-        cache = self._cache
-        subs = cache.get(key)
-        if subs is None:
-            subs = self._index.match(key)
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            cache[key] = subs
-        return subs
+        return self.everyone or self.find(key)
 
     def wanted(self, key: str) -> bool:
         """Whether a change of ``key`` has subscribers now."""
@@ -253,13 +246,16 @@ class ChangeHub(Deliveries):
         in its buffer, a sync callback), it is delivered here, in order, with
         no coroutine made.
         """
-        subs = self._everyone
-        if subs is None:
-            subs = self._cache.get(change.key)
-            if subs is None:
-                subs = self._match(change.key)
+        subs = self.everyone or self.find(change.key)
         if not subs:
             return None
+        return self.deliver_now(change, subs)
+
+    def deliver_now(
+        self, change: Change, subs: list[Subscription]
+    ) -> Coroutine[Any, Any, None] | None:
+        """:meth:`publish_now` of a change whose subscribers ``subs`` (not
+        empty) the writer found itself (``everyone or find(key)``)."""
         if self._busy:
             return self._enqueue([(change, subs)])
         started = None

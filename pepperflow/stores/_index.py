@@ -1,15 +1,26 @@
 """Subscriptions indexed by the literal head of their pattern.
 
-Each subscription sits on the node of a character trie reached by its
-pattern's literal prefix (the whole pattern for a prefix pattern, the text
-before the first metacharacter for a glob). Matching a key walks the trie
-along the key and stops at the first character no pattern continues with,
-so subscriptions on other prefixes cost nothing; only globs reached on the
-walk run their regex.
+Each subscription is filed under its pattern's literal prefix (the whole
+pattern for a prefix pattern, the text before the first metacharacter for a
+glob), and the index keeps the distinct lengths of those prefixes. Matching
+a key looks up the key's head of each of those lengths (``key[:n]``), one
+dict lookup per distinct length: its cost depends on how many different
+prefix lengths are subscribed, never on how many keys the store holds or
+how many subscriptions sit on other prefixes, and it needs no per-key cache
+(the 4,096-key cache it replaces was cleared when full, so past that many
+keys every write walked a trie and allocated). Only the globs filed under a
+matching head run their regex.
+
+The lists the index files are never changed in place (an add or remove
+files a new list: O(subscriptions on that head), as one write delivering to
+them is), so :meth:`SubscriptionIndex.match` hands out the filed
+list itself when one head matches, and a change queued with it keeps the
+subscribers of its commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from .._patterns import Pattern
@@ -29,82 +40,123 @@ class Indexed(Protocol):
 
 T = TypeVar("T", bound=Indexed)
 
-
-class _Node(Generic[T]):
-    __slots__ = ("children", "entries")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _Node[T]] = {}
-        self.entries: list[T] = []
+#: What matches nothing: shared, never changed.
+_NOTHING: list[object] = []
 
 
 class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
-    __slots__ = ("_count", "_root")
+    __slots__ = ("_count", "_filed", "_firsts", "_globbed", "_heads", "_lengths", "firsts", "match")
 
     def __init__(self) -> None:
-        self._root: _Node[T] = _Node()
+        # Literal head -> its entries in registration order (a new list on every change).
+        self._filed: dict[str, list[T]] = {}
+        # The heads whose entries include a glob (those need their regex run).
+        self._globbed: set[str] = set()
+        # Length -> how many heads of that length are filed; the lengths, ascending.
+        self._heads: dict[int, int] = {}
+        self._lengths: tuple[int, ...] = ()
+        # First character -> how many heads start with it.
+        self._firsts: dict[str, int] = {}
+        #: The first characters of the keys an entry may match (``key[:1] in
+        #: firsts``: one lookup in a small set rules out most keys no entry
+        #: matches); ``None``: no such check (an entry's head is empty, or
+        #: ``match`` is one slice and one lookup, as cheap as the check).
+        self.firsts: frozenset[str] | None = frozenset()
         self._count = 0
+        #: ``match(key)``: the entries whose pattern matches ``key``, in
+        #: registration order (a list that may be shared: read it, never
+        #: change it). Made for the index's shape on every add and remove.
+        self.match: Callable[[str], list[T]] = self._match_heads
 
     def __len__(self) -> int:
         return self._count
 
     def add(self, entry: T) -> None:
-        node = self._root
-        for ch in entry.pattern.prefix:
-            child = node.children.get(ch)
-            if child is None:
-                child = node.children[ch] = _Node()
-            node = child
-        node.entries.append(entry)
+        head = entry.pattern.prefix
+        self._file(head, [*self._filed.get(head, ()), entry])
         self._count += 1
 
     def remove(self, entry: T) -> None:
-        """Remove ``entry``; pruning emptied branches. Unknown entries are ignored."""
-        path: list[tuple[_Node[T], str]] = []
-        node = self._root
-        for ch in entry.pattern.prefix:
-            child = node.children.get(ch)
-            if child is None:
-                return
-            path.append((node, ch))
-            node = child
+        """Remove ``entry``. Unknown entries are ignored."""
+        head = entry.pattern.prefix
+        entries = list(self._filed.get(head, ()))
         try:
-            node.entries.remove(entry)
+            entries.remove(entry)
         except ValueError:
             return
+        self._file(head, entries)
         self._count -= 1
-        while path and not node.entries and not node.children:
-            parent, ch = path.pop()
-            del parent.children[ch]
-            node = parent
 
-    def match(self, key: str) -> list[T]:
-        """The entries whose pattern matches ``key``, in registration order."""
-        node = self._root
-        found: list[T] = []
-        if node.entries:
-            _collect(node.entries, key, found)
-        children = node.children
-        for ch in key:
-            child = children.get(ch)
-            if child is None:
+    def _file(self, head: str, entries: list[T]) -> None:
+        """File ``entries`` (a new list) under ``head``; none: forget the head."""
+        if not entries:
+            del self._filed[head]
+            _count(self._heads, len(head), -1)
+            _count(self._firsts, head[:1], -1)
+        elif self._filed.setdefault(head, entries) is not entries:
+            self._filed[head] = entries
+        else:  # a new head
+            _count(self._heads, len(head), 1)
+            _count(self._firsts, head[:1], 1)
+        self._lengths = tuple(sorted(self._heads))
+        if any(entry.pattern.regex is not None for entry in entries):
+            self._globbed.add(head)
+        else:
+            self._globbed.discard(head)
+        self.match = self._matcher()
+        general = self.match == self._match_heads and "" not in self._firsts
+        self.firsts = frozenset(self._firsts) if general else None
+
+    def _matcher(self) -> Callable[[str], list[T]]:
+        """The fastest ``match`` for the index now: with one head length and
+        no glob (subscriptions on ``"user:"``, say) it is one slice and one
+        lookup (a key shorter than that length is its own slice, and no head
+        of that length equals it)."""
+        if self._globbed or len(self._lengths) != 1:
+            return self._match_heads
+        filed, (length,) = self._filed, self._lengths
+        nothing: list[T] = _nothing()
+        return lambda key: filed.get(key[:length], nothing)
+
+    def _match_heads(self, key: str) -> list[T]:
+        """``match`` in general: a lookup per head length, globs run."""
+        filed = self._filed
+        found: list[T] | None = None
+        size = len(key)
+        for length in self._lengths:
+            if length > size:
                 break
-            if child.entries:
-                _collect(child.entries, key, found)
-            children = child.children
-        if len(found) > 1:
-            found.sort(key=_order)
-        return found
+            head = key[:length]
+            entries = filed.get(head)
+            if entries is None:
+                continue
+            if head in self._globbed:
+                entries = [entry for entry in entries if entry.pattern.match(key)]
+            if found is None:
+                found = entries
+            elif entries:
+                found = sorted([*found, *entries], key=_order)
+        return found or _NOTHING  # type: ignore[return-value]  # empty: no T in it
 
 
-def _collect(entries: list[T], key: str, found: list[T]) -> None:
-    for entry in entries:
-        pattern = entry.pattern
-        if pattern.regex is None or pattern.match(key):
-            found.append(entry)
+K = TypeVar("K")
+
+
+def _count(counts: dict[K, int], key: K, step: int) -> None:
+    """Add ``step`` to ``counts[key]``; a count that reaches 0 is removed."""
+    left = counts.get(key, 0) + step
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _order(entry: Indexed) -> int:
     return entry.order
+
+
+def _nothing() -> list[T]:
+    """The shared empty match (no entry of any type is in it)."""
+    return _NOTHING  # type: ignore[return-value]

@@ -1,13 +1,12 @@
 """The in-memory materialized view shared by MemoryStore and SqliteStore.
 
-The state is a dict of key to its latest :class:`~pepperflow.streams.SetChange`
-(a store is literally the latest change per key). TTLs live in one heap of
-``(deadline, seq, key)``; a heap item whose entry was replaced since is stale
-and skipped. While the store runs, one task sleeps until the earliest
-deadline and has the backend commit the expiries; an expired entry found on
-access is expired then. Reads are served from the view; backends implement
-the writes (MemoryStore commits in memory; SqliteStore commits to its file
-and applies what it committed).
+The state is a dict of key to its latest :class:`~pepperflow.streams.SetChange` (a store
+is literally the latest change per key). TTLs live in one heap of ``(deadline, seq,
+key)``, an item no later than each ttl key's deadline (see ``_pop_due``). While the store
+runs, one task sleeps until the earliest deadline and has the backend commit the
+expiries; an expired entry found on access is expired then. Reads are served from the
+view; backends implement the writes (MemoryStore commits in memory; SqliteStore commits
+to its file and applies what it committed).
 """
 
 from __future__ import annotations
@@ -31,12 +30,7 @@ from ._checks import check_key, key_iterable
 from ._codec import Metadata
 from ._indexed import Found, IndexedState, select
 from ._lookup import IndexTerms, Lookup
-from .base import (
-    Entry,
-    Snapshot,
-    Store,
-    StoreStatistics,
-)
+from .base import Entry, Snapshot, Store, StoreStatistics
 
 __all__ = ["ViewStore"]
 
@@ -270,15 +264,22 @@ class ViewStore(Store[T]):
                 self._next_wake = -math.inf
 
     def _pop_due(self, now: float) -> list[SetChange[Any, Any]]:
-        """Pop the heap items due at ``now`` (a batch at most); their live entries."""
+        """Pop the heap items due at ``now`` (a batch at most); their live entries due. A key
+        set again with a later deadline keeps its item, which, popped, pushes the new one."""
         heap, data = self._heap, self._data
-        due: list[SetChange[Any, Any]] = []
-        while heap and heap[0][0] <= now and len(due) < _EXPIRE_BATCH:
-            _, seq, key = heapq.heappop(heap)
+        due: dict[str, SetChange[Any, Any]] = {}
+        for _ in range(_EXPIRE_BATCH):  # items looked at: a step holds the loop for a batch
+            if not heap or heap[0][0] > now:
+                break
+            _, _, key = heapq.heappop(heap)
             entry = data.get(key)
-            if entry is not None and entry.seq == seq:
-                due.append(entry)
-        return due
+            if entry is None or entry.expires_at is None or key in due:
+                continue
+            if entry.expires_at <= now:
+                due[key] = entry
+            else:
+                heapq.heappush(heap, (entry.expires_at, entry.seq, key))
+        return list(due.values())
 
     def _push_back(self, entries: list[SetChange[Any, Any]]) -> None:
         """Put entries :meth:`_pop_due` gave back in the heap: their expiry failed

@@ -158,16 +158,23 @@ class MemoryStore(ViewStore[T]):
         data[key] = change
         if expires_at is not None:
             self._ttl_keys += 1
-            heapq.heappush(self._heap, (expires_at, seq, key))
-            if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
-                self._scheduled(expires_at)
-        if self._hub.count:
+            # Set again with a later deadline, the key keeps its heap item (see _pop_due).
+            if old is None or old.expires_at is None or old.expires_at > expires_at:
+                heapq.heappush(self._heap, (expires_at, seq, key))
+                if expires_at < self._next_wake or len(self._heap) > 2 * self._ttl_keys + 1024:
+                    self._scheduled(expires_at)
+        hub = self._hub
+        if hub.count:
             if expire is None:
-                rest = self._hub.publish_now(change)
-                if rest is not None:
-                    await rest
+                subs = hub.everyone
+                if subs is None and (hub.firsts is None or key[:1] in hub.firsts):
+                    subs = hub.find(key)
+                if subs:  # a write no subscription matches makes no call more
+                    rest = hub.deliver_now(change, subs)
+                    if rest is not None:
+                        await rest
             else:
-                await self._hub.publish_all((expire, change))
+                await hub.publish_all((expire, change))
         return change.version
 
     async def _set_many(

@@ -42,4 +42,36 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     index.remove(Sub(compile_pattern("never"), 2))
     assert len(index) == 0
     assert index.match("deep:path:x") == []
-    assert index._root.children == {}
+    assert index._filed == {}
+    assert index._lengths == ()
+
+
+def test_every_shape_of_the_index_matches_like_the_patterns() -> None:
+    """One head length and no glob has a faster matcher; each shape agrees with
+    brute force, and ``firsts`` never rules out a key something matches."""
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    keys = ["", "u", "use", "user", "user:", "user:1", "user:12", "users", "x", "session:1"]
+    steps = ["user:", "user:", "x", "user:*", "session:", "ab", ""]
+    live: list[Sub] = []
+
+    def check() -> None:
+        for key in keys:
+            expected = [s for s in live if s.pattern.match(key)]
+            assert index.match(key) == expected, key
+            if index.firsts is not None and key[:1] not in index.firsts:
+                assert expected == [], key
+        if any(s.pattern.prefix == "" for s in live):
+            assert index.firsts is None
+
+    check()
+    for order, word in enumerate(steps):
+        live.append(Sub(compile_pattern(word), order))
+        index.add(live[-1])
+        check()
+    while live:
+        index.remove(live.pop(0))
+        check()
+    assert index.match("anything") == []
+    for word in ["user:", "session:"]:
+        index.add(Sub(compile_pattern(word), 9))
+    assert index.firsts == frozenset("us"), "two head lengths: the first characters are checked"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -15,6 +16,25 @@ from tests.support.clock import Clock
 
 pytestmark = pytest.mark.anyio
 
+#: Runs a test on virtual time (the store's clock being the loop's), on both loops.
+ON_VIRTUAL_TIME = pytest.mark.parametrize(
+    "anyio_backend",
+    [virtual_time_backend("asyncio"), virtual_time_backend("trio")],
+    ids=["asyncio", "trio"],
+)
+
+
+def record_expiries(store: MemoryStore[Any]) -> list[tuple[str, float]]:
+    """Subscribe to ``store``; the list of (key, committed_at) of each expiry from now on."""
+    expired: list[tuple[str, float]] = []
+
+    def record(change: Change) -> None:
+        if isinstance(change, ExpireChange):
+            expired.append((change.key, change.committed_at))
+
+    store.subscribe(None, record)
+    return expired
+
 
 # The 50 ms bound is what the store's expiry task promises: how late it wakes
 # and commits, on the clock it sleeps by. On the wall clock a loaded machine
@@ -22,20 +42,10 @@ pytestmark = pytest.mark.anyio
 # keys without awaiting holds the event loop): measured 37 ms worst with
 # three CPU burners on two cores, past 50 ms when the suites of others run
 # too. So the check runs on virtual time, the store's clock being the loop's.
-@pytest.mark.parametrize(
-    "anyio_backend",
-    [virtual_time_backend("asyncio"), virtual_time_backend("trio")],
-    ids=["asyncio", "trio"],
-)
+@ON_VIRTUAL_TIME
 async def test_each_expiry_lands_within_50ms_of_its_deadline() -> None:
     async with MemoryStore(clock=anyio.current_time) as store:
-        expired: list[tuple[str, float]] = []
-
-        def record(change: Change) -> None:
-            if isinstance(change, ExpireChange):
-                expired.append((change.key, change.committed_at))
-
-        store.subscribe(None, record)
+        expired = record_expiries(store)
         deadlines: dict[str, float] = {}
         for i in range(300):
             key = f"k{i}"
@@ -73,6 +83,32 @@ async def test_one_heap_stays_bounded_when_ttls_are_rewritten() -> None:
         assert len(store._heap) <= 2 * 100 + 1024 + 1
         await store.set("k0", "no ttl")
         assert store.statistics().ttl_keys == 99
+
+
+async def test_a_rewrite_with_a_later_ttl_pushes_no_heap_item() -> None:
+    async with MemoryStore() as store:
+        for round_ in range(50):
+            for i in range(100):
+                await store.set(f"k{i}", round_, ttl=60 + round_)
+        assert len(store._heap) == 100, "one heap item per key, however often it is set"
+
+
+@ON_VIRTUAL_TIME
+async def test_a_key_set_again_with_a_later_ttl_expires_once_at_its_new_deadline() -> None:
+    async with MemoryStore(clock=anyio.current_time) as store:
+        expired = record_expiries(store)
+        await store.set("k", 1, ttl=0.1)
+        await store.set("other", 1, ttl=0.1)
+        await anyio.sleep(0.05)
+        await store.set("k", 2, ttl=0.3)  # its old heap item is due first
+        entry = await store.entry("k")
+        assert entry is not None and entry.expires_at is not None
+        await anyio.sleep(0.2)
+        assert await store.get("k") == 2, "the old deadline passed: the key lives on"
+        assert [key for key, _ in expired] == ["other"]
+        await anyio.sleep(0.2)
+        assert [key for key, _ in expired] == ["other", "k"]
+        assert 0 <= expired[1][1] - entry.expires_at < 0.05
 
 
 async def test_lazy_expiry_with_a_fake_clock() -> None:
