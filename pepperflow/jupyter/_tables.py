@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import anyio
 
@@ -15,10 +15,19 @@ from ..stores._records import Entry
 from ..streams.events import Change, SetChange, apply
 
 if TYPE_CHECKING:
-    from ..stores.base import Store
     from ..stores.feed import ChangeFeed
 
-__all__ = ["LiveTable", "Table"]
+__all__ = ["Followed", "LiveTable", "Table"]
+
+
+class Followed(Protocol):
+    """What a live table follows: a store (every
+    :class:`~pepperflow.stores.Store` is one), by its change feed."""
+
+    def changes(self, *args: Any, **kwargs: Any) -> ChangeFeed:
+        """The store's change feed (see :meth:`pepperflow.stores.Store.changes`)."""
+        ...
+
 
 #: The most changes a live table's feed holds between two redraws (the
 #: newest per key; past it, writers wait for the table).
@@ -56,7 +65,7 @@ class LiveTable:
     keys in key order.
     """
 
-    def __init__(self, store: Store[Any], pattern: str | None, *, limit: int, refresh: float):
+    def __init__(self, store: Followed, pattern: str | None, *, limit: int, refresh: float):
         if type(limit) is not int or limit < 1:
             raise ValueError(f"limit must be a positive int (rows shown), got {limit!r}")
         if type(refresh) not in (int, float) or not 0 <= refresh < math.inf:
@@ -78,7 +87,7 @@ class LiveTable:
 
     @classmethod
     async def start(
-        cls, store: Store[Any], pattern: str | None, *, limit: int, refresh: float
+        cls, store: Followed, pattern: str | None, *, limit: int, refresh: float
     ) -> Self:
         """Start following ``store``; return once the current state is in.
 

@@ -23,7 +23,7 @@ from ._records import StoreStatistics
 
 if TYPE_CHECKING:
     from ..jupyter import LiveTable
-    from .base import Store
+    from ..jupyter._tables import Followed
 
 __all__ = ["Shown", "store_fields"]
 
@@ -104,6 +104,4 @@ class Shown:
         """
         from ..jupyter import LiveTable
 
-        return await LiveTable.start(
-            cast("Store[Any]", self), pattern, limit=limit, refresh=refresh
-        )
+        return await LiveTable.start(cast("Followed", self), pattern, limit=limit, refresh=refresh)
