@@ -1,5 +1,5 @@
-"""RedisStore on a Redis Cluster: the drivers' cluster clients, and finding
-out at open whether a plain URL's server is a cluster node.
+"""RedisStore on a Redis Cluster: the drivers' cluster clients (whether a
+plain URL's server is a cluster node is found at open: :mod:`._opening`).
 
 A namespace keeps every key under one hash tag (``pf:{ns}:``), so every
 script, ``GET`` and ``XREAD`` of a store names keys of one slot, which one
@@ -20,12 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
-import anyio.abc
-
-from ..._lifecycle import TaskRunner
-from ._commands import Commands
-from ._drivers import CoredisDriver, Driver, DriverName, RedisPyDriver, open_driver
+from ._drivers import CoredisDriver, Driver, DriverName, RedisPyDriver
 from ._kept import closing_tcp_connection
 from ._protocol import Arg
 from ._replicated import redis_py_cluster_waited
@@ -37,44 +32,7 @@ __all__ = [
     "RedisPyClusterDriver",
     "cluster_driver",
     "cluster_driver_for_client",
-    "start_driver",
 ]
-
-
-async def start_driver(
-    tasks: TaskRunner, commands: Commands, url: Target | Any, name: DriverName
-) -> None:
-    """Run ``commands.driver`` (made for ``url``) in ``tasks``' group; when
-    ``url`` is a plain URL whose server is a cluster node, replace it with
-    the cluster driver for ``url`` (the first driver closed).
-
-    Raises:
-        StoreUnavailable: Redis did not answer (the INFO that asks).
-        UnknownStoreURL: a cluster node, and the URL names a database other than 0.
-    """
-    driver = commands.driver
-    assert driver is not None
-    scope = anyio.CancelScope()
-    await commands.opening(lambda driver: tasks.start(_hold, driver, scope))
-    if not isinstance(url, Target) or url.cluster is not None:
-        return
-    if not await commands.cluster_enabled():
-        return
-    cluster = url.as_cluster()
-    scope.cancel()
-    commands.driver = None
-    with anyio.CancelScope(shield=True):
-        await driver.aclose()
-    commands.driver = open_driver(cluster, name)
-    await commands.opening(lambda driver: tasks.start(driver.run))
-
-
-async def _hold(
-    driver: Driver, scope: anyio.CancelScope, *, task_status: anyio.abc.TaskStatus[None]
-) -> None:
-    """``driver.run`` until ``scope`` is cancelled (or the group is)."""
-    with scope:
-        await driver.run(task_status=task_status)
 
 
 def cluster_driver(target: Target, options: ClientURL, name: DriverName) -> Driver:

@@ -22,75 +22,16 @@ from typing import Any, Literal
 
 import anyio
 import anyio.abc
-import sniffio
 
-from ..._errors import MissingExtra
 from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
 from ._replicated import coredis_waited, redis_py_waited
 from ._target import Target
-from ._urls import ClientURL, client_url
+from ._urls import ClientURL
 
-__all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver", "open_driver"]
+__all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver"]
 
 DriverName = Literal["auto", "redis-py", "coredis"]
-
-
-def open_driver(url: Target | Any, name: DriverName) -> Driver:
-    """The driver for ``url`` (a URL's :class:`~._target.Target`, or a
-    client: its own driver) on the running async library; ``"auto"`` is
-    redis-py on asyncio, else coredis.
-
-    Raises:
-        MissingExtra: the driver's client is not installed.
-        RuntimeError: redis-py on trio.
-        TypeError: ``url`` is neither a Target nor a client of either.
-        UnknownStoreURL: an option in ``url`` the driver's client does not
-            take (see :mod:`._urls`).
-    """
-    if not isinstance(url, Target):
-        return _driver_for_client(url)
-    try:
-        backend = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:  # pragma: no cover - always in a loop
-        backend = "asyncio"
-    if name == "auto":
-        name = "redis-py" if backend == "asyncio" else "coredis"
-    if name == "redis-py" and backend != "asyncio":
-        raise RuntimeError(
-            "redis-py's asyncio client runs on asyncio only; use driver='coredis'"
-            " (or 'auto') on trio"
-        )
-    options = client_url(url.url, name)
-    try:
-        if url.cluster:
-            from ._cluster import cluster_driver
-
-            return cluster_driver(url, options, name)
-        if name == "redis-py":
-            return RedisPyDriver.from_url(url, options)
-        return CoredisDriver.from_url(url, options)
-    except ModuleNotFoundError as exc:
-        raise MissingExtra(
-            f"RedisStore needs {exc.name!r}: pip install 'pepperflow[redis]'"
-        ) from exc
-
-
-def _driver_for_client(client: Any) -> Driver:
-    module = type(client).__module__
-    if type(client).__name__ == "RedisCluster":
-        from ._cluster import cluster_driver_for_client
-
-        return cluster_driver_for_client(client)
-    if module.startswith("redis."):
-        return RedisPyDriver(client, owned=False)
-    if module.startswith("coredis"):
-        return CoredisDriver(client, owned=False)
-    raise TypeError(
-        "RedisStore takes a redis:// URL, a redis.asyncio.Redis or a coredis.Redis client"
-        " (or either's RedisCluster);"
-        f" got {type(client).__name__}"
-    )
 
 
 class Driver(ABC):

@@ -51,13 +51,13 @@ from .._hub import Feed, Subscription
 from .._lookup import IndexTerms
 from ..base import Callback, Entry, Snapshot, Store
 from ._batching import SetBatcher
-from ._cluster import start_driver
 from ._commands import Commands
 from ._decoding import Decoding, Skipped
-from ._drivers import DriverName, open_driver
+from ._drivers import DriverName
 from ._figures import Figures
 from ._follower import Follower
 from ._marks import Marks
+from ._opening import open_driver, start_driver
 from ._options import Durability, check_options, replication_wait
 from ._protocol import NoArgs, ScanArgs, redis_match
 from ._scripts import GET_MANY, SCAN, SNAPSHOT
