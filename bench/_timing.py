@@ -1,13 +1,16 @@
-"""What every benchmark here measures with: the best rate of awaited calls."""
+"""What every benchmark here measures with: the best rate of awaited calls,
+and the wall time of writer processes started together."""
 
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["Op", "rate"]
+__all__ = ["Op", "children_elapsed", "rate"]
 
 #: One operation: called with the iteration number, awaited.
 Op = Callable[[int], Awaitable[Any]]
@@ -23,3 +26,37 @@ async def rate(op: Op, n: int, repeat: int = 5) -> float:
             await op(i)
         best = max(best, n / (time.perf_counter() - start))
     return best
+
+
+def children_elapsed(commands: Sequence[Sequence[str]], on_ready: Callable[[], object]) -> float:
+    """Seconds from the first start to the last end of child processes run
+    together; ``on_ready`` is called once every child is ready.
+
+    Each child prints ``ready``, waits for a line on its stdin, works, and
+    prints its JSON ``[start, end]`` (``time.time()``). Every child still
+    running is killed on the way out.
+
+    Raises:
+        RuntimeError: a child ended or printed something else before ``ready``.
+    """
+    children = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    try:
+        for child, command in zip(children, commands, strict=True):
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a writer did not start: {' '.join(command[1:])}")
+        on_ready()
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        spans = [json.loads(child.communicate(timeout=600)[0]) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    return float(max(end for _, end in spans) - min(start for start, _ in spans))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from contextlib import AsyncExitStack
@@ -42,7 +41,7 @@ from _plots import plot
 from _redis_bench import describe, private_server
 from _redis_latency import latency, percentile
 from _servers import private_cluster
-from _timing import rate
+from _timing import children_elapsed, rate
 from redis.crc import key_slot
 
 from pepperflow.stores.redis import DriverName, RedisStore
@@ -231,32 +230,9 @@ def namespaces_row(
     per_task = max(1, total // (count * TASKS))
     procs = min(count, PROCS)
     command = [sys.executable, __file__, "--writer", backend, driver, place.url, str(per_task)]
-    children = [
-        subprocess.Popen(
-            [*command, ",".join(names[p::procs])],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for p in range(procs)
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None
-            if child.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"a {backend} {driver} writer did not start")
-        place.reset()
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        spans = [json.loads(child.communicate(timeout=600)[0]) for child in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+    elapsed = children_elapsed(
+        [[*command, ",".join(names[p::procs])] for p in range(procs)], place.reset
+    )
     return per_task * TASKS * count / elapsed, place.scripts()
 
 
