@@ -39,7 +39,7 @@ import anyio
 import redis
 from _plots import plot
 from _redis_bench import describe, private_server
-from _redis_latency import latency, percentile
+from _redis_latency import latency, latency_report
 from _servers import private_cluster
 from _timing import children_elapsed, rate
 from redis.crc import key_slot
@@ -180,17 +180,6 @@ def latencies(places: list[Place], sizes: Sizes) -> dict[str, list[float]]:
                 label = f"{backend} {driver}, {place.name}"
                 out.setdefault(label, []).extend(latency(backend, driver, place, n))
     return out
-
-
-def latency_report(rows: dict[str, list[float]], rounds: int) -> None:
-    head = f"{'change latency A -> B':<30}{'p50':>9}{'p99':>9}{'samples':>9}"
-    print(head + "  (ms)")
-    print("-" * (len(head) + 6))
-    for label, delays in rows.items():
-        ordered = sorted(delays) or [float("nan")]
-        p50, p99 = (percentile(ordered, q) * 1000 for q in (0.5, 0.99))
-        print(f"{label:<30}{p50:>9.3f}{p99:>9.3f}{len(delays):>9}")
-    print(f"  one change per ms from a writer process to a reader process; {rounds} rounds\n")
 
 
 # -- namespaces written in parallel ---------------------------------------------------
