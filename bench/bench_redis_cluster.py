@@ -18,7 +18,8 @@ asyncio (redis-py driver) and on trio (coredis driver):
   4 tasks awaiting ``set`` one after another, over up to 2 writer
   processes (this script run as ``--writer`` children): the sets/s of all
   of them together, how many primaries served them and Redis's time per
-  set (``INFO commandstats``: the scripts each primary ran). A namespace
+  script (``INFO commandstats``: the scripts each primary ran; a script
+  may carry several sets of one namespace). A namespace
   lives on one slot, so on one primary; the names are picked so that they
   take the cluster's 3 primaries in turn (hashed names spread less evenly).
 
@@ -244,7 +245,7 @@ def namespaces(places: list[Place], sizes: Sizes) -> Spread:
 
 
 def primaries_used(scripts: list[tuple[int, int]]) -> str:
-    """'busy primaries, Redis us per set' of each primary's (scripts, usec)."""
+    """'busy primaries, Redis us per script' of each primary's (scripts, usec)."""
     calls = sum(n for n, _ in scripts) or 1
     busy = sum(1 for n, _ in scripts if n > calls * 0.05)
     return f"{busy}, {sum(us for _, us in scripts) / calls:.1f} us"
@@ -257,7 +258,7 @@ def namespaces_report(rows: Spread) -> None:
     for label, by_count in rows.items():
         print(f"{label:<30}" + "".join(f"{by_count[n][0]:>10,.0f}" for n in NAMESPACES))
     print()
-    print(f"{'primaries busy, Redis us/set':<30}" + "".join(f"{n:>14}" for n in NAMESPACES))
+    print(f"{'primaries, Redis us/script':<30}" + "".join(f"{n:>14}" for n in NAMESPACES))
     for label, by_count in rows.items():
         spread = "".join(f"{primaries_used(by_count[n][1]):>14}" for n in NAMESPACES)
         print(f"{label:<30}{spread}")
