@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import anyio
 import msgspec
@@ -22,9 +22,18 @@ from _redis_bench import Server
 from pepperflow.stores.redis import DriverName, RedisStore
 from pepperflow.streams import Change, SetChange
 
-__all__ = ["PACE", "latency_report", "latency_rounds", "percentile"]
+__all__ = ["PACE", "Target", "latency", "latency_report", "latency_rounds", "percentile"]
 
 PACE = 0.001  # seconds between the changes of the latency run
+
+
+class Target(Protocol):
+    """Where a latency row runs: a server's (or a cluster's) URL, and how to empty it."""
+
+    @property
+    def url(self) -> str: ...
+
+    def flush(self) -> None: ...
 
 
 async def child_main(mode: str, url: str, namespace: str, n: int) -> None:
@@ -81,7 +90,7 @@ async def send_changes(mode: str, url: str, namespace: str, n: int) -> None:
             await anyio.sleep(PACE)
 
 
-def latency(backend: str, mode: str, server: Server, n: int) -> list[float]:
+def latency(backend: str, mode: str, server: Target, n: int) -> list[float]:
     """Delays (s) of ``n`` changes from this process to a child on ``backend``."""
     server.flush()
     namespace = f"latency-{backend}-{mode}"

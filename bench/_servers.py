@@ -1,5 +1,6 @@
-"""A private redis-server for a benchmark: tests/support/redis_server.py's, on a free
-loopback port, stopped at the end."""
+"""A private redis-server, or Redis Cluster, for a benchmark: the test
+fixtures' (tests/support/redis_server.py, tests/support/redis_cluster.py), on
+free loopback ports, stopped at the end."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["private_redis"]
+if TYPE_CHECKING:
+    from tests.support.redis_cluster import RedisCluster
+
+__all__ = ["private_cluster", "private_redis"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,3 +31,16 @@ def private_redis() -> Iterator[str]:
         yield server.url
     finally:
         server.close()
+
+
+@contextmanager
+def private_cluster() -> Iterator[RedisCluster]:
+    """A private Redis Cluster (tests/support/redis_cluster.py's: 3 primaries
+    with a replica each, on free loopback ports) for the block; every node
+    is killed and its directory removed at its end."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.support.redis_cluster import RedisCluster
+
+    with RedisCluster() as cluster:
+        yield cluster

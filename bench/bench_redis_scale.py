@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from typing import cast
@@ -42,6 +41,7 @@ import anyio
 from _plots import plot
 from _redis_bench import Server, describe, private_server, redis_benchmark_rate
 from _redis_scale_keys import OPS, Figures, keys_section
+from _timing import children_elapsed
 
 from pepperflow.stores.redis import DriverName, RedisStore
 
@@ -105,43 +105,11 @@ def writers_row(
     microseconds per set."""
     namespace = f"w-{backend}-{driver}"
     per_task = max(1, total // tasks)
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--writer",
-                backend,
-                driver,
-                server.url,
-                namespace,
-                str(tasks // procs),
-                str(per_task),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(procs)
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None
-            if child.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"a {backend} {driver} writer did not start")
-        server.sync.config_resetstat()
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        spans = [json.loads(child.communicate(timeout=600)[0]) for child in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+    command = [sys.executable, __file__, "--writer", backend, driver, server.url, namespace]
+    elapsed = children_elapsed(
+        [[*command, str(tasks // procs), str(per_task)]] * procs, server.sync.config_resetstat
+    )
     usec, _ = server.script_usec()
-    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
     sets = per_task * tasks
     return sets / elapsed, usec / sets
 

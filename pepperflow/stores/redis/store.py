@@ -101,8 +101,10 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
         durability: ``"acknowledged"``: a write returns once its primary has it;
             ``"replicated"``: once a replica has it too (``WAIT``), else it raises
             StoreUnavailable after ``replication_timeout`` (docs/redis.md).
-        callback_timeout, metrics, index: as :class:`~pepperflow.stores.MemoryStore`'s;
-            the index lives in Redis beside the entries (:mod:`._searching`).
+        callback_timeout: as :class:`~pepperflow.stores.MemoryStore`'s.
+        metrics: as :class:`~pepperflow.stores.MemoryStore`'s.
+        index: as :class:`~pepperflow.stores.MemoryStore`'s; the index lives
+            in Redis beside the entries (:mod:`._searching`).
 
     Use it with ``async with`` (or ``await store.aclose()``); operations
     on a store that is not open raise ``RuntimeError``.
