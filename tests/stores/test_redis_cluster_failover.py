@@ -152,7 +152,10 @@ async def test_a_replicated_write_waits_for_a_replica_and_outlives_its_primary(
             namespace=namespace,
             driver=driver,
             durability="replicated",
-            replication_timeout=0.3,
+            # Long enough for a loaded machine's replica to answer WAIT (0.3 s
+            # was not, after the old primary rejoined); the stopped replica's
+            # write costs this long once.
+            replication_timeout=3.0,
         ) as store:
             await store.set("kept", 1)  # acknowledged: its replica has it
             os.kill(replica.pid, signal.SIGSTOP)  # the replica hears nothing more
