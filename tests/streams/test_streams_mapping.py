@@ -31,6 +31,10 @@ def tenfold(x: int) -> int:
     return x * 10
 
 
+def plus_one(x: int) -> int:
+    return x + 1
+
+
 def odd(x: int) -> bool:
     return x % 2 == 1
 
@@ -50,7 +54,7 @@ CASES: dict[str, tuple[MakeOperator, list[tuple[str, str]]]] = {
     "filter": (lambda tg: filter(odd), [("-1-2-3-4-|", "-1---3---|")]),
     "filter -> map": (lambda tg: chain(filter(odd), map(tenfold)), [("-1-2-3-4-|", "-a---c---|")]),
     "map -> filter -> map": (
-        lambda tg: chain(map(lambda x: x + 1), filter(odd), map(tenfold)),
+        lambda tg: chain(map(plus_one), filter(odd), map(tenfold)),
         [("-1-2-3-4-|", "---c---e-|")],
     ),
 }
@@ -88,11 +92,11 @@ async def test_an_exception_in_a_user_function_goes_to_athrow_and_unsubscribes(
 
 async def test_each_stage_runs_in_its_order_and_a_prefix_stays_usable_alone() -> None:
     subject: Subject[int] = Subject()
-    plus_one = pipe(subject, map(lambda x: x + 1))
+    plus_one = pipe(subject, map(plus_one))
     whole, prefix, reordered = Recorder(), Recorder(), Recorder()
     await pipe(plus_one, filter(odd), map(tenfold)).subscribe_async(whole)
     await plus_one.subscribe_async(prefix)
-    await pipe(subject, filter(odd), map(lambda x: x + 1)).subscribe_async(reordered)
+    await pipe(subject, filter(odd), map(plus_one)).subscribe_async(reordered)
     for x in (1, 2, 3, 4):
         await subject.asend(x)
     await subject.aclose()
