@@ -92,10 +92,10 @@ async def test_an_exception_in_a_user_function_goes_to_athrow_and_unsubscribes(
 
 async def test_each_stage_runs_in_its_order_and_a_prefix_stays_usable_alone() -> None:
     subject: Subject[int] = Subject()
-    plus_one = pipe(subject, map(plus_one))
+    incremented = pipe(subject, map(plus_one))
     whole, prefix, reordered = Recorder(), Recorder(), Recorder()
-    await pipe(plus_one, filter(odd), map(tenfold)).subscribe_async(whole)
-    await plus_one.subscribe_async(prefix)
+    await pipe(incremented, filter(odd), map(tenfold)).subscribe_async(whole)
+    await incremented.subscribe_async(prefix)
     await pipe(subject, filter(odd), map(plus_one)).subscribe_async(reordered)
     for x in (1, 2, 3, 4):
         await subject.asend(x)
