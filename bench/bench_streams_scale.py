@@ -12,7 +12,8 @@ with its peers, of:
   pepperflow's ``Subject -> map -> filter -> observer`` (its own operators,
   fused) against aioreactive's ``AsyncSubject -> map -> filter`` (its own;
   asyncio only: aioreactive's subject is built on asyncio). Beside them, the
-  same chains on aioreactive's ``map``/``filter``;
+  same chains on aioreactive's ``map``/``filter``, and the store's ``set``
+  with nothing subscribed (the ceiling of any store pipeline);
 - the store's pipeline on 1,000, 100,000 and 1,000,000 distinct keys
   (``--quick``: up to 100,000);
 - the store's pipeline on 100,000 keys with 0 to 100,000 more
@@ -67,6 +68,9 @@ async def target_rows(backend: str, rounds: int) -> dict[str, float]:
     keys = shuffled_keys(TARGET_KEYS)
     store, store_op = await store_pipeline(keys)
     rx_store, rx_store_op = await store_pipeline(keys, theirs=True)
+    bare: MemoryStore[Any] = MemoryStore()
+    for key in keys:
+        await bare.set(key, 0)
     changes: list[Change] = [
         SetChange("default", key, 2, i, 0.0, i, 0.0, None, None) for i, key in enumerate(keys)
     ]
@@ -82,6 +86,7 @@ async def target_rows(backend: str, rounds: int) -> dict[str, float]:
         "subject -> map -> filter": chain.asend,
         "store -> rx.filter -> rx.map": rx_store_op,
         "subject -> rx.map -> rx.filter": rx_chain.asend,
+        "store set, nothing subscribed": lambda i: bare.set(keys[i % TARGET_KEYS], i),
     }
     if backend == "asyncio":
         theirs: rx.AsyncSubject[int] = rx.AsyncSubject()
@@ -90,6 +95,7 @@ async def target_rows(backend: str, rounds: int) -> dict[str, float]:
     rows = await interleaved(ops, 200_000, rounds)
     await store.aclose()
     await rx_store.aclose()
+    await bare.aclose()
     return rows
 
 
