@@ -16,6 +16,9 @@ Events/s pushed through, in one run, per backend:
 - ``latest subject -> map -> filter``: the same chain on a keyed
   ``LatestSubject`` (it records each value's key before delivering);
 - ``subject -> skip -> distinct -> take``: three pepperflow operators;
+- ``subject -> map -> filter (fused)`` and ``store -> filter -> map (set,
+  fused)``: the same chains on pepperflow's own ``map``/``filter``, which
+  fuse into one observer;
 - ``subject -> debounce`` and ``subject -> buffer(100)`` / ``buffer(100,
   seconds=1)``: the producer's side of the time operators.
 
@@ -52,6 +55,8 @@ from pepperflow.streams import (
     buffer,
     debounce,
     distinct_until_changed,
+    filter,
+    map,
     pipe,
     skip,
     take,
@@ -113,6 +118,16 @@ async def store_set(n: int) -> int:
     return n
 
 
+async def store_set_fused(n: int) -> int:
+    async with MemoryStore() as store:
+        count = Count()
+        await pipe(store.changes(), filter(is_set), map(value_of)).subscribe_async(count)
+        for i in range(n):
+            await store.set("k", i)
+        assert count.n == n
+    return n
+
+
 async def store_callback(n: int) -> int:
     """The store's own cost: one awaited async callback per set, no operators."""
     async with MemoryStore() as store:
@@ -150,6 +165,13 @@ async def pepperflow_subject_rx_ops(n: int) -> int:
     subject: Subject[int] = Subject()
     count = Count()
     await rx.pipe(subject, rx.map(plus_one), rx.filter(is_even)).subscribe_async(count)
+    return await push(subject, n)
+
+
+async def pepperflow_fused(n: int) -> int:
+    subject: Subject[int] = Subject()
+    count = Count()
+    await pipe(subject, map(plus_one), filter(is_even)).subscribe_async(count)
     return await push(subject, n)
 
 
@@ -209,11 +231,13 @@ async def run_backend(backend: str, n: int) -> dict[str, float]:
     rows: dict[str, float] = {}
     rows["store -> async callback (set)"] = await best(store_callback, n)
     rows["store -> filter -> map (set)"] = await best(store_set, n)
+    rows["store -> filter -> map (set, fused)"] = await best(store_set_fused, n)
     rows["store -> filter -> map (set_many)"] = await best(store_set_many, n)
     rows[THREE_STAGE] = await best(pepperflow_subject_rx_ops, n)
     if backend == "asyncio":
         rows["  aioreactive AsyncSubject"] = await best(aioreactive_subject, n)
     rows["  reactivex Subject (sync)"] = await best(reactivex_subject, n)
+    rows["subject -> map -> filter (fused)"] = await best(pepperflow_fused, n)
     rows["latest subject -> map -> filter"] = await best(pepperflow_latest_subject, n)
     rows["subject -> skip -> distinct -> take"] = await best(pepperflow_operators, n)
     rows["subject -> debounce(1s)"] = await best(

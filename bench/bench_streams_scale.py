@@ -6,11 +6,14 @@ Events/s, each the best of 5 (``--quick``: 3) rounds measured alternately
 with its peers, of:
 
 - the targets of issue #18 on 100,000 distinct keys: a MemoryStore's
-  ``changes()`` feeding ``filter(is_set) -> map(value_of) -> observer``
-  (the writer does one ``set`` per event) against pepperflow's ``Subject``
-  fed the same changes through the same pipeline; and ``Subject -> map ->
-  filter -> observer`` against aioreactive's ``AsyncSubject`` through the
-  same chain (asyncio only: aioreactive's subject is built on asyncio);
+  ``changes()`` feeding pepperflow's ``filter(is_set) -> map(value_of) ->
+  observer`` (the writer does one ``set`` per event) against pepperflow's
+  ``Subject`` fed the same changes through the same pipeline; and
+  pepperflow's ``Subject -> map -> filter -> observer`` (its own operators,
+  fused) against aioreactive's ``AsyncSubject -> map -> filter`` (its own;
+  asyncio only: aioreactive's subject is built on asyncio). Beside them, the
+  same chains on aioreactive's ``map``/``filter``, and the store's ``set``
+  with nothing subscribed (the ceiling of any store pipeline);
 - the store's pipeline on 1,000, 100,000 and 1,000,000 distinct keys
   (``--quick``: up to 100,000);
 - the store's pipeline on 100,000 keys with 0 to 100,000 more
@@ -31,7 +34,7 @@ from _timing import Op, interleaved
 from bench_streams import Count, is_even, is_set, plus_one, value_of
 
 from pepperflow.stores import MemoryStore
-from pepperflow.streams import Change, SetChange, Subject
+from pepperflow.streams import Change, SetChange, Subject, filter, map, pipe
 
 OTHERS = (0, 100, 10_000, 100_000)
 #: A store feeding a pipeline against a subject feeding it; a subject's chain
@@ -40,14 +43,23 @@ STORE_VS_SUBJECT = 0.8
 SUBJECT_VS_AIOREACTIVE = 1.2
 
 
-async def store_pipeline(keys: list[str], others: int = 0) -> tuple[MemoryStore[Any], Op]:
-    """A filled store whose changes() feed filter -> map -> a counter; the op sets a key."""
+async def store_pipeline(
+    keys: list[str], others: int = 0, theirs: bool = False
+) -> tuple[MemoryStore[Any], Op]:
+    """A filled store whose changes() feed filter -> map -> a counter; the op sets a key.
+
+    ``theirs``: aioreactive's filter and map, else pepperflow's.
+    """
     store: MemoryStore[Any] = MemoryStore()
     for key in keys:
         await store.set(key, 0)
     for j in range(others):
         store.subscribe(f"session:{j}:", noop)
-    await rx.pipe(store.changes(), rx.filter(is_set), rx.map(value_of)).subscribe_async(Count())
+    if theirs:
+        chain = rx.pipe(store.changes(), rx.filter(is_set), rx.map(value_of))
+    else:
+        chain = pipe(store.changes(), filter(is_set), map(value_of))
+    await chain.subscribe_async(Count())
     count = len(keys)
     return store, lambda i: store.set(keys[i % count], i)
 
@@ -55,17 +67,26 @@ async def store_pipeline(keys: list[str], others: int = 0) -> tuple[MemoryStore[
 async def target_rows(backend: str, rounds: int) -> dict[str, float]:
     keys = shuffled_keys(TARGET_KEYS)
     store, store_op = await store_pipeline(keys)
+    rx_store, rx_store_op = await store_pipeline(keys, theirs=True)
+    bare: MemoryStore[Any] = MemoryStore()
+    for key in keys:
+        await bare.set(key, 0)
     changes: list[Change] = [
         SetChange("default", key, 2, i, 0.0, i, 0.0, None, None) for i, key in enumerate(keys)
     ]
     same: Subject[Change] = Subject()
-    await rx.pipe(same, rx.filter(is_set), rx.map(value_of)).subscribe_async(Count())
+    await pipe(same, filter(is_set), map(value_of)).subscribe_async(Count())
     chain: Subject[int] = Subject()
-    await rx.pipe(chain, rx.map(plus_one), rx.filter(is_even)).subscribe_async(Count())
+    await pipe(chain, map(plus_one), filter(is_even)).subscribe_async(Count())
+    rx_chain: Subject[int] = Subject()
+    await rx.pipe(rx_chain, rx.map(plus_one), rx.filter(is_even)).subscribe_async(Count())
     ops: dict[str, Op] = {
         "store -> filter -> map": store_op,
         "subject -> filter -> map": lambda i: same.asend(changes[i % TARGET_KEYS]),
         "subject -> map -> filter": chain.asend,
+        "store -> rx.filter -> rx.map": rx_store_op,
+        "subject -> rx.map -> rx.filter": rx_chain.asend,
+        "store set, nothing subscribed": lambda i: bare.set(keys[i % TARGET_KEYS], i),
     }
     if backend == "asyncio":
         theirs: rx.AsyncSubject[int] = rx.AsyncSubject()
@@ -73,6 +94,8 @@ async def target_rows(backend: str, rounds: int) -> dict[str, float]:
         ops["aioreactive subject -> map -> filter"] = theirs.asend
     rows = await interleaved(ops, 200_000, rounds)
     await store.aclose()
+    await rx_store.aclose()
+    await bare.aclose()
     return rows
 
 

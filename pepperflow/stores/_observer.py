@@ -1,8 +1,9 @@
 """One observer subscribed to a store's changes (``feed.subscribe_async(observer)``).
 
 The store attaches it like any feed (so every backend's replay point
-applies); the hub awaits :meth:`ObserverFeed.receive`, which awaits the
-observer's ``asend`` in the writer's task (backpressure). While the replay
+applies); the hub awaits :meth:`ObserverFeed.receive` (once the replay is
+done, the feed's send itself), which awaits the observer's ``asend`` in the
+writer's task (backpressure). While the replay
 runs (in the subscriber's task), changes committed meanwhile queue behind
 it and their writers wait; a write made by the observer itself during the
 replay is queued without waiting.
@@ -75,6 +76,9 @@ class ObserverFeed:
             _replaying.reset(replaying)
             pending.clear()
             self._live = True
+            # Live: the hub awaits _send itself, one coroutine less a change
+            # (receive's live path, measured: ~5% of a store -> filter -> map event).
+            self._sub.callback = self._send
             if self._drained is not None:
                 self._drained.set()
                 self._drained = None

@@ -3,7 +3,8 @@
 Observables here implement aioreactive's ``AsyncObservable`` /
 ``AsyncObserver`` protocols, so aioreactive's pure operators (``map``,
 ``filter``, ``scan``, ``choose``, ``starmap``, ``catch``) compose with
-these with ``pipe``. The operators here run on any anyio backend; those
+these with ``pipe``; the ``map`` and ``filter`` here fuse into one observer
+when chained. The operators here run on any anyio backend; those
 that need a task take the caller's ``task_group=``. See docs/streams.md.
 """
 
@@ -27,6 +28,8 @@ from .events import ExpireChange as ExpireChange
 from .events import SetChange as SetChange
 from .events import apply as apply
 from .events import fold as fold
+from .mapping import filter as filter
+from .mapping import map as map
 from .subjects import LatestSubject as LatestSubject
 from .subjects import Subject as Subject
 from .timeline import Timeline as Timeline
@@ -58,11 +61,13 @@ __all__ = [
     "debounce",
     "delay",
     "distinct_until_changed",
+    "filter",
     "flat_map",
     "fold",
     "from_async_iterable",
     "group_by_key",
     "latest_per_key",
+    "map",
     "merge",
     "pipe",
     "sample",
