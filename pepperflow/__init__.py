@@ -27,6 +27,7 @@ from ._errors import UnknownContentType as UnknownContentType
 from ._errors import UnknownProvider as UnknownProvider
 from ._errors import UnknownStore as UnknownStore
 from ._errors import UnknownStoreURL as UnknownStoreURL
+from ._errors import UnsupportedDriver as UnsupportedDriver
 from ._errors import VersionConflict as VersionConflict
 from ._store_specs import default_state_path as default_state_path
 from .memory._types import MemoryEntry as MemoryEntry
@@ -138,6 +139,7 @@ __all__ = [
     "UnknownProvider",
     "UnknownStore",
     "UnknownStoreURL",
+    "UnsupportedDriver",
     "VersionConflict",
     "default_state_path",
     "managed_resource",

@@ -15,6 +15,7 @@ says what was wrong, where, and how to fix it::
         ├── UndecodableValue (ValueError)  stored bytes that do not fit the store's type
         ├── FeedOverflow               a change feed with overflow="error" fell behind
         ├── UnknownStoreURL (ValueError)  open_store() got a URL it cannot open
+        ├── UnsupportedDriver (ValueError, RuntimeError)  a Redis driver the loop cannot run
         ├── MissingExtra (ImportError)    a backend needs an optional extra
         ├── StoreUnavailable (ConnectionError)  a server unreachable, a SQLite file unusable
         │   └── StoreAccessDenied (PermissionError)  its server refused the user or password
@@ -123,6 +124,18 @@ class FeedOverflow(PepperflowError):
 
 class UnknownStoreURL(PepperflowError, ValueError):
     """``open_store()`` got a URL whose scheme or options it does not know."""
+
+
+class UnsupportedDriver(PepperflowError, ValueError, RuntimeError):
+    """A RedisStore's driver that does not run on the running async library:
+    redis-py's asyncio client (``driver="redis-py"``, in a URL
+    ``?driver=redis-py``, or a ``redis.asyncio`` client) on trio.
+
+    Raised when the store opens, before anything connects (the async
+    library is known only then). It is a ``ValueError``, as a bad option of
+    the store is, and a ``RuntimeError``, the type this was raised as
+    before it had a name of its own. The message says what to use instead.
+    """
 
 
 class MissingExtra(PepperflowError, ImportError):

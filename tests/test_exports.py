@@ -75,6 +75,7 @@ STORE_ERRORS = {
     "UndecodableValue",
     "UnencodableValue",
     "UnknownStoreURL",
+    "UnsupportedDriver",
     "VersionConflict",
 }
 
@@ -123,6 +124,8 @@ def test_errors_subclass_the_matching_builtins() -> None:
     assert issubclass(pepperflow.InvalidValue, pepperflow.UnencodableValue)
     assert issubclass(pepperflow.UndecodableValue, ValueError)
     assert issubclass(pepperflow.MissingExtra, ImportError)
+    assert issubclass(pepperflow.UnsupportedDriver, ValueError)
+    assert issubclass(pepperflow.UnsupportedDriver, RuntimeError)
     for name in pepperflow.__all__:
         obj = getattr(pepperflow, name)
         if isinstance(obj, type) and issubclass(obj, Exception):

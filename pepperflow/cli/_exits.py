@@ -7,9 +7,10 @@ ends it into an exit code (the table in docs/cli.md)::
     1    not found: ``get`` or ``rm`` of a key that is absent
     2    bad input: an unknown option or a missing argument (Click's own),
          bad JSON, a bad ttl, key, pattern or seq, a value the store refuses
-    3    a bad store URL (UnknownStoreURL)
+    3    a bad store URL (UnknownStoreURL), or one naming a driver the event
+         loop cannot run (UnsupportedDriver: ``?driver=redis-py`` on trio)
     4    the store is unavailable: a server unreachable, a SQLite file
-         unusable (StoreUnavailable)
+         unusable (StoreUnavailable) or a newer pepperflow's (SchemaTooNew)
     5    access denied: the server refused the user, password or ACL
          (StoreAccessDenied)
     6    an optional extra is missing (MissingExtra, or the ``cli`` extra)
@@ -47,8 +48,10 @@ from .._errors import (
     UndecodableValue,
     UnencodableValue,
     UnknownStoreURL,
+    UnsupportedDriver,
 )
 from .._redact import MASK, secrets_in
+from ..stores.sqlite._schema import SchemaTooNew
 from ..stores.url import require
 
 __all__ = ["BadInput", "Exit", "NotFound", "fail", "run"]
@@ -85,7 +88,9 @@ _CODES: list[tuple[type[BaseException], Exit]] = [
     (NotFound, Exit.NOT_FOUND),
     (StoreAccessDenied, Exit.ACCESS_DENIED),
     (StoreUnavailable, Exit.UNAVAILABLE),
+    (SchemaTooNew, Exit.UNAVAILABLE),
     (UnknownStoreURL, Exit.BAD_URL),
+    (UnsupportedDriver, Exit.BAD_URL),
     (MissingExtra, Exit.MISSING_EXTRA),
     (UndecodableValue, Exit.UNDECODABLE),
     (BadInput, Exit.BAD_INPUT),

@@ -19,6 +19,7 @@ from .._errors import StoreUnavailable as StoreUnavailable
 from .._errors import UndecodableValue as UndecodableValue
 from .._errors import UnencodableValue as UnencodableValue
 from .._errors import UnknownStoreURL as UnknownStoreURL
+from .._errors import UnsupportedDriver as UnsupportedDriver
 from .._errors import VersionConflict as VersionConflict
 from ._apply import Mark as Mark
 from ._hub import Subscription as Subscription
@@ -72,5 +73,6 @@ __all__ = [
     "UndecodableValue",
     "UnencodableValue",
     "UnknownStoreURL",
+    "UnsupportedDriver",
     "VersionConflict",
 ]

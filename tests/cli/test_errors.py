@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from pepperflow.stores.sqlite._schema import SCHEMA_VERSION
 from tests.support.command import COMMAND, command_env, pepperflow
 from tests.support.redis_server import RedisServer, free_port
 
@@ -43,6 +46,51 @@ def test_an_unreachable_server_exits_4_without_showing_the_password(
     assert done.returncode == 4
     assert "cannot reach Redis" in done.stderr
     assert PASSWORD not in done.stderr + done.stdout and QUOTED not in done.stderr
+
+
+#: Each command that opens a store, with ``URL`` where the store's URL goes.
+OPENERS = [
+    ["watch", "URL"],
+    ["get", "URL", "k"],
+    ["set", "URL", "k", "1"],
+    ["ls", "URL"],
+    ["rm", "URL", "k"],
+    ["stats", "URL"],
+    ["copy", "URL", "sqlite:///copy.db"],
+    ["copy", "memory://", "URL"],
+    ["demo", "--url", "URL"],
+]
+
+
+@pytest.mark.parametrize("command", OPENERS, ids=" ".join)
+def test_a_driver_the_event_loop_cannot_run_exits_3_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    url = f"redis://me:{QUOTED}@127.0.0.1:{free_port()}/0?driver=redis-py"
+    args = [url if arg == "URL" else arg for arg in command]
+    done = pepperflow("--backend", "trio", *args, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.splitlines()[-1].startswith("pepperflow: error: driver 'redis-py'")
+    assert "use driver='coredis' or 'auto'" in done.stderr and "Traceback" not in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout and QUOTED not in done.stderr
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_client_option_value_the_client_refuses_exits_3(backend: str, tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0?max_connections=many"
+    done = pepperflow("--backend", backend, "ls", url, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert "refuses a value of the URL's options" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_sqlite_file_of_a_newer_pepperflow_exits_4(tmp_path: Path) -> None:
+    assert pepperflow("set", "sqlite:///new.db", "k", "1", cwd=tmp_path).returncode == 0
+    with contextlib.closing(sqlite3.connect(tmp_path / "new.db")) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    done = pepperflow("ls", "sqlite:///new.db", cwd=tmp_path)
+    assert done.returncode == 4, done.stderr
+    assert "written by a newer pepperflow" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_sqlite_file_that_is_not_there_exits_4_and_is_not_created(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ def _ns() -> str:
         ("connect_timeout=1&socket_connect_timeout=2", UnknownStoreURL, "once"),
         ("connect_timeout=0", InvalidDuration, "must be positive"),
         ("socket_connect_timeout=nan", InvalidDuration, "must be positive"),
+        ("max_connections=many", UnknownStoreURL, r"refuses a value of the URL's options"),
     ],
 )
 async def test_a_client_option_the_driver_does_not_take_is_refused_at_open(
@@ -53,6 +54,16 @@ async def test_a_client_option_the_driver_does_not_take_is_refused_at_open(
         async with RedisStore(url, namespace=_ns(), driver=driver):
             pass
     assert "s3cret" not in str(refused.value), "the password is never printed"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_protocol_other_than_resp2_or_resp3_is_refused_at_open(
+    redis_server: RedisServer,
+) -> None:
+    url = f"{redis_server.url}?protocol=4"
+    with pytest.raises(UnknownStoreURL, match="protocol must be 2 or 3"):
+        async with RedisStore(url, namespace=_ns(), driver="redis-py"):
+            pass
 
 
 @every_driver

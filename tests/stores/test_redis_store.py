@@ -11,7 +11,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from pepperflow import StoreUnavailable, VersionConflict, open_store
+from pepperflow import StoreUnavailable, UnsupportedDriver, VersionConflict, open_store
 from pepperflow.stores import RedisStore
 from pepperflow.streams import Change, SetChange
 from tests.support.redis_server import RedisServer
@@ -91,8 +91,14 @@ async def test_redis_py_on_trio_says_to_use_coredis(
     anyio_backend: str, redis_server: RedisServer
 ) -> None:
     store = RedisStore(redis_server.url, namespace=_ns("trio"), driver="redis-py")
-    with pytest.raises(RuntimeError, match="use driver='coredis'"):
+    with pytest.raises(UnsupportedDriver, match="use driver='coredis' or 'auto'") as refused:
         async with store:
+            pass
+    # A ValueError as the store's other bad options are; a RuntimeError as it always was.
+    assert isinstance(refused.value, ValueError) and isinstance(refused.value, RuntimeError)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    with pytest.raises(UnsupportedDriver, match="pass a coredis client, or a URL, on trio"):
+        async with RedisStore(client, namespace=_ns("trio")):
             pass
 
 

@@ -14,7 +14,7 @@ import anyio
 import anyio.abc
 import sniffio
 
-from ..._errors import MissingExtra
+from ..._errors import MissingExtra, UnknownStoreURL, UnsupportedDriver
 from ..._lifecycle import TaskRunner
 from ._cluster import cluster_driver, cluster_driver_for_client
 from ._commands import Commands
@@ -32,23 +32,24 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
 
     Raises:
         MissingExtra: the driver's client is not installed.
-        RuntimeError: redis-py on trio.
+        UnsupportedDriver: redis-py (by name, or a redis-py client) on trio.
         TypeError: ``url`` is neither a Target nor a client of either.
         UnknownStoreURL: an option in ``url`` the driver's client does not
-            take (see :mod:`._urls`).
+            take, or a value of one it refuses (see :mod:`._urls`).
     """
-    if not isinstance(url, Target):
-        return _driver_for_client(url)
     try:
         backend = sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError:  # pragma: no cover - always in a loop
         backend = "asyncio"
+    if not isinstance(url, Target):
+        return _driver_for_client(url, backend)
     if name == "auto":
         name = "redis-py" if backend == "asyncio" else "coredis"
     if name == "redis-py" and backend != "asyncio":
-        raise RuntimeError(
-            "redis-py's asyncio client runs on asyncio only; use driver='coredis'"
-            " (or 'auto') on trio"
+        raise UnsupportedDriver(
+            f"driver 'redis-py' (redis-py's asyncio client) runs on asyncio only, not on"
+            f" {backend}; use driver='coredis' or 'auto' (in a URL: ?driver=coredis, or"
+            " no driver option), or run on asyncio"
         )
     options = client_url(url.url, name)
     try:
@@ -61,10 +62,19 @@ def open_driver(url: Target | Any, name: DriverName) -> Driver:
         raise MissingExtra(
             f"RedisStore needs {exc.name!r}: pip install 'pepperflow[redis]'"
         ) from exc
+    except ValueError as exc:  # the client's own parsing of an option's value
+        raise UnknownStoreURL(
+            f"the Redis client ({name}) refuses a value of the URL's options: {exc}"
+        ) from exc
 
 
-def _driver_for_client(client: Any) -> Driver:
+def _driver_for_client(client: Any, backend: str) -> Driver:
     module = type(client).__module__
+    if module.startswith("redis.") and backend != "asyncio":
+        raise UnsupportedDriver(
+            f"a {module}.{type(client).__name__} client (redis-py's asyncio client) runs on"
+            f" asyncio only, not on {backend}; pass a coredis client, or a URL, on {backend}"
+        )
     if type(client).__name__ == "RedisCluster":
         return cluster_driver_for_client(client)
     if module.startswith("redis."):

@@ -108,16 +108,16 @@ def client_url(url: str, driver: Literal["redis-py", "coredis"]) -> ClientURL:
 
     Raises:
         UnknownStoreURL: an option ``driver``'s client does not take, a TLS
-            option in a URL without TLS, or a connect timeout given twice or
-            not a number.
+            option in a URL without TLS, a connect timeout given twice or
+            not a number, or a protocol other than 2 or 3.
         InvalidDuration: a connect timeout that is not positive seconds of
             at most 100 years.
     """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     tls = parts.scheme == "rediss"
-    for name, _ in query:
-        _check_option(name, driver, tls)
+    for name, value in query:
+        _check_option(name, value, driver, tls)
     given = [value for name, value in query if name in _CONNECT_TIMEOUT]
     if not given:
         return ClientURL(url, DEFAULT_CONNECT_TIMEOUT)
@@ -137,8 +137,13 @@ def client_url(url: str, driver: Literal["redis-py", "coredis"]) -> ClientURL:
     return ClientURL(urlunsplit(parts._replace(query=urlencode(rest))), timeout)
 
 
-def _check_option(name: str, driver: str, tls: bool) -> None:
+def _check_option(name: str, value: str, driver: str, tls: bool) -> None:
     if name in _CONNECT_TIMEOUT or name in _OPTIONS[driver]:
+        if name == "protocol" and value not in ("2", "3"):
+            # redis-py would refuse it at its first connection, as if Redis were down
+            raise UnknownStoreURL(
+                f"a Redis URL's protocol must be 2 or 3 (RESP2, RESP3), got {value!r}"
+            )
         return
     if name in _TLS_OPTIONS[driver]:
         if tls:
