@@ -11,12 +11,15 @@ Every ``python`` block is one of:
   block with a top-level ``await``: a page's cells run in order in one
   kernel (``test_every_pages_notebook_cells_run_in_a_kernel``);
 - **not run**, only where the line before the block says why
-  (``<!-- not run: a TLS server at redis.internal -->``): it needs what the
-  tests cannot start. It must still compile.
+  (``<!-- not run: ... -->``): it needs what the tests cannot start. It
+  must still compile.
 
 Redis examples take their URL from one environment variable,
 ``PEPPERFLOW_REDIS_URL``, with a default; the tests set it to the session's
-private server. Every block also compiles (a syntax error names its line).
+private server. A ``rediss://`` example shows the URL a reader would write
+as the default of ``PEPPERFLOW_REDIS_TLS_URL``, which the tests set to the
+same URL on a private TLS server of theirs (:mod:`tests.support.tls_examples`).
+Every block also compiles (a syntax error names its line).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,6 +37,7 @@ import pytest
 
 from tests.support.kernel import WARNINGS_AS_ERRORS, execute, notebook_of
 from tests.support.redis_server import RedisServer
+from tests.support.tls_examples import TLSServers, example_env, tls_url_default
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -96,12 +101,27 @@ def _of(kind: str) -> list[Block]:
     return [block for block in BLOCKS if block.kind == kind]
 
 
+@pytest.fixture(scope="module")
+def tls_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSServers]:
+    """The private TLS servers of the ``rediss://`` examples, started when one runs."""
+    with TLSServers.running(tmp_path_factory.mktemp("tls")) as servers:
+        yield servers
+
+
 def _run(
-    command: list[str], cwd: Path, redis_server: RedisServer
+    command: list[str], cwd: Path, redis_server: RedisServer, env: Mapping[str, str] = {}
 ) -> subprocess.CompletedProcess[str]:
     redis_server.ensure_running()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PEPPERFLOW_REDIS_URL": redis_server.url}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PEPPERFLOW_REDIS_URL": redis_server.url, **env}
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _tls_env(block: Block, request: pytest.FixtureRequest) -> dict[str, str]:
+    """What runs ``block`` on a private TLS server, if it names one; else nothing."""
+    default = tls_url_default(block.code)
+    if default is None:
+        return {}
+    return example_env(default, request.getfixturevalue("tls_servers"))
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
@@ -114,10 +134,13 @@ PROGRAMS = _of("program")
 
 
 @pytest.mark.parametrize("block", PROGRAMS, ids=[block.where for block in PROGRAMS])
-def test_every_program_runs(block: Block, tmp_path: Path, redis_server: RedisServer) -> None:
+def test_every_program_runs(
+    block: Block, tmp_path: Path, redis_server: RedisServer, request: pytest.FixtureRequest
+) -> None:
     script = tmp_path / "example.py"
     script.write_text(block.code, encoding="utf-8")
-    result = _run([sys.executable, "-W", "error", str(script)], tmp_path, redis_server)
+    env = _tls_env(block, request)
+    result = _run([sys.executable, "-W", "error", str(script)], tmp_path, redis_server, env)
     assert result.returncode == 0 and not result.stderr, (
         f"{block.where} failed (exit {result.returncode}):\n{result.stderr}"
     )

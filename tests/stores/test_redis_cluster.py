@@ -19,7 +19,7 @@ from pepperflow import StoreAccessDenied, StoreUnavailable, UnknownStoreURL, ope
 from pepperflow.stores import Lookup, RedisStore
 from pepperflow.stores.redis import DriverName
 from tests.conformance.test_redis_conformance import DRIVERS
-from tests.stores.test_redis_security import ACL_LINE
+from tests.support.acl import ACL_LINE
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 

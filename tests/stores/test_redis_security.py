@@ -37,6 +37,7 @@ from pepperflow.streams import Change, SetChange
 from pepperflow.testing import STORE_CHECKS, StoreCheck, StoreFactory
 from pepperflow.testing._properties import check_fold_property
 from tests.conformance import TYPED_CHECKS
+from tests.support.acl import acl_command
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.tls_files import TLSFiles
 from tests.support.waiting import wait_for
@@ -48,9 +49,6 @@ DRIVERS = [("asyncio", "redis-py"), ("asyncio", "coredis"), ("trio", "coredis")]
 #: The variable the tests' URLs name in password_env, and the password in it.
 PASSWORD_ENV = "PF_TEST_REDIS_PASSWORD"
 SECRET = "pf-Sekret-7d1e"
-_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
-#: The ACL line of docs/security.md, for the namespace "app" (password CHANGE-ME).
-ACL_LINE = re.search(r"^ACL SETUSER app .*$", _DOC.read_text(encoding="utf-8"), re.M)
 
 _names = itertools.count()
 
@@ -106,11 +104,8 @@ def add_user(
     docs/security.md for the keys of ``keys`` (the line's ``app``; by default
     ``namespace``), less the command ``without``; return the URL of
     ``namespace`` for that user, whose password is in ``PASSWORD_ENV``."""
-    assert ACL_LINE is not None, "docs/security.md lost its ACL SETUSER line"
-    pattern = "{" + (keys or namespace) + "}"
-    line = ACL_LINE.group(0).replace("{app}", pattern).replace("CHANGE-ME", password)
-    words = [word for word in line.split() if word != f"+{without}"]
-    words[2] = name = f"{user}-{namespace}"
+    name = f"{user}-{namespace}"
+    words = acl_command(name, f"~pf:{{{keys or namespace}}}:*", password, without=without)
     admin = redis.Redis(host=server.host, port=server.port, password=server.password)
     try:
         assert admin.execute_command(*words)  # type: ignore[no-untyped-call]  # redis-py: untyped
