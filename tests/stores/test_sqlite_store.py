@@ -14,6 +14,7 @@ import pytest
 
 from pepperflow import VersionConflict
 from pepperflow.stores import SqliteStore
+from pepperflow.stores.sqlite import _connection
 from pepperflow.stores.sqlite._schema import SCHEMA_VERSION, SchemaTooNew
 from pepperflow.streams import Change, ExpireChange, SetChange, fold
 from tests.support.clock import Clock
@@ -199,6 +200,30 @@ async def test_compaction_keeps_the_latest_change_of_every_key(tmp_path: Path) -
         assert len(keys_in_tail) == 10, "the last `retain` changes stay whole"
         state = {key: change.value for key, change in fold(history).items()}
         assert state == {"a": 19, "b": 19}, "folding what is left gives the state"
+
+
+async def test_a_changelog_folded_a_chunk_at_a_time_opens_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening reads the changelog LOAD_CHUNK rows at a time: with chunks of 4,
+    # the sets, replacements, deletes and an undecodable set of a key fall in
+    # different chunks, and the stale rows noted across them are compacted.
+    monkeypatch.setattr(_connection, "LOAD_CHUNK", 4)
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as store:
+        for round_ in range(5):
+            for key in ("a", "b", "c"):
+                await store.set(key, round_)
+        await store.delete("b")
+        await store.set("text", "not an int")
+        await store.set("d", 7)
+        history = await store.changes_since(0)
+    async with SqliteStore(path, type=int, retain=1) as store:
+        assert store.statistics().seq == history[-1].seq == 18
+        assert {key: await store.get(key) for key in ("a", "c", "d")} == {"a": 4, "c": 4, "d": 7}
+        assert sorted([key async for key in store.scan()]) == ["a", "c", "d", "text"]
+        assert await store.compact() == 18 - 4, "every row but the latest of each live key"
+        assert [change.key for change in await store.changes_since(0)] == ["a", "c", "text", "d"]
 
 
 async def test_automatic_compaction_bounds_the_changelog(tmp_path: Path) -> None:

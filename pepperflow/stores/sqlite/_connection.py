@@ -22,6 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from typing import Any
 
 from ..._errors import StoreUnavailable
@@ -48,6 +49,9 @@ _CHECKPOINT_BUSY = 1000
 _CHECKPOINT_STEP = 250
 _LAST_STEP = _CHECKPOINT_BUSY - _CHECKPOINT_STEP
 _CHECKPOINT_IDLE = 100
+#: Changelog rows read, decoded and folded at a time when the store opens.
+LOAD_CHUNK = 10_000
+_CHANGELOG = "SELECT key, data FROM pepperflow_changes WHERE ns = ? ORDER BY seq"
 
 
 class Connection:
@@ -142,34 +146,44 @@ class Connection:
         Raises:
             StoreUnavailable: the file is corrupt (a broken row, a damaged page).
         """
-        execute = self.execute
+        state: dict[str, SetChange[Any, Any]] = {}
         try:
-            execute("BEGIN")
+            self.execute("BEGIN")
             try:
-                rows = execute(
-                    "SELECT key, data FROM pepperflow_changes WHERE ns = ? ORDER BY seq",
-                    (self.ns,),
-                ).fetchall()
-                # The baseline for noticing other processes' commits: taken inside
-                # the read transaction, so a commit after it is seen by the first poll.
-                (version,) = execute("PRAGMA data_version").fetchone()
-                self.poll_version = self.write_version = version
+                seq = self._fold_changelog(state)
             finally:  # a read: ROLLBACK ends it, even after an error (a failed
                 if self.conn.in_transaction:  # COMMIT would leave the -wal behind)
-                    execute("ROLLBACK")
+                    self.execute("ROLLBACK")
         except sqlite3.Error as error:
             raise unopenable(self.path, error) from error
-        changes = self._decode(rows)
-        state: dict[str, SetChange[Any, Any]] = {}
-        stale = self.stale
-        for change in changes:
-            if stale is not None:
-                note(stale.seqs, state, change)
-            apply(state, change)
-        seq = changes[-1].seq if changes else 0
         self.seq = self.compacted_at = seq
         self.state = state = adopt(state)
         return seq, state
+
+    def _fold_changelog(self, state: dict[str, SetChange[Any, Any]]) -> int:
+        """Fold the namespace's changelog into ``state`` inside the read
+        transaction; return its last seq (0: empty).
+
+        The rows are read, decoded and folded :data:`LOAD_CHUNK` at a time:
+        no list of every row, nor of every change, is ever made, which a
+        file of a million keys made the largest part of opening it.
+        """
+        stale = self.stale
+        with closing(self.conn.execute(_CHANGELOG, (self.ns,))) as rows:
+            # The baseline for noticing other processes' commits: taken inside
+            # the read transaction (the SELECT began it), so a commit after it
+            # is seen by the first poll.
+            (version,) = self.execute("PRAGMA data_version").fetchone()
+            self.poll_version = self.write_version = version
+            seq = 0
+            while chunk := rows.fetchmany(LOAD_CHUNK):
+                changes = self._decode(chunk)
+                for change in changes:
+                    if stale is not None:
+                        note(stale.seqs, state, change)
+                    apply(state, change)
+                seq = changes[-1].seq
+        return seq
 
     def max_seq(self) -> int:
         (seq,) = self.execute(
