@@ -17,8 +17,7 @@ change at all (corrupt bytes) raises :class:`BrokenRow` naming its key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import msgspec
 
@@ -27,8 +26,13 @@ from ...streams.events import Change, SetChange
 
 __all__ = ["BrokenRow", "DecodeChange", "UndecodableSet", "decode_rows"]
 
-#: The codec's change decoder: ``decode(data, key)``.
-DecodeChange = Callable[[bytes, str], Change]
+
+class DecodeChange(Protocol):
+    """The codec's change decoder: ``decode(data, key)``, the key (when
+    known) named by the error it raises for bytes that do not decode."""
+
+    def __call__(self, data: bytes, key: str | None = None, /) -> Change: ...
+
 
 # The value field's own slot: in an UndecodableSet it holds the message,
 # behind the property that raises it.
