@@ -20,8 +20,9 @@ connection) goes on the cluster client's path, which follows the cluster
 as above; once that path has answered a command on the slot, the next one
 opens a connection to the primary the client names then. A command whose
 connection failed is not sent again (it may have run): the client's
-path takes the next one. TLS, credential providers and coredis's
-``noreply`` take the client's path throughout, as on one server.
+path takes the next one. redis-py over TLS or with a credential provider,
+and coredis with ``noreply``, take the client's path throughout, as on
+one server.
 """
 
 from __future__ import annotations

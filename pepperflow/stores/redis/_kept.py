@@ -1,6 +1,7 @@
 """The drivers' own connections: a :class:`~._wire.KeptWire` opened as the
 client's connections are (address, credentials, database, client name,
-timeouts), for the clients a driver made itself.
+timeouts), for the clients a driver made itself; for a cluster client, a
+:class:`~._wire.SlotWire` to the primary of one slot, opened the same way.
 
 hiredis comes with the ``redis`` extra; without it every command takes the
 client's usual path (these return None).
