@@ -244,23 +244,10 @@ class SlotWire(KeptWire):
     __slots__ = ("_key", "_open_for", "_prefix", "_settled")
 
     def __init__(
-        self,
-        open_for: Callable[[str], Awaitable[Wire]],
-        *,
-        connection_error: type[Exception],
-        noscript_error: type[Exception],
-        auth_error: type[Exception],
-        loading_error: type[Exception],
-        response_error: type[Exception],
+        self, open_for: Callable[[str], Awaitable[Wire]], **errors: type[Exception]
     ) -> None:
-        super().__init__(
-            self._open_owner,
-            connection_error=connection_error,
-            noscript_error=noscript_error,
-            auth_error=auth_error,
-            loading_error=loading_error,
-            response_error=response_error,
-        )
+        """``errors``: the client's exceptions, as a KeptWire's."""
+        super().__init__(self._open_owner, **errors)
         self._open_for = open_for
         self._key = ""  # the first key offered with a hash tag
         self._prefix: str | None = None  # its text up to its tag's "}"
