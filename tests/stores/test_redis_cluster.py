@@ -225,7 +225,8 @@ async def test_a_namespace_moved_to_another_primary_is_followed(
             await store.set(f"k{i}", i)
             assert await store.get(f"k{i}") == i
         await anyio.to_thread.run_sync(_move_slot, redis_cluster, log, target)
-        for i in range(5, 10):  # MOVED: followed to the target
+        assert await store.get("k4") == 4  # MOVED: followed to the target
+        for i in range(5, 10):
             await store.set(f"k{i}", i)
             assert await store.get(f"k{i}") == i
         assert await store.get_many([f"k{i}" for i in range(10)]) == {f"k{i}": i for i in range(10)}
@@ -247,3 +248,15 @@ async def test_a_stores_coredis_cluster_client_leaves_coredis_as_it_was(
     # How coredis's own cluster clients ask a node for the layout, unchanged.
     node_client = ClusterNodeLocation(redis_cluster.nodes[0].host, redis_cluster.nodes[0].port)
     assert node_client.as_client().connection_pool.connection_class is ClusterConnection
+
+
+async def test_a_primary_that_lost_its_scripts_gets_them_again(
+    redis_cluster: RedisCluster, driver: DriverName
+) -> None:
+    namespace = _namespace(redis_cluster)
+    primary = redis_cluster.primary_of(f"pf:{{{namespace}}}:log")
+    async with RedisStore(redis_cluster.seeds_url, namespace=namespace, driver=driver) as store:
+        await store.set("k", 1)
+        redis_cluster.cli("SCRIPT", "FLUSH", node=primary)  # as a restart without them would
+        await store.set("k", 2)
+        assert await store.get("k") == 2
