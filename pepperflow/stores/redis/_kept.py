@@ -28,16 +28,15 @@ __all__ = [
     "coredis_cluster_wire",
     "coredis_wire",
     "hash_tag",
-    "key_slot",
     "redis_py_cluster_wire",
     "redis_py_wire",
 ]
 
 
 class Elsewhere(Exception):
-    """A command did not run on a :class:`SlotWire` (redirected, refused by
-    a cluster not serving the slot now, or no wire could be opened): nothing
-    ran, so the driver sends it on its cluster client's path."""
+    """A command did not run on a :class:`~._wire.SlotWire` (redirected,
+    refused by a cluster not serving the slot now, or no wire could be
+    opened): nothing ran, so the driver sends it on its cluster client's path."""
 
 
 def redis_py_wire(client: Any) -> Any:
@@ -154,7 +153,7 @@ def coredis_cluster_wire(pool: Any) -> Any:
         return None
 
     async def open_for(key: str) -> Wire:
-        node = pool.cluster_layout.node_for_slot(key_slot(key))
+        node = pool.cluster_layout.node_for_slot(_key_slot(key))
         return await _coredis_open(pool, TCPLocation(node.host, node.port))
 
     return SlotWire(open_for, **_errors(coredis.exceptions))
@@ -187,7 +186,7 @@ def hash_tag(key: str) -> str | None:
     return key[start + 1 : end] if start >= 0 and end > start + 1 else None
 
 
-def key_slot(key: str) -> int:
+def _key_slot(key: str) -> int:
     """``key``'s Redis Cluster hash slot (CRC16 of its hash tag, or of the whole key)."""
     tag = hash_tag(key)
     return binascii.crc_hqx((key if tag is None else tag).encode(), 0) % 16384
