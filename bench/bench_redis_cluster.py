@@ -8,8 +8,10 @@ fixture's: tests/support/redis_cluster.py) and a private single
 asyncio (redis-py driver) and on trio (coredis driver):
 
 - **set** and **set_many(1000)**: one awaited call at a time on one store,
-  1,000 keys (best of a few runs; the single server's and the cluster's
-  runs take turns);
+  1,000 keys (best of a few runs; the places' runs take turns), also on a
+  single server with a replica of its own (``REPLICAOF``): each cluster
+  primary has one, and a write's replication costs its primary (and, on
+  one machine, the cores the replica takes);
 - **change latency** from a writer process to a reader process following
   the feed (``_redis_latency.py``: a set carrying ``time.time()`` once per
   millisecond, the reader's callback time minus it): p50 and p99, the rows
@@ -33,13 +35,14 @@ import argparse
 import json
 import sys
 import time
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from typing import TYPE_CHECKING, cast
 
 import anyio
 import redis
 from _plots import plot
-from _redis_bench import describe, private_server
+from _redis_bench import Server, describe, private_server
 from _redis_latency import latency, latency_report
 from _servers import private_cluster
 from _timing import children_elapsed, rate
@@ -115,6 +118,19 @@ class Place:
             client.close()
 
 
+@contextmanager
+def replicated_server() -> Iterator[Server]:
+    """A private redis-server with a private replica of its own, linked."""
+    with private_server() as primary, private_server() as replica:
+        replica.sync.replicaof("127.0.0.1", primary.port)
+        deadline = time.monotonic() + 30
+        while replica.sync.info("replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not link to its primary in 30 s")
+            time.sleep(0.05)
+        yield primary
+
+
 def spread_names(cluster: Place, count: int) -> list[str]:
     """``count`` namespace names taking the cluster's primaries in turn
     (``ns0``, ``ns1``, ... each kept when its primary is the next one due)."""
@@ -155,17 +171,24 @@ def ops(places: list[Place], sizes: Sizes) -> dict[str, dict[str, tuple[float, f
 
 
 def ops_report(rows: dict[str, dict[str, tuple[float, float]]]) -> None:
-    head = f"{'one store, awaited':<22}{'single':>12}{'cluster':>12}{'cluster/single':>16}"
+    head = (
+        f"{'one store, awaited':<22}{'single':>10}{'+replica':>10}{'cluster':>10}"
+        f"{'cluster/single':>16}{'/+replica':>11}"
+    )
     print(head + "  unit")
     print("-" * (len(head) + 8))
     for backend, by_place in rows.items():
         for i, what, unit in ((0, "set", "ops/s"), (1, "set_many(1000)", "keys/s")):
-            single, cluster = by_place["single"][i], by_place["cluster"][i]
+            single, replicated = by_place["single"][i], by_place["single+replica"][i]
+            cluster = by_place["cluster"][i]
             print(
-                f"{what + ', ' + backend.split()[0]:<22}{single:>12,.0f}{cluster:>12,.0f}"
-                f"{cluster / single:>15.2f}x  {unit}"
+                f"{what + ', ' + backend.split()[0]:<22}{single:>10,.0f}{replicated:>10,.0f}"
+                f"{cluster:>10,.0f}{cluster / single:>15.2f}x{cluster / replicated:>10.2f}x  {unit}"
             )
-    print(f"  1,000 keys; the best of {TURNS} turns of each place, each the best of its runs\n")
+    print(
+        f"  1,000 keys; +replica: a single server with a replica; the best of {TURNS}"
+        " turns of each place, each the best of its runs\n"
+    )
 
 
 # -- change latency, across processes -----------------------------------------------
@@ -289,17 +312,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer operations")
     sizes = Sizes(parser.parse_args().quick)
-    with private_server() as server, private_cluster() as cluster:
+    with private_server() as server, replicated_server() as primary, private_cluster() as cluster:
         describe(server)
         print(f"private Redis Cluster: {cluster.seeds_url} (3 primaries, a replica each)\n")
         single = Place("single", server.url, {server.port: [(0, 16383)]})
+        replicated = Place("single+replica", primary.url, {primary.port: [(0, 16383)]})
         places = [single, Place.of_cluster(cluster)]
         try:
-            ops_report(ops(places, sizes))
+            ops_report(ops([single, replicated, places[1]], sizes))
             latency_report(latencies(places, sizes), sizes.rounds)
             namespaces_report(namespaces(places, sizes))
         finally:
-            for place in places:
+            for place in (*places, replicated):
                 place.close()
     return 0
 

@@ -196,3 +196,67 @@ async def test_tls_carries_the_store_to_every_node(
     await _round_trip(f"{node.url}?{ca}", driver, namespace)
     with anyio.fail_after(30), pytest.raises(StoreUnavailable):
         await _round_trip(tls_cluster.seeds_url, driver, namespace)  # the CA is not trusted
+
+
+def _move_slot(cluster: RedisCluster, key: str, to: RedisServer) -> None:
+    """Move ``key``'s slot, with its keys, to the primary ``to`` (while
+    nothing writes to it): ``IMPORTING`` and ``MIGRATING``, ``MIGRATE`` of
+    its keys, then ``SETSLOT ... NODE`` on every primary."""
+    source = cluster.primary_of(key)
+    slot = cluster.cli("CLUSTER", "KEYSLOT", key).strip()
+    ids = {node: cluster.cli("CLUSTER", "MYID", node=node).strip() for node in (source, to)}
+    cluster.cli("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source], node=to)
+    cluster.cli("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to], node=source)
+    while keys := cluster.cli("CLUSTER", "GETKEYSINSLOT", slot, "100", node=source).split():
+        cluster.cli("MIGRATE", to.host, str(to.port), "", "0", "5000", "KEYS", *keys, node=source)
+    for node in cluster.primaries():
+        cluster.cli("CLUSTER", "SETSLOT", slot, "NODE", ids[to], node=node)
+
+
+async def test_a_namespace_moved_to_another_primary_is_followed(
+    redis_cluster: RedisCluster, driver: DriverName
+) -> None:
+    namespace = _namespace(redis_cluster)
+    log = f"pf:{{{namespace}}}:log"
+    source = redis_cluster.primary_of(log)
+    target = next(node for node in redis_cluster.primaries() if node is not source)
+    async with RedisStore(redis_cluster.seeds_url, namespace=namespace, driver=driver) as store:
+        for i in range(5):  # on the store's own connection to the source
+            await store.set(f"k{i}", i)
+            assert await store.get(f"k{i}") == i
+        await anyio.to_thread.run_sync(_move_slot, redis_cluster, log, target)
+        assert await store.get("k4") == 4  # MOVED: followed to the target
+        for i in range(5, 10):
+            await store.set(f"k{i}", i)
+            assert await store.get(f"k{i}") == i
+        assert await store.get_many([f"k{i}" for i in range(10)]) == {f"k{i}": i for i in range(10)}
+    assert redis_cluster.primary_of(log) is target
+    assert redis_cluster.cli("EXISTS", f"pf:{{{namespace}}}:k:k9", node=target).strip() == "1"
+
+
+async def test_a_stores_coredis_cluster_client_leaves_coredis_as_it_was(
+    redis_cluster: RedisCluster, driver: DriverName
+) -> None:
+    if driver != "coredis":
+        pytest.skip("coredis's cluster client")
+    from coredis.cluster._node import ClusterNodeLocation
+    from coredis.connection import ClusterConnection
+
+    url = redis_cluster.seeds_url
+    async with RedisStore(url, namespace=_namespace(redis_cluster), driver=driver) as store:
+        await store.set("k", 1)
+    # How coredis's own cluster clients ask a node for the layout, unchanged.
+    node_client = ClusterNodeLocation(redis_cluster.nodes[0].host, redis_cluster.nodes[0].port)
+    assert node_client.as_client().connection_pool.connection_class is ClusterConnection
+
+
+async def test_a_primary_that_lost_its_scripts_gets_them_again(
+    redis_cluster: RedisCluster, driver: DriverName
+) -> None:
+    namespace = _namespace(redis_cluster)
+    primary = redis_cluster.primary_of(f"pf:{{{namespace}}}:log")
+    async with RedisStore(redis_cluster.seeds_url, namespace=namespace, driver=driver) as store:
+        await store.set("k", 1)
+        redis_cluster.cli("SCRIPT", "FLUSH", node=primary)  # as a restart without them would
+        await store.set("k", 2)
+        assert await store.get("k") == 2

@@ -11,17 +11,29 @@ They never retry a command whose connection failed (as on one server: the
 write may have been applied). Namespaces spread over the slots, so over
 the primaries.
 
-A cluster client has no connection of the driver's own (``wired``): the
-single server's shortcut would reach one node only.
+A cluster driver made from a URL also has a connection of its own, as on
+one server, but to one primary: a :class:`~._wire.SlotWire` to the primary
+that serves the namespace's slot (the slot of the first key it sends; a
+namespace has one), as the cluster client knows it. A command that did
+not run there (``MOVED``, ``ASK``, ``TRYAGAIN``, ``CLUSTERDOWN``..., or no
+connection) goes on the cluster client's path, which follows the cluster
+as above; once that path has answered a command on the slot, the next one
+opens a connection to the primary the client names then. A command whose
+connection failed is not sent again (it may have run): the client's
+path takes the next one. redis-py over TLS or with a credential provider,
+and coredis with ``noreply``, take the client's path throughout, as on
+one server.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from ._drivers import CoredisDriver, Driver, DriverName, RedisPyDriver
-from ._kept import closing_tcp_connection
+from ._kept import closing_tcp_connection, coredis_cluster_wire, redis_py_cluster_wire
 from ._protocol import Arg
 from ._replicated import redis_py_cluster_waited
 from ._target import Target
@@ -56,8 +68,6 @@ class RedisPyClusterDriver(RedisPyDriver):
     retries (``MOVED`` and ``ASK`` are followed all the same: nothing ran).
     """
 
-    wired = False
-
     def __init__(self, client: Any, *, owned: bool) -> None:
         import redis.exceptions as errors
 
@@ -81,6 +91,10 @@ class RedisPyClusterDriver(RedisPyDriver):
         seeds = [ClusterNode(host, port) for host, port in target.seeds]
         return RedisCluster.from_url(url, startup_nodes=seeds, **options)
 
+    @staticmethod
+    def _own_wire(client: Any) -> Any:
+        return redis_py_cluster_wire(client)
+
 
 class CoredisClusterDriver(CoredisDriver):
     """coredis's ``coredis.RedisCluster`` (anyio: asyncio and trio).
@@ -90,8 +104,6 @@ class CoredisClusterDriver(CoredisDriver):
     ran), and skips the check of ``cluster-require-full-coverage`` (a
     ``CONFIG GET`` an application's ACL user seldom may run).
     """
-
-    wired = False
 
     def __init__(self, client: Any, *, owned: bool) -> None:
         import coredis.exceptions as errors
@@ -114,30 +126,63 @@ class CoredisClusterDriver(CoredisDriver):
         import coredis
         from coredis.connection import TCPLocation
 
-        _close_discovery_buffers()
         seeds = [TCPLocation(host, port) for host, port in target.seeds]
         options["retry_policy"] = _reporting_no_retry()
-        return coredis.RedisCluster.from_url(
+        client = coredis.RedisCluster.from_url(
             url, startup_nodes=seeds, skip_full_coverage_check=True, **options
         )
+        _close_discovery_buffers(client)
+        return client
+
+    @staticmethod
+    def _own_wire(pool: Any) -> Any:
+        return coredis_cluster_wire(pool)
 
 
-def _close_discovery_buffers() -> None:
-    """Make coredis's cluster discovery connect with the connection class
-    that closes its buffers when connecting fails (``closing_tcp_connection``).
+def _close_discovery_buffers(client: Any) -> None:
+    """Make ``client``'s cluster discovery connect with connections that
+    close their buffers when connecting fails (``closing_tcp_connection``).
 
-    coredis 6 learns a cluster's layout through connections of its own
-    class (``ClusterNode.as_client``), never the pool's, and each refused
+    coredis 6 learns a cluster's layout through a client of its own for each
+    node it asks (``ClusterNodeLocation.as_client``: a pool of coredis's
+    ``ClusterConnection``, never the cluster pool's class), and each refused
     connect (a node that died, a seed that is down) leaks two memory object
-    streams with a ResourceWarning. The subclass changes nothing else; set
-    once, for every coredis cluster client of the process.
+    streams with a ResourceWarning. coredis takes no class for those, so
+    before each discovery of ``client`` the nodes it is about to ask are
+    made nodes whose clients use the closing class (:func:`_closing_node`):
+    this client's discovery only, nothing else of coredis's. (Those are
+    coredis 6's private attributes: a coredis without them fails every
+    cluster test at once.)
     """
-    from coredis.cluster import _node
+    service = client.connection_pool.cluster_layout._discovery_service
+    discover = service.get_cluster_layout
+
+    async def closing_discovery() -> Any:
+        for nodes in (service._startup_nodes, service._initial_startup_nodes):
+            nodes[:] = [_closing_node(node) for node in nodes]
+        return await discover()
+
+    service.get_cluster_layout = closing_discovery
+
+
+def _closing_node(node: Any) -> Any:
+    """``node`` (coredis's ``ClusterNodeLocation``) as one whose client
+    closes its connections' buffers when connecting fails."""
+    return _closing_node_class()(**dataclasses.asdict(node))
+
+
+@functools.cache
+def _closing_node_class() -> type[Any]:
+    from coredis.cluster._node import ClusterNodeLocation
     from coredis.connection import ClusterConnection
 
-    node_module: Any = _node
-    if node_module.ClusterConnection is ClusterConnection:
-        node_module.ClusterConnection = closing_tcp_connection(ClusterConnection)
+    class ClosingNode(ClusterNodeLocation):
+        def as_client(self, **client_args: Any) -> Any:
+            node_client = super().as_client(**client_args)
+            node_client.connection_pool.connection_class = closing_tcp_connection(ClusterConnection)
+            return node_client
+
+    return ClosingNode
 
 
 def _reporting_no_retry() -> Any:

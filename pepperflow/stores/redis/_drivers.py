@@ -23,7 +23,7 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
-from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
+from ._kept import Elsewhere, closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
 from ._replicated import coredis_waited, redis_py_waited
 from ._target import Target
@@ -64,11 +64,9 @@ class Driver(ABC):
 
     #: the redis-py or coredis client
     client: Any
-    #: the driver's own connection (a ``KeptWire``) while it has one
+    #: the driver's own connection (a ``KeptWire``; on a cluster a
+    #: ``SlotWire``) while it has one
     _kept: Any = None
-    #: whether a client the driver made gets a connection of the driver's
-    #: own (not on a cluster: each command goes where its key's slot is)
-    wired = True
 
     async def cluster_enabled(self) -> bool:
         """Whether the server is a node of a Redis Cluster (``INFO cluster``)."""
@@ -79,9 +77,17 @@ class Driver(ABC):
         """``EVALSHA`` with the raw reply: on the driver's own connection when
         it is free, else on the client's usual path."""
         kept = self._kept
-        if kept is not None and kept.free():
-            return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
-        return await self._client_evalsha(sha, keys, args)
+        if kept is None:
+            return await self._client_evalsha(sha, keys, args)
+        key = str(keys[0]) if keys else ""
+        if kept.free(key):
+            try:
+                return await kept.call("EVALSHA", sha, len(keys), *keys, *args)
+            except Elsewhere:
+                pass  # nothing ran: the cluster client's path follows the cluster
+        reply = await self._client_evalsha(sha, keys, args)
+        kept.answered(key)
+        return reply
 
     @abstractmethod
     async def _client_evalsha(self, sha: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
@@ -103,10 +109,15 @@ class Driver(ABC):
     async def get(self, key: str) -> bytes | None:
         """``GET``, on the driver's own connection when it is free."""
         kept = self._kept
-        if kept is not None and kept.free():
-            direct: bytes | None = await kept.call("GET", key)
-            return direct
+        if kept is not None and kept.free(key):
+            try:
+                direct: bytes | None = await kept.call("GET", key)
+                return direct
+            except Elsewhere:
+                pass  # nothing ran: the cluster client's path follows the cluster
         result: bytes | None = await self.client.get(key)
+        if kept is not None:
+            kept.answered(key)
         return result
 
     async def xread(self, stream: str, after: str, count: int, block_ms: int) -> list[LogEntry]:
@@ -162,7 +173,7 @@ class RedisPyDriver(Driver):
             )
         self.client = client
         self.owned = owned
-        self._kept = redis_py_wire(client) if owned and self.wired else None
+        self._kept = self._own_wire(client) if owned else None
         self.connection_errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -195,6 +206,11 @@ class RedisPyDriver(Driver):
         import redis.asyncio
 
         return redis.asyncio.Redis.from_url(url, **options)
+
+    @staticmethod
+    def _own_wire(client: Any) -> Any:
+        """The driver's own connection for ``client`` (one it made), or None."""
+        return redis_py_wire(client)
 
     async def aclose(self) -> None:
         if self._kept is not None:
@@ -288,12 +304,16 @@ class CoredisDriver(Driver):
             await anyio.sleep_forever()
         try:
             async with self.client:
-                if self.wired:
-                    self._kept = coredis_wire(self.client.connection_pool)
+                self._kept = self._own_wire(self.client.connection_pool)
                 task_status.started()
                 await anyio.sleep_forever()
         finally:
             await self.aclose()
+
+    @staticmethod
+    def _own_wire(pool: Any) -> Any:
+        """The driver's own connection beside ``pool`` (the client's), or None."""
+        return coredis_wire(pool)
 
     async def aclose(self) -> None:
         kept, self._kept = self._kept, None  # run() closed the pool

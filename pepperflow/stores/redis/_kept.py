@@ -1,6 +1,7 @@
 """The drivers' own connections: a :class:`~._wire.KeptWire` opened as the
 client's connections are (address, credentials, database, client name,
-timeouts), for the clients a driver made itself.
+timeouts), for the clients a driver made itself; for a cluster client, a
+:class:`~._wire.SlotWire` to the primary of one slot, opened the same way.
 
 hiredis comes with the ``redis`` extra; without it every command takes the
 client's usual path (these return None).
@@ -8,16 +9,34 @@ client's usual path (these return None).
 
 from __future__ import annotations
 
+import binascii
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 
 from ._protocol import Arg
 
-__all__ = ["closing_tcp_connection", "coredis_wire", "redis_py_wire"]
+if TYPE_CHECKING:
+    from ._wire import Wire
+
+__all__ = [
+    "Elsewhere",
+    "closing_tcp_connection",
+    "coredis_cluster_wire",
+    "coredis_wire",
+    "hash_tag",
+    "redis_py_cluster_wire",
+    "redis_py_wire",
+]
+
+
+class Elsewhere(Exception):
+    """A command did not run on a :class:`~._wire.SlotWire` (redirected,
+    refused by a cluster not serving the slot now, or no wire could be
+    opened): nothing ran, so the driver sends it on its cluster client's path."""
 
 
 def redis_py_wire(client: Any) -> Any:
@@ -26,31 +45,57 @@ def redis_py_wire(client: Any) -> Any:
         import redis.asyncio.connection as connections
         import redis.exceptions
 
-        from ._wire import Wire
+        from ._wire import KeptWire
     except ImportError:  # pragma: no cover - hiredis comes with the redis extra
         return None
     pool = client.connection_pool
-    kind = pool.connection_class
-    connect: Callable[[], Awaitable[anyio.abc.ByteStream]]
-    if kind is connections.Connection:
-        template = pool.make_connection()
-        connect = functools.partial(anyio.connect_tcp, template.host, template.port)
-    elif kind is connections.UnixDomainSocketConnection:
-        template = pool.make_connection()
-        connect = functools.partial(anyio.connect_unix, template.path)
-    else:  # TLS or a class of the user's: the client's own path
-        return None
+    plain = (connections.Connection, connections.UnixDomainSocketConnection)
+    if pool.connection_class not in plain:
+        return None  # TLS or a class of the user's: the client's own path
+    template = pool.make_connection()
     if template.credential_provider is not None:
         return None
-    setup = _redis_py_setup(template)
-    timeout, connect_timeout = template.socket_timeout, template.socket_connect_timeout
+    return KeptWire(functools.partial(_redis_py_open, template), **_errors(redis.exceptions))
 
-    async def open_wire() -> Wire:
-        return await Wire.open(
-            connect, setup, command_timeout=timeout, connect_timeout=connect_timeout
-        )
 
-    return _kept_wire(open_wire, redis.exceptions)
+def redis_py_cluster_wire(client: Any) -> Any:
+    """A SlotWire for ``client`` (redis-py's ``RedisCluster``) when its
+    connections are plain TCP, else None."""
+    try:
+        import redis.asyncio.connection as connections
+        import redis.exceptions
+
+        from ._wire import SlotWire
+    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+        return None
+    kwargs = client.connection_kwargs
+    if kwargs.get("connection_class") is not connections.Connection:
+        return None  # TLS or a class of the user's: the client's own path
+    if kwargs.get("credential_provider") is not None:
+        return None
+
+    async def open_for(key: str) -> Wire:
+        node = client.get_node_from_key(key)
+        return await _redis_py_open(node.connection_class(**node.connection_kwargs))
+
+    return SlotWire(open_for, **_errors(redis.exceptions))
+
+
+async def _redis_py_open(template: Any) -> Wire:
+    """A wire connected and set up as redis-py's ``template`` connection would be."""
+    from ._wire import Wire
+
+    connect: Callable[[], Awaitable[anyio.abc.ByteStream]]
+    if hasattr(template, "path"):  # a unix socket's
+        connect = functools.partial(anyio.connect_unix, template.path)
+    else:
+        connect = functools.partial(anyio.connect_tcp, template.host, template.port)
+    return await Wire.open(
+        connect,
+        _redis_py_setup(template),
+        command_timeout=template.socket_timeout,
+        connect_timeout=template.socket_connect_timeout,
+    )
 
 
 def _redis_py_setup(template: Any) -> list[tuple[Arg, ...]]:
@@ -68,47 +113,83 @@ def _redis_py_setup(template: Any) -> list[tuple[Arg, ...]]:
     return setup
 
 
-def _kept_wire(open_wire: Any, errors: Any) -> Any:
-    """A KeptWire raising the client's own exceptions (``errors``: the
-    client's exceptions module; redis-py's and coredis's use the same names)."""
-    from ._wire import KeptWire  # imports hiredis: only once a wire is made
-
-    return KeptWire(
-        open_wire,
-        connection_error=errors.ConnectionError,
-        noscript_error=errors.NoScriptError,
-        auth_error=errors.AuthenticationError,
-        loading_error=errors.BusyLoadingError,
-        response_error=errors.ResponseError,
-    )
+def _errors(errors: Any) -> dict[str, type[Exception]]:
+    """A kept wire's exceptions: the client's own (``errors``: the client's
+    exceptions module; redis-py's and coredis's use the same names)."""
+    return {
+        "connection_error": errors.ConnectionError,
+        "noscript_error": errors.NoScriptError,
+        "auth_error": errors.AuthenticationError,
+        "loading_error": errors.BusyLoadingError,
+        "response_error": errors.ResponseError,
+    }
 
 
 def coredis_wire(pool: Any) -> Any:
     """A KeptWire connected as ``pool``'s connections are, else None."""
-    kwargs = pool.connection_kwargs
-    if kwargs.get("noreply"):
+    if pool.connection_kwargs.get("noreply"):
         return None
     try:
         import coredis.exceptions
 
-        from ._wire import Wire
+        from ._wire import KeptWire
+    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+        return None
+    opener = functools.partial(_coredis_open, pool, pool.location)
+    return KeptWire(opener, **_errors(coredis.exceptions))
+
+
+def coredis_cluster_wire(pool: Any) -> Any:
+    """A SlotWire connected as ``pool``'s (a ``RedisCluster``'s) connections
+    are, else None."""
+    if pool.connection_kwargs.get("noreply"):
+        return None
+    try:
+        import coredis.exceptions
+        from coredis.connection import TCPLocation
+
+        from ._wire import SlotWire
     except ImportError:  # pragma: no cover - hiredis comes with the redis extra
         return None
 
+    async def open_for(key: str) -> Wire:
+        node = pool.cluster_layout.node_for_slot(_key_slot(key))
+        return await _coredis_open(pool, TCPLocation(node.host, node.port))
+
+    return SlotWire(open_for, **_errors(coredis.exceptions))
+
+
+async def _coredis_open(pool: Any, location: Any) -> Wire:
+    """A wire to ``location`` connected and set up as ``pool``'s connections are."""
+    from ._wire import Wire
+
+    kwargs = pool.connection_kwargs
+
     async def connect() -> anyio.abc.ByteStream:
         # The connection class opens the transport; its own tasks never run.
-        template = pool.connection_class(pool.location, **kwargs)
+        template = pool.connection_class(location, **kwargs)
         try:
             stream: anyio.abc.ByteStream = await template._connect()
         finally:
             _close_buffers(template)
         return stream
 
-    async def open_wire() -> Wire:
-        setup = await _coredis_setup(kwargs)
-        return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
+    setup = await _coredis_setup(kwargs)
+    return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
 
-    return _kept_wire(open_wire, coredis.exceptions)
+
+def hash_tag(key: str) -> str | None:
+    """``key``'s hash tag (what its first ``{`` and the next ``}`` hold, if
+    anything), which alone makes its Redis Cluster slot; else None."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else None
+
+
+def _key_slot(key: str) -> int:
+    """``key``'s Redis Cluster hash slot (CRC16 of its hash tag, or of the whole key)."""
+    tag = hash_tag(key)
+    return binascii.crc_hqx((key if tag is None else tag).encode(), 0) % 16384
 
 
 async def _coredis_setup(kwargs: dict[str, Any]) -> list[tuple[Arg, ...]]:

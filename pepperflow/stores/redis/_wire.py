@@ -19,14 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import anyio.abc
 import hiredis
 import sniffio
 
-__all__ = ["KeptWire", "Wire"]
+from ._kept import Elsewhere, hash_tag
+
+__all__ = ["KeptWire", "SlotWire", "Wire"]
 
 Arg = str | bytes | int | float
 
@@ -144,36 +146,54 @@ class KeptWire:
         self.loading_error = loading_error
         self.response_error = response_error
 
-    def free(self) -> bool:
-        """Whether a command may go here now (else the client's usual path)."""
+    def free(self, key: str = "") -> bool:
+        """Whether a command (on ``key``) may go here now (else the client's usual path)."""
         return not self._busy and not self._closed
+
+    def answered(self, key: str) -> None:
+        """The client's usual path answered a command on ``key`` (nothing to learn here)."""
 
     async def call(self, *command: Arg) -> Any:
         """``command``'s reply; call only when :meth:`free`."""
         self._busy = True
-        wire = self._wire
         try:
-            if wire is None:
-                wire = await self._open()
-                if self._closed:  # the store closed meanwhile
-                    await wire.aclose()
-                    raise self.connection_error("the store closed")
-                self._wire = wire
-            reply = await wire.call(command)
-        except BaseException as exc:
-            if wire is not None and self._wire is wire:
-                self._wire = None
-                await wire.aclose()
-            if isinstance(exc, _STREAM_ERRORS) and not isinstance(exc, TimeoutError):
-                raise self.connection_error(f"connection lost: {exc!r}") from exc
-            if isinstance(exc, hiredis.ReplyError):  # refused while opening (AUTH, SELECT)
-                raise self._error(exc) from None
-            raise
+            wire = self._wire or await self._opened()
+            reply = await self._sent(wire, command)
         finally:
             self._busy = False
         if isinstance(reply, hiredis.ReplyError):
             raise self._error(reply)  # an error reply, read whole: the wire stays
         return reply
+
+    async def _opened(self) -> Wire:
+        """A new wire, kept: nothing was sent on it but its setup."""
+        try:
+            wire = await self._open()
+        except BaseException as exc:
+            self._raise_as_client(exc)
+        if self._closed:  # the store closed meanwhile
+            await wire.aclose()
+            raise self.connection_error("the store closed")
+        self._wire = wire
+        return wire
+
+    async def _sent(self, wire: Wire, command: tuple[Arg, ...]) -> Any:
+        """``command``'s reply on ``wire``, which is closed if the command
+        failed or was cancelled (a reply may be left unread on it)."""
+        try:
+            return await wire.call(command)
+        except BaseException as exc:
+            if self._wire is wire:
+                await self._drop()
+            self._raise_as_client(exc)
+
+    def _raise_as_client(self, exc: BaseException) -> NoReturn:
+        """Raise ``exc`` as the driver's client would (a lost connection, a refused setup)."""
+        if isinstance(exc, _STREAM_ERRORS) and not isinstance(exc, TimeoutError):
+            raise self.connection_error(f"connection lost: {exc!r}") from exc
+        if isinstance(exc, hiredis.ReplyError):  # refused while opening (AUTH, SELECT)
+            raise self._error(exc) from None
+        raise exc
 
     def _error(self, reply: hiredis.ReplyError) -> Exception:
         message = str(reply)
@@ -185,9 +205,100 @@ class KeptWire:
             return self.loading_error(message)
         return self.response_error(message)
 
-    async def aclose(self) -> None:
-        """Close the wire; no command goes here any more."""
-        self._closed = True
+    async def _drop(self) -> None:
+        """Close the wire (the next command opens another)."""
         wire, self._wire = self._wire, None
         if wire is not None:
             await wire.aclose()
+
+    async def aclose(self) -> None:
+        """Close the wire; no command goes here any more."""
+        self._closed = True
+        await self._drop()
+
+
+#: the error replies of a cluster node that did not run a command (the slot
+#: moved or is moving, the cluster or the primary is down, the node is now a
+#: replica, or it is loading its dataset): the cluster client's path knows what to do
+_NOT_HERE = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "LOADING")
+
+
+class SlotWire(KeptWire):
+    """A driver's own wire to the primary serving one slot of a Redis Cluster.
+
+    The slot is the one of the first key with a hash tag offered to
+    :meth:`free`; only commands on keys of the same hash tag go here (a
+    RedisStore's are all under ``pf:{namespace}:``). ``open_for(key)`` opens
+    a wire to the primary of ``key``'s slot as the cluster client knows it.
+
+    What the cluster client's path must do instead raises :class:`Elsewhere`
+    (nothing ran): an error reply of :data:`_NOT_HERE` (the wire is closed:
+    the slot's primary may have changed), or a wire that could not be
+    opened. After that, and after the wire failed (a lost connection, a
+    deadline), no command comes here until the client's path has answered
+    one on the slot (:meth:`answered`): the client has then followed the
+    cluster, and the next command opens a wire to the primary it names.
+    Other errors (``NOSCRIPT``, a script's) come out as on a KeptWire.
+    """
+
+    __slots__ = ("_key", "_open_for", "_prefix", "_settled")
+
+    def __init__(
+        self, open_for: Callable[[str], Awaitable[Wire]], **errors: type[Exception]
+    ) -> None:
+        """``errors``: the client's exceptions, as a KeptWire's."""
+        super().__init__(self._open_owner, **errors)
+        self._open_for = open_for
+        self._key = ""  # the first key offered with a hash tag
+        self._prefix: str | None = None  # its text up to its tag's "}"
+        self._settled = True
+
+    def free(self, key: str = "") -> bool:
+        if self._busy or self._closed or not self._settled:
+            return False
+        if self._prefix is None:
+            self._bind(key)
+        prefix = self._prefix
+        return prefix is not None and key.startswith(prefix)
+
+    def _bind(self, key: str) -> None:
+        """Serve ``key``'s slot from now on, if ``key`` has a hash tag (a
+        key starting with its text up to the tag's ``}`` has the same tag)."""
+        tag = hash_tag(key)
+        if tag is not None:
+            self._key, self._prefix = key, key[: key.index("{") + len(tag) + 2]
+
+    def answered(self, key: str) -> None:
+        """The client's path answered a command on ``key``: if of this slot,
+        commands come here again."""
+        prefix = self._prefix
+        if prefix is not None and key.startswith(prefix):
+            self._settled = True
+
+    async def call(self, *command: Arg) -> Any:
+        try:
+            return await super().call(*command)
+        except Elsewhere:
+            self._settled = False
+            await self._drop()
+            raise
+        except self.response_error:
+            raise  # a reply read whole (NOSCRIPT, a script's error): the wire stays
+        except Exception:
+            self._settled = False  # the wire failed, and is closed
+            raise
+
+    async def _opened(self) -> Wire:
+        try:
+            return await super()._opened()
+        except Exception as exc:  # nothing was sent
+            raise Elsewhere(f"no connection to the slot's primary: {exc!r}") from exc
+
+    def _error(self, reply: hiredis.ReplyError) -> Exception:
+        message = str(reply)
+        if message.startswith(_NOT_HERE):
+            return Elsewhere(message)
+        return super()._error(reply)
+
+    def _open_owner(self) -> Awaitable[Wire]:
+        return self._open_for(self._key)
