@@ -42,7 +42,7 @@ def shuffled_keys(count: int, head: str = "user:") -> list[str]:
 
 
 def load_average() -> str:
-    """The machine's load average (1, 5, 15 minutes): what the absolute figures share the cores with."""
+    """The machine's load average (1, 5, 15 minutes): what the figures shared the cores with."""
     try:
         return ", ".join(f"{value:.1f}" for value in os.getloadavg())
     except OSError:
@@ -71,8 +71,10 @@ def scale_main(
     key_counts = (1_000, TARGET_KEYS) if args.quick else (1_000, TARGET_KEYS, 1_000_000)
     rounds = 3 if args.quick else 5
     print(f"{doc.splitlines()[0]}\nkeys {key_counts}, best of {rounds} alternating rounds")
-    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores,"
-          f" load average {load_average()}\n")
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores,"
+        f" load average {load_average()}\n"
+    )
     failures: list[str] = []
     results = {}
     for backend in ("asyncio", "trio"):
