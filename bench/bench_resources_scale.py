@@ -38,9 +38,9 @@ import anyio.lowlevel
 from _plots import plot
 from _scale import check, scale_main
 from _timing import Op, interleaved
-from bench_resources import TARGET, Conn, temp_file
+from bench_resources import TARGET, Conn, managed_ops, temp_file
 
-from pepperflow import DefaultResourceManager, managed_resource
+from pepperflow import DefaultResourceManager
 
 TASKS = (1, 4, 16, 64)
 OPS = 10_000
@@ -87,23 +87,12 @@ async def active_rows(levels: tuple[int, ...], rounds: int) -> dict[int, dict[st
     rows: dict[int, dict[str, float]] = {}
     async with DefaultResourceManager() as resources:
         register(resources)
-        hold = managed_resource("job", resources)
-
-        async def context(i: int) -> None:
-            async with hold:
-                pass
-
-        @managed_resource("job", resources)
-        async def decorated(job: str) -> None:
-            return None
-
         ops: dict[str, Op] = {
             PEER: limiter_round_trip(anyio.CapacityLimiter(10)),
             "bare resource": round_trip(resources, "job"),
             "sync factory, limit": round_trip(resources, "db"),
             "async generator factory": round_trip(resources, "tmp"),
-            "managed_resource, async with": context,
-            "managed_resource, decorator": lambda i: decorated(),
+            **managed_ops(resources),
             "idle timeout (record ttl)": round_trip(resources, "idle"),
         }
         held = 0
