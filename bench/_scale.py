@@ -1,10 +1,14 @@
-"""What the application-scale benchmarks share: their keys and their one run.
+"""What the application-scale benchmarks share: their keys, their targets and their one run.
 
-``bench_memory_scale.py`` and ``bench_streams_scale.py`` each measure on
-asyncio and trio, print a report per backend, draw the figures
-(bench/_plots.py) and list the targets missed; :func:`scale_main` is that
-run, with ``--quick`` (up to 100,000 keys, 3 rounds) or not (up to
-1,000,000 keys, 5 rounds).
+``bench_memory_scale.py``, ``bench_streams_scale.py`` and the ``_scale``
+scripts of the state managers, resources, sinks and metrics each measure
+on asyncio and trio, print a report per backend with its targets
+(:func:`check`), draw the figures (bench/_plots.py) and list the targets
+missed; :func:`scale_main` is that run, with ``--quick`` (up to 100,000
+keys, 3 rounds) or not (up to 1,000,000 keys, 5 rounds), the machine's
+load average printed before and after (on a shared machine the absolute
+figures move with it; the ratios to peers measured in the same rounds
+much less).
 """
 
 from __future__ import annotations
