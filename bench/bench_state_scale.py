@@ -51,7 +51,7 @@ from pepperflow.stores import MemoryStore, SqliteStore
 TARGET = 10_000
 SUBSCRIBERS = (1, 100, 10_000)
 SLOWDOWN = 1.3
-OPS = 50_000  # per figure and round
+OPS = 20_000  # per figure and round
 SQLITE_SETS = 2_000  # per round: each commits
 FILL = 10_000  # keys per set_many into SQLite
 #: The in-memory figures are per second of the process's CPU time (they never
@@ -141,7 +141,7 @@ async def subscriber_rows(rounds: int) -> dict[str, float]:
             shared.subscribe(key, on_change)
         ops[f"{count} watched"] = writes(keys[:count], shared.set)
         ops[f"{count} unwatched"] = writes(keys[count:], shared.set)
-    return await interleaved(ops, OPS // 2, 2 * rounds, CPU)
+    return await interleaved(ops, OPS, rounds, CPU)
 
 
 async def run_backend(backend: str, key_counts: tuple[int, ...], rounds: int) -> dict[str, Any]:
