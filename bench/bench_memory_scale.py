@@ -37,7 +37,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 from _plots import plot
-from _scale import TARGET_KEYS, noop, scale_main, shuffled_keys
+from _scale import TARGET_KEYS, check, noop, scale_main, shuffled_keys
 from _timing import Op, interleaved, rate
 
 from pepperflow.stores import MemoryStore
@@ -266,14 +266,10 @@ def targets(backend: str, results: dict[str, Any]) -> list[str]:
     memory = results["bytes"][TARGET_KEYS]
     checks.append(("bytes per key / dict's", memory["store"] / memory["dict"], MEMORY_RATIO, False))
     checks.append(("ttl bookkeeping, bytes per key", memory["ttl"], TTL_BYTES, False))
-    failures = []
+    failures: list[str] = []
     print(f"targets at {TARGET_KEYS:,} keys ({backend})")
     for name, value, bound, higher in checks:
-        met = value >= bound if higher else value <= bound
-        sign = ">=" if higher else "<="
-        print(f"  {name:<44}{value:>8.2f}  (target {sign} {bound:g})  {'met' if met else 'MISSED'}")
-        if not met:
-            failures.append(f"{backend}: {name} {value:.2f}, target {sign} {bound:g}")
+        failures += check(backend, name, value, bound, higher)
     print()
     return failures
 

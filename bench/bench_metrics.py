@@ -107,13 +107,19 @@ def child(argv: list[str]) -> None:
 
 
 def set_rates(name: str, loop: str, n: int, rounds: int, where: str) -> tuple[float, float]:
-    """Best set/s without and with metrics: each measured in a fresh process,
-    alternately, ``rounds`` times (a process measures one store of one class,
-    as an application that meters its stores would run)."""
+    """Best set/s without and with metrics (see :func:`fresh_rates`)."""
+    return fresh_rates([__file__, "--child", name, loop, "{mode}", str(n), where], rounds)
+
+
+def fresh_rates(command: list[str], rounds: int) -> tuple[float, float]:
+    """Best figures the Python script ``command`` prints without and with
+    metrics (``{mode}`` in it: ``off`` or ``on``): each measured in a fresh
+    process, alternately, ``rounds`` times (a process measures one store of
+    one class, as an application that meters its stores would run)."""
     best = {"off": 0.0, "on": 0.0}
     for _ in range(rounds):
         for mode in best:
-            args = [sys.executable, __file__, "--child", name, loop, mode, str(n), where]
+            args = [sys.executable, *(part.replace("{mode}", mode) for part in command)]
             out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
             best[mode] = max(best[mode], float(out))
     return best["off"], best["on"]

@@ -55,6 +55,24 @@ async def temp_file(resource_id: str) -> AsyncIterator[str]:
     yield resource_id
 
 
+def managed_ops(resources: DefaultResourceManager) -> dict[str, Op]:
+    """The round trips through managed_resource: as an async context manager, as a decorator."""
+    hold = managed_resource("job", resources)
+
+    async def context(i: int) -> None:
+        async with hold:
+            pass
+
+    @managed_resource("job", resources)
+    async def decorated(job: str) -> None:
+        return None
+
+    return {
+        "managed_resource, async with": context,
+        "managed_resource, decorator": lambda i: decorated(),
+    }
+
+
 async def run_backend(n: int) -> dict[str, float]:
     rows: dict[str, float] = {}
     limiter = anyio.CapacityLimiter(10)
@@ -92,18 +110,8 @@ async def run_backend(n: int) -> dict[str, float]:
         rows["sync factory, limit"] = await rate(round_trip(DB_IDS), n)
         rows["async generator factory"] = await rate(round_trip(TMP_IDS), n)
 
-        hold = managed_resource("job", resources)
-
-        async def context(i: int) -> None:
-            async with hold:
-                pass
-
-        @managed_resource("job", resources)
-        async def decorated(job: str) -> None:
-            return None
-
-        rows["managed_resource, async with"] = await rate(context, n)
-        rows["managed_resource, decorator"] = await rate(lambda i: decorated(), n)
+        for name, op in managed_ops(resources).items():
+            rows[name] = await rate(op, n)
         # After the rows above: from its first timed record on, the manager
         # subscribes to the expiries of the kind's records.
         rows["idle timeout (record ttl)"] = await rate(round_trip(IDLE_IDS), n)

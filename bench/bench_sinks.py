@@ -49,6 +49,7 @@ from typing import Any
 import anyio
 import msgspec
 from _redis_bench import private_server
+from _scale import load_average
 
 from pepperflow.sinks import WriteBehind
 from pepperflow.stores import MemoryStore, RedisStore, SqliteStore, Store
@@ -195,7 +196,7 @@ def main() -> int:
         f" {n_redis:,} into Redis per figure"
     )
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version},", end=" ")
-    print(f"{platform.machine()}, {os.cpu_count()} cores, load average {_load()}\n")
+    print(f"{platform.machine()}, {os.cpu_count()} cores, load average {load_average()}\n")
     results: dict[str, dict[str, Figure]] = {}
     with private_server() as server, tempfile.TemporaryDirectory() as directory:
         for backend in ("asyncio", "trio"):
@@ -209,7 +210,7 @@ def main() -> int:
         for backend in ("asyncio", "trio"):
             line += f"{results[backend][name][0]:>12,.0f}"
         print(line)
-    print(f"\nload average after the run: {_load()}\n")
+    print(f"\nload average after the run: {load_average()}\n")
     for backend, figures in results.items():
         got, loop, others = figures[DISTINCT]
         bound = figures["SqliteStore set_many(1000) (bound)"][0]
@@ -222,13 +223,6 @@ def main() -> int:
             f" {loop:.2f} us in the event loop's thread, {others:.2f} us in the others"
         )
     return 0
-
-
-def _load() -> str:
-    try:
-        return ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

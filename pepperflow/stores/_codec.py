@@ -165,8 +165,8 @@ class Codec(Generic[T]):
                 f" {_type_name(record)} (the store's type), it is a {kind.__name__};"
                 f" make one, e.g. {_type_name(record)}(**data)"
             )
-        expected = f"{_type_name(self.value_type)} (the store's type)"
-        return self._copy(key, value, "value", self._value, expected)  # type: ignore[no-any-return]
+        decoder, whose = self._value, "the store's type"
+        return self._copy(key, value, "value", decoder, self.value_type, whose)  # type: ignore[no-any-return]
 
     def admit_metadata(self, key: str, metadata: Any) -> Any:
         """The store's own copy of ``metadata``, checked to be a ``metadata_type``.
@@ -176,13 +176,21 @@ class Codec(Generic[T]):
         """
         if isinstance(metadata, Mapping) and not isinstance(metadata, dict):
             metadata = dict(metadata)  # a mapping msgspec cannot encode as it is
-        expected = f"{_type_name(self.metadata_type)} (the store's metadata_type)"
-        return self._copy(key, metadata, "metadata", self._metadata, expected)
+        decoder, whose = self._metadata, "the store's metadata_type"
+        return self._copy(key, metadata, "metadata", decoder, self.metadata_type, whose)
 
     def _copy(
-        self, key: str, value: Any, what: str, decoder: msgspec.msgpack.Decoder[Any], expected: str
+        self,
+        key: str,
+        value: Any,
+        what: str,
+        decoder: msgspec.msgpack.Decoder[Any],
+        kind: Any,
+        whose: str,
     ) -> Any:
-        """``value`` (the ``what``) encoded, then decoded by ``decoder`` as an ``expected``."""
+        """``value`` (the ``what``) encoded, then decoded by ``decoder`` as a ``kind``
+        (``whose`` type, for the error; its name is only made for an error: it
+        costs more than the copy)."""
         data = self._encode(key, value, what)
         try:
             return decoder.decode(data)
@@ -190,7 +198,8 @@ class Codec(Generic[T]):
             raise self._unencodable(key, value, what, exc) from exc
         except msgspec.ValidationError as exc:
             raise InvalidValue(
-                f"store {self.store!r}, key {key!r}: the {what} is not a {expected}: {exc}"
+                f"store {self.store!r}, key {key!r}: the {what} is not a"
+                f" {_type_name(kind)} ({whose}): {exc}"
             ) from exc
 
     def admit_entry(self, entry: Entry[Any]) -> Entry[Any]:

@@ -13,8 +13,10 @@ The contract, the same on every backend (docs/changes.md states it for users):
   A change is delivered in the task of a writer waiting for it: when the
   change before it is done, the role passes to that writer. A change no
   writer waits for (a write made by a callback, another process's change,
-  a cancelled writer's) is delivered by the task holding the role then, or
-  by the store's own task, the *courier* (:meth:`Deliveries.run_courier`).
+  a cancelled writer's) or only feeds get (no callback sees the task: so
+  writers queued behind a full feed do not take the role in turn, a wake-up
+  each) is delivered by the task holding the role then, or by the store's
+  own task, the *courier* (:meth:`Deliveries.run_courier`).
 * **Cancellation.** Cancelling a waiting writer ends its wait at once; its
   write stays committed and its changes still reach every subscriber, in
   order. If the writer's task was running a callback, that callback sees
@@ -72,8 +74,7 @@ _WAITING, _TURN, _RUNNING, _DONE = range(4)
 
 
 class Recipient(Protocol):
-    """What delivery needs of a subscriber (the hub's
-    :class:`~pepperflow.stores._hub.Subscription` is one)."""
+    """What delivery needs of a subscriber (:class:`~pepperflow.stores._hub.Subscription`)."""
 
     #: False once it unsubscribed: it is skipped.
     active: bool
@@ -83,8 +84,9 @@ class Recipient(Protocol):
     is_async: bool
     #: The user's callback, as log records name it.
     name: str
-    #: Seconds each call may take, or None.
+    #: Seconds each call may take, or None; the feed it serves, None for a callback.
     timeout: float | None
+    feed: Any
 
 
 #: One pending change: the change, its subscribers not yet served, the
@@ -117,8 +119,7 @@ class Ticket:
         self.writers = writers
         self.state = _WAITING
         self.wake: anyio.Event | None = None
-        #: A group not yet in the state, and what takes it in.
-        self.group = group
+        self.group = group  # a group not yet in the state, and what takes it in
 
     def notify(self, state: int) -> None:
         self.state = state
@@ -272,9 +273,11 @@ class Deliveries:
         pending = self._pending
         while pending:
             change, subs, ticket = pending[0]
-            if ticket is not None and ticket is not me and ticket.writers:
-                ticket.notify(_TURN)  # a writer waits for it (a waiting one: none other runs)
-                return
+            if ticket is not None and ticket is not me and ticket.writers:  # noqa: SIM102
+                # A writer waits for it (a waiting one: none other runs): a callback's, its task.
+                if change is None or not all(sub.feed is not None for sub in subs):
+                    ticket.notify(_TURN)
+                    return
             pending.popleft()
             if change is None:
                 assert ticket is not None

@@ -287,3 +287,46 @@ async def test_subscribers_of_every_key_and_of_a_prefix_each_get_theirs(
         await store.set("after", 1)
     assert everything == ["plain", "slow", "fail", "user:1", "job:1", "user:2"]
     assert [change.key for change in users] == ["user:1"]
+
+
+@pytest.mark.parametrize(("anyio_backend", "backend"), BACKENDS[:2])
+async def test_writers_queued_behind_a_full_feed_write_straight_through_again(
+    make_store: MakeStore,
+) -> None:
+    """Only a feed gets the changes: writers that queued behind it while it was
+    full are not handed the delivery one after another (a pass of the event
+    loop for every write); once their queue is delivered, they write with no
+    wait again, until the feed is full the next time."""
+    writes, writers = 4000, 4
+    passes, writing = 0, True
+    async with (
+        make_store() as store,
+        store.changes(None, buffer=100, overflow="block") as feed,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def count_passes() -> None:
+            nonlocal passes
+            while writing:
+                await anyio.lowlevel.checkpoint()
+                passes += 1
+
+        async def consume() -> None:
+            received = 0
+            async for _ in feed:
+                received += 1
+                if received == writes:
+                    return
+
+        async def write(w: int) -> None:
+            for i in range(writes // writers):
+                await store.set(f"k{w}:{i}", i)
+
+        tg.start_soon(count_passes)
+        tg.start_soon(consume)
+        async with anyio.create_task_group() as group:
+            for w in range(writers):
+                group.start_soon(write, w)
+        writing = False
+    assert store.statistics().seq == writes
+    assert passes < writes / 10, f"{passes} passes of the event loop for {writes} writes"

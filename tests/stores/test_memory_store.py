@@ -9,7 +9,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from pepperflow.stores import MemoryStore
+from pepperflow._errors import InvalidValue
+from pepperflow.stores import MemoryStore, _codec
 from pepperflow.streams import Change, ExpireChange
 from pepperflow.testing import virtual_time_backend
 from tests.support.clock import Clock
@@ -235,3 +236,27 @@ async def test_bad_arguments_name_the_fix() -> None:
             await store.get_many("abc")
         with pytest.raises(ValueError, match="non-empty str"):
             MemoryStore("")
+
+
+async def test_a_set_names_the_stores_types_only_to_refuse_a_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Naming a type (``tuple[int, str]``) costs more than copying a value: a
+    set with metadata (every state manager's) or of a typed value names none."""
+    untyped: MemoryStore[Any] = MemoryStore("untyped")
+    typed: MemoryStore[tuple[int, str]] = MemoryStore("typed", type=tuple[int, str])
+    named: list[object] = []
+    name = _codec._type_name
+
+    def naming(kind: object) -> str:
+        named.append(kind)
+        return name(kind)
+
+    monkeypatch.setattr(_codec, "_type_name", naming)
+    await untyped.set("k", 1, metadata={"pepperflow_state_type": "ephemeral"})
+    await typed.set("k", (1, "x"), metadata={"by": "test"})
+    assert named == []
+    with pytest.raises(InvalidValue, match=r"not a tuple\[int, str\] \(the store's type\)"):
+        await typed.set("k", ("x", 1))
+    with pytest.raises(InvalidValue, match=r"not a dict\[str, Any\] \(the store's metadata_type"):
+        await untyped.set("k", 1, metadata={1: "not a str key"})
