@@ -68,6 +68,8 @@ class RedisPyClusterDriver(RedisPyDriver):
             errors.AskError,  # MOVED too
             errors.RedisClusterException,  # no node reachable, a slot not covered
         )
+        # TRYAGAIN; "TTL exhausted" (its 16 tries, at TRYAGAIN and redirects)
+        self.migration_errors = (errors.TryAgainError, errors.ClusterError)
 
     async def evalsha_waited(
         self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
@@ -100,6 +102,8 @@ class CoredisClusterDriver(CoredisDriver):
         # CLUSTERDOWN, TRYAGAIN, redirects exhausted, no node reachable; a
         # blocked XREAD woken as its primary became a replica (UNBLOCKED)
         self.not_run_errors = (errors.RedisClusterError, errors.UnblockedError)
+        # TRYAGAIN; "Maximum retries exhausted" (its 16 tries, at TRYAGAIN and redirects)
+        self.migration_errors = (errors.TryAgainError, errors.ClusterError)
 
     async def aclose(self) -> None:
         await super().aclose()

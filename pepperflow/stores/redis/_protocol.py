@@ -136,10 +136,11 @@ class MarkArgs(msgspec.Struct, frozen=True):
 
 
 class DeleteArgs(msgspec.Struct, frozen=True):
-    """``delete``: the keys are the script's keys (entries) after the three."""
+    """``delete``: the keys as a msgpack array."""
 
     if_version: int | None
     details: bool
+    keys: bytes
 
 
 class SweepArgs(msgspec.Struct, frozen=True):

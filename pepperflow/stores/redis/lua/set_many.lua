@@ -25,6 +25,7 @@ local terms = ix_terms_arg(8, true)
 if terms and #terms ~= n then refuse('one array of terms per key', ARGV[8]) end
 local metas = read_metas(names)
 ix_read(names, terms ~= nil)
+if NEED then return needed() end
 local versions = {}
 for i = 1, n do
   local key = names[i]
