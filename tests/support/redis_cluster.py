@@ -261,7 +261,8 @@ class RedisCluster:
         self.cli("CLUSTER", "SETSLOT", str(slot), "MIGRATING", target_id, node=source)
         auth = ["AUTH", self.password] if self.password is not None else []
         address = [target.host, str(target.port), "", "0", "5000"]
-        while keys := self.cli("CLUSTER", "GETKEYSINSLOT", str(slot), str(batch), node=source).split():
+        batch_of_keys = ("CLUSTER", "GETKEYSINSLOT", str(slot), str(batch))
+        while keys := self.cli(*batch_of_keys, node=source).split():
             self.cli("MIGRATE", *address, *auth, "KEYS", *keys, node=source)
             time.sleep(pause)
         others = [node for node in self.primaries() if node not in (target, source)]
