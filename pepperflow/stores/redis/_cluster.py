@@ -8,8 +8,9 @@ follow ``MOVED`` (the slot moved: the client learns the new owner) and
 ``ASK`` (the slot is being migrated: ``ASKING``, then the command, on the
 target), and learn the cluster's layout again after a lost connection.
 They never retry a command whose connection failed (as on one server: the
-write may have been applied). Namespaces spread over the slots, so over
-the primaries.
+write may have been applied). A script whose keys a slot migration splits
+between two nodes (``TRYAGAIN``) is waited out by :mod:`._running`.
+Namespaces spread over the slots, so over the primaries.
 
 A cluster client has no connection of the driver's own (``wired``): the
 single server's shortcut would reach one node only.
@@ -52,8 +53,13 @@ def cluster_driver_for_client(client: Any) -> Driver:
 class RedisPyClusterDriver(RedisPyDriver):
     """redis-py's ``redis.asyncio.cluster.RedisCluster`` (asyncio only).
 
-    A client the driver makes gets every seed as a startup node, and no
-    retries (``MOVED`` and ``ASK`` are followed all the same: nothing ran).
+    A client the driver makes gets every seed as a startup node, no
+    retries (``MOVED`` and ``ASK`` are followed all the same: nothing ran),
+    and ``reinitialize_steps=0``: a ``MOVED`` updates the slot's owner alone
+    (by default every fifth one makes the client learn the whole layout
+    again, closing every connection, so that the commands other tasks have
+    in flight fail as if their connection was lost: a slot moved under a
+    store's concurrent writes).
     """
 
     wired = False
@@ -81,7 +87,7 @@ class RedisPyClusterDriver(RedisPyDriver):
         from redis.asyncio.cluster import ClusterNode, RedisCluster
 
         seeds = [ClusterNode(host, port) for host, port in target.seeds]
-        return RedisCluster.from_url(url, startup_nodes=seeds, **options)
+        return RedisCluster.from_url(url, startup_nodes=seeds, reinitialize_steps=0, **options)
 
 
 class CoredisClusterDriver(CoredisDriver):
