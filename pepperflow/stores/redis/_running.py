@@ -24,7 +24,8 @@ clients; neither ran the script on the node that answered.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import anyio
@@ -59,7 +60,8 @@ async def run_script(
         StoreUnavailable: it asked for new keys on each of :data:`NEED_ROUNDS` runs.
     """
     for _ in range(NEED_ROUNDS):
-        raw: list[Any] = await _settled(driver, script, keys, args, wait)
+        run = partial(_evalsha, driver, script.sha, keys, args, wait)
+        raw: list[Any] = await _settled(driver, script, run)
         if raw[0]:  # a head: the script ran
             return raw
         keys = [*keys, *raw[1:]]
@@ -71,17 +73,13 @@ async def run_script(
 
 
 async def _settled(
-    driver: Driver,
-    script: Script[Any, Any],
-    keys: list[Any],
-    args: list[Any],
-    wait: tuple[int, int] | None,
+    driver: Driver, script: Script[Any, Any], run: Callable[[], Awaitable[Any]]
 ) -> Any:
-    """The script's reply, once a slot migration lets it run (see the module docstring)."""
+    """``run()``'s reply, once a slot migration lets it run (see the module docstring)."""
     delay, deadline = _FIRST_DELAY, None
     while True:
         try:
-            return await _loaded(driver, script, keys, args, wait)
+            return await _loaded(driver, script, run)
         except driver.not_run_errors as exc:
             now = anyio.current_time()
             deadline = now + MIGRATION_WAIT if deadline is None else deadline
@@ -92,18 +90,15 @@ async def _settled(
 
 
 async def _loaded(
-    driver: Driver,
-    script: Script[Any, Any],
-    keys: list[Any],
-    args: list[Any],
-    wait: tuple[int, int] | None,
+    driver: Driver, script: Script[Any, Any], run: Callable[[], Awaitable[Any]]
 ) -> Any:
+    """``run()``; again once the script is loaded if the server lost it
+    (``NOSCRIPT``, a restart: nothing ran)."""
     try:
-        return await _evalsha(driver, script.sha, keys, args, wait)
+        return await run()
     except driver.noscript_error:
-        # The server lost its script cache (a restart): nothing ran.
         await driver.script_load(script.source)
-        return await _evalsha(driver, script.sha, keys, args, wait)
+        return await run()
 
 
 def _evalsha(
