@@ -144,6 +144,9 @@ async def test_a_slot_migrated_while_writers_run_loses_and_doubles_nothing(
                 found = await store.entry(key)
                 assert found is not None, key
                 assert (found.value, found.version) == (value, version), key
+            snapshot = await store.snapshot()  # its entries are found, then read
+            assert snapshot.seq == written.changes
+            assert {e.key: (e.value, e.version) for e in snapshot.entries} == written.last
             await wait_until(lambda: len(got) >= written.changes, "every change at the feed")
             assert [change.seq for change in got] == list(range(1, written.changes + 1))
             versions: dict[str, list[int]] = {}

@@ -96,7 +96,8 @@ class SetArgs(msgspec.Struct, frozen=True):
 
 
 class SetManyArgs(msgspec.Struct, frozen=True):
-    """``set_many``: the keys as a msgpack array, their heads as :func:`str_array`."""
+    """``set_many``: the keys as a msgpack array, their heads as :func:`str_array`
+    (their entries are its first keys after the three, in the same order)."""
 
     ttl: float | None
     keys: bytes
