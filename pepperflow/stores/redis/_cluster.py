@@ -8,8 +8,9 @@ follow ``MOVED`` (the slot moved: the client learns the new owner) and
 ``ASK`` (the slot is being migrated: ``ASKING``, then the command, on the
 target), and learn the cluster's layout again after a lost connection.
 They never retry a command whose connection failed (as on one server: the
-write may have been applied). Namespaces spread over the slots, so over
-the primaries.
+write may have been applied). A script whose keys a slot migration splits
+between two nodes (``TRYAGAIN``) is waited out by :mod:`._running`.
+Namespaces spread over the slots, so over the primaries.
 
 A cluster driver made from a URL also has a connection of its own, as on
 one server, but to one primary: a :class:`~._wire.SlotWire` to the primary
@@ -64,8 +65,13 @@ def cluster_driver_for_client(client: Any) -> Driver:
 class RedisPyClusterDriver(RedisPyDriver):
     """redis-py's ``redis.asyncio.cluster.RedisCluster`` (asyncio only).
 
-    A client the driver makes gets every seed as a startup node, and no
-    retries (``MOVED`` and ``ASK`` are followed all the same: nothing ran).
+    A client the driver makes gets every seed as a startup node, no
+    retries (``MOVED`` and ``ASK`` are followed all the same: nothing ran),
+    and ``reinitialize_steps=0``: a ``MOVED`` updates the slot's owner alone
+    (by default every fifth one makes the client learn the whole layout
+    again, closing every connection, so that the commands other tasks have
+    in flight fail as if their connection was lost: a slot moved under a
+    store's concurrent writes).
     """
 
     def __init__(self, client: Any, *, owned: bool) -> None:
@@ -78,6 +84,8 @@ class RedisPyClusterDriver(RedisPyDriver):
             errors.AskError,  # MOVED too
             errors.RedisClusterException,  # no node reachable, a slot not covered
         )
+        # TRYAGAIN; "TTL exhausted" (its 16 tries, at TRYAGAIN and redirects)
+        self.migration_errors = (errors.TryAgainError, errors.ClusterError)
 
     async def evalsha_waited(
         self, sha: str, keys: Sequence[Arg], args: Sequence[Arg], replicas: int, timeout_ms: int
@@ -89,7 +97,7 @@ class RedisPyClusterDriver(RedisPyDriver):
         from redis.asyncio.cluster import ClusterNode, RedisCluster
 
         seeds = [ClusterNode(host, port) for host, port in target.seeds]
-        return RedisCluster.from_url(url, startup_nodes=seeds, **options)
+        return RedisCluster.from_url(url, startup_nodes=seeds, reinitialize_steps=0, **options)
 
     @staticmethod
     def _own_wire(client: Any) -> Any:
@@ -112,6 +120,8 @@ class CoredisClusterDriver(CoredisDriver):
         # CLUSTERDOWN, TRYAGAIN, redirects exhausted, no node reachable; a
         # blocked XREAD woken as its primary became a replica (UNBLOCKED)
         self.not_run_errors = (errors.RedisClusterError, errors.UnblockedError)
+        # TRYAGAIN; "Maximum retries exhausted" (its 16 tries, at TRYAGAIN and redirects)
+        self.migration_errors = (errors.TryAgainError, errors.ClusterError)
 
     async def aclose(self) -> None:
         await super().aclose()

@@ -1,8 +1,8 @@
 """A namespace's commands on one driver.
 
-Scripts run by ``EVALSHA`` on the namespace's bookkeeping keys and the
-store's arguments (:mod:`._scripts`), loaded again when the server lost them
-(``NOSCRIPT``: nothing ran). What keeps Redis from answering comes out as
+Scripts run by ``EVALSHA`` on the namespace's bookkeeping keys, the keys
+they declare and the store's arguments (:mod:`._scripts`; :mod:`._running`
+runs them). What keeps Redis from answering comes out as
 :class:`~pepperflow.StoreUnavailable`, whose message says whether the
 command may have been applied and whether a retry can help:
 
@@ -11,8 +11,9 @@ command may have been applied and whether a retry can help:
 - Redis loading its dataset (``LOADING``, after a restart): nothing was
   applied; reads are retried briefly, a write may be retried once it loaded;
 - a Redis Cluster not running the command now (``CLUSTERDOWN`` during a
-  failover, ``TRYAGAIN`` during a slot migration, no node reachable):
-  nothing was applied; reads are retried briefly, a write may be retried;
+  failover, no node reachable; ``TRYAGAIN`` during a slot migration once
+  :mod:`._running` has waited it out for 10 s): nothing was applied; reads
+  are retried briefly, a write may be retried;
 - the server refusing this client (a wrong password, an ACL's ``NOPERM``):
   :class:`~pepperflow.StoreAccessDenied` (a StoreUnavailable), never retried.
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ from ..._errors import StoreAccessDenied, StoreUnavailable
 from ._drivers import Driver
 from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
 from ._replicated import NotReplicated
+from ._running import run_script
 from ._scripts import SCRIPTS, STATUS, Script
 
 __all__ = ["Commands"]
@@ -68,10 +70,13 @@ class Commands:
     __slots__ = (
         "_args",
         "_check_open",
+        "_index_keys",
         "_keys",
         "_namespace",
         "_old_seq_key",
+        "_term_prefix",
         "driver",
+        "ix_key",
         "log_key",
         "marks_key",
         "owner",
@@ -87,6 +92,9 @@ class Commands:
         self.log_key = tag + "log"
         self.prefix = tag + "k:"  # an entry's key is this + the store's key
         self.marks_key = tag + "marks"  # the sinks' marks (apply, mark)
+        self.ix_key = tag + "ix"  # the index's hash (lua/index.lua)
+        self._index_keys = [self.ix_key, tag + "cr", tag + "lex"]
+        self._term_prefix = tag + "t:"
         self._keys = [self.log_key, tag + "meta", tag + "exp"]
         self._args: list[Any] = [namespace, changelog_length, self.prefix]
         self._namespace = namespace
@@ -136,7 +144,8 @@ class Commands:
         """The namespace's figures, once the server and the namespace's layout
         are checked: StoreUnavailable for a server older than Redis 6.2 or
         a namespace in an earlier development build's layout."""
-        head = (await self.call(STATUS, StatusArgs(True, self._old_seq_key))).head
+        args = StatusArgs(True, self._old_seq_key)
+        head = (await self.call(STATUS, args, [self.ix_key, self._old_seq_key])).head
         if not head.supported:
             raise StoreUnavailable(
                 f"{self.owner}: the Redis server lacks ZMSCORE and SET ... PXAT;"
@@ -150,8 +159,19 @@ class Commands:
             )
         return head
 
+    def index_keys(self, indexed: bool, terms: Iterable[str] = ()) -> list[str]:
+        """The index's keys a script declares: for a store with ``index=``
+        (``indexed``) its hash, its keys by created_at and in order, and the
+        sets of ``terms``; for one without, its hash alone (the scripts read
+        whether the namespace keeps an index)."""
+        if not indexed:
+            return [self.ix_key]
+        prefix = self._term_prefix
+        return [*self._index_keys, *(prefix + term for term in dict.fromkeys(terms))]
+
     async def call(self, script: Script[A, H], args: A, keys: Sequence[str] = ()) -> Reply[H]:
-        """Run ``script`` with ``args`` (on the bookkeeping keys + ``keys``)."""
+        """Run ``script`` with ``args`` on the bookkeeping keys + ``keys``
+        (every other key it touches: :mod:`._scripts`)."""
         driver = self._driver()
         all_keys = [*self._keys, *keys]
         all_args = [*self._args, *argv(args)]
@@ -160,12 +180,7 @@ class Commands:
         if writes:
             self.writing += 1
         try:
-            try:
-                raw = await _evalsha(driver, script.sha, all_keys, all_args, wait)
-            except driver.noscript_error:
-                # The server lost its script cache (a restart): nothing ran.
-                await driver.script_load(script.source)
-                raw = await _evalsha(driver, script.sha, all_keys, all_args, wait)
+            raw = await run_script(driver, script, all_keys, all_args, wait, self.owner)
         except NotReplicated as exc:
             raise StoreUnavailable(
                 f"{self.owner}: the {script.name} was applied on the primary, but not"
@@ -297,19 +312,6 @@ class Commands:
             except StoreUnavailable:
                 await anyio.sleep(0.05 * 2**attempt)
         return await read()
-
-
-def _evalsha(
-    driver: Driver,
-    sha: str,
-    keys: list[str],
-    args: list[Any],
-    wait: tuple[int, int] | None,
-) -> Awaitable[Any]:
-    """``EVALSHA``; then ``WAIT`` on its connection when ``wait`` is given."""
-    if wait is None:
-        return driver.evalsha(sha, keys, args)
-    return driver.evalsha_waited(sha, keys, args, *wait)
 
 
 async def _load_scripts(driver: Driver) -> None:

@@ -50,6 +50,10 @@ class Driver(ABC):
     #: what a cluster raises when it did not run the command now: ``CLUSTERDOWN``,
     #: ``TRYAGAIN``, redirects not followed, no node reachable (nothing ran)
     not_run_errors: tuple[type[BaseException], ...] = ()
+    #: the ``not_run_errors`` (exact types) of a slot being migrated: ``TRYAGAIN``
+    #: (a script's keys split between the slot's nodes), or the cluster client's
+    #: redirects and retries ran out (:mod:`._running` waits them out)
+    migration_errors: tuple[type[BaseException], ...] = ()
     #: error replies that may be an ACL refusing this client (``NOPERM``); a
     #: refused login is one of ``login_errors``, handled with the unavailable ones
     refusal_errors: tuple[type[BaseException], ...] = ()

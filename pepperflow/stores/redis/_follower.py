@@ -365,7 +365,8 @@ class Follower:
     async def check_server_seq(self) -> None:
         """Learn the server's seq and counts: move a parked follower to the
         head, and notice a server that lost its data (its seq went back)."""
-        head = (await self._commands.call(STATUS, StatusArgs(False, ""))).head
+        commands = self._commands
+        head = (await commands.call(STATUS, StatusArgs(False, ""), [commands.ix_key])).head
         seq = head.seq
         if seq < self.read:
             logger.error(

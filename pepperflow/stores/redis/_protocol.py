@@ -96,7 +96,8 @@ class SetArgs(msgspec.Struct, frozen=True):
 
 
 class SetManyArgs(msgspec.Struct, frozen=True):
-    """``set_many``: the keys as a msgpack array, their heads as :func:`str_array`."""
+    """``set_many``: the keys as a msgpack array, their heads as :func:`str_array`
+    (their entries are its first keys after the three, in the same order)."""
 
     ttl: float | None
     keys: bytes
@@ -136,10 +137,11 @@ class MarkArgs(msgspec.Struct, frozen=True):
 
 
 class DeleteArgs(msgspec.Struct, frozen=True):
-    """``delete``: the keys are the script's keys (entries) after the three."""
+    """``delete``: the keys as a msgpack array."""
 
     if_version: int | None
     details: bool
+    keys: bytes
 
 
 class SweepArgs(msgspec.Struct, frozen=True):

@@ -19,21 +19,32 @@ Every script gets the namespace's bookkeeping keys first::
                        counts, scans, snapshots); and the field '' (never a
                        key: keys are not empty) -> the last seq
     KEYS[3] {ns}:exp   sorted set: key with a ttl -> its deadline (seconds)
-    KEYS[4..]          entries {ns}:k:<key>: strings, the encoded last set
-                       (for ``apply`` and ``mark``: {ns}:marks, a hash of the
-                       sinks' marks, :mod:`pepperflow.stores._apply`)
+    KEYS[4..]          for ``apply`` and ``mark`` first {ns}:marks, a hash of
+                       the sinks' marks (:mod:`pepperflow.stores._apply`);
+                       then every other key the script reads or writes:
+                       the entries {ns}:k:<key> (strings, the encoded last
+                       set) and the index's keys (below)
+
+**Every key a script touches is among its KEYS** (``lua/keys.lua``): Redis
+Cluster routes a script by them, and while the namespace's slot is migrated
+runs it only where all of them are. The client declares what it can name;
+a script that finds a key at run time (a due expiry, a key's old terms, a
+snapshot's or a lookup's entries) asks for it before its first write, and
+:mod:`._running` runs it again with it declared.
 
 With ``index=`` the write scripts also keep the store's index in the same
 hash tag (``lua/index.lua``; :mod:`._searching`): ``{ns}:ix`` (key -> its
 terms; ``''`` -> the namespace keeps an index), ``{ns}:t:<term>`` (a set of
 keys per term), ``{ns}:cr`` (keys by created_at) and ``{ns}:lex`` (keys in
-order), derived from the entry prefix like the entries.
+order), derived from the entry prefix like the entries (a store without
+``index=`` declares ``{ns}:ix`` alone: its scripts read whether the namespace
+keeps an index).
 
 ``ARGV[1]`` is the store's name, ``ARGV[2]`` the changelog's approximate
 maximum length, ``ARGV[3]`` the entry prefix; then the script's own
 arguments and its reply as :mod:`._protocol` states them. The scripts
-reach entries they derive from the key names they are given or from the
-meta hash (the same hash tag, so the same cluster slot).
+derive the names of the keys they touch from the entry prefix, and find
+them among their KEYS.
 """
 
 from __future__ import annotations
@@ -124,10 +135,10 @@ class Script(Generic[A, H]):
         return f"<Script {self.name} {self.sha[:8]}>"
 
 
-_WRITER = ("base", "clock", "log", "args", "index", "write")
+_WRITER = ("base", "clock", "log", "args", "keys", "index", "write")
 
 SET = Script(
-    "set", SetArgs, WriteHead, "base", "clock", "log", "args", "index", "entry", writes=True
+    "set", SetArgs, WriteHead, "base", "clock", "log", "args", "keys", "index", "entry", writes=True
 )
 SET_MANY = Script("set_many", SetManyArgs, WriteHead, *_WRITER, "entry", writes=True)
 SETS = Script("sets", SetsArgs, SetsHead, *_WRITER, "entry", writes=True)
@@ -135,13 +146,15 @@ DELETE = Script("delete", DeleteArgs, WriteHead, *_WRITER, writes=True)
 APPLY = Script("apply", ApplyArgs, WriteHead, *_WRITER, "entry", writes=True)
 MARK = Script("mark", MarkArgs, NoHead, "base")
 SWEEP = Script("sweep", SweepArgs, SweepHead, *_WRITER, "counts", writes=True)
-SCAN = Script("scan", ScanArgs, ScanHead, "base")
-SNAPSHOT = Script("snapshot", NoArgs, SnapshotHead, "base", "clock")
+SCAN = Script("scan", ScanArgs, ScanHead, "base", "clock")
+SNAPSHOT = Script("snapshot", NoArgs, SnapshotHead, "base", "clock", "keys")
 GET_MANY = Script("get_many", NoArgs, NoHead, "base")
 RANGE = Script("range", RangeArgs, RangeHead, "base")
 STATUS = Script("status", StatusArgs, StatusHead, "base", "counts")
-FIND = Script("find", FindArgs, FindHead, "base", "clock")
-INDEX_BUILD = Script("index_build", IndexBuildArgs, BuiltHead, "base", "args", "index", writes=True)
+FIND = Script("find", FindArgs, FindHead, "base", "clock", "keys")
+INDEX_BUILD = Script(
+    "index_build", IndexBuildArgs, BuiltHead, "base", "args", "keys", "index", writes=True
+)
 
 SCRIPTS: tuple[Script[Any, Any], ...] = (
     SET,

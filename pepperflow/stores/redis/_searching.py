@@ -26,6 +26,7 @@ follows the number of candidates, not of entries.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from itertools import chain
 from typing import Any
 
 from ..._patterns import compile_pattern
@@ -80,7 +81,8 @@ class Searching:
             keys = [entry.key for entry in live]
             terms = [sorted(safe_terms(self.name, index, entry)) for entry in live]
             args = IndexBuildArgs(seq, encode(keys), encode(terms))
-            indexed = (await self._commands.call(INDEX_BUILD, args)).head.indexed
+            declared = self._commands.index_keys(True, chain.from_iterable(terms))
+            indexed = (await self._commands.call(INDEX_BUILD, args, declared)).head.indexed
 
     def find(self, lookup: Lookup) -> AsyncIterator[Entry[Any]]:
         if not isinstance(lookup, Lookup):
@@ -105,10 +107,12 @@ class Searching:
         # too few of those match exactly, again from the start with twice as many
         # (each call one atomic read, so the answer is always one moment's).
         limit, want, need = lookup.limit, None, 0
+        # The candidates' entries: asked for (lua/find.lua).
+        declared = self._commands.index_keys(True, lookup.terms)
         if limit is not None and lookup.order_by == "key":
             want = need = lookup.offset + limit
         while True:
-            reply = await self._commands.read(FIND, find_args(lookup, want))
+            reply = await self._commands.read(FIND, find_args(lookup, want), declared)
             self._found_read += reply.head.read
             matches = self._matches(reply.items, reply.head.now, lookup)
             if want is None or not reply.head.more or len(matches) >= need:

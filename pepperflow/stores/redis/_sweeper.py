@@ -153,9 +153,9 @@ class Sweeper:
             self._noted_while_sweeping = math.inf
             self._sweeping = True
             try:
-                reply = await self._commands.call(
-                    SWEEP, SweepArgs(_SWEEP_LIMIT, delivery.listening())
-                )
+                args = SweepArgs(_SWEEP_LIMIT, delivery.listening())
+                # The due keys' entries and index keys: asked for (lua/sweep.lua).
+                reply = await self._commands.call(SWEEP, args, [self._commands.ix_key])
             finally:
                 self._sweeping = False
             head = reply.head

@@ -7,14 +7,19 @@ the key counts, the newest seq, a ttl's deadline, and the changes it
 committed, delivered to this process's subscribers before the write
 returns (:meth:`~._follower.Follower.committed`). A store with ``index=``
 computes each set's terms here and passes them to the script, which keeps
-the index in the same commit (``lua/index.lua``).
+the index in the same commit (``lua/index.lua``). Each script declares the
+keys it touches (:meth:`Writes.declared`): the entries of its keys, the
+index's keys of their terms.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from itertools import chain
 from typing import Any
+
+import msgspec
 
 from ..._errors import VersionConflict
 from ...streams.events import Change, SetChange
@@ -48,6 +53,7 @@ __all__ = ["Writes"]
 _DELETE_BATCH = 500  # keys per delete script of clear() and restore()
 _REMOVE = b"\x80"  # the head of a removal in ``apply``: empty once its first byte is cut
 _NO_CREATED = encode(0.0)
+_decode_terms = msgspec.msgpack.Decoder(list[str]).decode
 
 
 class Writes:
@@ -96,7 +102,17 @@ class Writes:
 
     async def send_set(self, args: SetArgs) -> Reply[WriteHead]:
         """Run the set script; its reply, not recorded yet (:meth:`written`)."""
-        return await self._commands.call(SET, args)
+        terms = () if args.terms is None else _decode_terms(args.terms)
+        return await self._commands.call(SET, args, self.declared((args.key,), terms))
+
+    def declared(self, keys: Iterable[str], terms: Iterable[str] = ()) -> list[str]:
+        """What a write script on ``keys`` declares besides the bookkeeping
+        keys: their entries, and the index's keys (the sets of ``terms``:
+        the new terms of the keys it sets)."""
+        commands = self._commands
+        prefix = commands.prefix
+        index = commands.index_keys(self._index is not None, terms)
+        return [*(prefix + key for key in keys), *index]
 
     async def sets(
         self, batch: list[SetArgs]
@@ -106,9 +122,11 @@ class Writes:
         record its reply: each set's version or VersionConflict, the
         changes committed, noted for delivery, and the last seq (what
         ``Follower.caught_up`` delivers up to)."""
-        terms = None
+        terms, lists = None, []
         if self._index is not None:
             terms = b"".join([array_header(len(batch)), *(args.terms or b"\x90" for args in batch)])
+            lists = [_decode_terms(args.terms) for args in batch if args.terms is not None]
+        declared = self.declared([args.key for args in batch], chain.from_iterable(lists))
         args = SetsArgs(
             encode([args.key for args in batch]),
             str_array([args.head for args in batch], cut=0),
@@ -117,7 +135,7 @@ class Writes:
             bool(self._hub.count),
             terms,
         )
-        reply = await self._commands.call(SETS, args)
+        reply = await self._commands.call(SETS, args, declared)
         head = reply.head
         self._record(head.now, head.seq, head.keys, head.ttl_keys, head.expires_at)
         outcomes: list[int | VersionConflict] = [
@@ -146,19 +164,20 @@ class Writes:
             await self.set(self.set_args(key, value, ttl, metadata, None))
             return
         heads = encode_heads(self._name, latest, metadata)
-        terms = None
+        terms, lists = None, []
         if self._index is not None:
-            terms = encode([self._term_list(key, value, metadata) for key, value in latest.items()])
+            lists = [self._term_list(key, value, metadata) for key, value in latest.items()]
+            terms = encode(lists)
         args = SetManyArgs(
             ttl, encode(list(latest)), str_array(heads), bool(self._hub.count), terms
         )
-        await self.written(await self._commands.call(SET_MANY, args), "", None)
+        declared = self.declared(latest, chain.from_iterable(lists))
+        await self.written(await self._commands.call(SET_MANY, args, declared), "", None)
 
     async def delete_keys(self, keys: list[str], if_version: int | None) -> int:
         """Delete ``keys`` (one script); how many existed."""
-        args = DeleteArgs(if_version, bool(self._hub.count))
-        prefix = self._commands.prefix
-        reply = await self._commands.call(DELETE, args, [prefix + key for key in keys])
+        args = DeleteArgs(if_version, bool(self._hub.count), encode(keys))
+        reply = await self._commands.call(DELETE, args, self.declared(keys))
         await self.written(reply, keys[0], if_version)
         return reply.head.changed
 
@@ -184,7 +203,7 @@ class Writes:
             args = SetArgs(
                 None, None, item.expires_at, item.created_at, key, head[1:], details, terms
             )
-            await self.written(await self._commands.call(SET, args), key, None)
+            await self.written(await self.send_set(args), key, None)
 
     async def apply(self, changes: list[Change], mark: Mark | None) -> None:
         """Apply another store's ``changes`` (admitted, one per key) and ``mark``
@@ -216,7 +235,8 @@ class Writes:
             bool(self._hub.count),
             None if index is None else encode(terms),
         )
-        reply = await self._commands.call(APPLY, args, [self._commands.marks_key])
+        declared = self.declared([change.key for change in changes], chain.from_iterable(terms))
+        reply = await self._commands.call(APPLY, args, [self._commands.marks_key, *declared])
         await self.written(reply, "", None)
 
     async def written(self, reply: Reply[WriteHead], key: str, if_version: int | None) -> int:

@@ -26,6 +26,7 @@ else
 end
 local metas = read_metas(names)
 ix_read(names, sets)
+if NEED then return needed() end
 local scores = deadlines(names, metas)
 local changed, nearest = 0, nil
 for i = 1, n do

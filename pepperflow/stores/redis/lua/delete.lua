@@ -1,20 +1,21 @@
--- The keys of KEYS[4..]: ARGV[4] if_version or '', ARGV[5] '1' for the
--- changes in the reply. Deletes the entries that exist; replies as every
--- write script (write.lua's reply()), with the count of keys deleted, or
--- on a compare-and-set conflict the key's version. Its arguments are
--- checked and its meta values decoded before its first write (args.lua).
+-- ARGV[4] if_version or '', ARGV[5] '1' for the changes in the reply,
+-- ARGV[6] a msgpack array of the keys (their entries are among KEYS[4..]).
+-- Deletes the entries that exist; replies as every write script (write.lua's
+-- reply()), with the count of keys deleted, or on a compare-and-set conflict
+-- the key's version. Its arguments are checked and its meta values decoded
+-- before its first write (args.lua).
 local if_version = int_arg(4, 'if_version must be a whole number >= 0', 0)
 local details = ARGV[5] == '1'
-local names = {}
-for i = 4, #KEYS do
-  local entry = KEYS[i]
-  if #entry <= KPL or string.sub(entry, 1, KPL) ~= KPREFIX then
-    refuse('every key must be an entry ' .. KPREFIX .. '<key>', entry)
-  end
-  names[#names + 1] = string.sub(entry, KPL + 1)
+local names = cmsgpack.unpack(ARGV[6])
+if type(names) ~= 'table' or #names == 0 then
+  refuse('the keys must be a msgpack array of length > 0', ARGV[6])
+end
+for _, key in ipairs(names) do
+  if type(key) ~= 'string' or key == '' then refuse('every key must be a non-empty str', key) end
 end
 local metas = read_metas(names)
 ix_read(names, nil)
+if NEED then return needed() end
 local versions = {}
 for i = 1, #names do versions[i] = meta_version(metas[i]) end
 local scores = deadlines(names, metas)
@@ -28,7 +29,7 @@ for i, key in ipairs(names) do
   end
   if version ~= 0 then
     local seq = next_seq()
-    redis.call('DEL', KEYS[i + 3])
+    redis.call('DEL', KPREFIX .. key)
     D_KEYS = D_KEYS - redis.call('HDEL', META, key)
     if scores[i] then D_TTL = D_TTL - redis.call('ZREM', EXP, key) end
     ix_drop(key)

@@ -85,6 +85,10 @@ if ordered and ARGV[11] ~= '' then
 else
   take(fetch())
 end
+-- The candidates are found at run time: it asks for the entries it does not
+-- declare (keys.lua), and runs again with them declared.
+for i = 1, #wanted do need(wanted[i]) end
+if NEED then return needed() end
 local out = {'\147' .. cmsgpack.pack(NOW) .. cmsgpack.pack(#wanted) .. cmsgpack.pack(more)}
 for i = 1, #wanted, CHUNK do
   local blobs = redis.call('MGET', unpack(wanted, i, math.min(i + CHUNK - 1, #wanted)))

@@ -1,8 +1,10 @@
 -- The index (base.lua's IX, CREATED, KEYORDER and a set per term), kept by
 -- the same script as the entries. ix_read() reads, before the script's first
 -- write, whether the namespace keeps an index and the old terms of the keys
--- the script may change; ix_put() and ix_drop() then keep the index in step
--- with each entry set and each entry removed (deleted or expired).
+-- the script may change (the keys they touch are declared, or asked for:
+-- keys.lua; the client declares the sets of the new terms it passes);
+-- ix_put() and ix_drop() then keep the index in step with each entry set
+-- and each entry removed (deleted or expired).
 local IX_ON, IX_OLD = false, {}
 
 -- ARGV[i]: nil for '' (a store without index=), else a msgpack array of
@@ -35,6 +37,13 @@ local function ix_read(names, sets)
       for j = 2, #part do
         if part[j] then IX_OLD[names[i + j - 2]] = cmsgpack.unpack(part[j]) end
       end
+    end
+  end
+  if IX_ON then  -- what ix_drop() and ix_put() touch besides the new terms' sets
+    need(CREATED)
+    need(KEYORDER)
+    for _, old in pairs(IX_OLD) do
+      for _, term in ipairs(old) do need(TPREFIX .. term) end
     end
   end
   if sets == false and IX_ON then

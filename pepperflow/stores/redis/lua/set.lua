@@ -22,6 +22,7 @@ local entry = KPREFIX .. key
 local m = redis.call('HMGET', META, key, '')
 local meta, seq = m[1], tonumber(m[2] or '0')
 ix_read(terms and {key} or {}, terms ~= nil)  -- without index=: whether it keeps one
+if NEED then return needed() end
 local version = 0
 if meta then
   local _, old = cmsgpack.unpack_one(meta, 10)

@@ -2,10 +2,10 @@
 -- ARGV[6] one of their heads, each without its first byte (its map header)
 -- and as a msgpack str, ARGV[7] '1' for the changes in the reply, ARGV[8]
 -- a msgpack array of their terms (an array of str each) or '' for a store
--- without index=. (Two
--- strings that cmsgpack splits, not thousands of arguments or a split in
--- Lua: most of a large set_many's cost is the script's. The entries share
--- the namespace's hash tag, so they are in the slot of the declared keys.)
+-- without index=; KEYS[4..3+n] are the keys' entries, in the same order.
+-- (The keys and heads are two strings that cmsgpack splits, not thousands
+-- of arguments or a split in Lua: most of a large set_many's cost is the
+-- script's.)
 -- The arguments are checked and the meta values decoded before the first
 -- write (args.lua).
 local expires = number_arg(4, 'ttl must be positive seconds', 0)
@@ -25,6 +25,7 @@ local terms = ix_terms_arg(8, true)
 if terms and #terms ~= n then refuse('one array of terms per key', ARGV[8]) end
 local metas = read_metas(names)
 ix_read(names, terms ~= nil)
+if NEED then return needed() end
 local versions = {}
 for i = 1, n do
   local key = names[i]
@@ -59,9 +60,9 @@ for i = 1, n do
   local blob = start .. pv .. P_SEQ .. ps .. P_COMMITTED .. P_CREATED ..
     created .. P_EXPIRES .. heads[i]
   if expires then
-    redis.call('SET', KPREFIX .. key, blob, 'PXAT', px)
+    redis.call('SET', KEYS[3 + i], blob, 'PXAT', px)
   else
-    entries[ne + 1] = KPREFIX .. key
+    entries[ne + 1] = KEYS[3 + i]
     entries[ne + 2] = blob
     ne = ne + 2
   end

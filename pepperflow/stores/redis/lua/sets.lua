@@ -44,6 +44,7 @@ end
 local metas = read_metas(keys, true)
 -- A store without index= only checks that the namespace keeps none.
 ix_read(terms and keys or {}, terms ~= nil)
+if NEED then return needed() end
 local scores = deadlines(keys, metas)
 -- A due expiry commits first (as write.lua's expire_if_due), written below.
 local versions, had_ttl, expired = {}, {}, {}

@@ -6,10 +6,24 @@
 -- write (args.lua).
 local what = 'the most keys to expire must be a whole number >= 1'
 local limit = int_arg(4, what, 1) or refuse(what, '')
-local due = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, limit)
+-- The due keys are found at run time: the sweep asks for their entries and
+-- old terms first (keys.lua), then runs again with them declared and
+-- expires the due keys it declares (one that fell due in between waits for
+-- the next sweep, which the next deadline it replies calls at once).
+local found = redis.call('ZRANGEBYSCORE', EXP, '-inf', NOW_STR, 'LIMIT', 0, limit)
+local due = {}
+for _, key in ipairs(found) do
+  if declared(KPREFIX .. key) then due[#due + 1] = key end
+end
+if #due == 0 and #found > 0 then
+  for _, key in ipairs(found) do need(KPREFIX .. key) end
+  ix_read(found, nil)
+  return needed()
+end
 if #due > 0 then
   local metas = read_metas(due)
   ix_read(due, nil)
+  if NEED then return needed() end
   local versions = {}
   for i = 1, #due do versions[i] = meta_version(metas[i]) end
   for i, key in ipairs(due) do
