@@ -234,11 +234,9 @@ async def test_a_namespace_moved_to_another_primary_is_followed(
     assert redis_cluster.cli("EXISTS", f"pf:{{{namespace}}}:k:k9", node=target).strip() == "1"
 
 
-async def test_a_stores_coredis_cluster_client_leaves_coredis_as_it_was(
+async def test_a_stores_cluster_client_leaves_coredis_as_it_was(
     redis_cluster: RedisCluster, driver: DriverName
 ) -> None:
-    if driver != "coredis":
-        pytest.skip("coredis's cluster client")
     from coredis.cluster._node import ClusterNodeLocation
     from coredis.connection import ClusterConnection
 
