@@ -24,8 +24,9 @@ from typing import Any, Protocol
 import anyio
 
 from .._patterns import Pattern
+from ..streams._serial import delivers
 from ..streams.events import Change
-from ._delivery import Deliveries, Ticket, _delivering
+from ._delivery import Deliveries, Ticket
 from ._index import SubscriptionIndex
 from ._records import FeedFigures
 
@@ -270,23 +271,22 @@ class ChangeHub(Deliveries):
                 return None  # delivered
         return self._publish(change, subs, started)
 
+    @delivers
     async def _publish(
         self, change: Change, subs: list[Subscription], started: Awaitable[None] | None
     ) -> None:
         """Deliver ``change`` holding the role (``started``: what its one sync
         subscriber returned to await), then the changes queued meanwhile."""
         self._busy = True
+        gate = self  # from here on this frame delivers (delivering_here)
         try:
             if started is None and len(subs) == 1 and subs[0].direct and subs[0].active:
                 # The common case, without a layer: one async callback.
                 sub = subs[0]
-                token = _delivering.set((*_delivering.get(), self))
                 try:
                     await sub.callback(change)
                 except Exception as exc:
-                    self._log_error(change, sub, exc)
-                finally:
-                    _delivering.reset(token)
+                    gate._log_error(change, sub, exc)
             else:
                 await self._deliver(change, subs, None, True, started)
             if self._pending:
@@ -313,7 +313,7 @@ class ChangeHub(Deliveries):
         await self.publish(batch[0][0])
 
     async def _enqueue(self, batch: list[tuple[Change, list[Subscription]]]) -> None:
-        if self in _delivering.get():
+        if self.delivering_here():
             # A write from inside one of our callbacks: delivered in its turn.
             self._pending.extend((change, subs, None) for change, subs in batch)
             return
