@@ -18,6 +18,7 @@ unsubscribe, and ends them when the store closes
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -72,6 +73,7 @@ class Subscription:
 
     __slots__ = (
         "active",
+        "batch",
         "callback",
         "direct",
         "feed",
@@ -109,6 +111,11 @@ class Subscription:
         self.timeout = None if feed is not None else hub.callback_timeout
         #: Awaited as it is: async, with no timeout.
         self.direct = is_async and self.timeout is None
+        #: ``await batch(changes)`` takes changes committed together in one
+        #: call (it never raises), each taken off the deque's left as it is
+        #: delivered (what is left was not); a feed may set it. None: one
+        #: change at a time.
+        self.batch: Callable[[deque[Change]], Awaitable[None]] | None = None
 
     def unsubscribe(self) -> None:
         """Stop delivering to this subscription (changes already queued are dropped)."""
@@ -298,6 +305,28 @@ class ChangeHub(Deliveries):
                 await self._hand_off()
             raise
 
+    @delivers
+    async def _publish_batch(self, changes: deque[Change], subs: list[Subscription]) -> None:
+        """Deliver ``changes`` to their one subscriber in one call of its
+        ``batch``, holding the role; cancelled, what it did not take is
+        queued first, and goes on without this task."""
+        self._busy = True
+        gate = self  # from here on this frame delivers (delivering_here)
+        batch = subs[0].batch
+        try:
+            if subs[0].active and batch is not None:
+                await batch(changes)
+            if gate._pending:
+                await self._run(None)
+            else:
+                self._busy = False
+        except BaseException:
+            if changes:
+                self._pending.extendleft(reversed([(change, subs, None) for change in changes]))
+            with anyio.CancelScope(shield=True):
+                await self._hand_off()
+            raise
+
     async def publish_all(self, changes: Sequence[Change]) -> None:
         """Deliver changes committed together, in order, before returning."""
         match = self._match
@@ -306,6 +335,11 @@ class ChangeHub(Deliveries):
             return
         if self._busy:
             await self._enqueue(batch)
+            return
+        subs = batch[0][1]
+        one = subs[0].batch is not None and len(subs) == 1 and not self._pending
+        if one and all(theirs is subs for _, theirs in batch):  # one subscriber takes them all
+            await self._publish_batch(deque([change for change, _ in batch]), subs)
             return
         # Not busy: queue all but the first, then deliver the first as one
         # change; publish delivers the rest after it.
