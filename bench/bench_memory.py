@@ -203,39 +203,29 @@ async def dict_figure(n: int, op: str) -> float:
     return await rate(ops[op], n)
 
 
-async def aiocache_figure(n: int, op: str) -> float:
-    """``op`` (get, set, set ttl) on aiocache's SimpleMemoryCache holding KEYS."""
-    from aiocache import SimpleMemoryCache
+async def cache_figure(n: int, peer: str, op: str) -> float:
+    """``op`` (get, set, set ttl) on ``peer``, aiocache's SimpleMemoryCache or
+    cashews' ``mem://``, holding KEYS."""
+    cache: Any
+    if peer == "aiocache":
+        from aiocache import SimpleMemoryCache
 
-    cache = SimpleMemoryCache()
+        cache, ttl = SimpleMemoryCache(), {"ttl": 3600}
+    else:
+        from cashews import Cache
+
+        cache, ttl = Cache(), {"expire": 3600}
+        cache.setup("mem://?size=1000000")
+        await cache.init()
     for key in KEYS:
         await cache.set(key, 1)
     ops: dict[str, Op] = {
         "get": lambda i: cache.get(KEYS[i % 1000]),
         "set": lambda i: cache.set(KEYS[i % 1000], i),
-        "set ttl": lambda i: cache.set(KEYS[i % 1000], i, ttl=3600),
+        "set ttl": lambda i: cache.set(KEYS[i % 1000], i, **ttl),
     }
     result = await rate(ops[op], n)
-    await cache.clear()
-    return result
-
-
-async def cashews_figure(n: int, op: str) -> float:
-    """``op`` (get, set, set ttl) on cashews' ``mem://`` holding KEYS."""
-    from cashews import Cache
-
-    cache = Cache()
-    cache.setup("mem://?size=1000000")
-    await cache.init()
-    for key in KEYS:
-        await cache.set(key, 1)
-    ops: dict[str, Op] = {
-        "get": lambda i: cache.get(KEYS[i % 1000]),
-        "set": lambda i: cache.set(KEYS[i % 1000], i),
-        "set ttl": lambda i: cache.set(KEYS[i % 1000], i, expire=3600),
-    }
-    result = await rate(ops[op], n)
-    await cache.close()
+    await (cache.clear() if peer == "aiocache" else cache.close())
     return result
 
 
@@ -300,8 +290,9 @@ async def figure(job: str, n: int) -> dict[str, float]:
         return {name: size}
     if peer == "pepperflow":
         return {name: await PEPPERFLOW[name](n)}
-    peers = {"dict": dict_figure, "aiocache": aiocache_figure, "cashews": cashews_figure}
-    return {name: await peers[peer](n // 4 if peer != "dict" else n, name)}
+    if peer == "dict":
+        return {name: await dict_figure(n, name)}
+    return {name: await cache_figure(n // 4, peer, name)}
 
 
 def jobs(backend: str) -> list[str]:
