@@ -8,7 +8,9 @@ with its peers, of:
 - the targets of issue #18 on 100,000 distinct keys: a MemoryStore's
   ``changes()`` feeding pepperflow's ``filter(is_set) -> map(value_of) ->
   observer`` (the writer does one ``set`` per event) against pepperflow's
-  ``Subject`` fed the same changes through the same pipeline; and
+  ``Subject`` fed the same changes through the same pipeline (beside it,
+  the writer doing ``set_many`` of 1,000 keys, against the subject fed the
+  same 1,000 changes); and
   pepperflow's ``Subject -> map -> filter -> observer`` (its own operators,
   fused) against aioreactive's ``AsyncSubject -> map -> filter`` (its own;
   asyncio only: aioreactive's subject is built on asyncio). Beside them, the
@@ -40,6 +42,8 @@ OTHERS = (0, 100, 10_000, 100_000)
 #: A store feeding a pipeline against a subject feeding it; a subject's chain
 #: against aioreactive's.
 STORE_VS_SUBJECT = 0.8
+#: Keys per set_many in the batch rows.
+BATCH = 1_000
 SUBJECT_VS_AIOREACTIVE = 1.2
 
 
@@ -93,10 +97,35 @@ async def target_rows(backend: str, rounds: int) -> dict[str, float]:
         await rx.pipe(theirs, rx.map(plus_one), rx.filter(is_even)).subscribe_async(Count())
         ops["aioreactive subject -> map -> filter"] = theirs.asend
     rows = await interleaved(ops, 200_000, rounds)
+    rows |= await batch_rows(store, same, keys, changes, rounds)
     await store.aclose()
     await rx_store.aclose()
     await bare.aclose()
     return rows
+
+
+async def batch_rows(
+    store: MemoryStore[Any],
+    same: Subject[Change],
+    keys: list[str],
+    changes: list[Change],
+    rounds: int,
+) -> dict[str, float]:
+    """Events/s of the store's pipeline fed ``set_many`` of BATCH keys, and
+    of the subject fed the same changes, in alternating rounds."""
+    batches = [dict.fromkeys(keys[i : i + BATCH], 1) for i in range(0, TARGET_KEYS, BATCH)]
+    sent = [changes[i : i + BATCH] for i in range(0, TARGET_KEYS, BATCH)]
+
+    async def send_batch(i: int) -> None:
+        for change in sent[i % len(sent)]:
+            await same.asend(change)
+
+    ops: dict[str, Op] = {
+        "store -> filter -> map (set_many)": lambda i: store.set_many(batches[i % len(batches)]),
+        "subject -> filter -> map (batches)": send_batch,
+    }
+    rates = await interleaved(ops, 200, rounds)
+    return {name: value * BATCH for name, value in rates.items()}
 
 
 async def key_rows(key_counts: tuple[int, ...], rounds: int) -> dict[int, float]:
@@ -144,6 +173,8 @@ def report(backend: str, results: dict[str, Any]) -> list[str]:
             STORE_VS_SUBJECT,
         )
     ]
+    batched = rows["store -> filter -> map (set_many)"] / rows["subject -> filter -> map (batches)"]
+    print(f"  store / subject, the same pipeline, set_many of {BATCH:,}: {batched:.2f}x")
     if "aioreactive subject -> map -> filter" in rows:
         checks.append(
             (

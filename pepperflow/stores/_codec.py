@@ -29,7 +29,7 @@ import dataclasses
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -134,6 +134,26 @@ class Codec(Generic[T]):
         return not self._untyped
 
     # -- admitting what is written ---------------------------------------------
+
+    def admit_items(self, pairs: Iterable[tuple[Any, Any]]) -> list[tuple[str, Any]]:
+        """``(key, value)`` pairs with each key checked (:func:`check_key`) and
+        each value admitted (:meth:`admit`): the common cases (an ASCII key, a
+        scalar that is its own copy) without a call, as ``Store.set`` does."""
+        store, untyped, value_type = self.store, self._untyped, self.value_type
+        admitted: list[tuple[str, Any]] = []
+        for key, value in pairs:
+            if type(key) is not str or not key or not key.isascii():
+                key = check_key(store, key)
+            kind = type(value)
+            if not (untyped or kind is value_type):
+                value = self.admit(key, value)
+            elif kind is int:
+                if not INT_MIN <= value <= INT_MAX:
+                    value = self.admit(key, value)
+            elif kind not in SCALARS or (kind is str and not value.isascii()):
+                value = self.admit(key, value)
+            admitted.append((key, value))
+        return admitted
 
     def admit(self, key: str, value: Any, *, exact: bool = True) -> T:
         """The store's own copy of ``value``, checked to be a ``T``.

@@ -62,6 +62,7 @@ import anyio
 import anyio.abc
 
 from .._log_fields import change_fields
+from ..streams._serial import delivering_for, delivers
 from ..streams.events import Change
 
 __all__ = ["Deliveries", "Recipient", "Ticket"]
@@ -95,7 +96,7 @@ class Recipient(Protocol):
 #: (:meth:`Deliveries.post_group`).
 Entry = tuple[Change | None, Sequence[Recipient], "Ticket | None"]
 
-# The hubs the current context is delivering for (to detect re-entrant writes).
+# The hubs whose writes the current context queues (Deliveries.delivering).
 _delivering: ContextVar[tuple[Deliveries, ...]] = ContextVar("pepperflow_delivering", default=())
 
 
@@ -150,8 +151,16 @@ class Deliveries:
         raise NotImplementedError
 
     def delivering_here(self) -> bool:
-        """Whether the current task is delivering this hub's changes (a write from a callback)."""
-        return self in _delivering.get()
+        """Whether the current call comes from inside this hub's delivery (a
+        write made by a callback) or a :meth:`delivering` block.
+
+        Nothing is paid per delivery for it: a delivering function binds its
+        local ``gate`` (:func:`~pepperflow.streams._serial.delivers`), and
+        only a write that finds the hub busy looks for that frame among its
+        callers. A task that a callback starts is not the callback: its
+        writes wait for their turn like any other task's.
+        """
+        return self._busy and (delivering_for(self) or self in _delivering.get())
 
     @contextmanager
     def delivering(self) -> Iterator[None]:
@@ -329,6 +338,7 @@ class Deliveries:
         if not self._pass_on():
             await self._run(None, wait=False)
 
+    @delivers
     async def _deliver(
         self,
         change: Change,
@@ -342,31 +352,25 @@ class Deliveries:
         ``started`` is what the first subscriber returned when it was called
         already (:meth:`ChangeHub.publish_now`): it is awaited in its place.
         """
-        token = None
-        try:
-            for i, sub in enumerate(subs):
-                if started is None and not sub.active:
-                    continue
-                try:
-                    if started is None:
-                        # A coroutine from an async callback; from a Deliver, None when done.
-                        call = sub.callback
-                        result = call(change) if sub.is_async else call(change, wait)
-                    else:  # the first subscriber's, called already
-                        result, started = started, None
-                    if result is not None:
-                        if token is None:
-                            token = _delivering.set((*_delivering.get(), self))
-                        bounded = sub.timeout is not None
-                        await (self._bounded(sub, result, change) if bounded else result)
-                except Exception as exc:
-                    self._log_error(change, sub, exc)
-                except BaseException:
-                    self._pending.appendleft((change, subs[i + 1 :], ticket))
-                    raise
-        finally:
-            if token is not None:
-                _delivering.reset(token)
+        gate = self  # this frame delivers (delivering_here)
+        for i, sub in enumerate(subs):
+            if started is None and not sub.active:
+                continue
+            try:
+                if started is None:
+                    # A coroutine from an async callback; from a Deliver, None when done.
+                    call = sub.callback
+                    result = call(change) if sub.is_async else call(change, wait)
+                else:  # the first subscriber's, called already
+                    result, started = started, None
+                if result is not None:
+                    bounded = sub.timeout is not None
+                    await (gate._bounded(sub, result, change) if bounded else result)
+            except Exception as exc:
+                self._log_error(change, sub, exc)
+            except BaseException:
+                self._pending.appendleft((change, subs[i + 1 :], ticket))
+                raise
 
     async def _bounded(self, sub: Recipient, call: Any, change: Change) -> None:
         with anyio.move_on_after(sub.timeout) as scope:

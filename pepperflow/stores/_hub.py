@@ -18,14 +18,16 @@ unsubscribe, and ends them when the store closes
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
 import anyio
 
 from .._patterns import Pattern
+from ..streams._serial import delivers
 from ..streams.events import Change
-from ._delivery import Deliveries, Ticket, _delivering
+from ._delivery import Deliveries, Ticket
 from ._index import SubscriptionIndex
 from ._records import FeedFigures
 
@@ -71,6 +73,7 @@ class Subscription:
 
     __slots__ = (
         "active",
+        "batch",
         "callback",
         "direct",
         "feed",
@@ -108,6 +111,11 @@ class Subscription:
         self.timeout = None if feed is not None else hub.callback_timeout
         #: Awaited as it is: async, with no timeout.
         self.direct = is_async and self.timeout is None
+        #: ``await batch(changes)`` takes changes committed together in one
+        #: call (it never raises), each taken off the deque's left as it is
+        #: delivered (what is left was not); a feed may set it. None: one
+        #: change at a time.
+        self.batch: Callable[[deque[Change]], Awaitable[None]] | None = None
 
     def unsubscribe(self) -> None:
         """Stop delivering to this subscription (changes already queued are dropped)."""
@@ -270,23 +278,22 @@ class ChangeHub(Deliveries):
                 return None  # delivered
         return self._publish(change, subs, started)
 
+    @delivers
     async def _publish(
         self, change: Change, subs: list[Subscription], started: Awaitable[None] | None
     ) -> None:
         """Deliver ``change`` holding the role (``started``: what its one sync
         subscriber returned to await), then the changes queued meanwhile."""
         self._busy = True
+        gate = self  # from here on this frame delivers (delivering_here)
         try:
             if started is None and len(subs) == 1 and subs[0].direct and subs[0].active:
                 # The common case, without a layer: one async callback.
                 sub = subs[0]
-                token = _delivering.set((*_delivering.get(), self))
                 try:
                     await sub.callback(change)
                 except Exception as exc:
-                    self._log_error(change, sub, exc)
-                finally:
-                    _delivering.reset(token)
+                    gate._log_error(change, sub, exc)
             else:
                 await self._deliver(change, subs, None, True, started)
             if self._pending:
@@ -294,6 +301,28 @@ class ChangeHub(Deliveries):
             else:
                 self._busy = False
         except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._hand_off()
+            raise
+
+    @delivers
+    async def _publish_batch(self, changes: deque[Change], subs: list[Subscription]) -> None:
+        """Deliver ``changes`` to their one subscriber in one call of its
+        ``batch``, holding the role; cancelled, what it did not take is
+        queued first, and goes on without this task."""
+        self._busy = True
+        gate = self  # from here on this frame delivers (delivering_here)
+        batch = subs[0].batch
+        try:
+            if subs[0].active and batch is not None:
+                await batch(changes)
+            if gate._pending:
+                await self._run(None)
+            else:
+                self._busy = False
+        except BaseException:
+            if changes:
+                self._pending.extendleft(reversed([(change, subs, None) for change in changes]))
             with anyio.CancelScope(shield=True):
                 await self._hand_off()
             raise
@@ -307,13 +336,18 @@ class ChangeHub(Deliveries):
         if self._busy:
             await self._enqueue(batch)
             return
+        subs = batch[0][1]
+        one = subs[0].batch is not None and len(subs) == 1 and not self._pending
+        if one and all(theirs is subs for _, theirs in batch):  # one subscriber takes them all
+            await self._publish_batch(deque([change for change, _ in batch]), subs)
+            return
         # Not busy: queue all but the first, then deliver the first as one
         # change; publish delivers the rest after it.
         self._pending.extend((change, subs, None) for change, subs in batch[1:])
         await self.publish(batch[0][0])
 
     async def _enqueue(self, batch: list[tuple[Change, list[Subscription]]]) -> None:
-        if self in _delivering.get():
+        if self.delivering_here():
             # A write from inside one of our callbacks: delivered in its turn.
             self._pending.extend((change, subs, None) for change, subs in batch)
             return

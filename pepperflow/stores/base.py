@@ -226,11 +226,7 @@ class Store(Holdable, AppliesChanges, Searchable[T], Shown):
         All or nothing on bad input. A key given twice is set to its last value.
         """
         name = self.name
-        admit = self.codec.admit
-        pairs: list[tuple[str, Any]] = []
-        for key, value in item_pairs(name, items):
-            checked = check_key(name, key)
-            pairs.append((checked, admit(checked, value)))
+        pairs = self.codec.admit_items(item_pairs(name, items))
         first = pairs[0][0] if pairs else ""
         meta = None if metadata is None else self.codec.admit_metadata(first, metadata)
         self._check_terms((key, value, meta) for key, value in pairs)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-__all__ = ["Serializer", "delivers"]
+__all__ = ["Serializer", "delivers", "delivering_for"]
 
 _X = TypeVar("_X")
 
@@ -37,12 +37,30 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def delivers(fn: _F) -> _F:
-    """Mark ``fn`` as delivering for the :class:`Serializer` in its local ``gate``.
+    """Mark ``fn`` as delivering for what its local ``gate`` holds (a
+    :class:`Serializer`, a store's change hub) once it is bound.
 
-    :meth:`Serializer.is_reentrant` looks for such frames among the callers.
+    :func:`delivering_for` looks for such frames among the callers.
     """
     _DELIVERING.add(fn.__code__)
     return fn
+
+
+def delivering_for(gate: object) -> bool:
+    """Whether the current call comes from inside a delivery for ``gate``.
+
+    True when a frame further up the current stack is one of a
+    :func:`delivers` function whose local ``gate`` is ``gate``: the same
+    task (another task's frames are never among them; nor are those of a
+    task that a delivery started). Nothing is paid per delivery: only a
+    caller that finds ``gate`` busy looks.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code in _DELIVERING and frame.f_locals.get("gate") is gate:
+            return True
+        frame = frame.f_back
+    return False
 
 
 class Serializer:
@@ -95,16 +113,9 @@ class Serializer:
     def is_reentrant(self) -> bool:
         """Whether the current call comes from inside this serializer's delivery.
 
-        True when a caller's frame is one of a :func:`delivers` function
-        whose ``gate`` is this serializer: the same task, further up its
-        stack. Another task's frames never include it.
+        See :func:`delivering_for`.
         """
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code in _DELIVERING and frame.f_locals.get("gate") is self:
-                return True
-            frame = frame.f_back
-        return False
+        return delivering_for(self)
 
     async def _run_queued(self, item: _Item) -> None:
         self.queue.append(item)

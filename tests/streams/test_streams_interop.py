@@ -167,6 +167,44 @@ async def test_the_writer_waits_for_the_observer() -> None:
         assert took == ["a"]
 
 
+async def test_set_many_reaches_an_observer_in_commit_order_with_its_own_writes_after() -> None:
+    async with MemoryStore() as store:
+        seen: list[tuple[str, Any]] = []
+
+        async def echo(change: Change) -> None:
+            assert isinstance(change, SetChange)
+            seen.append((change.key, change.value))
+            if change.key == "b":
+                await store.set("echo", 9)  # from inside the delivery of a batch
+
+        await store.changes().subscribe_async(echo)
+        with anyio.fail_after(5):
+            await store.set_many({"a": 1, "b": 2, "c": 3})
+        assert seen == [("a", 1), ("b", 2), ("c", 3), ("echo", 9)]
+
+
+async def test_a_writer_cancelled_during_set_many_leaves_the_rest_to_the_store() -> None:
+    async with MemoryStore() as store:
+        entered, release = anyio.Event(), anyio.Event()
+        seen: list[str] = []
+
+        async def slow(change: Change) -> None:
+            seen.append(change.key)
+            if change.key == "b":
+                entered.set()
+                await release.wait()
+
+        await store.changes().subscribe_async(slow)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(store.set_many, {"a": 1, "b": 2, "c": 3, "d": 4})
+            await entered.wait()
+            tg.cancel_scope.cancel()  # the writer stops waiting; its changes go on
+        release.set()
+        with anyio.fail_after(5):
+            await store.set("e", 5)  # after the store delivered the rest, in order
+        assert seen == ["a", "b", "c", "d", "e"]
+
+
 async def test_an_observer_error_goes_to_its_athrow_and_ends_the_subscription() -> None:
     async with MemoryStore() as store:
         recorder = Recorder()
