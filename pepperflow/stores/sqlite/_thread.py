@@ -24,7 +24,9 @@ the queue has been empty for a while.
 
 **Inline groups.** A small group nobody else waits behind may run on the
 event loop's own thread instead (:meth:`OwnerThread.run_inline`): when
-nothing is queued, the last group is settled (the turn is free) and the
+every job submitted has finished (not only left the queue: the thread takes
+a batch off it before it takes the turn, and a group committed in between
+would overtake it), the last group is settled (the turn is free) and the
 thread is not using the resource (the ``_busy`` lock, which the thread
 holds around everything it does with the resource). It then costs no
 crossing of threads at all. ``inline`` raises :class:`Contended` when the
@@ -191,9 +193,10 @@ class OwnerThread(Generic[C]):
         return job.result  # type: ignore[no-any-return]
 
     def run_inline(self, fn: Callable[[Any], Any]) -> Job[C] | None:
-        """On the loop: run ``fn`` as a group of its own right here, if the
-        thread is idle and the last group settled; the finished job (``on_done``
-        has seen it), or None (nothing was done: ``submit`` it instead)."""
+        """On the loop: run ``fn`` as a group of its own right here, if every
+        job submitted finished and the last group settled; the finished job
+        (``on_done`` has seen it), or None (nothing was done: ``submit`` it
+        instead)."""
         inline, context, loop, due = self._inline, self._context, self._loop, self._housekeep_due
         if inline is None or context is None or loop is None or self._pending:
             return None  # a job before it is unfinished: it would overtake that
