@@ -4,8 +4,9 @@ A lone small write commits on the event loop's thread when it can do so at
 once (:meth:`pepperflow.stores.sqlite._thread.OwnerThread.run_inline`).
 What a user sees must not change: the loop never waits on another
 process's lock, a task writing in a loop lets other tasks run, writers
-that come together still share commits, and what was acknowledged is in
-the file, next to what other connections wrote.
+that come together still share commits, a write never overtakes one
+handed in before it, and what was acknowledged is in the file, next to
+what other connections wrote.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ async def test_a_write_never_overtakes_a_cancelled_writers_write_the_thread_took
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(second)
-                for _ in range(3):  # it runs up to its hand-in
+                for _ in range(3):  # it runs up to its hand-in (each runnable task runs)
                     await anyio.lowlevel.checkpoint()
                 go.set()
         finally:
