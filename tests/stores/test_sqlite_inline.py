@@ -4,8 +4,9 @@ A lone small write commits on the event loop's thread when it can do so at
 once (:meth:`pepperflow.stores.sqlite._thread.OwnerThread.run_inline`).
 What a user sees must not change: the loop never waits on another
 process's lock, a task writing in a loop lets other tasks run, writers
-that come together still share commits, and what was acknowledged is in
-the file, next to what other connections wrote.
+that come together still share commits, a write never overtakes one
+handed in before it, and what was acknowledged is in the file, next to
+what other connections wrote.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import contextlib
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from pepperflow.stores import SqliteStore
-from pepperflow.streams import Change
+from pepperflow.stores.sqlite._writing import SMALL
+from pepperflow.streams import Change, SetChange
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -148,3 +153,46 @@ async def test_inline_writes_have_the_wal_checkpointed_beside_them(tmp_path: Pat
     assert not (tmp_path / "s.db-wal").exists(), "the last close checkpointed the whole log"
     async with SqliteStore(path, namespace="app") as store:
         assert store.statistics().keys == 600
+
+
+async def test_a_write_never_overtakes_a_cancelled_writers_write_the_thread_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connection's thread has taken a cancelled writer's group off its
+    # queue and not yet started it (held there, as a busy machine may hold
+    # it): nothing is queued and nobody waits, yet a write made now must
+    # commit after that group, not inline before it.
+    async with SqliteStore(tmp_path / "s.db") as store:
+        thread = store._thread
+        assert thread is not None
+        taken, go = threading.Event(), threading.Event()
+        run = thread._run
+
+        def run_when_told(context: Any, group: list[Any]) -> None:
+            taken.set()
+            go.wait()
+            run(context, group)
+
+        monkeypatch.setattr(thread, "_run", run_when_told)
+        first = {f"x{i}": i for i in range(SMALL)} | {"k": 1}  # too many rows to go inline
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store.set_many, first)
+                await anyio.to_thread.run_sync(taken.wait)
+                tg.cancel_scope.cancel()  # its writer stops waiting; its write is handed in
+            versions: list[int] = []
+
+            async def second() -> None:
+                versions.append(await store.set("k", 2))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(second)
+                for _ in range(3):  # it runs up to its hand-in (each runnable task runs)
+                    await anyio.lowlevel.checkpoint()
+                go.set()
+        finally:
+            go.set()
+        assert versions == [2], "the write came after the one handed in before it"
+        assert await store.get("k") == 2
+        history = await store.changes_since(0)
+        assert [c.value for c in history if isinstance(c, SetChange) and c.key == "k"] == [1, 2]

@@ -24,7 +24,9 @@ the queue has been empty for a while.
 
 **Inline groups.** A small group nobody else waits behind may run on the
 event loop's own thread instead (:meth:`OwnerThread.run_inline`): when
-nothing is queued, the last group is settled (the turn is free) and the
+every job submitted has finished (not only left the queue: the thread takes
+a batch off it before it takes the turn, and a group committed in between
+would overtake it), the last group is settled (the turn is free) and the
 thread is not using the resource (the ``_busy`` lock, which the thread
 holds around everything it does with the resource). It then costs no
 crossing of threads at all. ``inline`` raises :class:`Contended` when the
@@ -135,6 +137,9 @@ class OwnerThread(Generic[C]):
         self._context: C | None = None  # set by the thread before `start` returns
         self._last_inline: tuple[object, float] = (None, 0.0)  # its task, when it ended
         self._inline_runs = 0  # inline groups since a caller let others run
+        # Jobs submitted whose outcome the loop has not seen: the thread may
+        # have taken them off the queue and not yet started them (see run_inline).
+        self._pending = 0
         # Held by the thread whenever it uses the resource (see run_inline).
         self._busy = threading.Lock()
         self._queue: queue.SimpleQueue[Job[C] | None] = queue.SimpleQueue()
@@ -167,6 +172,7 @@ class OwnerThread(Generic[C]):
         gives its jobs.
         """
         job: Job[C] = Job(fn, grouped)
+        self._pending += 1
         self._queue.put(job)
         return job
 
@@ -187,12 +193,15 @@ class OwnerThread(Generic[C]):
         return job.result  # type: ignore[no-any-return]
 
     def run_inline(self, fn: Callable[[Any], Any]) -> Job[C] | None:
-        """On the loop: run ``fn`` as a group of its own right here, if the
-        thread is idle and the last group settled; the finished job (``on_done``
-        has seen it), or None (nothing was done: ``submit`` it instead)."""
+        """On the loop: run ``fn`` as a group of its own right here, if every
+        job submitted finished and the last group settled; the finished job
+        (``on_done`` has seen it), or None (nothing was done: ``submit`` it
+        instead)."""
         inline, context, loop, due = self._inline, self._context, self._loop, self._housekeep_due
-        if inline is None or context is None or loop is None or not self._queue.empty():
-            return None
+        if inline is None or context is None or loop is None or self._pending:
+            return None  # a job before it is unfinished: it would overtake that
+        if not self._queue.empty():
+            return None  # housekeeping (or the stop) was asked for
         if due is not None and due(context):
             return None  # the thread housekeeps after running it
         task, (last, ended) = loop.current_task(), self._last_inline
@@ -247,6 +256,11 @@ class OwnerThread(Generic[C]):
         self._thread = None
 
     # -- on the event loop -----------------------------------------------------
+
+    def _done(self, jobs: list[Job[C]], value: Any, group: bool) -> None:
+        """The thread ran ``jobs`` (submitted ones): finish them."""
+        self._pending -= len(jobs)
+        self._finish(jobs, value, group)
 
     def _finish(self, jobs: list[Job[C]], value: Any, group: bool) -> None:
         settled = True  # if on_done raises, the thread must not wait forever
@@ -355,7 +369,7 @@ class OwnerThread(Generic[C]):
             for job in group:
                 job.error = job.error or exc
             value = None
-        if not self._post(self._finish, group, value, True):
+        if not self._post(self._done, group, value, True):
             self._turn.release()  # nobody is left to settle it
 
     def _alone(self, context: C) -> None:
@@ -369,4 +383,4 @@ class OwnerThread(Generic[C]):
                 job.result = job.fn(context)
         except BaseException as exc:
             job.error = exc
-        self._post(self._finish, [job], None, False)
+        self._post(self._done, [job], None, False)
