@@ -11,12 +11,12 @@ The contract, the same on every backend (docs/changes.md states it for users):
   never waits.
 * **Which task.** The deliverer is one task at a time (it holds *the role*).
   A change is delivered in the task of a writer waiting for it: when the
-  change before it is done, the role passes to that writer. A change no
-  writer waits for (a write made by a callback, another process's change,
-  a cancelled writer's) or only feeds get (no callback sees the task: so
-  writers queued behind a full feed do not take the role in turn, a wake-up
-  each) is delivered by the task holding the role then, or by the store's
-  own task, the *courier* (:meth:`Deliveries.run_courier`).
+  change before it is done, the role passes to that writer. The task
+  holding the role then (else the store's own task, the *courier*:
+  :meth:`Deliveries.run_courier`) delivers a change no writer waits for (a
+  callback's write, another process's, a cancelled writer's) and one only
+  feeds get (no callback sees the task, so writers queued behind a full
+  feed do not take the role in turn, a wake-up each).
 * **Cancellation.** Cancelling a waiting writer ends its wait at once; its
   write stays committed and its changes still reach every subscriber, in
   order. If the writer's task was running a callback, that callback sees
@@ -34,12 +34,10 @@ The contract, the same on every backend (docs/changes.md states it for users):
   callback returns) gets at most that many seconds; one that overruns is
   cancelled, logged on the ``"pepperflow"`` logger (store, key, seq and
   callback), counted in ``callback_errors``, and skipped: the other
-  subscribers still get the change. Feeds are not callbacks: a feed keeps
-  its overflow policy.
+  subscribers still get the change. A feed keeps its overflow policy.
 
 A write made from inside a callback queues its change and returns at once
 (waiting would deadlock); the task delivering delivers it in its turn.
-
 MemoryStore and RedisStore await ``ChangeHub.publish`` in the writer's task
 (a RedisStore's follower task delivers the other processes' changes, and
 leaves this process's writers their own). A SqliteStore posts each
@@ -69,8 +67,7 @@ __all__ = ["Deliveries", "Recipient", "Ticket"]
 
 logger = logging.getLogger("pepperflow")
 
-# A ticket's state: its writers wait; the role was handed to it; one of them
-# delivers; its changes are delivered.
+# A ticket's state: its writers wait; it was handed the role; one delivers; done.
 _WAITING, _TURN, _RUNNING, _DONE = range(4)
 
 
@@ -85,15 +82,15 @@ class Recipient(Protocol):
     is_async: bool
     #: The user's callback, as log records name it.
     name: str
-    #: Seconds each call may take, or None; the feed it serves, None for a callback.
+    #: Seconds each call may take, or None.
     timeout: float | None
+    #: The feed it serves; None for a callback.
     feed: Any
 
 
-#: One pending change: the change, its subscribers not yet served, the
-#: ticket of the writers waiting for it (None: nobody waits). A change of
-#: None stands for a committed group not yet in the store's state
-#: (:meth:`Deliveries.post_group`).
+#: One pending change: the change, its subscribers not yet served, its
+#: writers' ticket (None: nobody waits). A change of None stands for a
+#: group not yet in the store's state (:meth:`Deliveries.post_group`).
 Entry = tuple[Change | None, Sequence[Recipient], "Ticket | None"]
 
 # The hubs whose writes the current context queues (Deliveries.delivering).
@@ -105,7 +102,7 @@ class Ticket:
 
     ``writers`` counts the tasks that wait for them or are still to come
     (:meth:`Deliveries.wait`, :meth:`Deliveries.release`); while it is not
-    0, the changes are delivered in one of those tasks.
+    0, one of those tasks delivers them.
     """
 
     __slots__ = ("group", "left", "state", "wake", "writers")
@@ -154,11 +151,10 @@ class Deliveries:
         """Whether the current call comes from inside this hub's delivery (a
         write made by a callback) or a :meth:`delivering` block.
 
-        Nothing is paid per delivery for it: a delivering function binds its
-        local ``gate`` (:func:`~pepperflow.streams._serial.delivers`), and
-        only a write that finds the hub busy looks for that frame among its
-        callers. A task that a callback starts is not the callback: its
-        writes wait for their turn like any other task's.
+        Nothing is paid per delivery: a delivering function binds its local
+        ``gate`` (:func:`~pepperflow.streams._serial.delivers`); only a write
+        that finds the hub busy looks for that frame among its callers. A
+        task a callback starts is not the callback: its writes wait their turn.
         """
         return self._busy and (delivering_for(self) or self in _delivering.get())
 
