@@ -23,11 +23,12 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
-from ._kept import Elsewhere, closing_tcp_connection, coredis_wire, redis_py_wire
+from ._kept import closing_tcp_connection, coredis_wire, redis_py_wire
 from ._protocol import Arg, LogEntry
 from ._replicated import coredis_waited, redis_py_waited
 from ._target import Target
 from ._urls import ClientURL
+from ._wire import Elsewhere
 
 __all__ = ["CoredisDriver", "Driver", "DriverName", "RedisPyDriver"]
 

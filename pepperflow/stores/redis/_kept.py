@@ -18,25 +18,18 @@ import anyio
 import anyio.abc
 
 from ._protocol import Arg
+from ._wire import hash_tag
 
 if TYPE_CHECKING:
     from ._wire import Wire
 
 __all__ = [
-    "Elsewhere",
     "closing_tcp_connection",
     "coredis_cluster_wire",
     "coredis_wire",
-    "hash_tag",
     "redis_py_cluster_wire",
     "redis_py_wire",
 ]
-
-
-class Elsewhere(Exception):
-    """A command did not run on a :class:`~._wire.SlotWire` (redirected,
-    refused by a cluster not serving the slot now, or no wire could be
-    opened): nothing ran, so the driver sends it on its cluster client's path."""
 
 
 def redis_py_wire(client: Any) -> Any:
@@ -176,14 +169,6 @@ async def _coredis_open(pool: Any, location: Any) -> Wire:
 
     setup = await _coredis_setup(kwargs)
     return await Wire.open(connect, setup, command_timeout=kwargs.get("stream_timeout"))
-
-
-def hash_tag(key: str) -> str | None:
-    """``key``'s hash tag (what its first ``{`` and the next ``}`` hold, if
-    anything), which alone makes its Redis Cluster slot; else None."""
-    start = key.find("{")
-    end = key.find("}", start + 1)
-    return key[start + 1 : end] if start >= 0 and end > start + 1 else None
 
 
 def _key_slot(key: str) -> int:

@@ -26,14 +26,26 @@ import anyio.abc
 import hiredis
 import sniffio
 
-from ._kept import Elsewhere, hash_tag
-
-__all__ = ["KeptWire", "SlotWire", "Wire"]
+__all__ = ["Elsewhere", "KeptWire", "SlotWire", "Wire", "hash_tag"]
 
 Arg = str | bytes | int | float
 
 #: what a broken or closed stream raises
 _STREAM_ERRORS = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+
+
+class Elsewhere(Exception):
+    """A command did not run on a :class:`~._wire.SlotWire` (redirected,
+    refused by a cluster not serving the slot now, or no wire could be
+    opened): nothing ran, so the driver sends it on its cluster client's path."""
+
+
+def hash_tag(key: str) -> str | None:
+    """``key``'s hash tag (what its first ``{`` and the next ``}`` hold, if
+    anything), which alone makes its Redis Cluster slot; else None."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else None
 
 
 class Wire:
