@@ -37,7 +37,7 @@ from ..._errors import StoreAccessDenied, StoreUnavailable
 from ._drivers import Driver
 from ._protocol import LogEntry, Reply, StatusArgs, StatusHead, argv
 from ._replicated import NotReplicated
-from ._running import run_script
+from ._running import run_script, settled
 from ._scripts import SCRIPTS, STATUS, Script
 
 __all__ = ["Commands"]
@@ -252,7 +252,8 @@ class Commands:
     async def _get(self, entry_key: str) -> bytes | None:
         driver = self._driver()
         try:
-            return await driver.get(entry_key)
+            get = partial(driver.get, entry_key)
+            return await (settled(driver, get) if driver.migration_errors else get())
         except _unavailable_errors(driver) as exc:
             await _cancellation_first()
             raise self._unavailable(driver, exc, "while reading") from exc

@@ -1,5 +1,5 @@
-"""Running one script: ``EVALSHA`` through what a Redis Cluster answers
-while a namespace's slot moves.
+"""Running one script (``EVALSHA``), or one ``GET``, through what a Redis
+Cluster answers while a namespace's slot moves.
 
 :func:`run_script` runs a script (:mod:`._scripts`) on the keys it
 declares and, nothing having run, runs it again
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -34,7 +34,9 @@ from ..._errors import StoreUnavailable
 from ._drivers import Driver
 from ._scripts import Script
 
-__all__ = ["MIGRATION_WAIT", "NEED_ROUNDS", "run_script"]
+__all__ = ["MIGRATION_WAIT", "NEED_ROUNDS", "run_script", "settled"]
+
+_T = TypeVar("_T")
 
 #: runs of a script that asks for the keys it found (each finds new ones:
 #: a snapshot or a lookup on a namespace whose keys change between runs)
@@ -75,11 +77,19 @@ async def run_script(
 async def _settled(
     driver: Driver, script: Script[Any, Any], run: Callable[[], Awaitable[Any]]
 ) -> Any:
-    """``run()``'s reply, once a slot migration lets it run (see the module docstring)."""
+    """``run()``'s reply, the script loaded, once a slot migration lets it run."""
+    return await settled(driver, partial(_loaded, driver, script, run))
+
+
+async def settled(driver: Driver, run: Callable[[], Awaitable[_T]]) -> _T:
+    """``run()``'s reply, once a slot migration lets it run (see the module
+    docstring): a script's, or a ``GET``'s (a cluster client may follow an
+    ``ASK`` onto a connection that did not send ``ASKING``, bouncing
+    between the two nodes until its redirects run out)."""
     delay, deadline = _FIRST_DELAY, None
     while True:
         try:
-            return await _loaded(driver, script, run)
+            return await run()
         except driver.not_run_errors as exc:
             now = anyio.current_time()
             deadline = now + MIGRATION_WAIT if deadline is None else deadline
