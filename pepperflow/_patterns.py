@@ -41,7 +41,7 @@ from collections.abc import Callable
 
 from ._errors import NOT_UNICODE_FIX, InvalidPattern
 
-__all__ = ["Pattern", "compile_pattern"]
+__all__ = ["Pattern", "compile_pattern", "exact_pattern"]
 
 
 class Pattern:
@@ -53,20 +53,29 @@ class Pattern:
     does the conversion for the others). ``prefix`` is the literal text
     before the first metacharacter, which every matching key starts with
     (used to index subscriptions and to narrow scans).
+
+    ``exact`` is true for a subscription's one whole key
+    (:func:`exact_pattern`): ``prefix`` is that key and only it matches.
     """
 
-    __slots__ = ("match", "prefix", "regex", "source")
+    __slots__ = ("exact", "match", "prefix", "regex", "source")
 
     source: str
     prefix: str
     regex: re.Pattern[str] | None
     match: Callable[[str], bool]
+    exact: bool
 
-    def __init__(self, source: str, prefix: str, regex: re.Pattern[str] | None) -> None:
+    def __init__(
+        self, source: str, prefix: str, regex: re.Pattern[str] | None, *, exact: bool = False
+    ) -> None:
         self.source = source
         self.prefix = prefix
         self.regex = regex
-        if regex is None:
+        self.exact = exact
+        if exact:
+            self.match = prefix.__eq__
+        elif regex is None:
             self.match = _prefix_matcher(prefix)
         else:
             self.match = _glob_matcher(regex)
@@ -77,6 +86,8 @@ class Pattern:
         return self.regex is not None
 
     def __repr__(self) -> str:
+        if self.exact:
+            return f"Pattern({self.source!r}, exact=True)"
         return f"Pattern({self.source!r})"
 
 
@@ -114,6 +125,11 @@ def compile_pattern(pattern: str | None) -> Pattern:
             )
         pattern = str.__str__(pattern)
     return _compile(pattern)
+
+
+def exact_pattern(key: str) -> Pattern:
+    """The pattern matching exactly ``key`` (a checked key: no glob, no prefix)."""
+    return Pattern(key, key, None, exact=True)
 
 
 @functools.lru_cache(maxsize=1024)

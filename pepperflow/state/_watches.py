@@ -18,16 +18,11 @@ from ..sinks.metrics._meter import Meter, measured
 from ..stores.base import Store
 from ..streams.events import Change, SetChange
 
-__all__ = ["StateCallback", "Watch", "Watches", "escape"]
+__all__ = ["StateCallback", "Watch", "Watches"]
 
 #: A subscriber: called with ``(key, value)`` on a set and ``(key, None)`` on
 #: a delete or an expiry; a function or a coroutine function.
 StateCallback = Callable[[str, Any], "Awaitable[None] | None"]
-
-
-def escape(key: str) -> str:
-    """``key`` as a pattern matching the keys that start with it, literally."""
-    return "".join("\\" + c if c in "\\*?[" else c for c in key)
 
 
 class Watch:
@@ -51,7 +46,10 @@ class Watch:
 
     def attach(self, store: Store[Any]) -> None:
         """Subscribe to ``store``'s changes (again, for a fresh store)."""
-        self.subscription = store.subscribe(self.pattern, self.deliver)
+        if self.key is not None:
+            self.subscription = store.subscribe(self.key, self.deliver, exact=True)
+        else:
+            self.subscription = store.subscribe(self.pattern, self.deliver)
 
     def detach(self) -> None:
         """Unsubscribe from the store, if attached."""
@@ -65,9 +63,7 @@ class Watch:
         return ("pattern", self.pattern or "", self.callback)
 
     async def deliver(self, change: Change) -> None:
-        """Call back on ``change`` when it is of the watched key (or pattern)."""
-        if self.key is not None and change.key != self.key:
-            return  # the pattern is a prefix; the key is exact
+        """Call back on ``change`` (of the watched key, or of a key matching the pattern)."""
         await self.notify(change.key, change.value if type(change) is SetChange else None)
 
     @measured("notify")

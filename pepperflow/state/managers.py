@@ -25,7 +25,7 @@ from ..memory.stores import BaseMemoryStore
 from ..sinks.metrics import MetricsRegistry, MetricsSink
 from ..stores._checks import check_key
 from ._types import StateType
-from ._watches import StateCallback, Watch, Watches, escape
+from ._watches import StateCallback, Watch, Watches
 from .base import STATE_TYPE_KEY, BaseStateManager
 
 __all__ = [
@@ -144,7 +144,7 @@ class SharedStateManager(BaseStateManager[T]):
             TypeError: ``callback`` is not callable.
         """
         key = check_key(self.name, key)
-        self._watch(key, escape(key), callback)
+        self._watch(key, None, callback)
 
     def unsubscribe(self, key: str, callback: StateCallback) -> None:
         """Remove one subscription of ``callback`` to ``key``.

@@ -9,7 +9,10 @@ prefix lengths are subscribed, never on how many keys the store holds or
 how many subscriptions sit on other prefixes, and it needs no per-key cache
 (the 4,096-key cache it replaces was cleared when full, so past that many
 keys every write walked a trie and allocated). Only the globs filed under a
-matching head run their regex.
+matching head run their regex. A subscription to one whole key
+(:func:`~pepperflow._patterns.exact_pattern`) is filed apart, by its key:
+one more lookup, whatever the number of such subscriptions, and keys that
+merely start with it never reach it.
 
 The lists the index files are never changed in place (an add or remove
 files a new list: O(subscriptions on that head), as one write delivering to
@@ -47,11 +50,23 @@ _NOTHING: list[object] = []
 class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
-    __slots__ = ("_count", "_filed", "_firsts", "_globbed", "_heads", "_lengths", "firsts", "match")
+    __slots__ = (
+        "_count",
+        "_exact",
+        "_filed",
+        "_firsts",
+        "_globbed",
+        "_heads",
+        "_lengths",
+        "firsts",
+        "match",
+    )
 
     def __init__(self) -> None:
         # Literal head -> its entries in registration order (a new list on every change).
         self._filed: dict[str, list[T]] = {}
+        # Whole key -> its exact entries in registration order (a new list on every change).
+        self._exact: dict[str, list[T]] = {}
         # The heads whose entries include a glob (those need their regex run).
         self._globbed: set[str] = set()
         # Length -> how many heads of that length are filed; the lengths, ascending.
@@ -75,18 +90,25 @@ class SubscriptionIndex(Generic[T]):
 
     def add(self, entry: T) -> None:
         head = entry.pattern.prefix
-        self._file(head, [*self._filed.get(head, ()), entry])
+        if entry.pattern.exact:
+            self._file_exact(head, [*self._exact.get(head, ()), entry])
+        else:
+            self._file(head, [*self._filed.get(head, ()), entry])
         self._count += 1
 
     def remove(self, entry: T) -> None:
         """Remove ``entry``. Unknown entries are ignored."""
         head = entry.pattern.prefix
-        entries = list(self._filed.get(head, ()))
+        filed = self._exact if entry.pattern.exact else self._filed
+        entries = list(filed.get(head, ()))
         try:
             entries.remove(entry)
         except ValueError:
             return
-        self._file(head, entries)
+        if entry.pattern.exact:
+            self._file_exact(head, entries)
+        else:
+            self._file(head, entries)
         self._count -= 1
 
     def _file(self, head: str, entries: list[T]) -> None:
@@ -105,20 +127,48 @@ class SubscriptionIndex(Generic[T]):
             self._globbed.add(head)
         else:
             self._globbed.discard(head)
+        self._reshape()
+
+    def _file_exact(self, key: str, entries: list[T]) -> None:
+        """File ``entries`` (a new list) of exactly ``key``; none: forget the key."""
+        if not entries:
+            del self._exact[key]
+            _count(self._firsts, key[:1], -1)
+        elif self._exact.setdefault(key, entries) is not entries:
+            self._exact[key] = entries
+        else:  # a new key
+            _count(self._firsts, key[:1], 1)
+        self._reshape()
+
+    def _reshape(self) -> None:
+        """Make ``match`` and ``firsts`` anew for the index's shape."""
         self.match = self._matcher()
-        general = self.match == self._match_heads and "" not in self._firsts
-        self.firsts = frozenset(self._firsts) if general else None
+        general = self.match in (self._match_heads, self._match_both)
+        self.firsts = frozenset(self._firsts) if general and "" not in self._firsts else None
 
     def _matcher(self) -> Callable[[str], list[T]]:
-        """The fastest ``match`` for the index now: with one head length and
-        no glob (subscriptions on ``"user:"``, say) it is one slice and one
-        lookup (a key shorter than that length is its own slice, and no head
-        of that length equals it)."""
+        """The fastest ``match`` for the index now: with exact keys only, one
+        lookup; with one head length and no glob (subscriptions on
+        ``"user:"``, say) one slice and one lookup (a key shorter than that
+        length is its own slice, and no head of that length equals it)."""
+        nothing: list[T] = _nothing()
+        if self._exact:
+            if not self._filed:
+                exact = self._exact
+                return lambda key: exact.get(key, nothing)
+            return self._match_both
         if self._globbed or len(self._lengths) != 1:
             return self._match_heads
         filed, (length,) = self._filed, self._lengths
-        nothing: list[T] = _nothing()
         return lambda key: filed.get(key[:length], nothing)
+
+    def _match_both(self, key: str) -> list[T]:
+        """``match`` with exact keys and heads: both looked up, merged in order."""
+        found = self._match_heads(key)
+        exact = self._exact.get(key)
+        if exact is None:
+            return found
+        return sorted([*found, *exact], key=_order) if found else exact
 
     def _match_heads(self, key: str) -> list[T]:
         """``match`` in general: a lookup per head length, globs run."""

@@ -13,6 +13,7 @@ from abc import abstractmethod
 from typing import Any
 
 from .._patterns import compile_pattern
+from ._checks import check_key
 from ._hub import Subscription
 from .base import Callback, Store
 from .feed import ChangeFeed, Overflow
@@ -46,9 +47,17 @@ class ScopedChanges:
             _under(prefix, pattern), replay=replay, buffer=buffer, overflow=overflow
         )
 
-    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
-        """Call ``callback(change)`` on each change of the records whose names match ``pattern``."""
+    def subscribe(
+        self, pattern: str | None, callback: Callback, *, exact: bool = False
+    ) -> Subscription:
+        """Call ``callback(change)`` on each change of the records whose names match ``pattern``.
+
+        ``exact=True``: of the one record named ``pattern``, as
+        :meth:`pepperflow.stores.Store.subscribe` says.
+        """
         store, prefix = self._scope()
+        if exact:
+            return store.subscribe(prefix + check_key(store.name, pattern), callback, exact=True)
         return store.subscribe(_under(prefix, pattern), callback)
 
 

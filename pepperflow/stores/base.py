@@ -48,7 +48,7 @@ import msgspec
 
 from .._durations import MAX_SECONDS
 from .._lifecycle import Holdable
-from .._patterns import compile_pattern
+from .._patterns import compile_pattern, exact_pattern
 from ..sinks.metrics import MetricsRegistry
 from ..sinks.metrics._stores import metered_class, store_probe
 from ..streams.events import Change, SetChange
@@ -318,11 +318,15 @@ class Store(Holdable, AppliesChanges, Searchable[T], Shown):
 
     # -- change feed ---------------------------------------------------------
 
-    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
+    def subscribe(
+        self, pattern: str | None, callback: Callback, *, exact: bool = False
+    ) -> Subscription:
         """Call ``callback(change)`` for every change of a key matching ``pattern``.
 
-        The callback (a function or a coroutine function) is awaited in
-        commit order before the write returns, in the writer's task (see
+        ``exact=True`` takes ``pattern`` as one whole key (else InvalidKey),
+        literally, not the keys it is a prefix of: one lookup for any number.
+        The callback (a function or a coroutine function) is awaited in commit
+        order before the write returns, in the writer's task (see
         :mod:`pepperflow.stores._delivery` for cancellation and a callback
         that never returns). If it raises or overruns the store's
         ``callback_timeout``, that is logged on the ``"pepperflow"`` logger
@@ -333,6 +337,8 @@ class Store(Holdable, AppliesChanges, Searchable[T], Shown):
         self._check_open()
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
+        if exact:
+            return self._hub.subscribe(exact_pattern(check_key(self.name, pattern)), callback)
         return self._hub.subscribe(compile_pattern(pattern), callback)
 
     def changes(

@@ -5,7 +5,7 @@ scans of many keys in batches, and ``clear``.
 
 from __future__ import annotations
 
-from .._errors import InvalidPattern
+from .._errors import InvalidKey, InvalidPattern
 from ._support import MakeStore, Recorder, all_items, raises
 
 _PATTERN_KEYS = [
@@ -63,6 +63,30 @@ async def check_patterns(make_store: MakeStore) -> None:
             assert got == expected, f"subscribe({pattern!r}): {sorted(got)}"
         with raises(InvalidPattern, "scan() of a pattern with an unclosed '['"):
             store.scan("user:[12")
+
+
+async def check_exact_subscriptions(make_store: MakeStore) -> None:
+    """``subscribe(key, callback, exact=True)`` gets that one key's changes,
+    not those of keys it is a prefix of, and its metacharacters are literal."""
+    async with make_store() as store:
+        recorders = {key: Recorder() for key in _PATTERN_KEYS}
+        subs = [store.subscribe(key, recorders[key], exact=True) for key in _PATTERN_KEYS]
+        everything = Recorder.on(store)
+        for key in _PATTERN_KEYS:
+            await store.set(key, key)
+        await store.delete("user:1")
+        for key, recorder in recorders.items():
+            wanted = [key, key] if key == "user:1" else [key]
+            got = [change.key for change in recorder.changes]
+            assert got == wanted, f"subscribe({key!r}, exact=True) got {got}"
+        assert len(everything.changes) == len(_PATTERN_KEYS) + 1
+        for sub in subs:
+            sub.unsubscribe()
+        await store.set("user:1", "again")
+        assert all(len(r.changes) <= 2 for r in recorders.values()), "delivered after unsubscribe"
+        with raises(InvalidKey, "subscribe(None, exact=True)", match="key"):
+            store.subscribe(None, print, exact=True)
+        assert store.statistics().subscriptions == 1, "a refused subscription was kept"
 
 
 async def check_scan_many(make_store: MakeStore) -> None:

@@ -22,7 +22,7 @@ from ._feeds import (
     check_feed_overflow,
     check_feed_replay_under_writes,
 )
-from ._patterns import check_clear, check_patterns, check_scan_many
+from ._patterns import check_clear, check_exact_subscriptions, check_patterns, check_scan_many
 from ._properties import check_fold_property
 from ._restart import check_schema_evolution, check_typed_other_reader, check_typed_restart
 from ._subscriptions import (
@@ -74,6 +74,7 @@ STORE_CHECKS: tuple[StoreCheck, ...] = (
     check_wrong_type_refused,
     # key patterns
     check_patterns,
+    check_exact_subscriptions,
     check_scan_many,
     check_clear,
     # time to live

@@ -6,7 +6,7 @@ import random
 
 import attrs
 
-from pepperflow._patterns import Pattern, compile_pattern
+from pepperflow._patterns import Pattern, compile_pattern, exact_pattern
 from pepperflow.stores._index import SubscriptionIndex
 
 
@@ -75,3 +75,48 @@ def test_every_shape_of_the_index_matches_like_the_patterns() -> None:
     for word in ["user:", "session:"]:
         index.add(Sub(compile_pattern(word), 9))
     assert index.firsts == frozenset("us"), "two head lengths: the first characters are checked"
+
+
+def test_exact_keys_match_only_themselves_beside_every_other_shape() -> None:
+    """Subscriptions to one whole key are filed apart: each shape of the index
+    with them (exact only, exact beside heads and globs) agrees with brute
+    force, in registration order, and ``firsts`` never rules out their keys."""
+    rng = random.Random(11)
+    words = ["user:1", "user:12", "user:", "user:*", "x", "", "a?"]
+    keys = ["", "u", "user:", "user:1", "user:12", "user:123", "x", "xy", "ab", "session:1"]
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    live: list[Sub] = []
+
+    def check() -> None:
+        for key in keys:
+            expected = [s for s in live if s.pattern.match(key)]
+            assert index.match(key) == expected, key
+            if index.firsts is not None and key[:1] not in index.firsts:
+                assert expected == [], key
+        assert len(index) == len(live)
+
+    for order in range(120):
+        word = rng.choice(words)
+        exact = rng.random() < 0.5 and word in ("user:1", "user:12", "x")
+        live.append(Sub(exact_pattern(word) if exact else compile_pattern(word), order))
+        index.add(live[-1])
+        check()
+        if rng.random() < 0.3:
+            index.remove(live.pop(rng.randrange(len(live))))
+            check()
+    while live:
+        index.remove(live.pop())
+        check()
+    assert index._exact == {}
+    assert index.match("user:1") == []
+
+
+def test_exact_key_is_not_matched_by_keys_it_is_a_prefix_of() -> None:
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    subs = [Sub(exact_pattern(f"key:{n}"), n) for n in range(1, 200)]
+    for sub in subs:
+        index.add(sub)
+    assert index.match("key:1") == [subs[0]]
+    assert index.match("key:12") == [subs[11]]
+    assert index.match("key:1000") == []
+    assert index.match("key:") == []

@@ -369,15 +369,15 @@ class RedisStore(Searching, Marks, Figures, Store[T]):
 
     # -- feeds and figures ---------------------------------------------------
 
-    def subscribe(self, pattern: str | None, callback: Callback) -> Subscription:
-        """As :meth:`Store.subscribe`; receives the changes of every process.
-
-        It starts from the newest seq this process knows, which may trail
-        the server by up to ``sweep_interval`` when nothing here was
-        subscribed: changes committed by others in that moment before may
-        arrive too. ``changes(replay=True)`` starts at an exact seq.
-        """
-        sub = super().subscribe(pattern, callback)
+    def subscribe(
+        self, pattern: str | None, callback: Callback, *, exact: bool = False
+    ) -> Subscription:
+        """As :meth:`Store.subscribe`; receives the changes of every process,
+        from the newest seq this process knows: up to ``sweep_interval``
+        behind the server when nothing here was subscribed, so others'
+        changes of that moment may arrive too (``changes(replay=True)``
+        starts at an exact seq)."""
+        sub = super().subscribe(pattern, callback, exact=exact)
         self._follower.listen()
         return sub
 
