@@ -329,6 +329,11 @@ class ChangeHub(Deliveries):
 
     async def publish_all(self, changes: Sequence[Change]) -> None:
         """Deliver changes committed together, in order, before returning."""
+        everyone, idle = self.everyone, not (self._busy or self._pending)
+        if idle and everyone and len(everyone) == 1 and everyone[0].batch:
+            # One feed of every key, nothing queued: it takes them all in one call.
+            await self._publish_batch(deque(changes), everyone)
+            return
         match = self._match
         batch = [(change, subs) for change in changes if (subs := match(change.key))]
         if not batch:

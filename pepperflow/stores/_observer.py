@@ -19,7 +19,7 @@ import anyio
 from aioreactive import AsyncObserver
 
 from .._patterns import compile_pattern
-from ..streams._core import close_to, throw_to
+from ..streams._core import TakesRuns, close_to, throw_to
 from ..streams.events import Change
 from ._hub import Feed, Subscription
 from ._records import FeedFigures
@@ -49,10 +49,13 @@ class ObserverFeed:
         self._attach = attach
         self._store = store
         self._observer = observer
+        # The observer's way to take a run of changes in one call, if it has one.
+        self._runs = observer.asend_from if isinstance(observer, TakesRuns) else None
         self._sub: Subscription | None = None
         self._live = False  # the replay is done: deliver directly
         self._ended = False  # unsubscribed, failed or closed: nothing more goes out
         self._sending = False
+        self._run: deque[Change] | None = None  # the run being sent, while it is
         self._close_pending = False  # the store closed during an asend
         self._pending: deque[Change] = deque()
         self._drained: anyio.Event | None = None
@@ -121,14 +124,31 @@ class ObserverFeed:
             await close_to(self._observer)
 
     async def _send_all(self, changes: deque[Change]) -> None:
-        """Send ``changes`` committed together, taking each off the left as it goes."""
-        send = self._send
-        while changes:
-            await send(changes.popleft())
+        """Send ``changes`` committed together, taking each off the left as it
+        goes: in one call when the observer takes runs (a fused map/filter)."""
+        runs = self._runs
+        if runs is None:
+            send = self._send
+            while changes:
+                await send(changes.popleft())
+            return
+        self._sending, self._run = True, changes  # close() empties it: the rest dropped
+        try:
+            await runs(changes)
+        except Exception as exc:
+            self.close()
+            await throw_to(self._observer, exc)
+        finally:
+            self._sending, self._run = False, None
+        if self._close_pending:
+            self._close_pending = False
+            await close_to(self._observer)
 
     def close(self) -> None:
         """Unsubscribe, without telling the observer."""
         self._ended = True
+        if self._run is not None:
+            self._run.clear()
         if self._sub is not None:
             self._sub.unsubscribe()
         if self._drained is not None:

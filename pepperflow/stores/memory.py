@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
@@ -187,8 +187,7 @@ class MemoryStore(ViewStore[T]):
         now = self._clock()
         expires_at = None if ttl is None else now + ttl
         changes: list[Change] = []
-        for key, value in items:
-            self._commit_set(key, value, metadata, expires_at, None, now, changes)
+        self._commit_sets(items, metadata, expires_at, now, changes)
         if self._hub.count:
             await self._hub.publish_all(changes)
 
@@ -288,26 +287,47 @@ class MemoryStore(ViewStore[T]):
         now: float,
         changes: list[Change],
     ) -> None:
-        """Commit one set (after expiring the old entry if due); append the changes.
+        """Commit one set: :meth:`_commit_sets` of one pair."""
+        self._commit_sets(((key, value),), meta, expires_at, now, changes, created_at)
 
-        ``set`` inlines these steps: it is the hot path.
+    def _commit_sets(
+        self,
+        pairs: Iterable[tuple[str, Any]],
+        meta: dict[str, Any] | None,
+        expires_at: float | None,
+        now: float,
+        changes: list[Change],
+        created_at: float | None = None,
+    ) -> None:
+        """Commit a set of each pair (after expiring its old entry if due), in
+        order; append the changes. ``created_at=None``: now for a new key.
+
+        ``set`` inlines these steps: it is the hot path, and ``set_many``'s
+        is this loop.
         """
-        old = self._data.get(key)
-        if old is not None and old.expires_at is not None:
-            if old.expires_at <= now:
-                changes.append(self._commit_expire(old, now))
-                old = None
+        data, name, seq = self._data, self.name, self._seq
+        for key, value in pairs:
+            old = data.get(key)
+            if old is not None and old.expires_at is not None:
+                if old.expires_at <= now:
+                    self._seq = seq
+                    changes.append(self._commit_expire(old, now))
+                    seq, old = self._seq, None
+                else:
+                    self._ttl_keys -= 1
+            seq += 1
+            if old is None:
+                created = now if created_at is None else created_at
+                change = SetChange(name, key, 1, seq, now, value, created, meta, expires_at)
             else:
-                self._ttl_keys -= 1
-        self._seq = seq = self._seq + 1
-        version = 1 if old is None else old.version + 1
-        if created_at is None:
-            created_at = now if old is None else old.created_at
-        change = SetChange(self.name, key, version, seq, now, value, created_at, meta, expires_at)
-        self._data[key] = change
-        if expires_at is not None:
-            self._schedule(expires_at, seq, key)
-        changes.append(change)
+                created = old.created_at if created_at is None else created_at
+                version = old.version + 1
+                change = SetChange(name, key, version, seq, now, value, created, meta, expires_at)
+            data[key] = change
+            if expires_at is not None:
+                self._schedule(expires_at, seq, key)
+            changes.append(change)
+        self._seq = seq
 
     def _commit_delete(self, entry: SetChange[Any, Any], now: float) -> DeleteChange:
         del self._data[entry.key]

@@ -17,6 +17,9 @@ added here, once for every operator:
   source (each subscription makes a new sink).
 * :class:`~pepperflow.streams._serial.Serializer` (its own module): one
   delivery at a time to an observer fed by several producers.
+* :class:`TakesRuns`: an observer that takes a run of values in one call
+  (the fused ``map``/``filter``), which a store's feed hands the changes
+  one write committed together.
 * :func:`send_or_fail`: a value for an observer that is not behind a
   :class:`Sink` (a subject's subscriber, a test's player); an exception from
   its ``asend`` stops it and goes to its ``athrow``.
@@ -34,8 +37,9 @@ from __future__ import annotations
 import inspect
 import logging
 from abc import abstractmethod
+from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
@@ -46,6 +50,7 @@ __all__ = [
     "Piped",
     "Sink",
     "SyncDisposable",
+    "TakesRuns",
     "as_observer",
     "close_to",
     "logger",
@@ -64,6 +69,17 @@ _X = TypeVar("_X")
 Operator: TypeAlias = Callable[[AsyncObservable[_In]], AsyncObservable[_Out]]
 
 logger = logging.getLogger("pepperflow")
+
+
+@runtime_checkable
+class TakesRuns(Protocol):
+    """An observer that also takes a run of values in one call."""
+
+    async def asend_from(self, values: deque[Any]) -> None:
+        """Take the values off the left of ``values`` and send each as
+        ``asend`` would, until none is left (the caller may empty it to stop
+        early); once the observer ended the rest are dropped. Cancelled, the
+        values not yet taken stay in ``values``, in order."""
 
 
 async def throw_to(observer: AsyncObserver[Any], error: Exception) -> None:

@@ -19,6 +19,7 @@ out.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,7 +37,7 @@ _Step = tuple[bool, Callable[[Any], Any]]
 
 
 class _Steps(Sink[Any, Any]):
-    """The one sink of a fused chain."""
+    """The one sink of a fused chain; it takes runs of values too (:class:`TakesRuns`)."""
 
     def __init__(self, downstream: AsyncObserver[Any], steps: tuple[_Step, ...]) -> None:
         super().__init__(downstream)
@@ -47,18 +48,34 @@ class _Steps(Sink[Any, Any]):
             return
         try:
             for keeps, fn in self._steps:
-                if keeps:
-                    if not fn(value):
-                        return
-                else:
+                if not keeps:
                     value = fn(value)
-        except Exception as exc:
+                elif not fn(value):
+                    break
+            else:
+                await self._down.asend(value)
+        except Exception as exc:  # from a step or from the observer: the end
             await self._fail(exc)
-            return
-        try:
-            await self._down.asend(value)
-        except Exception as exc:
-            await self._fail(exc)
+
+    async def asend_from(self, values: deque[Any]) -> None:
+        """:meth:`asend` for each value taken off the left of ``values`` (one
+        call for a run: a store's ``set_many``); see :class:`TakesRuns`."""
+        steps, down, take = self._steps, self._down, values.popleft
+        while values:
+            if self._done:
+                values.clear()
+                return
+            value = take()
+            try:
+                for keeps, fn in steps:
+                    if not keeps:
+                        value = fn(value)
+                    elif not fn(value):
+                        break
+                else:
+                    await down.asend(value)
+            except Exception as exc:
+                await self._fail(exc)
 
 
 class _Fused(Observable[Any]):
