@@ -2,11 +2,12 @@
 
 Each subscription is filed under its pattern's literal prefix (the whole
 pattern for a prefix pattern, the text before the first metacharacter for a
-glob), and the index keeps the distinct lengths of those prefixes. Matching
-a key looks up the key's head of each of those lengths (``key[:n]``), one
-dict lookup per distinct length: its cost depends on how many different
-prefix lengths are subscribed, never on how many keys the store holds or
-how many subscriptions sit on other prefixes, and it needs no per-key cache
+glob), and the index keeps, per first character, the distinct lengths of
+those prefixes. Matching a key looks up the key's head of each length filed
+under its first character (``key[:n]``), one dict lookup per such length:
+its cost depends on how many different prefix lengths start like the key,
+never on how many keys the store holds or how many subscriptions sit on
+other prefixes, and it needs no per-key cache
 (the 4,096-key cache it replaces was cleared when full, so past that many
 keys every write walked a trie and allocated). Only the globs filed under a
 matching head run their regex. A subscription to one whole key
@@ -51,6 +52,8 @@ class SubscriptionIndex(Generic[T]):
     """Entries found by key in registration order; ``len()`` counts them."""
 
     __slots__ = (
+        "_anyhead",
+        "_by_first",
         "_count",
         "_exact",
         "_filed",
@@ -58,6 +61,7 @@ class SubscriptionIndex(Generic[T]):
         "_globbed",
         "_heads",
         "_lengths",
+        "_shape",
         "firsts",
         "match",
     )
@@ -72,7 +76,12 @@ class SubscriptionIndex(Generic[T]):
         # Length -> how many heads of that length are filed; the lengths, ascending.
         self._heads: dict[int, int] = {}
         self._lengths: tuple[int, ...] = ()
-        # First character -> how many heads start with it.
+        # First character -> length -> how many heads (not the empty one) of it;
+        # first character -> those lengths, ascending; whether "" is a head.
+        self._shape: dict[str, dict[int, int]] = {}
+        self._by_first: dict[str, tuple[int, ...]] = {}
+        self._anyhead = False
+        # First character -> how many heads and exact keys start with it.
         self._firsts: dict[str, int] = {}
         #: The first characters of the keys an entry may match (``key[:1] in
         #: firsts``: one lookup in a small set rules out most keys no entry
@@ -115,19 +124,32 @@ class SubscriptionIndex(Generic[T]):
         """File ``entries`` (a new list) under ``head``; none: forget the head."""
         if not entries:
             del self._filed[head]
-            _count(self._heads, len(head), -1)
-            _count(self._firsts, head[:1], -1)
+            self._reshape_heads(head, -1)
         elif self._filed.setdefault(head, entries) is not entries:
             self._filed[head] = entries
         else:  # a new head
-            _count(self._heads, len(head), 1)
-            _count(self._firsts, head[:1], 1)
-        self._lengths = tuple(sorted(self._heads))
+            self._reshape_heads(head, 1)
         if any(entry.pattern.regex is not None for entry in entries):
             self._globbed.add(head)
         else:
             self._globbed.discard(head)
         self._reshape()
+
+    def _reshape_heads(self, head: str, step: int) -> None:
+        """Count ``head`` in (``step`` 1) or out (-1) of the heads' lengths."""
+        _count(self._heads, len(head), step)
+        _count(self._firsts, head[:1], step)
+        self._lengths = tuple(sorted(self._heads))
+        first = head[:1]
+        if not first:
+            self._anyhead = step > 0
+            return
+        lengths = self._shape.setdefault(first, {})
+        _count(lengths, len(head), step)
+        if lengths:
+            self._by_first[first] = tuple(sorted(lengths))
+        else:
+            del self._shape[first], self._by_first[first]
 
     def _file_exact(self, key: str, entries: list[T]) -> None:
         """File ``entries`` (a new list) of exactly ``key``; none: forget the key."""
@@ -171,11 +193,15 @@ class SubscriptionIndex(Generic[T]):
         return sorted([*found, *exact], key=_order) if found else exact
 
     def _match_heads(self, key: str) -> list[T]:
-        """``match`` in general: a lookup per head length, globs run."""
+        """``match`` in general: a lookup per head length the key's first
+        character has (and the empty head's, if filed), globs run."""
         filed = self._filed
         found: list[T] | None = None
         size = len(key)
-        for length in self._lengths:
+        lengths = self._by_first.get(key[:1], ())
+        if self._anyhead:
+            lengths = (0, *lengths)
+        for length in lengths:
             if length > size:
                 break
             head = key[:length]

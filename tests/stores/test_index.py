@@ -35,8 +35,11 @@ def test_match_equals_brute_force_in_registration_order() -> None:
 
 def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     index: SubscriptionIndex[Sub] = SubscriptionIndex()
-    sub = Sub(compile_pattern("deep:path:"), 1)
+    sub, every = Sub(compile_pattern("deep:path:"), 1), Sub(compile_pattern(None), 3)
     index.add(sub)
+    index.add(every)
+    assert index.match("deep:path:x") == [sub, every]
+    index.remove(every)
     index.remove(sub)
     index.remove(sub)
     index.remove(Sub(compile_pattern("never"), 2))
@@ -44,6 +47,7 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     assert index.match("deep:path:x") == []
     assert index._filed == {}
     assert index._lengths == ()
+    assert (index._by_first, index._shape, index._anyhead) == ({}, {}, False)
 
 
 def test_every_shape_of_the_index_matches_like_the_patterns() -> None:
@@ -120,3 +124,17 @@ def test_exact_key_is_not_matched_by_keys_it_is_a_prefix_of() -> None:
     assert index.match("key:12") == [subs[11]]
     assert index.match("key:1000") == []
     assert index.match("key:") == []
+
+
+def test_a_key_is_looked_up_only_at_the_head_lengths_of_its_first_character() -> None:
+    """100,000 subscriptions on ``session:N:`` heads (four lengths) do not
+    make a ``user:`` key look up those lengths: only ``user:``'s one."""
+    index: SubscriptionIndex[Sub] = SubscriptionIndex()
+    for n in range(0, 100_000, 997):
+        index.add(Sub(compile_pattern(f"session:{n}:"), n))
+    user = Sub(compile_pattern("user:"), 100_001)
+    index.add(user)
+    assert index._by_first["u"] == (5,)
+    assert index._by_first["s"] == (10, 12, 13, 14)  # session:0: to session:99691:
+    assert index.match("user:42") == [user]
+    assert index.match("session:997:x") == [Sub(compile_pattern("session:997:"), 997)]
