@@ -12,16 +12,13 @@ from __future__ import annotations
 import binascii
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
 
 from ._protocol import Arg
-from ._wire import hash_tag
-
-if TYPE_CHECKING:
-    from ._wire import Wire
+from ._wire import KeptWire, SlotWire, Wire, hash_tag
 
 __all__ = [
     "closing_tcp_connection",
@@ -37,9 +34,7 @@ def redis_py_wire(client: Any) -> Any:
     try:
         import redis.asyncio.connection as connections
         import redis.exceptions
-
-        from ._wire import KeptWire
-    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+    except ImportError:  # pragma: no cover - the drivers come with the redis extra
         return None
     pool = client.connection_pool
     plain = (connections.Connection, connections.UnixDomainSocketConnection)
@@ -57,9 +52,7 @@ def redis_py_cluster_wire(client: Any) -> Any:
     try:
         import redis.asyncio.connection as connections
         import redis.exceptions
-
-        from ._wire import SlotWire
-    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+    except ImportError:  # pragma: no cover - the drivers come with the redis extra
         return None
     kwargs = client.connection_kwargs
     if kwargs.get("connection_class") is not connections.Connection:
@@ -76,8 +69,6 @@ def redis_py_cluster_wire(client: Any) -> Any:
 
 async def _redis_py_open(template: Any) -> Wire:
     """A wire connected and set up as redis-py's ``template`` connection would be."""
-    from ._wire import Wire
-
     connect: Callable[[], Awaitable[anyio.abc.ByteStream]]
     if hasattr(template, "path"):  # a unix socket's
         connect = functools.partial(anyio.connect_unix, template.path)
@@ -124,9 +115,7 @@ def coredis_wire(pool: Any) -> Any:
         return None
     try:
         import coredis.exceptions
-
-        from ._wire import KeptWire
-    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+    except ImportError:  # pragma: no cover - the drivers come with the redis extra
         return None
     opener = functools.partial(_coredis_open, pool, pool.location)
     return KeptWire(opener, **_errors(coredis.exceptions))
@@ -140,9 +129,7 @@ def coredis_cluster_wire(pool: Any) -> Any:
     try:
         import coredis.exceptions
         from coredis.connection import TCPLocation
-
-        from ._wire import SlotWire
-    except ImportError:  # pragma: no cover - hiredis comes with the redis extra
+    except ImportError:  # pragma: no cover - the drivers come with the redis extra
         return None
 
     async def open_for(key: str) -> Wire:
@@ -154,8 +141,6 @@ def coredis_cluster_wire(pool: Any) -> Any:
 
 async def _coredis_open(pool: Any, location: Any) -> Wire:
     """A wire to ``location`` connected and set up as ``pool``'s connections are."""
-    from ._wire import Wire
-
     kwargs = pool.connection_kwargs
 
     async def connect() -> anyio.abc.ByteStream:
