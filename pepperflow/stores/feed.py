@@ -148,6 +148,8 @@ class ChangeFeed(AsyncObservable[Change]):
         """Called by the store: the feed is subscribed, ``replay`` comes first."""
         self._sub = subscription
         self._replay.extend(replay)
+        if self._overflow == "block":  # changes committed together, in one call
+            subscription.batch = self._receive_run
 
     def close(self) -> None:
         """Unsubscribe; the consumer gets what is buffered, then the end."""
@@ -228,6 +230,20 @@ class ChangeFeed(AsyncObservable[Change]):
             self._fail()
             return None
         return self._put_when_space(change)
+
+    async def _receive_run(self, changes: deque[Change]) -> None:
+        """Buffer ``changes`` committed together (overflow ``"block"``),
+        taking each off the left: as many as there is room for at once, then
+        one at a time as room is made (:meth:`receive`'s wait)."""
+        buf, size, take = self._buf, self._size, changes.popleft
+        while changes and not self._closed:
+            room = min(size - len(buf), len(changes))
+            if room > 0:
+                buf.extend([take() for _ in range(room)])
+                self._wake_reader()
+            else:
+                await self._put_when_space(take())
+        changes.clear()  # closed: the rest goes nowhere
 
     async def _put_when_space(self, change: Change) -> None:
         try:
