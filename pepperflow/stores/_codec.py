@@ -185,8 +185,12 @@ class Codec(Generic[T]):
                 f" {_type_name(record)} (the store's type), it is a {kind.__name__};"
                 f" make one, e.g. {_type_name(record)}(**data)"
             )
-        decoder, whose = self._value, "the store's type"
-        return self._copy(key, value, "value", decoder, self.value_type, whose)  # type: ignore[no-any-return]
+        decoder = self._value
+        try:  # the copy in one line; on any failure _copy names what was wrong
+            return decoder.decode(_ENCODE(value))  # type: ignore[no-any-return]
+        except Exception:
+            whose = "the store's type"
+            return self._copy(key, value, "value", decoder, self.value_type, whose)  # type: ignore[no-any-return]
 
     def admit_metadata(self, key: str, metadata: Any) -> Any:
         """The store's own copy of ``metadata``, checked to be a ``metadata_type``.
@@ -196,8 +200,12 @@ class Codec(Generic[T]):
         """
         if isinstance(metadata, Mapping) and not isinstance(metadata, dict):
             metadata = dict(metadata)  # a mapping msgspec cannot encode as it is
-        decoder, whose = self._metadata, "the store's metadata_type"
-        return self._copy(key, metadata, "metadata", decoder, self.metadata_type, whose)
+        decoder = self._metadata
+        try:  # the copy in one line; on any failure _copy names what was wrong
+            return decoder.decode(_ENCODE(metadata))
+        except Exception:
+            whose = "the store's metadata_type"
+            return self._copy(key, metadata, "metadata", decoder, self.metadata_type, whose)
 
     def _copy(
         self,
