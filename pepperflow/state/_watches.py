@@ -1,11 +1,11 @@
 """The subscriptions of a shared state manager: by key or by pattern, each a callback.
 
 A :class:`Watch` is one subscription; once the manager's store takes
-subscriptions it is attached to the store (``store.subscribe(pattern,
-watch.deliver)``), so the store awaits it, in commit order, before a write
-returns. :class:`Watches` keeps a manager's watches in the order they were
-made and attaches them when the store opens (or is replaced after a failed
-open).
+subscriptions it is attached to the store (``store.subscribe(key,
+watch.deliver, exact=True)``, or the pattern), so the store awaits it, in
+commit order, before a write returns. :class:`Watches` keeps a manager's
+watches in the order they were made and attaches them when the store opens
+(or is replaced after a failed open).
 """
 
 from __future__ import annotations

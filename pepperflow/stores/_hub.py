@@ -131,7 +131,8 @@ class Subscription:
 
     def __repr__(self) -> str:
         state = "active" if self.active else "unsubscribed"
-        return f"<Subscription {self.pattern.source!r} {state}>"
+        exact = ", exact" if self.pattern.exact else ""
+        return f"<Subscription {self.pattern.source!r}{exact} {state}>"
 
 
 class ChangeHub(Deliveries):
@@ -330,7 +331,7 @@ class ChangeHub(Deliveries):
     async def publish_all(self, changes: Sequence[Change]) -> None:
         """Deliver changes committed together, in order, before returning."""
         everyone, idle = self.everyone, not (self._busy or self._pending)
-        if idle and everyone and len(everyone) == 1 and everyone[0].batch:
+        if idle and changes and everyone and len(everyone) == 1 and everyone[0].batch:
             # One feed of every key, nothing queued: it takes them all in one call.
             await self._publish_batch(deque(changes), everyone)
             return

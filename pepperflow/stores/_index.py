@@ -77,10 +77,11 @@ class SubscriptionIndex(Generic[T]):
         self._heads: dict[int, int] = {}
         self._lengths: tuple[int, ...] = ()
         # First character -> length -> how many heads (not the empty one) of it;
-        # first character -> those lengths, ascending; whether "" is a head.
+        # first character -> the lengths to look up, ascending (0 first when
+        # "" is a head); those of a key whose first character has none.
         self._shape: dict[str, dict[int, int]] = {}
         self._by_first: dict[str, tuple[int, ...]] = {}
-        self._anyhead = False
+        self._anyhead: tuple[int, ...] = ()
         # First character -> how many heads and exact keys start with it.
         self._firsts: dict[str, int] = {}
         #: The first characters of the keys an entry may match (``key[:1] in
@@ -141,13 +142,15 @@ class SubscriptionIndex(Generic[T]):
         _count(self._firsts, head[:1], step)
         self._lengths = tuple(sorted(self._heads))
         first = head[:1]
-        if not first:
-            self._anyhead = step > 0
+        if not first:  # "" matches every key: its length 0 is looked up for all
+            self._anyhead = (0,) if step > 0 else ()
+            for each, lengths in self._shape.items():
+                self._by_first[each] = (*self._anyhead, *sorted(lengths))
             return
         lengths = self._shape.setdefault(first, {})
         _count(lengths, len(head), step)
         if lengths:
-            self._by_first[first] = tuple(sorted(lengths))
+            self._by_first[first] = (*self._anyhead, *sorted(lengths))
         else:
             del self._shape[first], self._by_first[first]
 
@@ -198,10 +201,7 @@ class SubscriptionIndex(Generic[T]):
         filed = self._filed
         found: list[T] | None = None
         size = len(key)
-        lengths = self._by_first.get(key[:1], ())
-        if self._anyhead:
-            lengths = (0, *lengths)
-        for length in lengths:
+        for length in self._by_first.get(key[:1], self._anyhead):
             if length > size:
                 break
             head = key[:length]

@@ -306,28 +306,30 @@ class MemoryStore(ViewStore[T]):
         is this loop.
         """
         data, name, seq = self._data, self.name, self._seq
-        for key, value in pairs:
-            old = data.get(key)
-            if old is not None and old.expires_at is not None:
-                if old.expires_at <= now:
-                    self._seq = seq
-                    changes.append(self._commit_expire(old, now))
-                    seq, old = self._seq, None
+        try:
+            for key, value in pairs:
+                old = data.get(key)
+                if old is not None and old.expires_at is not None:
+                    if old.expires_at <= now:
+                        self._seq = seq
+                        changes.append(self._commit_expire(old, now))
+                        seq, old = self._seq, None
+                    else:
+                        self._ttl_keys -= 1
+                seq += 1
+                if old is None:
+                    created = now if created_at is None else created_at
+                    version = 1
                 else:
-                    self._ttl_keys -= 1
-            seq += 1
-            if old is None:
-                created = now if created_at is None else created_at
-                change = SetChange(name, key, 1, seq, now, value, created, meta, expires_at)
-            else:
-                created = old.created_at if created_at is None else created_at
-                version = old.version + 1
+                    created = old.created_at if created_at is None else created_at
+                    version = old.version + 1
                 change = SetChange(name, key, version, seq, now, value, created, meta, expires_at)
-            data[key] = change
-            if expires_at is not None:
-                self._schedule(expires_at, seq, key)
-            changes.append(change)
-        self._seq = seq
+                data[key] = change
+                if expires_at is not None:
+                    self._schedule(expires_at, seq, key)
+                changes.append(change)
+        finally:
+            self._seq = seq  # whatever was committed keeps its seq
 
     def _commit_delete(self, entry: SetChange[Any, Any], now: float) -> DeleteChange:
         del self._data[entry.key]

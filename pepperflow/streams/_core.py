@@ -39,7 +39,7 @@ import logging
 from abc import abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
@@ -71,10 +71,11 @@ Operator: TypeAlias = Callable[[AsyncObservable[_In]], AsyncObservable[_Out]]
 logger = logging.getLogger("pepperflow")
 
 
-@runtime_checkable
-class TakesRuns(Protocol):
-    """An observer that also takes a run of values in one call."""
+class TakesRuns:
+    """An observer that also takes a run of values in one call (a base class:
+    only observers that say so are handed runs)."""
 
+    @abstractmethod
     async def asend_from(self, values: deque[Any]) -> None:
         """Take the values off the left of ``values`` and send each as
         ``asend`` would, until none is left (the caller may empty it to stop

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aioreactive import AsyncDisposable, AsyncObservable, AsyncObserver
 
-from ._core import Observable, Operator, Sink
+from ._core import Observable, Operator, Sink, TakesRuns
 
 __all__ = ["filter", "map"]
 
@@ -36,7 +36,7 @@ _R = TypeVar("_R")
 _Step = tuple[bool, Callable[[Any], Any]]
 
 
-class _Steps(Sink[Any, Any]):
+class _Steps(Sink[Any, Any], TakesRuns):
     """The one sink of a fused chain; it takes runs of values too (:class:`TakesRuns`)."""
 
     def __init__(self, downstream: AsyncObserver[Any], steps: tuple[_Step, ...]) -> None:

@@ -433,3 +433,17 @@ async def test_keyword_arguments_need_a_factory_to_take_them() -> None:
             await resources.acquire("session:1", user="ada")
         assert "session:1" not in resources
         assert (await resources.monitor())["by_kind"] == {}
+
+
+async def test_subscribe_exact_gets_one_resource_s_records_only() -> None:
+    async with DefaultResourceManager() as resources:
+        one: list[Change] = []
+        sub = resources.subscribe("job:1", one.append, exact=True)
+        for resource_id in ("job:1", "job:10", "job:1x"):
+            await resources.acquire(resource_id)
+            await resources.release(resource_id)
+        assert {change.key for change in one} == {"resource:job:1"}
+        assert len(one) == 2, "active, then the delete"
+        assert "exact" in repr(sub)
+        with pytest.raises(InvalidKey):
+            resources.subscribe(None, one.append, exact=True)

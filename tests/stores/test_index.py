@@ -47,7 +47,7 @@ def test_removing_prunes_and_unknown_removal_is_ignored() -> None:
     assert index.match("deep:path:x") == []
     assert index._filed == {}
     assert index._lengths == ()
-    assert (index._by_first, index._shape, index._anyhead) == ({}, {}, False)
+    assert (index._by_first, index._shape, index._anyhead) == ({}, {}, ())
 
 
 def test_every_shape_of_the_index_matches_like_the_patterns() -> None:

@@ -15,6 +15,8 @@ from aioreactive import AsyncDisposable, AsyncObserver
 
 from pepperflow.stores import MemoryStore
 from pepperflow.streams import Change, SetChange, filter, map, pipe
+from pepperflow.streams._core import TakesRuns
+from pepperflow.streams.mapping import _Steps
 
 pytestmark = pytest.mark.anyio
 
@@ -74,13 +76,13 @@ async def test_a_run_reaches_the_chain_in_commit_order_with_writes_from_inside_a
 
 async def test_a_writer_cancelled_part_way_through_a_run_leaves_the_rest_to_the_store() -> None:
     async with MemoryStore() as store:
-        entered, release = anyio.Event(), anyio.Event()
+        entered, never = anyio.Event(), anyio.Event()
         recorder = Recorder()
 
         async def hold_at_b(value: Any) -> None:
             if value[0] == "b":
                 entered.set()
-                await release.wait()
+                await never.wait()
 
         recorder.on_value = hold_at_b  # type: ignore[method-assign]
         await chain(store, recorder)
@@ -89,7 +91,7 @@ async def test_a_writer_cancelled_part_way_through_a_run_leaves_the_rest_to_the_
             await entered.wait()
             tg.cancel_scope.cancel()  # the writer stops waiting; its changes go on
         assert await store.get("d") == 4, "the cancelled writer's set_many committed"
-        release.set()
+        # b's asend was cancelled with its writer (it ran in the writer's task).
         with anyio.fail_after(5):
             await store.set("e", 5)  # after the store delivered the rest, in order
         assert [key for key, _ in recorder.values] == ["a", "b", "c", "d", "e"]
@@ -175,3 +177,28 @@ async def test_the_store_closed_during_a_run_closes_the_chain_after_that_value()
     assert order == ["store closed", "asend b end, closed 0"]
     assert recorder.values == [("a", 1), ("b", 2)], "nothing after the store closed"
     assert recorder.closed == 1, "aclose once, after the asend"
+
+
+async def test_a_set_many_reaches_the_chain_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run path is taken: one call of the chain's ``asend_from`` per
+    ``set_many``, none of its ``asend``; a single set takes ``asend``."""
+    calls: list[str] = []
+    run, one = _Steps.asend_from, _Steps.asend
+
+    async def counted_run(self: Any, values: Any) -> None:
+        calls.append(f"run of {len(values)}")
+        await run(self, values)
+
+    async def counted_one(self: Any, value: Any) -> None:
+        calls.append("one")
+        await one(self, value)
+
+    monkeypatch.setattr(_Steps, "asend_from", counted_run)
+    monkeypatch.setattr(_Steps, "asend", counted_one)
+    async with MemoryStore() as store:
+        recorder = Recorder()
+        assert isinstance(await chain(store, recorder), TakesRuns)
+        await store.set_many({f"k{i}": i for i in range(500)})
+        await store.set("k", 1)
+        assert calls == ["run of 500", "one"]
+        assert len(recorder.values) == 501
