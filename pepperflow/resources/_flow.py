@@ -88,12 +88,13 @@ async def _activate(
     try:
         if held.status is _ACQUIRING:
             await ledger.write(held, _ACQUIRING)
-            await _wait_for_limit(ledger, held)
+            if not held.limited and kind.limiter is not None:
+                await _wait_for_limit(ledger, held)
         if factory is None:
             held.value = held.id
             held.cleanup = kind.cleanup
-        else:
-            await make(held, factory, kwargs, kind.cleanup if registered else None)
+        elif awaited := make(held, factory, kwargs, kind.cleanup if registered else None):
+            await awaited
         if ledger.closed:
             raise closed_error()
         await ledger.write(held, _ACTIVE)
@@ -108,13 +109,13 @@ async def _activate(
 
 
 async def _wait_for_limit(ledger: Ledger, held: Held) -> None:
-    """Take a slot of ``held``'s kind's limit, first come first served."""
+    """Take a slot of ``held``'s kind's limit (it has one), first come first served."""
     limiter = held.kind.limiter
-    if limiter is not None and not held.limited:
-        ledger.metrics.on_wait(held.kind.name)
-        await limiter.acquire_on_behalf_of(held)
-        held.limited = True
-        ledger.check_open()
+    assert limiter is not None
+    ledger.metrics.on_wait(held.kind.name)
+    await limiter.acquire_on_behalf_of(held)
+    held.limited = True
+    ledger.check_open()
 
 
 async def _abandon(ledger: Ledger, held: Held, exc: BaseException) -> None:

@@ -17,7 +17,7 @@ records the error with the release and raises it after.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
 import anyio
@@ -110,10 +110,12 @@ class Held:
         return f"<Held {self.id!r} {self.status.value}>"
 
 
-async def make(
+def make(
     held: Held, factory: Factory, kwargs: dict[str, Any], cleanup: Cleanup | None
-) -> None:
-    """Create ``held``'s resource with ``factory(held.id, **kwargs)``.
+) -> Awaitable[None] | None:
+    """Create ``held``'s resource with ``factory(held.id, **kwargs)``; return
+    what to await when the factory's result must be awaited, else ``None``
+    (a plain factory: made already, no coroutine).
 
     The factory returns the resource, an awaitable of it, or is an async
     generator that yields it once (the rest is its cleanup). Otherwise the
@@ -124,6 +126,15 @@ async def make(
         returned without yielding.
     """
     result = factory(held.id, **kwargs)
+    if inspect.isasyncgen(result) or inspect.isawaitable(result):
+        return _made_from(held, result, cleanup)
+    held.value = result
+    _made(held, cleanup)
+    return None
+
+
+async def _made_from(held: Held, result: Any, cleanup: Cleanup | None) -> None:
+    """The rest of :func:`make` for a factory whose result is awaited."""
     if inspect.isasyncgen(result):
         held.gen = result
         try:
@@ -133,10 +144,12 @@ async def make(
                 f"resource {held.id!r}: the factory's async generator returned"
                 " without yielding a resource"
             ) from None
-    elif inspect.isawaitable(result):
-        held.value = await result
     else:
-        held.value = result
+        held.value = await result
+    _made(held, cleanup)
+
+
+def _made(held: Held, cleanup: Cleanup | None) -> None:
     held.made = True
     if held.gen is None:
         if cleanup is None and callable(getattr(held.value, "aclose", None)):

@@ -4,8 +4,7 @@ A store maps ``str`` keys to values msgspec can encode. Every write commits
 one :data:`~pepperflow.streams.Change` per key in one total order (its
 ``seq``), and the store's state is the fold of those changes.
 
-Rules every backend keeps (and :func:`pepperflow.testing.check_store`
-checks):
+Rules every backend keeps (:func:`pepperflow.testing.check_store` checks):
 
 * **Keys** are non-empty ``str`` of valid Unicode text, else
   :class:`~pepperflow.InvalidKey` (:mod:`pepperflow.stores._checks`).
@@ -233,16 +232,17 @@ class Store(Holdable, AppliesChanges, Searchable[T], Shown):
         ttl_s = None if ttl is None else ttl_seconds(name, first, ttl)
         await self._set_many(pairs, ttl_s, meta)
 
-    async def delete(self, key: str, *, if_version: int | None = None) -> bool:
-        """Delete ``key``; return whether it was present.
+    def delete(self, key: str, *, if_version: int | None = None) -> Coroutine[Any, Any, bool]:
+        """Delete ``key``; await it for whether it was present (checked as ``set`` is).
 
         Raises:
             VersionConflict: ``if_version`` did not match; nothing deleted.
         """
-        key = check_key(self.name, key)
+        if type(key) is not str or not key or not key.isascii():
+            key = check_key(self.name, key)
         if if_version is not None:
             check_version(self.name, key, if_version)
-        return await self._delete(key, if_version)
+        return self._delete(key, if_version)
 
     # -- commits: what each backend implements, on checked input --------------
 

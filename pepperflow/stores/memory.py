@@ -209,7 +209,11 @@ class MemoryStore(ViewStore[T]):
                 await self._hub.publish(expire)
             return False
         change = self._commit_delete(entry, now)
-        await self._hub.publish(change)
+        hub = self._hub
+        if hub.count:  # no subscription: no delivery, no coroutine
+            rest = hub.publish_now(change)
+            if rest is not None:
+                await rest
         return True
 
     async def clear(self, pattern: str | None = None) -> int:
