@@ -139,13 +139,16 @@ class DefaultResourceManager(ScopedChanges, ResourceManager):
             metrics = ResourceMetrics(checked_sink(metrics, what))
         defaults = (duration(idle_timeout, "idle_timeout"), duration(ttl, "ttl"))
         self._owns_store = store is None
-        self._store = (
-            MemoryStore(
+        if store is None:
+            own = MemoryStore(
                 "resources", type=ResourceRecord, clock=clock, metrics=store_registry(metrics.sink)
             )
-            if store is None
-            else check_record_store(store, ResourceRecord, what="DefaultResourceManager(store=...)")
-        )
+            # The ledger builds every record from checked parts: kept as it is, no copy.
+            own._admit_as_is(ResourceRecord)
+            self._store: Store[Any] = own
+        else:
+            what = "DefaultResourceManager(store=...)"
+            self._store = check_record_store(store, ResourceRecord, what=what)
         self._prefix = prefix
         self._metrics = metrics
         self.meter = Meter(self._metrics.sink, "resource")

@@ -18,11 +18,8 @@ Rules every backend keeps (:func:`pepperflow.testing.check_store` checks):
   the deadline while the store runs (``async with store:``), or on the first
   access after it otherwise.
 * **Compare-and-set**: ``if_version=n`` commits only when the key's version
-  is ``n`` (0: the key must not exist), else raises
-  :class:`~pepperflow.VersionConflict`.
-* **Patterns** follow one rule everywhere (:mod:`pepperflow._patterns`): a
-  plain string is a prefix, ``*``/``?``/``[...]`` make a glob over the
-  whole key, ``\\`` escapes.
+  is ``n`` (0: absent), else raises :class:`~pepperflow.VersionConflict`.
+* **Patterns** follow one rule everywhere (:mod:`pepperflow._patterns`).
 * **Subscriptions**: callbacks run in commit order and are awaited before
   the write returns; a failing callback (or one that overruns
   ``callback_timeout``) is logged and counted, never raised into the writer
@@ -68,7 +65,6 @@ __all__ = ["Entry", "Snapshot", "Store", "StoreStatistics"]
 
 #: A change callback: a function or coroutine function of one change.
 Callback = Callable[[Change], object]
-
 T = TypeVar("T")
 D = TypeVar("D")
 
@@ -82,12 +78,10 @@ class Store(Holdable, AppliesChanges, Searchable[T], Shown):
 
     The public writes check their input here, once, then call the
     backend's commit (:meth:`_set`, :meth:`_set_many`, :meth:`_delete`,
-    :meth:`_restore`); a backend commits, then hands each change to
-    ``self._hub`` (:class:`~pepperflow.stores._hub.ChangeHub`), which owns
-    the subscriptions and feeds and delivers in commit order. A backend
-    implements the reads, the commits, :meth:`_shutdown` and the replay
-    point of a feed (:meth:`_current_state`, or :meth:`_attach_feed` for a
-    remote store).
+    :meth:`_restore`), which hands each change to ``self._hub`` (the
+    subscriptions and feeds, in commit order). A backend implements the
+    reads, the commits, :meth:`_shutdown` and a feed's replay point
+    (:meth:`_current_state`, or :meth:`_attach_feed` for a remote store).
     """
 
     #: The backend's short name (``"memory"``, ``"sqlite"``, ``"redis"``).
@@ -121,6 +115,12 @@ class Store(Holdable, AppliesChanges, Searchable[T], Shown):
         self._int_as_is = not self._typed or type is int
         self._hub = ChangeHub(name, callback_seconds(name, callback_timeout))
         self._probe = store_probe(self, metrics)
+
+    def _admit_as_is(self, kind: type) -> None:
+        """Keep values of exactly ``kind`` (a frozen Struct of scalars) as they
+        are, unchecked: for the façade that made this store, which builds its
+        records from checked parts (a resource manager's own store)."""
+        self._as_is = self._as_is | {kind}
 
     # -- reading -------------------------------------------------------------
 
